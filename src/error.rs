@@ -1,0 +1,131 @@
+//! Errors a load can end with. Each names the file, line or table involved and says what to do;
+//! none ever contains a database password.
+
+use std::io;
+
+/// An error that stops a load (bad lines never do: they become rejects).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// An input path could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Open {
+        /// The path as given.
+        path: String,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The database URL is malformed.
+    #[error(
+        "invalid database URL {url}: {reason} (expected mysql://user:password@host:port/database)"
+    )]
+    BadUrl {
+        /// The URL with its password removed.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The server could not be reached or refused the login.
+    #[error(
+        "cannot connect to {url}: {message}. Check --database-url / DATABASE_URL and that the server is running"
+    )]
+    Connect {
+        /// The URL with its password removed.
+        url: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// Creating or migrating the schema failed.
+    #[error("cannot prepare the schema of database `{database}`: {message}")]
+    Schema {
+        /// The database.
+        database: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// Writing rows to a table failed.
+    #[error("writing to table `{table}` failed: {message}")]
+    Write {
+        /// The table.
+        table: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// A bookkeeping query failed.
+    #[error("{what} failed: {message}")]
+    Query {
+        /// What was being done.
+        what: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// `--method infile` was asked for but the server refuses LOCAL INFILE.
+    #[error(
+        "the server refuses LOAD DATA LOCAL INFILE ({message}); enable local_infile on the server or use --method insert (or auto)"
+    )]
+    InfileRefused {
+        /// The server's message.
+        message: String,
+    },
+    /// A file had more bad lines than `--max-bad-ratio` allows.
+    #[error(
+        "{file}: {rejected} of {lines} lines rejected ({percent:.1}%), over --max-bad-ratio {max_ratio}; is this a tracking log? See `moocdb status` and the moocdb_loader_rejects table"
+    )]
+    TooManyRejects {
+        /// The file.
+        file: String,
+        /// Rejected lines.
+        rejected: u64,
+        /// Lines read.
+        lines: u64,
+        /// Rejected percentage.
+        percent: f64,
+        /// The limit.
+        max_ratio: f64,
+    },
+    /// The load was interrupted (Ctrl-C).
+    #[error(
+        "interrupted: the file being loaded was not recorded as loaded; run the same command again to finish it"
+    )]
+    Interrupted,
+    /// The writers stopped (their own error is reported instead).
+    #[error("the database writers stopped")]
+    WritersStopped,
+}
+
+/// Removes the password from a database URL, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparseable URL>".to_string(),
+    }
+}
+
+/// Removes `secret` from a driver message, in case a driver ever echoes it.
+pub fn scrub(message: impl std::fmt::Display, secret: Option<&str>) -> String {
+    let m = message.to_string();
+    match secret {
+        Some(s) if !s.is_empty() => m.replace(s, "***"),
+        _ => m,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("mysql://u:s3cret@h:3306/db"),
+            "mysql://u:***@h:3306/db"
+        );
+        assert_eq!(redact_url("mysql://u@h/db"), "mysql://u@h/db");
+        assert!(!redact_url("not a url s3cret").contains("s3cret"));
+        assert_eq!(scrub("bad s3cret here", Some("s3cret")), "bad *** here");
+    }
+}

@@ -1,0 +1,187 @@
+//! Deterministic row identities (DESIGN.md decision 4) and the legacy anonymisation hash.
+//!
+//! Every row id is derived from the event's raw line, so the same line loaded twice, from the same
+//! file or from an overlapping one, yields the same ids and its rows are stored once. Ids are
+//! time-ordered like UUIDv7 (48 bits of milliseconds first) because InnoDB clusters rows by primary
+//! key, and they keep json_to_relation's 36-character `xxxxxxxx_xxxx_xxxx_xxxx_xxxxxxxxxxxx` form.
+
+use chrono::NaiveDateTime;
+use ripemd::{Digest, Ripemd160};
+use xxhash_rust::xxh3::xxh3_128;
+
+/// What a derived id identifies, so that different rows of one line never share an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RowKind {
+    /// `EdxTrackEvent.event_id`, shared by all rows of one line.
+    Event = 1,
+    /// `EdxTrackEvent._id` (one per fanned-out row; also `observed_events.observed_event_id`).
+    TrackEventRow = 2,
+    /// `Answer.answer_id`.
+    Answer = 3,
+    /// `CorrectMap.correct_map_id`.
+    CorrectMap = 4,
+    /// `State.state_id`.
+    State = 5,
+    /// `InputState.input_state_id`.
+    InputState = 6,
+    /// `Account.account_id`.
+    Account = 7,
+}
+
+/// The identity of one tracking-log line: its event time and a 128-bit hash of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LineIdentity {
+    millis: u64,
+    hash: u128,
+}
+
+impl LineIdentity {
+    /// Identity of a line with the given JSON text and event time.
+    pub fn new(json_text: &[u8], time: &NaiveDateTime) -> Self {
+        LineIdentity {
+            millis: time.and_utc().timestamp_millis().max(0) as u64,
+            hash: xxh3_128(json_text),
+        }
+    }
+
+    /// The 128-bit hash of the line.
+    pub fn hash(&self) -> u128 {
+        self.hash
+    }
+
+    /// The id of the `index`-th row of `kind` derived from this line.
+    pub fn id(&self, kind: RowKind, index: u32) -> RowId {
+        let mut seed = [0u8; 21];
+        seed[..16].copy_from_slice(&self.hash.to_le_bytes());
+        seed[16] = kind as u8;
+        seed[17..].copy_from_slice(&index.to_le_bytes());
+        let h = xxh3_128(&seed);
+        // UUIDv7 layout: 48-bit ms time, version 7, 12 random bits, variant 10, 62 random bits.
+        let value: u128 = (u128::from(self.millis & 0xFFFF_FFFF_FFFF) << 80)
+            | (0x7u128 << 76)
+            | ((h >> 64) & 0x0FFF) << 64
+            | (0b10u128 << 62)
+            | (h & 0x3FFF_FFFF_FFFF_FFFF);
+        RowId::from_u128(value)
+    }
+}
+
+/// A 36-character row id, `xxxxxxxx_xxxx_xxxx_xxxx_xxxxxxxxxxxx`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowId([u8; 36]);
+
+impl RowId {
+    fn from_u128(v: u128) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'_'; 36];
+        let mut nibble = 0;
+        for (i, slot) in out.iter_mut().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                continue;
+            }
+            *slot = HEX[((v >> (124 - 4 * nibble)) & 0xF) as usize];
+            nibble += 1;
+        }
+        RowId(out)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ids are ASCII")
+    }
+}
+
+impl std::fmt::Debug for RowId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for RowId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// json_to_relation's `makeInsertSafe`: the escaped form of a string that the legacy hashes were
+/// computed over. Non-ASCII is transliterated (unidecode), CR/LF become `"; "`, backslashes are
+/// removed and `'` becomes `\'`.
+pub fn legacy_insert_safe(s: &str) -> String {
+    let ascii;
+    let s = if s.chars().any(|c| c as u32 > 128) {
+        ascii = deunicode::deunicode(s);
+        ascii.as_str()
+    } else {
+        s
+    };
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => out.push_str("; "),
+            '\\' => {}
+            '\'' => out.push_str("\\'"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `anon_screen_name`: RIPEMD-160 of the legacy-escaped username, as 40 hex digits, so that hashes
+/// join with existing Stanford and MIT databases.
+pub fn anon_screen_name(username: &str) -> String {
+    ripemd160_hex(legacy_insert_safe(username).as_bytes())
+}
+
+/// RIPEMD-160 of bytes as 40 lowercase hex digits.
+pub fn ripemd160_hex(bytes: &[u8]) -> String {
+    hex::encode(Ripemd160::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ripemd160_vectors_from_the_spec() {
+        assert_eq!(
+            anon_screen_name("trobinspire"),
+            "efb0be9ecc2436f634e62632a8b54fdb53969276"
+        );
+        assert_eq!(
+            anon_screen_name(""),
+            "9c1185a5c5e9fc54612808977ee8f548b2258d31"
+        );
+        assert_eq!(
+            anon_screen_name("O'Brian"),
+            "3facd806541e8a1d1011ec566201667b981fbf67"
+        );
+        assert_eq!(
+            ripemd160_hex(b"emil.smith@gmail.com"),
+            "a064cdd09af0315fbf2f6bbc2d0256a5e56d64f7"
+        );
+        assert_eq!(ripemd160_hex(b"file:///home/paepcke/EclipseWorkspaces/json_to_relation/json_to_relation/test/data/problem_checkSimpleCase.json"), "17a48e696d7b7f0bbc7206fd8921514b32fd9261");
+    }
+
+    #[test]
+    fn ids_are_deterministic_distinct_and_time_ordered() {
+        let t1 = NaiveDateTime::parse_from_str("2013-06-09 06:28:13", "%Y-%m-%d %H:%M:%S").unwrap();
+        let t2 = NaiveDateTime::parse_from_str("2013-06-09 06:28:14", "%Y-%m-%d %H:%M:%S").unwrap();
+        let a = LineIdentity::new(b"{\"x\":2}", &t1);
+        let b = LineIdentity::new(b"{\"x\":1}", &t2);
+        assert_eq!(
+            a.id(RowKind::Event, 0),
+            LineIdentity::new(b"{\"x\":2}", &t1).id(RowKind::Event, 0)
+        );
+        assert_ne!(a.id(RowKind::Event, 0), a.id(RowKind::TrackEventRow, 0));
+        assert_ne!(
+            a.id(RowKind::TrackEventRow, 0),
+            a.id(RowKind::TrackEventRow, 1)
+        );
+        assert!(a.id(RowKind::Event, 0) < b.id(RowKind::Event, 0));
+        let s = a.id(RowKind::Event, 0).to_string();
+        assert_eq!(s.len(), 36);
+        assert_eq!(&s[8..9], "_");
+        assert_eq!(&s[14..15], "7");
+    }
+}

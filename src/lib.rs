@@ -1,0 +1,25 @@
+//! moocdb-loader: streams edX / Open edX tracking logs into a MySQL course database, as
+//! json_to_relation's intermediary relations and MOOCdb's tables, in one pass.
+//!
+//! The pipeline, one module per stage:
+//! [`source`] → [`decode`] → [`parse`] → [`relations`] → [`moocdb`] → [`sink`],
+//! wired together by [`load`]; [`ledger`] keeps the loader's bookkeeping.
+#![warn(missing_docs)]
+
+pub mod decode;
+pub mod error;
+pub mod identity;
+pub mod ledger;
+pub mod load;
+pub mod moocdb;
+pub mod parse;
+pub mod progress;
+pub mod relations;
+pub mod report;
+pub mod schema;
+pub mod sink;
+pub mod source;
+pub mod status;
+
+pub use error::LoadError;
+pub use load::{LoadOptions, LoadSummary, MethodChoice, run};

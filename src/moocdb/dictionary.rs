@@ -1,0 +1,69 @@
+//! Value → integer id dictionaries (`urls`, `os`, `agent`, `resource_types`, resources by URI)
+//! whose ids stay stable across runs: the existing rows are read back before a load.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// A dictionary assigning ids in first-seen order, continuing after the largest known id.
+#[derive(Debug, Clone)]
+pub struct Dictionary<K> {
+    ids: HashMap<K, i64>,
+    next_id: i64,
+}
+
+impl<K: Eq + Hash + Clone> Dictionary<K> {
+    /// An empty dictionary whose first id is `first_id`.
+    pub fn new(first_id: i64) -> Self {
+        Dictionary {
+            ids: HashMap::new(),
+            next_id: first_id,
+        }
+    }
+
+    /// Records an existing entry (read back from the database).
+    pub fn insert_existing(&mut self, key: K, id: i64) {
+        self.next_id = self.next_id.max(id + 1);
+        self.ids.insert(key, id);
+    }
+
+    /// The id of `key`, and whether it was new.
+    pub fn id_of(&mut self, key: &K) -> (i64, bool) {
+        if let Some(&id) = self.ids.get(key) {
+            return (id, false);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.ids.insert(key.clone(), id);
+        (id, true)
+    }
+
+    /// The id of `key` if known.
+    pub fn get(&self, key: &K) -> Option<i64> {
+        self.ids.get(key).copied()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the dictionary is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_continue_after_existing_entries() {
+        let mut d = Dictionary::new(1);
+        d.insert_existing("a".to_string(), 7);
+        assert_eq!(d.id_of(&"a".to_string()), (7, false));
+        assert_eq!(d.id_of(&"b".to_string()), (8, true));
+        assert_eq!(d.id_of(&"b".to_string()), (8, false));
+        assert_eq!(d.len(), 2);
+    }
+}

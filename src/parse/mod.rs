@@ -1,0 +1,258 @@
+//! Parse stage: one tolerant event type for every shape of tracking-log record.
+//!
+//! `event` may be an object, a JSON string holding an object or list, a query string, a list or
+//! absent; fields may have the wrong JSON type; the asynchronous representation (`data`,
+//! `timestamp`, common fields inside `context`) is mapped back to the log shape.
+
+mod time;
+
+pub use time::{json_kind, parse_time, quarter};
+
+use chrono::NaiveDateTime;
+use serde_json::{Map, Value};
+
+/// The `event` member in whichever shape the log carried it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventPayload {
+    /// No `event` member, or `null`.
+    Absent,
+    /// A JSON object (given as an object, or as a string holding one).
+    Object(Map<String, Value>),
+    /// A JSON list (given as a list, or as a string holding one).
+    List(Vec<Value>),
+    /// A string that is not JSON: a query string (`input_…=choice_2&…`), a truncated implicit
+    /// event, or free text.
+    Text(String),
+    /// A bare number or boolean.
+    Scalar(Value),
+}
+
+impl EventPayload {
+    /// The object form, if the event is an object.
+    pub fn as_object(&self) -> Option<&Map<String, Value>> {
+        match self {
+            EventPayload::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// One tracking-log event with its common fields.
+#[derive(Debug, Clone)]
+pub struct TrackingEvent {
+    /// `username`; `None` when absent (an empty string stays empty: an anonymous user).
+    pub username: Option<String>,
+    /// `event_source`: `server`, `browser`, `mobile`, …
+    pub event_source: String,
+    /// The event type: `event_type`, or `name` when only `name` is present.
+    pub event_type: String,
+    /// `name` (newer server and mobile events).
+    pub name: Option<String>,
+    /// The event time in UTC.
+    pub time: NaiveDateTime,
+    /// `ip`: IPv4, IPv6, empty, or `None` when the key is absent.
+    pub ip: Option<String>,
+    /// `agent` (the user agent string).
+    pub agent: String,
+    /// `host`.
+    pub host: String,
+    /// `page` (`null` becomes empty).
+    pub page: String,
+    /// `session`.
+    pub session: String,
+    /// `referer`.
+    pub referer: String,
+    /// `accept_language`.
+    pub accept_language: String,
+    /// `context`, when present and an object.
+    pub context: Option<Map<String, Value>>,
+    /// `event` in its shape.
+    pub event: EventPayload,
+}
+
+/// Why a JSON record could not become an event.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl TrackingEvent {
+    /// Parses one JSON record.
+    pub fn parse(json: &str) -> Result<TrackingEvent, ParseError> {
+        let value: Value = serde_json::from_str(json).map_err(|e| {
+            ParseError(format!(
+                "invalid JSON: {}",
+                e.to_string().replace(" at line 1", "")
+            ))
+        })?;
+        let Value::Object(mut record) = value else {
+            return Err(ParseError(format!(
+                "JSON {} is not a tracking event (expected an object)",
+                json_kind(&value)
+            )));
+        };
+        let mut context = match record.remove("context") {
+            Some(Value::Object(c)) => Some(c),
+            _ => None,
+        };
+        // Asynchronous representation: common fields live in `context`.
+        let mut take = |key: &str| -> Option<Value> {
+            match record.remove(key) {
+                Some(v) => Some(v),
+                None => context
+                    .as_mut()
+                    .and_then(|c| c.get(key).filter(|v| !v.is_null()).cloned()),
+            }
+        };
+        let event_type = take("event_type").and_then(text_of);
+        let name = take("name").and_then(text_of);
+        let event_type = match (event_type, &name) {
+            (Some(t), _) if !t.is_empty() => t,
+            (_, Some(n)) if !n.is_empty() => n.clone(),
+            _ => {
+                return Err(ParseError(
+                    "JSON object without event_type or name (not a tracking event)".into(),
+                ));
+            }
+        };
+        let time_value = take("time")
+            .or_else(|| take("timestamp"))
+            .ok_or_else(|| ParseError("event without a time".into()))?;
+        let time = parse_time(&time_value).map_err(ParseError)?;
+        let event = match take("event").or_else(|| take("data")) {
+            None | Some(Value::Null) => EventPayload::Absent,
+            Some(v) => payload_of(v),
+        };
+        Ok(TrackingEvent {
+            username: take("username").and_then(text_of),
+            event_source: take("event_source").and_then(text_of).unwrap_or_default(),
+            event_type,
+            name,
+            time,
+            ip: take("ip").map(|v| text_of(v).unwrap_or_default()),
+            agent: take("agent").and_then(text_of).unwrap_or_default(),
+            host: take("host").and_then(text_of).unwrap_or_default(),
+            page: take("page").and_then(text_of).unwrap_or_default(),
+            session: take("session").and_then(text_of).unwrap_or_default(),
+            referer: take("referer").and_then(text_of).unwrap_or_default(),
+            accept_language: take("accept_language")
+                .and_then(text_of)
+                .unwrap_or_default(),
+            context,
+            event,
+        })
+    }
+
+    /// A member of `context`, as text.
+    pub fn context_str(&self, key: &str) -> Option<String> {
+        self.context
+            .as_ref()
+            .and_then(|c| c.get(key))
+            .cloned()
+            .and_then(text_of)
+    }
+}
+
+/// A scalar JSON value as text (numbers and booleans as written); `None` for null, objects and
+/// lists are rendered as compact JSON.
+pub fn text_of(v: Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn payload_of(v: Value) -> EventPayload {
+    match v {
+        Value::Object(m) => EventPayload::Object(m),
+        Value::Array(a) => EventPayload::List(a),
+        Value::String(s) => {
+            let t = s.trim_start();
+            if (t.starts_with('{') || t.starts_with('[') || t.starts_with('"'))
+                && let Ok(inner) = serde_json::from_str::<Value>(t)
+            {
+                return match inner {
+                    Value::Object(m) => EventPayload::Object(m),
+                    Value::Array(a) => EventPayload::List(a),
+                    // A double-encoded string: one level is enough, as in real logs.
+                    Value::String(s2) => match serde_json::from_str::<Value>(&s2) {
+                        Ok(Value::Object(m)) => EventPayload::Object(m),
+                        Ok(Value::Array(a)) => EventPayload::List(a),
+                        _ => EventPayload::Text(s2),
+                    },
+                    Value::Null => EventPayload::Absent,
+                    other => EventPayload::Scalar(other),
+                };
+            }
+            if s.is_empty() {
+                EventPayload::Absent
+            } else {
+                EventPayload::Text(s)
+            }
+        }
+        other => EventPayload::Scalar(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_fields_and_event_shapes() {
+        let e = TrackingEvent::parse(r#"{"username":"a","event_type":"play_video","time":"2013-06-09T06:28:13.626165","ip":"192.0.2.1","event":"{\"id\":\"v1\",\"currentTime\":3}","page":null,"event_source":"browser"}"#).unwrap();
+        assert_eq!(e.username.as_deref(), Some("a"));
+        assert_eq!(e.page, "");
+        assert_eq!(
+            e.event.as_object().unwrap()["id"],
+            Value::String("v1".into())
+        );
+
+        let e = TrackingEvent::parse(r#"{"event_type":"problem_check","time":"2013-06-09T06:28:13Z","event":"input_x_2_1=choice_2&input_x_3_1=choice_0"}"#).unwrap();
+        assert_eq!(
+            e.event,
+            EventPayload::Text("input_x_2_1=choice_2&input_x_3_1=choice_0".into())
+        );
+        assert_eq!(e.ip, None);
+
+        let e = TrackingEvent::parse(
+            r#"{"event_type":"problem_graded","time":"2013-06-09T06:28:13Z","event":"[\"a\",\"<p>\"]"}"#,
+        )
+        .unwrap();
+        assert!(matches!(e.event, EventPayload::List(ref l) if l.len() == 2));
+    }
+
+    #[test]
+    fn name_supersedes_missing_event_type_and_async_shape_maps_back() {
+        let e = TrackingEvent::parse(r#"{"name":"edx.video.played","timestamp":"2026-01-01T00:00:00Z","data":{"id":"v"},"context":{"username":"u","ip":"2001:db8::1","course_id":"course-v1:A+B+C"}}"#).unwrap();
+        assert_eq!(e.event_type, "edx.video.played");
+        assert_eq!(e.username.as_deref(), Some("u"));
+        assert_eq!(e.ip.as_deref(), Some("2001:db8::1"));
+        assert_eq!(
+            e.context_str("course_id").as_deref(),
+            Some("course-v1:A+B+C")
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_tolerated_and_non_events_rejected() {
+        let e = TrackingEvent::parse(
+            r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","username":42,"session":true,"event":7}"#,
+        )
+        .unwrap();
+        assert_eq!(e.username.as_deref(), Some("42"));
+        assert_eq!(e.session, "true");
+        assert_eq!(e.event, EventPayload::Scalar(Value::from(7)));
+
+        for bad in [
+            r#"{"username":"a","time":"2013-06-09T06:28:13Z"}"#,
+            r#"[1,2]"#,
+            r#"{"event_type":"x"}"#,
+            r#"{"event_type":"x","time":"yesterday"}"#,
+            r#"{"event_type":"x","time":"2013"#,
+        ] {
+            assert!(TrackingEvent::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

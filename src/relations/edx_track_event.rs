@@ -1,0 +1,203 @@
+//! The `EdxTrackEvent` row: json_to_relation's 65 columns (2018 layout, with `quarter`).
+
+use chrono::NaiveDateTime;
+
+use crate::identity::RowId;
+use crate::sink::RowBuffer;
+
+/// `EdxTrackEvent` columns in table order.
+pub const EDX_TRACK_EVENT_COLUMNS: [&str; 65] = [
+    "_id",
+    "event_id",
+    "agent",
+    "event_source",
+    "event_type",
+    "ip_country",
+    "page",
+    "session",
+    "time",
+    "quarter",
+    "anon_screen_name",
+    "downtime_for",
+    "student_id",
+    "instructor_id",
+    "course_id",
+    "course_display_name",
+    "resource_display_name",
+    "organization",
+    "sequence_id",
+    "goto_from",
+    "goto_dest",
+    "problem_id",
+    "problem_choice",
+    "question_location",
+    "submission_id",
+    "attempts",
+    "long_answer",
+    "student_file",
+    "can_upload_file",
+    "feedback",
+    "feedback_response_selected",
+    "transcript_id",
+    "transcript_code",
+    "rubric_selection",
+    "rubric_category",
+    "video_id",
+    "video_code",
+    "video_current_time",
+    "video_speed",
+    "video_old_time",
+    "video_new_time",
+    "video_seek_type",
+    "video_new_speed",
+    "video_old_speed",
+    "book_interaction_type",
+    "success",
+    "answer_id",
+    "hint",
+    "mode",
+    "msg",
+    "npoints",
+    "queuestate",
+    "orig_score",
+    "new_score",
+    "orig_total",
+    "new_total",
+    "event_name",
+    "group_user",
+    "group_action",
+    "position",
+    "badly_formatted",
+    "correctMap_fk",
+    "answer_fk",
+    "state_fk",
+    "load_info_fk",
+];
+
+/// Column positions, named as the columns are.
+#[allow(missing_docs, non_upper_case_globals)]
+pub mod col {
+    pub const _id: usize = 0;
+    pub const event_id: usize = 1;
+    pub const agent: usize = 2;
+    pub const event_source: usize = 3;
+    pub const event_type: usize = 4;
+    pub const ip_country: usize = 5;
+    pub const page: usize = 6;
+    pub const session: usize = 7;
+    pub const time: usize = 8;
+    pub const quarter: usize = 9;
+    pub const anon_screen_name: usize = 10;
+    pub const downtime_for: usize = 11;
+    pub const student_id: usize = 12;
+    pub const instructor_id: usize = 13;
+    pub const course_id: usize = 14;
+    pub const course_display_name: usize = 15;
+    pub const resource_display_name: usize = 16;
+    pub const organization: usize = 17;
+    pub const sequence_id: usize = 18;
+    pub const goto_from: usize = 19;
+    pub const goto_dest: usize = 20;
+    pub const problem_id: usize = 21;
+    pub const load_info_fk: usize = 64;
+}
+
+// Integer-typed columns: their legacy default is -1; every other column defaults to ''.
+const INT_COLUMNS: [usize; 12] = [19, 20, 25, 30, 33, 34, 50, 52, 53, 54, 55, 59];
+
+/// One value of an `EdxTrackEvent` row.
+#[derive(Debug, Clone, Default)]
+pub enum Cell<'a> {
+    /// Not set: the legacy type default (`''` for text, `-1` for integers).
+    #[default]
+    Default,
+    /// Borrowed text.
+    Text(&'a str),
+    /// Owned text.
+    Owned(String),
+    /// An integer.
+    Int(i64),
+    /// A timestamp.
+    Time(NaiveDateTime),
+    /// A row id.
+    Id(RowId),
+}
+
+/// An `EdxTrackEvent` row under construction; unset columns get the legacy defaults.
+#[derive(Debug, Clone)]
+pub struct EdxTrackEventRow<'a> {
+    cells: [Cell<'a>; 65],
+}
+
+impl Default for EdxTrackEventRow<'_> {
+    fn default() -> Self {
+        EdxTrackEventRow {
+            cells: std::array::from_fn(|_| Cell::Default),
+        }
+    }
+}
+
+impl<'a> EdxTrackEventRow<'a> {
+    /// Sets a column.
+    pub fn set(&mut self, column: usize, value: Cell<'a>) {
+        self.cells[column] = value;
+    }
+
+    /// Sets a text column from a borrowed string.
+    pub fn text(&mut self, column: usize, value: &'a str) {
+        self.cells[column] = Cell::Text(value);
+    }
+
+    /// Reads a column back (for the MOOCdb stage and tests).
+    pub fn get(&self, column: usize) -> &Cell<'a> {
+        &self.cells[column]
+    }
+
+    /// Encodes the row.
+    pub fn encode(&self, out: &mut RowBuffer) {
+        for (i, cell) in self.cells.iter().enumerate() {
+            match cell {
+                Cell::Default if INT_COLUMNS.contains(&i) => out.int(-1),
+                Cell::Default => out.text(""),
+                Cell::Text(s) => out.text(s),
+                Cell::Owned(s) => out.text(s),
+                Cell::Int(v) => out.int(*v),
+                Cell::Time(t) => out.datetime(t),
+                Cell::Id(id) => out.text(id.as_str()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_positions_match_the_names() {
+        assert_eq!(EDX_TRACK_EVENT_COLUMNS[col::problem_id], "problem_id");
+        assert_eq!(EDX_TRACK_EVENT_COLUMNS[col::load_info_fk], "load_info_fk");
+        assert_eq!(EDX_TRACK_EVENT_COLUMNS[col::quarter], "quarter");
+        let ints: Vec<_> = INT_COLUMNS
+            .iter()
+            .map(|&i| EDX_TRACK_EVENT_COLUMNS[i])
+            .collect();
+        assert_eq!(
+            ints,
+            [
+                "goto_from",
+                "goto_dest",
+                "attempts",
+                "feedback_response_selected",
+                "rubric_selection",
+                "rubric_category",
+                "npoints",
+                "orig_score",
+                "new_score",
+                "orig_total",
+                "new_total",
+                "position"
+            ]
+        );
+    }
+}

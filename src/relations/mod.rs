@@ -1,0 +1,312 @@
+//! Relations stage: json_to_relation's intermediary tables from one parsed event.
+//!
+//! The column mapping of `EdxTrackEvent` lives in [`edx_track_event`]; this module fills the
+//! common fields (`shared/spec/legacy-pipeline.md` §3.8), applies the legacy rules for heartbeats and
+//! path-style event types, and writes the `LoadInfo` and private `EventIp` rows.
+
+pub mod edx_track_event;
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+pub use edx_track_event::{EDX_TRACK_EVENT_COLUMNS, EdxTrackEventRow, col};
+
+use crate::error::LoadError;
+use crate::identity::{LineIdentity, RowKind, anon_screen_name};
+use crate::parse::{EventPayload, TrackingEvent, quarter};
+use crate::schema::Table;
+use crate::sink::Rows;
+
+/// Gap after which an IP's next event marks server downtime (json_to_relation's
+/// `EDX_HEARTBEAT_PERIOD`, 360 s).
+const HEARTBEAT_PERIOD_SECONDS: i64 = 360;
+
+/// What the relations stage made of one event, for the MOOCdb stage.
+#[derive(Debug, Clone)]
+pub struct RelationsOutcome {
+    /// `anon_screen_name` of the event's user.
+    pub anon_screen_name: String,
+    /// The `EdxTrackEvent.event_type` written (after the legacy path rewrites).
+    pub event_type: String,
+    /// `ip_country` written.
+    pub ip_country: String,
+    /// Number of `EdxTrackEvent` rows written (0 for dropped heartbeats and pings).
+    pub track_event_rows: u32,
+}
+
+/// Builds intermediary rows; keeps the per-IP state that heartbeat filtering needs.
+pub struct RelationBuilder {
+    load_info_id: String,
+    last_seen_by_ip: HashMap<String, NaiveDateTime>,
+}
+
+impl RelationBuilder {
+    /// A builder whose rows point to the `LoadInfo` row `load_info_id`.
+    pub fn new(load_info_id: String) -> Self {
+        RelationBuilder {
+            load_info_id,
+            last_seen_by_ip: HashMap::new(),
+        }
+    }
+
+    /// Switches to the next input file's `LoadInfo` row.
+    pub fn set_load_info(&mut self, load_info_id: String) {
+        self.load_info_id = load_info_id;
+    }
+
+    /// Writes the `LoadInfo` row of one input file.
+    pub fn write_load_info(
+        rows: &mut Rows,
+        load_info_id: &str,
+        loaded_at: &NaiveDateTime,
+        uri: &str,
+    ) -> Result<(), LoadError> {
+        rows.add(Table::LoadInfo, |r| {
+            r.text(load_info_id);
+            r.datetime(loaded_at);
+            r.text(uri);
+        })
+    }
+
+    /// Writes the rows of one event and reports what the MOOCdb stage needs.
+    pub fn add_event(
+        &mut self,
+        rows: &mut Rows,
+        event: &TrackingEvent,
+        identity: &LineIdentity,
+    ) -> Result<RelationsOutcome, LoadError> {
+        let row_id = identity.id(RowKind::TrackEventRow, 0);
+        let ip = event.ip.as_deref().unwrap_or("");
+        let anon = match (event.event_type.as_str(), &event.event) {
+            ("/login_ajax", EventPayload::Object(m)) => login_email(m)
+                .map(|email| crate::identity::ripemd160_hex(email.as_bytes()))
+                .unwrap_or_else(|| anon_screen_name(event.username.as_deref().unwrap_or(""))),
+            _ => anon_screen_name(event.username.as_deref().unwrap_or("")),
+        };
+        // The private IP row exists for every event, as in json_to_relation.
+        rows.add(Table::EventIp, |r| {
+            r.text(row_id.as_str());
+            r.text(ip);
+        })?;
+
+        let downtime = self.downtime_for(ip, &event.time);
+        let event_type = legacy_event_type(&event.event_type);
+        let outcome = |n| RelationsOutcome {
+            anon_screen_name: anon.clone(),
+            event_type: event_type.to_string(),
+            ip_country: String::new(),
+            track_event_rows: n,
+        };
+        if event_type == "/" {
+            return Ok(outcome(0));
+        }
+        if event_type.ends_with("/heartbeat") && downtime.is_none() {
+            return Ok(outcome(0));
+        }
+
+        let (course_id, mut course_display_name) = legacy_course_ids(event);
+        let mut organization = String::new();
+        let mut resource_display_name = String::new();
+        if let Some(ctx) = &event.context {
+            if let Some(c) = ctx.get("course_id").and_then(Value::as_str) {
+                course_display_name = c.to_string();
+            }
+            if let Some(o) = ctx.get("org_id").and_then(Value::as_str) {
+                organization = o.to_string();
+            }
+            if let Some(name) = ctx
+                .get("module")
+                .and_then(|m| m.get("display_name"))
+                .and_then(Value::as_str)
+            {
+                resource_display_name = name.to_string();
+            }
+        }
+
+        let event_id = identity.id(RowKind::Event, 0);
+        let mut row = EdxTrackEventRow::default();
+        row.set(col::_id, edx_track_event::Cell::Id(row_id));
+        row.set(col::event_id, edx_track_event::Cell::Id(event_id));
+        row.text(col::agent, &event.agent);
+        row.text(col::event_source, &event.event_source);
+        row.text(col::event_type, event_type);
+        row.text(col::page, &event.page);
+        row.text(col::session, &event.session);
+        row.set(col::time, edx_track_event::Cell::Time(event.time));
+        row.set(
+            col::quarter,
+            edx_track_event::Cell::Owned(quarter(&event.time)),
+        );
+        row.text(col::anon_screen_name, &anon);
+        if let Some(d) = &downtime {
+            row.text(col::downtime_for, d);
+        }
+        row.text(col::course_id, &course_id);
+        row.text(col::course_display_name, &course_display_name);
+        row.text(col::resource_display_name, &resource_display_name);
+        row.text(col::organization, &organization);
+        row.text(col::load_info_fk, &self.load_info_id);
+        rows.add(Table::EdxTrackEvent, |r| row.encode(r))?;
+        Ok(outcome(1))
+    }
+
+    // json_to_relation's downtime detection, keyed by the event's IP: the gap since that IP's
+    // previous event when it exceeds the heartbeat period, "0:00:00" for its first event. The legacy
+    // `timedelta.seconds` dropped whole days; the gap here is the whole gap.
+    fn downtime_for(&mut self, ip: &str, time: &NaiveDateTime) -> Option<String> {
+        let previous = self.last_seen_by_ip.insert(ip.to_string(), *time);
+        match previous {
+            None => Some("0:00:00".to_string()),
+            Some(prev) => {
+                let gap = (*time - prev).num_seconds();
+                (gap > HEARTBEAT_PERIOD_SECONDS).then(|| legacy_timedelta(gap))
+            }
+        }
+    }
+}
+
+/// Python's `str(timedelta(seconds=s))`: `H:MM:SS`, or `N day(s), H:MM:SS`.
+fn legacy_timedelta(seconds: i64) -> String {
+    let days = seconds / 86_400;
+    let rest = seconds % 86_400;
+    let hms = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+    match days {
+        0 => hms,
+        1 => format!("1 day, {hms}"),
+        d => format!("{d} days, {hms}"),
+    }
+}
+
+fn login_email(event: &serde_json::Map<String, Value>) -> Option<String> {
+    match event.get("POST")?.get("email")? {
+        Value::Array(list) => Some(
+            list.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The legacy rewrites of path-style event types that end the row after the common fields.
+pub fn legacy_event_type(event_type: &str) -> &str {
+    if event_type.starts_with('/') && event_type.trim_end_matches('/').ends_with("/about") {
+        "about"
+    } else if event_type.starts_with("/password_reset_confirm") {
+        "password_reset_confirm"
+    } else if event_type == "/networking/" {
+        "networking"
+    } else {
+        event_type
+    }
+}
+
+/// `Org/Course/Run` from a URL or path containing `/courses/Org/Course/Run/…` or a
+/// `course-v1:Org+Course+Run` key.
+pub fn org_course_run(s: &str) -> Option<String> {
+    if let Some(i) = s.find("course-v1:") {
+        let key = &s[i + "course-v1:".len()..];
+        let key = key.split(['/', '?', '#', ' ']).next().unwrap_or("");
+        let parts: Vec<_> = key.split('+').collect();
+        if parts.len() >= 3 {
+            return Some(parts[..3].join("/"));
+        }
+    }
+    let i = s.find("courses/")?;
+    let parts: Vec<_> = s[i + "courses/".len()..]
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .take(3)
+        .collect();
+    (parts.len() == 3).then(|| parts.join("/"))
+}
+
+/// json_to_relation's `get_course_id`: `(course_id, course_display_name)` of an event without
+/// `context` (a `context` overrides the display name).
+fn legacy_course_ids(event: &TrackingEvent) -> (String, String) {
+    let et = event.event_type.as_str();
+    if et == "/dashboard" || et.ends_with("/heartbeat") {
+        return (String::new(), String::new());
+    }
+    if event.event_source == "browser" {
+        let display = org_course_run(&event.page).unwrap_or_default();
+        return (event.page.clone(), display);
+    }
+    if et == "/accounts/login" {
+        let next = event
+            .event
+            .as_object()
+            .and_then(|m| m.get("GET"))
+            .and_then(|g| g.get("next"))
+            .and_then(|n| match n {
+                Value::Array(a) => a.first().and_then(Value::as_str).map(str::to_string),
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let display = org_course_run(&next).unwrap_or_default();
+        return (next, display);
+    }
+    if et.starts_with("/courses") {
+        return (org_course_run(et).unwrap_or_default(), String::new());
+    }
+    if et.starts_with('/') {
+        let display = if et.contains("courses") {
+            org_course_run(et).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        return (et.to_string(), display);
+    }
+    let display = event
+        .context_str("course_id")
+        .or_else(|| org_course_run(&event.page))
+        .unwrap_or_default();
+    (String::new(), display)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timedelta_strings_match_python() {
+        assert_eq!(legacy_timedelta(0), "0:00:00");
+        assert_eq!(legacy_timedelta(432), "0:07:12");
+        assert_eq!(legacy_timedelta(86_400 + 3723), "1 day, 1:02:03");
+        assert_eq!(legacy_timedelta(3 * 86_400), "3 days, 0:00:00");
+    }
+
+    #[test]
+    fn course_keys_in_all_forms() {
+        assert_eq!(
+            org_course_run(
+                "https://x.org/courses/Medicine/HRP258/Statistics_in_Medicine/courseware/a/"
+            ),
+            Some("Medicine/HRP258/Statistics_in_Medicine".into())
+        );
+        assert_eq!(
+            org_course_run("/courses/course-v1:DemoX+Loader201+2026_T1/courseware/"),
+            Some("DemoX/Loader201/2026_T1".into())
+        );
+        assert_eq!(org_course_run("/dashboard"), None);
+    }
+
+    #[test]
+    fn path_style_types_are_rewritten() {
+        assert_eq!(
+            legacy_event_type("/courses/Medicine/HRP258/Statistics_in_Medicine/about"),
+            "about"
+        );
+        assert_eq!(
+            legacy_event_type("/password_reset_confirm/abc-123/"),
+            "password_reset_confirm"
+        );
+        assert_eq!(legacy_event_type("/networking/"), "networking");
+        assert_eq!(legacy_event_type("play_video"), "play_video");
+    }
+}

@@ -1,0 +1,288 @@
+//! The tables the loader writes: names, databases and column order, and the migrations that
+//! create them. Column lists here must match `migrations/` exactly (a test checks it).
+
+use sqlx::migrate::Migrator;
+
+/// Migrations of the course database (MOOCdb, intermediary and bookkeeping tables).
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// Migrations of the private database (`Account`, `EventIp`).
+pub static PRIVATE_MIGRATOR: Migrator = sqlx::migrate!("./migrations_private");
+
+/// Every table a load writes rows to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    // MOOCdb (moocdb.sql)
+    /// `os`
+    Os,
+    /// `agent`
+    Agent,
+    /// `urls`
+    Urls,
+    /// `resource_types`
+    ResourceTypes,
+    /// `resources`
+    Resources,
+    /// `resources_urls`
+    ResourcesUrls,
+    /// `observed_events`
+    ObservedEvents,
+    /// `problem_types`
+    ProblemTypes,
+    /// `problems`
+    Problems,
+    /// `submissions`
+    Submissions,
+    /// `assessments`
+    Assessments,
+    /// `users`
+    Users,
+    // json_to_relation
+    /// `LoadInfo`
+    LoadInfo,
+    /// `Answer`
+    Answer,
+    /// `CorrectMap`
+    CorrectMap,
+    /// `InputState`
+    InputState,
+    /// `State`
+    State,
+    /// `ABExperiment`
+    AbExperiment,
+    /// `OpenAssessment`
+    OpenAssessment,
+    /// `EdxTrackEvent`
+    EdxTrackEvent,
+    // private
+    /// `Account` (private database)
+    Account,
+    /// `EventIp` (private database)
+    EventIp,
+}
+
+impl Table {
+    /// All tables, in the order summaries list them.
+    pub const ALL: [Table; 22] = [
+        Table::EdxTrackEvent,
+        Table::Answer,
+        Table::CorrectMap,
+        Table::InputState,
+        Table::State,
+        Table::AbExperiment,
+        Table::OpenAssessment,
+        Table::LoadInfo,
+        Table::Account,
+        Table::EventIp,
+        Table::Os,
+        Table::Agent,
+        Table::Urls,
+        Table::ResourceTypes,
+        Table::Resources,
+        Table::ResourcesUrls,
+        Table::ObservedEvents,
+        Table::ProblemTypes,
+        Table::Problems,
+        Table::Submissions,
+        Table::Assessments,
+        Table::Users,
+    ];
+
+    /// The MOOCdb tables, in `moocdb.sql`'s order.
+    pub const MOOCDB: [Table; 12] = [
+        Table::Os,
+        Table::Agent,
+        Table::Urls,
+        Table::ResourceTypes,
+        Table::Resources,
+        Table::ResourcesUrls,
+        Table::ObservedEvents,
+        Table::ProblemTypes,
+        Table::Problems,
+        Table::Submissions,
+        Table::Assessments,
+        Table::Users,
+    ];
+
+    /// The SQL table name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Os => "os",
+            Table::Agent => "agent",
+            Table::Urls => "urls",
+            Table::ResourceTypes => "resource_types",
+            Table::Resources => "resources",
+            Table::ResourcesUrls => "resources_urls",
+            Table::ObservedEvents => "observed_events",
+            Table::ProblemTypes => "problem_types",
+            Table::Problems => "problems",
+            Table::Submissions => "submissions",
+            Table::Assessments => "assessments",
+            Table::Users => "users",
+            Table::LoadInfo => "LoadInfo",
+            Table::Answer => "Answer",
+            Table::CorrectMap => "CorrectMap",
+            Table::InputState => "InputState",
+            Table::State => "State",
+            Table::AbExperiment => "ABExperiment",
+            Table::OpenAssessment => "OpenAssessment",
+            Table::EdxTrackEvent => "EdxTrackEvent",
+            Table::Account => "Account",
+            Table::EventIp => "EventIp",
+        }
+    }
+
+    /// Whether the table lives in the private database.
+    pub fn is_private(self) -> bool {
+        matches!(self, Table::Account | Table::EventIp)
+    }
+
+    /// Column names in table order.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Os => &["os_id", "os_name"],
+            Table::Agent => &["agent_id", "agent_name"],
+            Table::Urls => &["url_id", "url"],
+            Table::ResourceTypes => &[
+                "resource_type_id",
+                "resource_type_content",
+                "resource_type_medium",
+            ],
+            Table::Resources => &[
+                "resource_id",
+                "resource_name",
+                "resource_uri",
+                "resource_type_id",
+                "resource_parent_id",
+                "resource_child_number",
+                "resource_relevant_week",
+                "resource_release_date",
+            ],
+            Table::ResourcesUrls => &["resources_urls_id", "resource_id", "url_id"],
+            Table::ObservedEvents => &[
+                "observed_event_id",
+                "user_id",
+                "url_id",
+                "observed_event_timestamp",
+                "observed_event_duration",
+                "observed_event_ip",
+                "observed_event_os",
+                "observed_event_agent",
+                "observed_event_type_id",
+            ],
+            Table::ProblemTypes => &["problem_type_id", "problem_type_name"],
+            Table::Problems => &[
+                "problem_id",
+                "problem_name",
+                "problem_parent_id",
+                "problem_child_number",
+                "problem_type_id",
+                "problem_release_timestamp",
+                "problem_soft_deadline",
+                "problem_hard_deadline",
+                "problem_max_submission",
+                "problem_max_duration",
+                "problem_weight",
+                "resource_id",
+            ],
+            Table::Submissions => &[
+                "submission_id",
+                "user_id",
+                "problem_id",
+                "submission_timestamp",
+                "submission_attempt_number",
+                "submission_answer",
+                "submission_is_submitted",
+                "submission_ip",
+                "submission_os",
+                "submission_agent",
+            ],
+            Table::Assessments => &[
+                "assessment_id",
+                "submission_id",
+                "assessment_feedback",
+                "assessment_grade",
+                "assessment_grade_with_penalty",
+                "assessment_grader_id",
+                "assessment_timestamp",
+            ],
+            Table::Users => &["user_id"],
+            Table::LoadInfo => &["load_info_id", "load_date_time", "load_file"],
+            Table::Answer => &["answer_id", "problem_id", "answer", "course_id"],
+            Table::CorrectMap => &[
+                "correct_map_id",
+                "answer_identifier",
+                "correctness",
+                "npoints",
+                "msg",
+                "hint",
+                "hintmode",
+                "queuestate",
+            ],
+            Table::InputState => &["input_state_id", "problem_id", "state"],
+            Table::State => &[
+                "state_id",
+                "seed",
+                "done",
+                "problem_id",
+                "student_answer",
+                "correct_map",
+                "input_state",
+            ],
+            Table::AbExperiment => &[
+                "event_table_id",
+                "event_type",
+                "anon_screen_name",
+                "group_id",
+                "group_name",
+                "partition_id",
+                "partition_name",
+                "child_module_id",
+                "resource_display_name",
+                "cohort_id",
+                "cohort_name",
+                "course_display_name",
+            ],
+            Table::OpenAssessment => &[
+                "event_table_id",
+                "event_type",
+                "anon_screen_name",
+                "score_type",
+                "submission_uuid",
+                "edx_anon_id",
+                "time",
+                "time_aux",
+                "course_display_name",
+                "resource_display_name",
+                "resource_id",
+                "submission_text",
+                "feedback_text",
+                "comment_text",
+                "attempt_num",
+                "options",
+                "corrections",
+                "points",
+            ],
+            Table::EdxTrackEvent => &crate::relations::EDX_TRACK_EVENT_COLUMNS,
+            Table::Account => &[
+                "account_id",
+                "screen_name",
+                "name",
+                "anon_screen_name",
+                "mailing_address",
+                "zipcode",
+                "country",
+                "gender",
+                "year_of_birth",
+                "level_of_education",
+                "goals",
+                "honor_code",
+                "terms_of_service",
+                "course_id",
+                "enrollment_action",
+                "email",
+                "receive_emails",
+            ],
+            Table::EventIp => &["event_table_id", "event_ip"],
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Connections to the course database: creation, migrations, session settings, reading back what
+//! earlier loads wrote, the ledger and the rejects. `mysql_async` is confined to [`super::infile`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::{ConnectOptions, Executor, Row};
+
+use crate::error::{LoadError, redact_url, scrub};
+use crate::moocdb::KnownEntries;
+
+/// Session settings of every loader connection: UTC, utf8mb4, no strict-mode coercions hidden by
+/// IGNORE (values are written exactly), id 0 allowed, and key checks off during bulk loading.
+pub const SESSION_SETUP: &str = "SET NAMES utf8mb4 COLLATE utf8mb4_bin, time_zone = '+00:00', \
+     sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0, unique_checks = 0";
+
+/// Where to load: the parsed database URL.
+#[derive(Clone)]
+pub struct Target {
+    /// The URL as given (kept private: it may hold a password).
+    url: url::Url,
+    /// The course database name.
+    pub database: String,
+    /// The private database name.
+    pub private_database: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Target({})", self.redacted())
+    }
+}
+
+impl Target {
+    /// Parses a `mysql://user:password@host:port/database` URL.
+    pub fn parse(url: &str, private_database: Option<&str>) -> Result<Target, LoadError> {
+        let bad = |reason: &str| LoadError::BadUrl {
+            url: redact_url(url),
+            reason: reason.to_string(),
+        };
+        let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(parsed.scheme(), "mysql" | "mariadb") {
+            return Err(bad("the scheme must be mysql://"));
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(bad("no host"));
+        }
+        let database = parsed.path().trim_start_matches('/').to_string();
+        if database.is_empty() || database.contains('/') {
+            return Err(bad("no database name after the host"));
+        }
+        if database.contains('`') {
+            return Err(bad("the database name must not contain a backquote"));
+        }
+        let private_database = private_database
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{database}_private"));
+        Ok(Target {
+            url: parsed,
+            database,
+            private_database,
+        })
+    }
+
+    /// The URL with its password removed.
+    pub fn redacted(&self) -> String {
+        redact_url(self.url.as_str())
+    }
+
+    /// The password, for scrubbing messages.
+    pub fn password(&self) -> Option<String> {
+        self.url.password().map(percent_decode)
+    }
+
+    /// Host, port, user and password for the infile driver.
+    pub fn parts(&self) -> (String, u16, String, Option<String>) {
+        (
+            self.url.host_str().unwrap_or("localhost").to_string(),
+            self.url.port().unwrap_or(3306),
+            percent_decode(self.url.username()),
+            self.password(),
+        )
+    }
+
+    /// The URL's query parameters (TLS settings and the like).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    fn options(&self, database: Option<&str>) -> Result<MySqlConnectOptions, LoadError> {
+        let mut server_url = self.url.clone();
+        server_url.set_path("");
+        let options =
+            MySqlConnectOptions::from_str(server_url.as_str()).map_err(|e| LoadError::BadUrl {
+                url: self.redacted(),
+                reason: scrub(e, self.password().as_deref()),
+            })?;
+        let options = options.charset("utf8mb4").collation("utf8mb4_bin");
+        let options = match database {
+            Some(db) => options.database(db),
+            None => options,
+        };
+        Ok(options.disable_statement_logging())
+    }
+
+    fn connect_error(&self, e: impl std::fmt::Display) -> LoadError {
+        LoadError::Connect {
+            url: self.redacted(),
+            message: scrub(e, self.password().as_deref()),
+        }
+    }
+
+    /// Creates the course database (and the private one when `private`) if missing, applies the
+    /// migrations, and returns a pool of connections with the loader's session settings.
+    pub async fn prepare(&self, private: bool, connections: u32) -> Result<MySqlPool, LoadError> {
+        let mut conn = self
+            .options(None)?
+            .connect()
+            .await
+            .map_err(|e| self.connect_error(e))?;
+        let mut databases = vec![self.database.clone()];
+        if private {
+            databases.push(self.private_database.clone());
+        }
+        for db in &databases {
+            let sql = format!(
+                "CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            );
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| LoadError::Schema {
+                    database: db.clone(),
+                    message: scrub(e, self.password().as_deref()),
+                })?;
+        }
+        drop(conn);
+        if private {
+            let pool = self.pool(&self.private_database, 1).await?;
+            crate::schema::PRIVATE_MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| LoadError::Schema {
+                    database: self.private_database.clone(),
+                    message: e.to_string(),
+                })?;
+            pool.close().await;
+        }
+        let pool = self.pool(&self.database, connections).await?;
+        crate::schema::MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| LoadError::Schema {
+                database: self.database.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(pool)
+    }
+
+    /// A pool on `database` with the loader's session settings.
+    pub async fn pool(&self, database: &str, connections: u32) -> Result<MySqlPool, LoadError> {
+        MySqlPoolOptions::new()
+            .max_connections(connections.max(1))
+            .acquire_timeout(Duration::from_secs(60))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(SESSION_SETUP).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(self.options(Some(database))?)
+            .await
+            .map_err(|e| self.connect_error(e))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+fn query_error(what: &str) -> impl Fn(sqlx::Error) -> LoadError + '_ {
+    move |e| LoadError::Query {
+        what: what.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The server's `max_allowed_packet`.
+pub async fn max_allowed_packet(pool: &MySqlPool) -> Result<u64, LoadError> {
+    let v: String = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS CHAR)")
+        .fetch_one(pool)
+        .await
+        .map_err(query_error("reading max_allowed_packet"))?;
+    Ok(v.parse::<u64>().unwrap_or(4 << 20).max(1024))
+}
+
+/// Reads back the dictionaries and users earlier loads wrote.
+pub async fn known_entries(pool: &MySqlPool) -> Result<KnownEntries, LoadError> {
+    let what = "reading existing dictionaries";
+    let err = query_error(what);
+    let pairs = |sql: &'static str| async move {
+        sqlx::query(sql)
+            .fetch_all(pool)
+            .await
+            .map_err(query_error(what))?
+            .into_iter()
+            .map(|r| {
+                let id: i32 = r.try_get(0)?;
+                let v: Option<String> = r.try_get(1)?;
+                Ok((i64::from(id), v.unwrap_or_default()))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(query_error(what))
+    };
+    let mut known = KnownEntries {
+        urls: pairs("SELECT url_id, url FROM urls").await?,
+        os: pairs("SELECT os_id, os_name FROM os").await?,
+        agents: pairs("SELECT agent_id, agent_name FROM agent").await?,
+        resources: pairs("SELECT resource_id, resource_uri FROM resources").await?,
+        ..Default::default()
+    };
+    for r in sqlx::query(
+        "SELECT resource_type_id, resource_type_content, resource_type_medium FROM resource_types",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(&err)?
+    {
+        let id: i32 = r.try_get(0).map_err(&err)?;
+        known.resource_types.push((
+            i64::from(id),
+            r.try_get(1).map_err(&err)?,
+            r.try_get(2).map_err(&err)?,
+        ));
+    }
+    for r in sqlx::query("SELECT resources_urls_id, resource_id, url_id FROM resources_urls")
+        .fetch_all(pool)
+        .await
+        .map_err(&err)?
+    {
+        let (a, b, c): (i32, i32, i32) = (
+            r.try_get(0).map_err(&err)?,
+            r.try_get(1).map_err(&err)?,
+            r.try_get(2).map_err(&err)?,
+        );
+        known.resources_urls.push((a.into(), b.into(), c.into()));
+    }
+    for r in sqlx::query("SELECT user_id FROM users")
+        .fetch_all(pool)
+        .await
+        .map_err(&err)?
+    {
+        known.users.push(r.try_get(0).map_err(&err)?);
+    }
+    Ok(known)
+}

@@ -1,0 +1,138 @@
+//! The `LOAD DATA LOCAL INFILE` path, the only user of `mysql_async` (sqlx cannot run it,
+//! launchbadge/sqlx#1766).
+//!
+//! Security: no global infile handler is ever installed. Each statement gets a one-shot,
+//! per-connection handler that serves the batch built in memory, whatever file name the server
+//! asks for, so a server can never make the loader read a client file.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use mysql_async::prelude::Queryable;
+use mysql_async::{OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
+
+use crate::error::{LoadError, scrub};
+
+use super::database::{SESSION_SETUP, Target};
+
+/// Server errors meaning "LOCAL INFILE is not allowed here": 1148 (ER_NOT_ALLOWED_COMMAND),
+/// 3948 (MySQL 8, local_infile=OFF), 4166 (MariaDB, ER_LOAD_INFILE_CAPABILITY_DISABLED).
+pub const REFUSED_CODES: [u16; 3] = [1148, 3948, 4166];
+
+/// A pool of `mysql_async` connections for `LOAD DATA LOCAL INFILE`.
+#[derive(Clone)]
+pub struct InfilePool {
+    pool: Pool,
+    secret: Option<String>,
+}
+
+impl InfilePool {
+    /// Connections to the target's course database with the loader's session settings.
+    pub fn new(target: &Target, connections: usize) -> Result<InfilePool, LoadError> {
+        let (host, port, user, password) = target.parts();
+        let mut opts = OptsBuilder::default()
+            .ip_or_hostname(host)
+            .tcp_port(port)
+            .user(Some(user))
+            .pass(password.clone())
+            .db_name(Some(target.database.clone()))
+            .setup(vec![SESSION_SETUP.to_string()])
+            .pool_opts(PoolOpts::default().with_constraints(
+                PoolConstraints::new(0, connections.max(1)).expect("valid pool bounds"),
+            ));
+        if let Some(ssl) = ssl_opts(target) {
+            opts = opts.ssl_opts(ssl);
+        }
+        Ok(InfilePool {
+            pool: Pool::new(opts),
+            secret: password,
+        })
+    }
+
+    /// Sends one batch with `statement` (a `LOAD DATA LOCAL INFILE` statement); returns the rows
+    /// the server inserted. A refusal is returned as [`LoadError::InfileRefused`].
+    pub async fn load(
+        &self,
+        statement: &str,
+        table: &str,
+        data: Vec<u8>,
+    ) -> Result<u64, LoadError> {
+        let secret = self.secret.as_deref();
+        let write_error = |e: mysql_async::Error| classify(e, table, secret);
+        let mut conn = self.pool.get_conn().await.map_err(write_error)?;
+        let bytes = Bytes::from(data);
+        conn.set_infile_handler(async move {
+            Ok(futures_util::stream::once(async move { Ok(bytes) }).boxed())
+        });
+        conn.query_drop(statement).await.map_err(write_error)?;
+        Ok(conn.affected_rows())
+    }
+
+    /// Checks that the server accepts LOCAL INFILE, with an empty load into a temporary table.
+    pub async fn probe(&self) -> Result<(), LoadError> {
+        let secret = self.secret.as_deref();
+        let mut conn = self
+            .pool
+            .get_conn()
+            .await
+            .map_err(|e| classify(e, "(probe)", secret))?;
+        conn.query_drop("CREATE TEMPORARY TABLE IF NOT EXISTS moocdb_infile_probe (x INT)")
+            .await
+            .map_err(|e| classify(e, "(probe)", secret))?;
+        conn.set_infile_handler(async { Ok(futures_util::stream::empty().boxed()) });
+        let result = conn
+            .query_drop("LOAD DATA LOCAL INFILE 'moocdb-probe' INTO TABLE moocdb_infile_probe")
+            .await;
+        let _ = conn
+            .query_drop("DROP TEMPORARY TABLE IF EXISTS moocdb_infile_probe")
+            .await;
+        result.map_err(|e| classify(e, "(probe)", secret))
+    }
+
+    /// Closes every connection.
+    pub async fn close(self) {
+        let _ = self.pool.disconnect().await;
+    }
+}
+
+fn ssl_opts(target: &Target) -> Option<SslOpts> {
+    let mut mode = None;
+    let mut ca = None;
+    for (k, v) in target.query_pairs() {
+        match k.as_str() {
+            "ssl-mode" | "sslmode" => mode = Some(v.to_ascii_uppercase()),
+            "ssl-ca" | "sslca" => ca = Some(v),
+            _ => {}
+        }
+    }
+    match mode.as_deref() {
+        None | Some("DISABLED") | Some("PREFERRED") => None,
+        Some(m) => {
+            let mut ssl = SslOpts::default();
+            if let Some(ca) = ca {
+                ssl = ssl.with_root_certs(vec![std::path::PathBuf::from(ca).into()]);
+            }
+            if m == "REQUIRED" {
+                ssl = ssl
+                    .with_danger_accept_invalid_certs(true)
+                    .with_danger_skip_domain_validation(true);
+            } else if m == "VERIFY_CA" {
+                ssl = ssl.with_danger_skip_domain_validation(true);
+            }
+            Some(ssl)
+        }
+    }
+}
+
+fn classify(e: mysql_async::Error, table: &str, secret: Option<&str>) -> LoadError {
+    if let mysql_async::Error::Server(server) = &e
+        && REFUSED_CODES.contains(&server.code)
+    {
+        return LoadError::InfileRefused {
+            message: scrub(&server.message, secret),
+        };
+    }
+    LoadError::Write {
+        table: table.to_string(),
+        message: scrub(e, secret),
+    }
+}

@@ -1,0 +1,11 @@
+//! Sink stage: rows encoded in memory and streamed to MySQL in batches sized by bytes.
+
+pub mod database;
+pub mod encode;
+pub mod infile;
+pub mod rows;
+pub mod writer;
+
+pub use encode::{Encoding, RowBuffer, escape_sql, escape_tsv};
+pub use rows::{Batch, BatchOut, Rows};
+pub use writer::{Connections, Method, WriterSender, Writers, WrittenRows};

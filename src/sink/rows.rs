@@ -1,0 +1,103 @@
+//! Per-table row buffers that hand full batches to the writers.
+
+use crate::error::LoadError;
+use crate::schema::Table;
+
+use super::encode::{Encoding, RowBuffer};
+
+/// A batch of encoded rows for one table, ready to be sent as one statement.
+#[derive(Debug)]
+pub struct Batch {
+    /// The table the rows belong to.
+    pub table: Table,
+    /// The encoded rows.
+    pub data: Vec<u8>,
+    /// How many rows `data` holds.
+    pub rows: u64,
+}
+
+/// Where full batches go: the database writers, or nowhere in a dry run.
+pub type BatchOut = Box<dyn FnMut(Batch) -> Result<(), LoadError> + Send>;
+
+/// The row buffers of every table, flushed by size.
+pub struct Rows {
+    buffers: Vec<RowBuffer>,
+    batch_bytes: usize,
+    out: BatchOut,
+    write_private: bool,
+    produced: [u64; Table::ALL.len()],
+}
+
+impl Rows {
+    /// Buffers encoding rows as `encoding`, flushing a table's buffer when it reaches
+    /// `batch_bytes`. Rows of private tables are dropped unless `write_private`.
+    pub fn new(encoding: Encoding, batch_bytes: usize, write_private: bool, out: BatchOut) -> Self {
+        Rows {
+            buffers: Table::ALL
+                .iter()
+                .map(|_| RowBuffer::new(encoding))
+                .collect(),
+            batch_bytes: batch_bytes.max(1024),
+            out,
+            write_private,
+            produced: [0; Table::ALL.len()],
+        }
+    }
+
+    fn slot(table: Table) -> usize {
+        Table::ALL
+            .iter()
+            .position(|&t| t == table)
+            .expect("every table is in Table::ALL")
+    }
+
+    /// Adds one row to `table`: `fill` appends the row's values in column order.
+    pub fn add(
+        &mut self,
+        table: Table,
+        fill: impl FnOnce(&mut RowBuffer),
+    ) -> Result<(), LoadError> {
+        if table.is_private() && !self.write_private {
+            return Ok(());
+        }
+        let slot = Self::slot(table);
+        let buffer = &mut self.buffers[slot];
+        let before = buffer.len();
+        let had_rows = !buffer.is_empty();
+        fill(buffer);
+        buffer.end_row();
+        self.produced[slot] += 1;
+        if buffer.len() > self.batch_bytes && had_rows {
+            // Keep every statement under the limit: send what was there, keep the new row.
+            let (data, rows) = buffer.take_all_but_last(before);
+            (self.out)(Batch { table, data, rows })?;
+        }
+        if self.buffers[slot].len() >= self.batch_bytes {
+            self.flush(table)?;
+        }
+        Ok(())
+    }
+
+    /// Rows produced so far for `table` (sent or still buffered).
+    pub fn produced(&self, table: Table) -> u64 {
+        self.produced[Self::slot(table)]
+    }
+
+    /// Sends `table`'s buffered rows, if any.
+    pub fn flush(&mut self, table: Table) -> Result<(), LoadError> {
+        let buffer = &mut self.buffers[Self::slot(table)];
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        let (data, rows) = buffer.take();
+        (self.out)(Batch { table, data, rows })
+    }
+
+    /// Sends every buffered row.
+    pub fn flush_all(&mut self) -> Result<(), LoadError> {
+        for table in Table::ALL {
+            self.flush(table)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+//! The writers: batches from the transform thread become `LOAD DATA` or `INSERT` statements,
+//! several at a time, with a bounded queue so that memory stays flat when the server is slower
+//! than the transform.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sqlx::mysql::MySqlPool;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use crate::error::LoadError;
+use crate::schema::Table;
+
+use super::infile::InfilePool;
+use super::rows::Batch;
+
+/// How rows reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// `LOAD DATA LOCAL INFILE` streamed from memory.
+    Infile,
+    /// Multi-row `INSERT IGNORE` statements.
+    Insert,
+}
+
+impl Method {
+    /// The name used in `--json` and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Infile => "infile",
+            Method::Insert => "insert",
+        }
+    }
+}
+
+/// Rows the server stored, per table (duplicates skipped by `IGNORE` are not counted).
+pub type WrittenRows = BTreeMap<Table, u64>;
+
+enum Message {
+    Batch(Batch),
+    Barrier(oneshot::Sender<Result<WrittenRows, String>>),
+}
+
+/// The qualified `db`.`table` name of a table.
+pub fn qualified(table: Table, database: &str, private_database: &str) -> String {
+    let db = if table.is_private() {
+        private_database
+    } else {
+        database
+    };
+    format!("`{db}`.`{}`", table.name())
+}
+
+/// Builds the statement prefix for a table.
+pub fn statement_head(
+    method: Method,
+    table: Table,
+    database: &str,
+    private_database: &str,
+) -> String {
+    let columns = table.columns().join("`, `");
+    let name = qualified(table, database, private_database);
+    match method {
+        Method::Infile => format!(
+            "LOAD DATA LOCAL INFILE 'moocdb-stream' IGNORE INTO TABLE {name} CHARACTER SET utf8mb4 \
+             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`{columns}`)"
+        ),
+        Method::Insert => format!("INSERT IGNORE INTO {name} (`{columns}`) VALUES "),
+    }
+}
+
+/// Where the statements go.
+#[derive(Clone)]
+pub enum Connections {
+    /// `LOAD DATA LOCAL INFILE` through `mysql_async`.
+    Infile(InfilePool),
+    /// `INSERT` through sqlx.
+    Insert(MySqlPool),
+}
+
+/// A handle to the running writers.
+pub struct Writers {
+    tx: mpsc::Sender<Message>,
+    task: tokio::task::JoinHandle<Result<WrittenRows, LoadError>>,
+}
+
+impl Writers {
+    /// Starts writers that run up to `parallel` statements at once, with at most `queued`
+    /// batches waiting.
+    pub fn start(
+        connections: Connections,
+        database: String,
+        private_database: String,
+        parallel: usize,
+        queued: usize,
+    ) -> Writers {
+        let (tx, rx) = mpsc::channel(queued.max(1));
+        let task = tokio::spawn(dispatch(
+            rx,
+            connections,
+            database,
+            private_database,
+            parallel.max(1),
+        ));
+        Writers { tx, task }
+    }
+
+    /// A sender usable from the (blocking) transform thread.
+    pub fn sender(&self) -> WriterSender {
+        WriterSender {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// Waits for every batch and returns the rows written, or the first error.
+    pub async fn finish(self) -> Result<WrittenRows, LoadError> {
+        drop(self.tx);
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(LoadError::Write {
+                table: "(writer)".into(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// Sends batches to the writers from a blocking thread.
+#[derive(Clone)]
+pub struct WriterSender {
+    tx: mpsc::Sender<Message>,
+}
+
+impl WriterSender {
+    /// Queues a batch, waiting while the queue is full.
+    pub fn send(&self, batch: Batch) -> Result<(), LoadError> {
+        self.tx
+            .blocking_send(Message::Batch(batch))
+            .map_err(|_| LoadError::WritersStopped)
+    }
+
+    /// Waits until every batch sent so far is stored; returns the rows written since the last
+    /// barrier.
+    pub fn barrier(&self) -> Result<WrittenRows, LoadError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .blocking_send(Message::Barrier(done))
+            .map_err(|_| LoadError::WritersStopped)?;
+        match wait.blocking_recv() {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(_)) | Err(_) => Err(LoadError::WritersStopped),
+        }
+    }
+}
+
+async fn dispatch(
+    mut rx: mpsc::Receiver<Message>,
+    connections: Connections,
+    database: String,
+    private_database: String,
+    parallel: usize,
+) -> Result<WrittenRows, LoadError> {
+    let method = match connections {
+        Connections::Infile(_) => Method::Infile,
+        Connections::Insert(_) => Method::Insert,
+    };
+    let heads: BTreeMap<Table, Arc<str>> = Table::ALL
+        .iter()
+        .map(|&t| {
+            (
+                t,
+                statement_head(method, t, &database, &private_database).into(),
+            )
+        })
+        .collect();
+    let slots = Arc::new(Semaphore::new(parallel));
+    let mut running: JoinSet<Result<(Table, u64), LoadError>> = JoinSet::new();
+    let mut total = WrittenRows::new();
+    let mut since_barrier = WrittenRows::new();
+    let mut failure: Option<LoadError> = None;
+
+    let record = |result: Result<Result<(Table, u64), LoadError>, tokio::task::JoinError>,
+                  total: &mut WrittenRows,
+                  since: &mut WrittenRows,
+                  failure: &mut Option<LoadError>| match result {
+        Ok(Ok((table, n))) => {
+            *total.entry(table).or_default() += n;
+            *since.entry(table).or_default() += n;
+        }
+        Ok(Err(e)) => {
+            failure.get_or_insert(e);
+        }
+        Err(e) => {
+            failure.get_or_insert(LoadError::Write {
+                table: "(writer)".into(),
+                message: e.to_string(),
+            });
+        }
+    };
+
+    while let Some(message) = rx.recv().await {
+        while let Some(done) = running.try_join_next() {
+            record(done, &mut total, &mut since_barrier, &mut failure);
+        }
+        if failure.is_some() {
+            break;
+        }
+        match message {
+            Message::Batch(batch) => {
+                let permit = slots.clone().acquire_owned().await.expect("semaphore open");
+                let head = heads[&batch.table].clone();
+                let connections = connections.clone();
+                running.spawn(async move {
+                    let _permit = permit;
+                    let table = batch.table;
+                    let n = execute(&connections, &head, batch).await?;
+                    Ok((table, n))
+                });
+            }
+            Message::Barrier(reply) => {
+                while let Some(done) = running.join_next().await {
+                    record(done, &mut total, &mut since_barrier, &mut failure);
+                }
+                match &failure {
+                    None => {
+                        let _ = reply.send(Ok(std::mem::take(&mut since_barrier)));
+                    }
+                    Some(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    while let Some(done) = running.join_next().await {
+        record(done, &mut total, &mut since_barrier, &mut failure);
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(total),
+    }
+}
+
+async fn execute(connections: &Connections, head: &str, batch: Batch) -> Result<u64, LoadError> {
+    let table = batch.table.name();
+    match connections {
+        Connections::Infile(pool) => pool.load(head, table, batch.data).await,
+        Connections::Insert(pool) => {
+            let mut sql = Vec::with_capacity(head.len() + batch.data.len());
+            sql.extend_from_slice(head.as_bytes());
+            sql.extend_from_slice(&batch.data);
+            let sql = String::from_utf8(sql).map_err(|_| LoadError::Write {
+                table: table.to_string(),
+                message: "internal error: encoded rows are not UTF-8".into(),
+            })?;
+            let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(pool)
+                .await
+                .map_err(|e| LoadError::Write {
+                    table: table.to_string(),
+                    message: e.to_string(),
+                })?;
+            Ok(result.rows_affected())
+        }
+    }
+}

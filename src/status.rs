@@ -1,0 +1,87 @@
+//! `moocdb status`: what the course database holds, from the ledger and the tables.
+
+use sqlx::Row;
+use sqlx::mysql::MySqlPool;
+
+use crate::error::LoadError;
+use crate::schema::Table;
+
+/// One ledger entry.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileStatus {
+    /// Ledger id.
+    pub file_id: i64,
+    /// The path as given when loaded.
+    pub path: String,
+    /// `loaded`, `loading` (interrupted) or `failed`.
+    pub status: String,
+    /// Lines read.
+    pub lines: i64,
+    /// Events accepted.
+    pub events: i64,
+    /// Lines rejected.
+    pub rejected: i64,
+    /// When the load of this file finished (UTC).
+    pub finished_at: Option<String>,
+}
+
+/// The state of a course database.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DatabaseStatus {
+    /// The database.
+    pub database: String,
+    /// Every ledger entry, oldest first.
+    pub files: Vec<FileStatus>,
+    /// Rows per table.
+    pub rows: Vec<(String, i64)>,
+    /// Rejected lines stored.
+    pub rejects: i64,
+}
+
+fn err(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
+    move |e| LoadError::Query {
+        what: what.into(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads the status of the course database `pool` is connected to.
+pub async fn read(pool: &MySqlPool, database: &str) -> Result<DatabaseStatus, LoadError> {
+    let files = sqlx::query(
+        "SELECT file_id, path, status, lines_read, events, rejected, \
+         CAST(finished_at AS CHAR) FROM moocdb_loader_files ORDER BY file_id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(err("reading the ledger"))?
+    .into_iter()
+    .map(|r| FileStatus {
+        file_id: r.get(0),
+        path: r.get(1),
+        status: r.get(2),
+        lines: r.get(3),
+        events: r.get(4),
+        rejected: r.get(5),
+        finished_at: r.get(6),
+    })
+    .collect();
+    let mut rows = Vec::new();
+    for table in Table::ALL.iter().filter(|t| !t.is_private()) {
+        let sql = format!("SELECT COUNT(*) FROM `{}`", table.name());
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(pool)
+            .await
+            .map_err(err("counting rows"))?;
+        rows.push((table.name().to_string(), n));
+    }
+    let rejects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM moocdb_loader_rejects")
+        .fetch_one(pool)
+        .await
+        .map_err(err("counting rejects"))?;
+    Ok(DatabaseStatus {
+        database: database.to_string(),
+        files,
+        rows,
+        rejects,
+    })
+}
