@@ -135,6 +135,10 @@ pub async fn run(
     progress.set_total(logs.iter().map(|l| l.size).sum());
 
     let mut summary = LoadSummary::default();
+    let mut options = options;
+    if options.domain.is_none() {
+        options.domain = discover_domain(&logs, options.max_line_bytes);
+    }
     let (pool, writers, method, known) = if options.dry_run {
         (None, None, None, KnownEntries::default())
     } else {
@@ -233,6 +237,34 @@ pub async fn run(
     }
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// qpipe's DOMAIN when none is given: the scheme and host of the first absolute page or referer
+/// URL among the first lines of the logs (reading stops after 20,000 lines).
+fn discover_domain(logs: &[TrackingLog], max_line_bytes: usize) -> Option<String> {
+    let mut budget = 20_000u32;
+    for log in logs {
+        if log.origin == source::Origin::Stdin {
+            continue;
+        }
+        let Ok(mut reader) = log.open(max_line_bytes) else {
+            continue;
+        };
+        while let Ok(Some(line)) = reader.next_line() {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                return None;
+            }
+            if let Decoded::Json(json) = decode(line.bytes)
+                && let Ok(event) = TrackingEvent::parse(json)
+                && let Some(d) = crate::moocdb::course_url::domain_of(&event.page)
+                    .or_else(|| crate::moocdb::course_url::domain_of(&event.referer))
+            {
+                return Some(d);
+            }
+        }
+    }
+    None
 }
 
 async fn choose_method(
@@ -573,8 +605,12 @@ impl Transform {
         counts.events += 1;
         self.progress.add(0, 0, 1);
         let outcome = self.relations.add_event(&mut self.rows, event, identity)?;
-        self.moocdb
-            .add_event(&mut self.rows, event, identity, &outcome)?;
+        // qpipe reads EdxTrackEvent: events json_to_relation writes no row for (repeated
+        // heartbeats, pings) are not observed events either.
+        if outcome.track_event_rows > 0 {
+            self.moocdb
+                .add_event(&mut self.rows, event, identity, &outcome)?;
+        }
         Ok(())
     }
 

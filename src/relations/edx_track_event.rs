@@ -99,6 +99,7 @@ pub mod col {
     pub const goto_from: usize = 19;
     pub const goto_dest: usize = 20;
     pub const problem_id: usize = 21;
+    pub const badly_formatted: usize = 60;
     pub const load_info_fk: usize = 64;
 }
 
@@ -177,6 +178,10 @@ mod tests {
     fn column_positions_match_the_names() {
         assert_eq!(EDX_TRACK_EVENT_COLUMNS[col::problem_id], "problem_id");
         assert_eq!(EDX_TRACK_EVENT_COLUMNS[col::load_info_fk], "load_info_fk");
+        assert_eq!(
+            EDX_TRACK_EVENT_COLUMNS[col::badly_formatted],
+            "badly_formatted"
+        );
         assert_eq!(EDX_TRACK_EVENT_COLUMNS[col::quarter], "quarter");
         let ints: Vec<_> = INT_COLUMNS
             .iter()

@@ -147,6 +147,13 @@ impl RelationBuilder {
         row.text(col::course_display_name, &course_display_name);
         row.text(col::resource_display_name, &resource_display_name);
         row.text(col::organization, &organization);
+        // An `event` string that should have been JSON but is not (edX truncates implicit events
+        // at 512 characters) is kept whole, as json_to_relation's `badly_formatted` intended.
+        if let EventPayload::Text(text) = &event.event
+            && (text.starts_with('{') || text.starts_with('['))
+        {
+            row.text(col::badly_formatted, text);
+        }
         row.text(col::load_info_fk, &self.load_info_id);
         rows.add(Table::EdxTrackEvent, |r| row.encode(r))?;
         Ok(outcome(1))

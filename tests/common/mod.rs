@@ -1,0 +1,156 @@
+//! Shared helpers of the integration tests: a real server, one fresh database per test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use moocdb_loader::load::{LoadOptions, LoadSummary};
+use moocdb_loader::progress::{Progress, ProgressMode};
+use moocdb_loader::schema::Table;
+use sqlx::mysql::MySqlPool;
+use sqlx::{Connection, Executor};
+
+/// The server URL (without database): `DATABASE_URL`, or the private test server that
+/// `scripts/db-server` starts when it is unset.
+pub fn server_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let url = match std::env::var("DATABASE_URL") {
+            Ok(u) if !u.is_empty() => u,
+            _ => {
+                let out = Command::new(repo().join("scripts/db-server"))
+                    .arg("ensure")
+                    .output()
+                    .expect("run scripts/db-server ensure (or set DATABASE_URL)");
+                assert!(
+                    out.status.success(),
+                    "scripts/db-server failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let line = String::from_utf8(out.stdout).unwrap();
+                line.trim()
+                    .trim_start_matches("export DATABASE_URL=")
+                    .to_string()
+            }
+        };
+        let base = url.split('?').next().unwrap();
+        let (server, _db) = base.rsplit_once('/').expect("DATABASE_URL has a database");
+        server.to_string()
+    })
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file of `tests/data`.
+pub fn data(name: &str) -> PathBuf {
+    repo().join("tests/data").join(name)
+}
+
+/// `../shared`, or `None` (with a visible message) when it is absent.
+pub fn shared(test: &str) -> Option<PathBuf> {
+    let p = repo().join("../shared");
+    if p.join("conformance").is_dir() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIPPED {test}: ../shared is absent (the conformance kit and corpus live there)"
+        );
+        None
+    }
+}
+
+/// A fresh, empty database (and no private one) for one test; returns its URL.
+pub async fn fresh_database(test: &str) -> (String, String) {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "t_{}_{}_{}",
+        test,
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut conn = sqlx::mysql::MySqlConnection::connect(&format!("{}/mysql", server_url()))
+        .await
+        .expect("connect to the test server");
+    for db in [name.clone(), format!("{name}_private")] {
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS `{db}`"
+        )))
+        .await
+        .unwrap();
+    }
+    (format!("{}/{}", server_url(), name), name)
+}
+
+/// A pool on a test database.
+pub async fn pool(url: &str) -> MySqlPool {
+    MySqlPool::connect(url).await.expect("connect")
+}
+
+/// Load options for a test: quiet, on `url`, the given paths.
+pub fn options(url: &str, paths: &[&Path]) -> LoadOptions {
+    LoadOptions {
+        paths: paths.iter().map(|p| p.to_path_buf()).collect(),
+        database_url: Some(url.to_string()),
+        ..LoadOptions::default()
+    }
+}
+
+/// Runs a load through the library.
+pub async fn load(options: LoadOptions) -> LoadSummary {
+    moocdb_loader::run(
+        options,
+        Progress::new(ProgressMode::Quiet),
+        Default::default(),
+    )
+    .await
+    .expect("load succeeds")
+}
+
+/// Row count of a table.
+pub async fn count(pool: &MySqlPool, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM `{table}`"
+    )))
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Every row of a table as text (values SQL-quoted, NULL as NULL), sorted: for comparing
+/// databases. `skip` names columns left out (e.g. load times).
+pub async fn table_dump(pool: &MySqlPool, table: Table, skip: &[&str]) -> Vec<String> {
+    let cols: Vec<String> = table
+        .columns()
+        .iter()
+        .filter(|c| !skip.contains(c))
+        .map(|c| format!("QUOTE(`{c}`)"))
+        .collect();
+    let sql = format!(
+        "SELECT CONCAT_WS(',', {}) AS r FROM `{}` ORDER BY r",
+        cols.join(", "),
+        table.name()
+    );
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// Runs the `moocdb` binary; returns (exit code, stdout, stderr).
+pub fn moocdb(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_moocdb"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run moocdb");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
