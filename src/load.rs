@@ -20,7 +20,7 @@ use crate::ledger::{self, FileCounts, REJECT_RAW_LIMIT, Reject};
 use crate::moocdb::{KnownEntries, MoocdbBuilder, MoocdbOptions};
 use crate::parse::TrackingEvent;
 use crate::progress::Progress;
-use crate::relations::{RelationBuilder, org_course_run};
+use crate::relations::{GeoIp, RelationBuilder, org_course_run};
 use crate::schema::Table;
 use crate::sink::database::{self, Target};
 use crate::sink::infile::InfilePool;
@@ -69,6 +69,8 @@ pub struct LoadOptions {
     pub max_line_bytes: usize,
     /// Statements run at once.
     pub writers: usize,
+    /// A MaxMind-format country database for `ip_country` (default: the embedded RIR table).
+    pub geoip: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
@@ -88,6 +90,7 @@ impl Default for LoadOptions {
             batch_bytes: 8 << 20,
             max_line_bytes: 32 << 20,
             writers: 4,
+            geoip: None,
         }
     }
 }
@@ -132,6 +135,10 @@ pub async fn run(
 ) -> Result<LoadSummary, LoadError> {
     let started = Instant::now();
     let logs = source::discover(&options.paths)?;
+    let geoip = match &options.geoip {
+        Some(path) => Some(GeoIp::open(path)?),
+        None => None,
+    };
     progress.set_total(logs.iter().map(|l| l.size).sum());
 
     let mut summary = LoadSummary::default();
@@ -201,6 +208,7 @@ pub async fn run(
             known,
             transform_progress,
             stop,
+            geoip,
         );
         let result = transform.run_all(&logs);
         (transform.summary, result)
@@ -366,6 +374,7 @@ impl Transform {
         known: KnownEntries,
         progress: Progress,
         stop: Arc<AtomicBool>,
+        geoip: Option<GeoIp>,
     ) -> Self {
         let out: BatchOut = match &sender {
             Some(s) => {
@@ -384,13 +393,14 @@ impl Transform {
             known,
         );
         let course_filter = options.course_id.as_deref().map(normal_course_id);
+        let geoip = geoip.unwrap_or(GeoIp::Embedded);
         Transform {
             options,
             pool,
             sender,
             handle,
             rows,
-            relations: RelationBuilder::new(String::new()),
+            relations: RelationBuilder::new(String::new(), geoip),
             moocdb,
             seen_lines: HashSet::new(),
             course_filter,

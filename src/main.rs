@@ -98,6 +98,10 @@ struct LoadArgs {
     /// Statements sent to the server at once.
     #[arg(long, default_value_t = 4)]
     writers: usize,
+    /// A MaxMind-format (.mmdb) country database for ip_country, e.g. GeoLite2-Country.mmdb
+    /// (default: the embedded table of the Regional Internet Registries' delegations).
+    #[arg(long, value_name = "FILE")]
+    geoip: Option<PathBuf>,
     /// No progress output.
     #[arg(short, long)]
     quiet: bool,
@@ -185,6 +189,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         default_duration: args.default_duration,
         batch_bytes: args.batch_mib.max(1) << 20,
         writers: args.writers.max(1),
+        geoip: args.geoip,
         ..LoadOptions::default()
     };
     let progress = Progress::new(if args.quiet || args.json {

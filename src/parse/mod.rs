@@ -77,12 +77,15 @@ pub struct ParseError(pub String);
 impl TrackingEvent {
     /// Parses one JSON record.
     pub fn parse(json: &str) -> Result<TrackingEvent, ParseError> {
-        let value: Value = serde_json::from_str(json).map_err(|e| {
-            ParseError(format!(
-                "invalid JSON: {}",
-                e.to_string().replace(" at line 1", "")
-            ))
-        })?;
+        let value: Value = match serde_json::from_str(json) {
+            Ok(v) => v,
+            // Some logs over-escape the quotes inside the `event` string (`\\"` for `\"`);
+            // json_to_relation repaired them, and so do we.
+            Err(e) if json.contains("\\\\\"") => {
+                serde_json::from_str(&json.replace("\\\\\"", "\\\"")).map_err(|_| invalid(&e))?
+            }
+            Err(e) => return Err(invalid(&e)),
+        };
         let Value::Object(mut record) = value else {
             return Err(ParseError(format!(
                 "JSON {} is not a tracking event (expected an object)",
@@ -91,6 +94,11 @@ impl TrackingEvent {
         };
         let mut context = match record.remove("context") {
             Some(Value::Object(c)) => Some(c),
+            // A context given as a JSON string holding an object (seen in old logs).
+            Some(Value::String(s)) => match serde_json::from_str(&s) {
+                Ok(Value::Object(c)) => Some(c),
+                _ => None,
+            },
             _ => None,
         };
         // Asynchronous representation: common fields live in `context`.
@@ -149,6 +157,13 @@ impl TrackingEvent {
             .cloned()
             .and_then(text_of)
     }
+}
+
+fn invalid(e: &serde_json::Error) -> ParseError {
+    ParseError(format!(
+        "invalid JSON: {}",
+        e.to_string().replace(" at line 1", "")
+    ))
 }
 
 /// A scalar JSON value as text (numbers and booleans as written); `None` for null, objects and
@@ -233,6 +248,13 @@ mod tests {
             e.context_str("course_id").as_deref(),
             Some("course-v1:A+B+C")
         );
+    }
+
+    #[test]
+    fn over_escaped_event_strings_are_repaired() {
+        let line = r#"{"event_type":"seq_goto","time":"2013-06-08T23:29:58.346222","event":"{\\"old\\":2,\\"new\\":1}"}"#;
+        let e = TrackingEvent::parse(line).unwrap();
+        assert_eq!(e.event.as_object().unwrap()["old"], Value::from(2));
     }
 
     #[test]

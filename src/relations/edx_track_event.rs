@@ -74,7 +74,7 @@ pub const EDX_TRACK_EVENT_COLUMNS: [&str; 65] = [
     "load_info_fk",
 ];
 
-/// Column positions, named as the columns are.
+/// Column positions, named as the columns are (`correctMap_fk` is `correct_map_fk`).
 #[allow(missing_docs, non_upper_case_globals)]
 pub mod col {
     pub const _id: usize = 0;
@@ -99,7 +99,48 @@ pub mod col {
     pub const goto_from: usize = 19;
     pub const goto_dest: usize = 20;
     pub const problem_id: usize = 21;
+    pub const problem_choice: usize = 22;
+    pub const question_location: usize = 23;
+    pub const submission_id: usize = 24;
+    pub const attempts: usize = 25;
+    pub const long_answer: usize = 26;
+    pub const student_file: usize = 27;
+    pub const can_upload_file: usize = 28;
+    pub const feedback: usize = 29;
+    pub const feedback_response_selected: usize = 30;
+    pub const transcript_id: usize = 31;
+    pub const transcript_code: usize = 32;
+    pub const rubric_selection: usize = 33;
+    pub const rubric_category: usize = 34;
+    pub const video_id: usize = 35;
+    pub const video_code: usize = 36;
+    pub const video_current_time: usize = 37;
+    pub const video_speed: usize = 38;
+    pub const video_old_time: usize = 39;
+    pub const video_new_time: usize = 40;
+    pub const video_seek_type: usize = 41;
+    pub const video_new_speed: usize = 42;
+    pub const video_old_speed: usize = 43;
+    pub const book_interaction_type: usize = 44;
+    pub const success: usize = 45;
+    pub const answer_id: usize = 46;
+    pub const hint: usize = 47;
+    pub const mode: usize = 48;
+    pub const msg: usize = 49;
+    pub const npoints: usize = 50;
+    pub const queuestate: usize = 51;
+    pub const orig_score: usize = 52;
+    pub const new_score: usize = 53;
+    pub const orig_total: usize = 54;
+    pub const new_total: usize = 55;
+    pub const event_name: usize = 56;
+    pub const group_user: usize = 57;
+    pub const group_action: usize = 58;
+    pub const position: usize = 59;
     pub const badly_formatted: usize = 60;
+    pub const correct_map_fk: usize = 61;
+    pub const answer_fk: usize = 62;
+    pub const state_fk: usize = 63;
     pub const load_info_fk: usize = 64;
 }
 

@@ -4,14 +4,19 @@
 //! common fields (`shared/spec/legacy-pipeline.md` §3.8), applies the legacy rules for heartbeats and
 //! path-style event types, and writes the `LoadInfo` and private `EventIp` rows.
 
+pub mod countries;
 pub mod edx_track_event;
+pub mod geoip;
+pub mod handlers;
 
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
-pub use edx_track_event::{EDX_TRACK_EVENT_COLUMNS, EdxTrackEventRow, col};
+pub use edx_track_event::{Cell, EDX_TRACK_EVENT_COLUMNS, EdxTrackEventRow, col};
+pub use geoip::GeoIp;
+use handlers::SideRows;
 
 use crate::error::LoadError;
 use crate::identity::{LineIdentity, RowKind, anon_screen_name};
@@ -40,14 +45,18 @@ pub struct RelationsOutcome {
 pub struct RelationBuilder {
     load_info_id: String,
     last_seen_by_ip: HashMap<String, NaiveDateTime>,
+    geoip: GeoIp,
+    countries: HashMap<String, String>,
 }
 
 impl RelationBuilder {
     /// A builder whose rows point to the `LoadInfo` row `load_info_id`.
-    pub fn new(load_info_id: String) -> Self {
+    pub fn new(load_info_id: String, geoip: GeoIp) -> Self {
         RelationBuilder {
             load_info_id,
             last_seen_by_ip: HashMap::new(),
+            geoip,
+            countries: HashMap::new(),
         }
     }
 
@@ -70,6 +79,21 @@ impl RelationBuilder {
         })
     }
 
+    // Country lookups are cached: the number of distinct IPs is bounded by the users.
+    fn country_of(&mut self, ip: &str) -> String {
+        if ip.is_empty() {
+            return String::new();
+        }
+        if let Some(c) = self.countries.get(ip) {
+            return c.clone();
+        }
+        let c = self.geoip.country(ip);
+        if self.countries.len() < 1_000_000 {
+            self.countries.insert(ip.to_string(), c.clone());
+        }
+        c
+    }
+
     /// Writes the rows of one event and reports what the MOOCdb stage needs.
     pub fn add_event(
         &mut self,
@@ -90,13 +114,21 @@ impl RelationBuilder {
             r.text(row_id.as_str());
             r.text(ip);
         })?;
+        let ip_country = self.country_of(ip);
 
-        let downtime = self.downtime_for(ip, &event.time);
         let event_type = legacy_event_type(&event.event_type);
+        // Types the legacy code rewrote end the row after the common fields, without the
+        // downtime check.
+        let finished = event_type != event.event_type;
+        let downtime = if finished {
+            None
+        } else {
+            self.downtime_for(ip, &event.time)
+        };
         let outcome = |n| RelationsOutcome {
             anon_screen_name: anon.clone(),
             event_type: event_type.to_string(),
-            ip_country: String::new(),
+            ip_country: ip_country.clone(),
             track_event_rows: n,
         };
         if event_type == "/" {
@@ -127,58 +159,95 @@ impl RelationBuilder {
 
         let event_id = identity.id(RowKind::Event, 0);
         let mut row = EdxTrackEventRow::default();
-        row.set(col::_id, edx_track_event::Cell::Id(row_id));
-        row.set(col::event_id, edx_track_event::Cell::Id(event_id));
+        row.set(col::_id, Cell::Id(row_id));
+        row.set(col::event_id, Cell::Id(event_id));
         row.text(col::agent, &event.agent);
         row.text(col::event_source, &event.event_source);
         row.text(col::event_type, event_type);
+        row.set(col::ip_country, Cell::Owned(ip_country.clone()));
         row.text(col::page, &event.page);
         row.text(col::session, &event.session);
-        row.set(col::time, edx_track_event::Cell::Time(event.time));
-        row.set(
-            col::quarter,
-            edx_track_event::Cell::Owned(quarter(&event.time)),
-        );
-        row.text(col::anon_screen_name, &anon);
-        if let Some(d) = &downtime {
-            row.text(col::downtime_for, d);
+        row.set(col::time, Cell::Time(event.time));
+        row.set(col::quarter, Cell::Owned(quarter(&event.time)));
+        row.set(col::anon_screen_name, Cell::Owned(anon.clone()));
+        if let Some(d) = downtime {
+            row.set(col::downtime_for, Cell::Owned(d));
         }
-        row.text(col::course_id, &course_id);
-        row.text(col::course_display_name, &course_display_name);
-        row.text(col::resource_display_name, &resource_display_name);
-        row.text(col::organization, &organization);
+        row.set(col::course_id, Cell::Owned(course_id));
+        row.set(col::course_display_name, Cell::Owned(course_display_name));
+        row.set(
+            col::resource_display_name,
+            Cell::Owned(resource_display_name),
+        );
+        row.set(col::organization, Cell::Owned(organization));
         // An `event` string that should have been JSON but is not (edX truncates implicit events
         // at 512 characters) is kept whole, as json_to_relation's `badly_formatted` intended.
         if let EventPayload::Text(text) = &event.event
             && (text.starts_with('{') || text.starts_with('['))
+            && event_type != "problem_graded"
         {
             row.text(col::badly_formatted, text);
         }
         row.text(col::load_info_fk, &self.load_info_id);
-        rows.add(Table::EdxTrackEvent, |r| row.encode(r))?;
-        Ok(outcome(1))
+
+        let track_rows = if finished {
+            vec![row]
+        } else {
+            let mut side = SideRows::new(rows, *identity);
+            handlers::apply(event, event_type, &anon, row, &mut side)?
+        };
+        let n = track_rows.len() as u32;
+        for (i, mut r) in track_rows.into_iter().enumerate() {
+            if i > 0 {
+                r.set(
+                    col::_id,
+                    Cell::Id(identity.id(RowKind::TrackEventRow, i as u32)),
+                );
+            }
+            rows.add(Table::EdxTrackEvent, |b| r.encode(b))?;
+        }
+        Ok(outcome(n))
     }
 
-    // json_to_relation's downtime detection, keyed by the event's IP: the gap since that IP's
-    // previous event when it exceeds the heartbeat period, "0:00:00" for its first event. The legacy
-    // `timedelta.seconds` dropped whole days; the gap here is the whole gap.
+    // json_to_relation's downtime detection, keyed by the event's IP: "0:00:00" for the IP's
+    // first event, the gap when it exceeds the heartbeat period. The legacy test used
+    // `timedelta.seconds` (days dropped, negative gaps reported as `-1 day, 23:59:…`); here the
+    // whole gap counts and an event older than the IP's previous one is no downtime.
     fn downtime_for(&mut self, ip: &str, time: &NaiveDateTime) -> Option<String> {
-        let previous = self.last_seen_by_ip.insert(ip.to_string(), *time);
+        let previous = match self.last_seen_by_ip.get_mut(ip) {
+            Some(prev) => {
+                let p = *prev;
+                if *time > p {
+                    *prev = *time;
+                }
+                Some(p)
+            }
+            None => {
+                self.last_seen_by_ip.insert(ip.to_string(), *time);
+                None
+            }
+        };
         match previous {
             None => Some("0:00:00".to_string()),
             Some(prev) => {
-                let gap = (*time - prev).num_seconds();
-                (gap > HEARTBEAT_PERIOD_SECONDS).then(|| legacy_timedelta(gap))
+                let gap = *time - prev;
+                (gap.num_seconds() > HEARTBEAT_PERIOD_SECONDS).then(|| legacy_timedelta(gap))
             }
         }
     }
 }
 
-/// Python's `str(timedelta(seconds=s))`: `H:MM:SS`, or `N day(s), H:MM:SS`.
-fn legacy_timedelta(seconds: i64) -> String {
+/// Python's `str(timedelta)` of a non-negative gap: `H:MM:SS[.ffffff]`, or `N day(s), …`.
+fn legacy_timedelta(gap: chrono::TimeDelta) -> String {
+    let micros = gap.num_microseconds().unwrap_or(i64::MAX).max(0);
+    let seconds = micros / 1_000_000;
+    let fraction = micros % 1_000_000;
     let days = seconds / 86_400;
     let rest = seconds % 86_400;
-    let hms = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+    let mut hms = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+    if fraction > 0 {
+        hms.push_str(&format!(".{fraction:06}"));
+    }
     match days {
         0 => hms,
         1 => format!("1 day, {hms}"),
@@ -261,19 +330,18 @@ fn legacy_course_ids(event: &TrackingEvent) -> (String, String) {
     if et.starts_with("/courses") {
         return (org_course_run(et).unwrap_or_default(), String::new());
     }
-    if et.starts_with('/') {
-        let display = if et.contains("courses") {
-            org_course_run(et).unwrap_or_default()
-        } else {
-            String::new()
-        };
-        return (et.to_string(), display);
+    if et.contains("problem_") {
+        return (
+            handlers::course_from_problem_event(&event.event),
+            String::new(),
+        );
     }
-    let display = event
-        .context_str("course_id")
-        .or_else(|| org_course_run(&event.page))
-        .unwrap_or_default();
-    (String::new(), display)
+    let display = if et.contains("courses") {
+        org_course_run(et).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    (et.to_string(), display)
 }
 
 #[cfg(test)]
@@ -282,10 +350,15 @@ mod tests {
 
     #[test]
     fn timedelta_strings_match_python() {
-        assert_eq!(legacy_timedelta(0), "0:00:00");
-        assert_eq!(legacy_timedelta(432), "0:07:12");
-        assert_eq!(legacy_timedelta(86_400 + 3723), "1 day, 1:02:03");
-        assert_eq!(legacy_timedelta(3 * 86_400), "3 days, 0:00:00");
+        let s = chrono::TimeDelta::seconds;
+        assert_eq!(legacy_timedelta(s(0)), "0:00:00");
+        assert_eq!(legacy_timedelta(s(432)), "0:07:12");
+        assert_eq!(legacy_timedelta(s(86_400 + 3723)), "1 day, 1:02:03");
+        assert_eq!(legacy_timedelta(s(3 * 86_400)), "3 days, 0:00:00");
+        assert_eq!(
+            legacy_timedelta(s(3725) + chrono::TimeDelta::microseconds(222)),
+            "1:02:05.000222"
+        );
     }
 
     #[test]

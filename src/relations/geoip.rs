@@ -1,0 +1,73 @@
+//! `ip_country`: the ISO 3166 alpha-3 country of an IP address (IPv4 and IPv6).
+//!
+//! By default the lookup uses the `iptocc` crate's embedded table, built from the five Regional
+//! Internet Registries' delegation statistics (public data, MIT/Apache-2.0 crate): offline, no
+//! licence key, no file. `--geoip FILE` uses a MaxMind-format database instead (GeoLite2-Country,
+//! DB-IP Lite, …), which is more precise for addresses re-assigned across borders.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use maxminddb::{PathElement, Reader};
+
+use crate::error::LoadError;
+
+/// An IP → country lookup.
+pub enum GeoIp {
+    /// The RIR delegation table embedded in the binary.
+    Embedded,
+    /// A MaxMind-format database read from a file.
+    MaxMind(Box<Reader<Vec<u8>>>),
+}
+
+impl GeoIp {
+    /// Opens a MaxMind-format database.
+    pub fn open(path: &Path) -> Result<GeoIp, LoadError> {
+        Reader::open_readfile(path)
+            .map(|r| GeoIp::MaxMind(Box::new(r)))
+            .map_err(|e| LoadError::Open {
+                path: path.display().to_string(),
+                source: std::io::Error::other(format!(
+                    "not a MaxMind-format (.mmdb) database: {e}"
+                )),
+            })
+    }
+
+    /// The alpha-3 code of `ip`'s country; empty for an empty, invalid, private or unknown address.
+    pub fn country(&self, ip: &str) -> String {
+        let Ok(addr) = ip.trim().parse::<IpAddr>() else {
+            return String::new();
+        };
+        let alpha2: Option<String> = match self {
+            GeoIp::Embedded => iptocc::country_code(addr).map(str::to_string),
+            GeoIp::MaxMind(reader) => reader.lookup(addr).ok().and_then(|r| {
+                r.decode_path::<String>(&[
+                    PathElement::Key("country"),
+                    PathElement::Key("iso_code"),
+                ])
+                .ok()
+                .flatten()
+            }),
+        };
+        alpha2
+            .and_then(|c| isocountry::CountryCode::for_alpha2_caseless(&c).ok())
+            .map(|c| c.alpha3().to_string())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_table_knows_v4_and_v6() {
+        let g = GeoIp::Embedded;
+        assert_eq!(g.country("8.8.8.8"), "USA");
+        assert_eq!(g.country("1.0.16.1"), "JPN");
+        assert_eq!(g.country("2001:4860:4860::8888"), "USA");
+        assert_eq!(g.country(""), "");
+        assert_eq!(g.country("not an ip"), "");
+        assert_eq!(g.country("127.0.0.1"), "");
+    }
+}
