@@ -120,6 +120,9 @@ pub struct LoadSummary {
     pub rows: BTreeMap<String, u64>,
     /// Events dropped by `--course-id` (included in `skipped`).
     pub other_course_events: u64,
+    /// Events accepted but stored in no table, by reason (as json_to_relation did: repeated
+    /// heartbeats, server pings).
+    pub events_not_stored: BTreeMap<String, u64>,
     /// The course domain used for relative URLs.
     pub domain: Option<String>,
     /// Server settings that would make loading faster, once.
@@ -471,92 +474,18 @@ impl Transform {
         )?;
         self.relations.set_load_info(load_info_id);
 
-        let stored = Arc::new(AtomicU64::new(0));
-        let mut reader = log.open_counted(self.options.max_line_bytes, stored.clone())?;
         let mut counts = FileCounts::default();
-        let mut rejects: Vec<Reject> = Vec::new();
-        let mut reported_stored = 0u64;
+        let mut rejects = RejectBuffer {
+            file_id,
+            file: log.display_name.clone(),
+            pending: Vec::new(),
+        };
         let produced_before: Vec<u64> = Table::ALL.iter().map(|t| self.rows.produced(*t)).collect();
-        loop {
-            if self.stop.load(Ordering::Relaxed) {
-                return Err(LoadError::Interrupted);
-            }
-            let line = match reader.next_line() {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                Err(e) => {
-                    // A damaged gzip stream or a read error: the lines before it are loaded, the
-                    // damage is recorded as a reject at the point it was found.
-                    counts.lines += 1;
-                    counts.rejected += 1;
-                    rejects.push(Reject {
-                        line_number: counts.lines,
-                        byte_offset: reader.bytes_read(),
-                        reason: format!(
-                            "unreadable from here on ({e}); the lines before were loaded"
-                        ),
-                        raw_length: 0,
-                        raw: Vec::new(),
-                    });
-                    tracing::warn!(
-                        "{}: line {}: {e}; the rest of the file is unreadable",
-                        log.display_name,
-                        counts.lines
-                    );
-                    break;
-                }
-            };
-            counts.lines += 1;
-            let number = line.number;
-            let offset = line.offset;
-            let outcome = match line.overlong {
-                Some(len) => Err(format!(
-                    "line of {len} bytes is over the {} byte limit",
-                    self.options.max_line_bytes
-                )),
-                None => match decode(line.bytes) {
-                    Decoded::Blank | Decoded::Comment => {
-                        counts.skipped += 1;
-                        Ok(())
-                    }
-                    Decoded::Reject(reason) => Err(reason),
-                    Decoded::Json(json) => match TrackingEvent::parse(json) {
-                        Err(e) => Err(e.0),
-                        Ok(event) => {
-                            let identity = LineIdentity::new(json.as_bytes(), &event.time);
-                            self.accept(&event, &identity, &mut counts)?;
-                            Ok(())
-                        }
-                    },
-                },
-            };
-            if let Err(reason) = outcome {
-                counts.rejected += 1;
-                let raw_length = line.overlong.unwrap_or(line.bytes.len() as u64);
-                let raw = line.bytes[..line.bytes.len().min(REJECT_RAW_LIMIT)].to_vec();
-                tracing::debug!("{}:{number}: rejected: {reason}", log.display_name);
-                rejects.push(Reject {
-                    line_number: number,
-                    byte_offset: offset,
-                    reason,
-                    raw_length,
-                    raw,
-                });
-                if rejects.len() >= 1000 {
-                    self.store_rejects(file_id, &log.display_name, &mut rejects)?;
-                }
-            }
-            if counts.lines % 4096 == 0 {
-                let now = stored.load(Ordering::Relaxed);
-                self.progress.add(now - reported_stored, 4096, 0);
-                reported_stored = now;
-            }
+        match read_json_document(log, self.options.max_line_bytes)? {
+            Some(document) => self.load_document(&document, &mut counts, &mut rejects)?,
+            None => self.load_lines(log, &mut counts, &mut rejects)?,
         }
-        let now = stored.load(Ordering::Relaxed);
-        self.progress
-            .add(now - reported_stored, counts.lines % 4096, 0);
-        counts.bytes = reader.bytes_read();
-        self.store_rejects(file_id, &log.display_name, &mut rejects)?;
+        self.store_rejects(&mut rejects)?;
 
         // Every row of the file must be stored before the ledger says so.
         self.rows.flush_all()?;
@@ -617,6 +546,13 @@ impl Transform {
         let outcome = self.relations.add_event(&mut self.rows, event, identity)?;
         // qpipe reads EdxTrackEvent: events json_to_relation writes no row for (repeated
         // heartbeats, pings) are not observed events either.
+        if let Some(reason) = outcome.not_stored {
+            *self
+                .summary
+                .events_not_stored
+                .entry(reason.to_string())
+                .or_default() += 1;
+        }
         if outcome.track_event_rows > 0 {
             self.moocdb
                 .add_event(&mut self.rows, event, identity, &outcome)?;
@@ -624,18 +560,235 @@ impl Transform {
         Ok(())
     }
 
-    fn store_rejects(
-        &self,
-        file_id: Option<i64>,
-        file: &str,
-        rejects: &mut Vec<Reject>,
-    ) -> Result<(), LoadError> {
-        if let (Some(pool), Some(id)) = (&self.pool, file_id) {
-            self.block_on(ledger::write_rejects(pool, id, file, rejects))?;
+    fn store_rejects(&self, rejects: &mut RejectBuffer) -> Result<(), LoadError> {
+        if let (Some(pool), Some(id)) = (&self.pool, rejects.file_id) {
+            self.block_on(ledger::write_rejects(
+                pool,
+                id,
+                &rejects.file,
+                &rejects.pending,
+            ))?;
         }
-        rejects.clear();
+        rejects.pending.clear();
         Ok(())
     }
+
+    fn reject(
+        &self,
+        rejects: &mut RejectBuffer,
+        counts: &mut FileCounts,
+        reject: Reject,
+    ) -> Result<(), LoadError> {
+        counts.rejected += 1;
+        tracing::debug!(
+            "{}:{}: rejected: {}",
+            rejects.file,
+            reject.line_number,
+            reject.reason
+        );
+        rejects.pending.push(reject);
+        if rejects.pending.len() >= 1000 {
+            self.store_rejects(rejects)?;
+        }
+        Ok(())
+    }
+
+    /// Parses and accepts one JSON record; the error is the reject reason.
+    fn record(
+        &mut self,
+        json: &str,
+        counts: &mut FileCounts,
+    ) -> Result<Result<(), String>, LoadError> {
+        match TrackingEvent::parse(json) {
+            Err(e) => Ok(Err(e.0)),
+            Ok(event) => {
+                let identity = LineIdentity::new(json.as_bytes(), &event.time);
+                self.accept(&event, &identity, counts)?;
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    /// The usual case: one record per line.
+    fn load_lines(
+        &mut self,
+        log: &TrackingLog,
+        counts: &mut FileCounts,
+        rejects: &mut RejectBuffer,
+    ) -> Result<(), LoadError> {
+        let stored = Arc::new(AtomicU64::new(0));
+        let mut reader = log.open_counted(self.options.max_line_bytes, stored.clone())?;
+        let mut reported_stored = 0u64;
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(LoadError::Interrupted);
+            }
+            let line = match reader.next_line() {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    // A damaged gzip stream or a read error: the lines before it are loaded, the
+                    // damage is recorded as a reject at the point it was found.
+                    counts.lines += 1;
+                    tracing::warn!(
+                        "{}: line {}: {e}; the rest of the file is unreadable",
+                        log.display_name,
+                        counts.lines
+                    );
+                    let reject = Reject {
+                        line_number: counts.lines,
+                        byte_offset: reader.bytes_read(),
+                        reason: format!(
+                            "unreadable from here on ({e}); the lines before were loaded"
+                        ),
+                        raw_length: 0,
+                        raw: Vec::new(),
+                    };
+                    self.reject(rejects, counts, reject)?;
+                    break;
+                }
+            };
+            counts.lines += 1;
+            let outcome = match line.overlong {
+                Some(len) => Err(format!(
+                    "line of {len} bytes is over the {} byte limit",
+                    self.options.max_line_bytes
+                )),
+                None => match decode(line.bytes) {
+                    Decoded::Blank | Decoded::Comment => {
+                        counts.skipped += 1;
+                        Ok(())
+                    }
+                    Decoded::Reject(reason) => Err(reason),
+                    Decoded::Json(json) => self.record(json, counts)?,
+                },
+            };
+            if let Err(reason) = outcome {
+                let reject = Reject {
+                    line_number: line.number,
+                    byte_offset: line.offset,
+                    reason,
+                    raw_length: line.overlong.unwrap_or(line.bytes.len() as u64),
+                    raw: line.bytes[..line.bytes.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                };
+                self.reject(rejects, counts, reject)?;
+            }
+            if counts.lines.is_multiple_of(4096) {
+                let now = stored.load(Ordering::Relaxed);
+                self.progress.add(now - reported_stored, 4096, 0);
+                reported_stored = now;
+            }
+        }
+        let now = stored.load(Ordering::Relaxed);
+        self.progress
+            .add(now - reported_stored, counts.lines % 4096, 0);
+        counts.bytes = reader.bytes_read();
+        Ok(())
+    }
+
+    /// A file holding pretty-printed JSON documents (an object, an array of objects, or several
+    /// objects one after another) rather than one record per line. Each record counts as a line;
+    /// the remaining physical lines count as skipped, so that lines = events + rejected +
+    /// duplicates + skipped still holds.
+    fn load_document(
+        &mut self,
+        document: &[u8],
+        counts: &mut FileCounts,
+        rejects: &mut RejectBuffer,
+    ) -> Result<(), LoadError> {
+        let physical_lines = document
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
+        let mut records = 0u64;
+        let mut stream =
+            serde_json::Deserializer::from_slice(document).into_iter::<serde_json::Value>();
+        loop {
+            let offset = stream.byte_offset() as u64;
+            let value = match stream.next() {
+                None => break,
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    records += 1;
+                    let reject = Reject {
+                        line_number: e.line() as u64,
+                        byte_offset: offset,
+                        reason: format!("invalid JSON document: {e}"),
+                        raw_length: document.len() as u64 - offset,
+                        raw: document[offset as usize..]
+                            [..(document.len() - offset as usize).min(REJECT_RAW_LIMIT)]
+                            .to_vec(),
+                    };
+                    self.reject(rejects, counts, reject)?;
+                    break;
+                }
+            };
+            let items = match value {
+                serde_json::Value::Array(items) => items,
+                other => vec![other],
+            };
+            for item in items {
+                records += 1;
+                let json = item.to_string();
+                if let Err(reason) = self.record(&json, counts)? {
+                    let reject = Reject {
+                        line_number: records,
+                        byte_offset: offset,
+                        reason,
+                        raw_length: json.len() as u64,
+                        raw: json.as_bytes()[..json.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                    };
+                    self.reject(rejects, counts, reject)?;
+                }
+            }
+        }
+        counts.lines = physical_lines.max(records);
+        counts.skipped += counts.lines - records;
+        counts.bytes = document.len() as u64;
+        self.progress.add(document.len() as u64, counts.lines, 0);
+        Ok(())
+    }
+}
+
+/// Rejected lines of one file waiting to be stored.
+struct RejectBuffer {
+    file_id: Option<i64>,
+    file: String,
+    pending: Vec<Reject>,
+}
+
+/// The whole content of `log` when it is a pretty-printed JSON document rather than JSON lines:
+/// its first non-blank line is a lone `{` or starts a `[`. Larger files than `limit` are read as
+/// lines.
+fn read_json_document(log: &TrackingLog, limit: usize) -> Result<Option<Vec<u8>>, LoadError> {
+    if log.origin == source::Origin::Stdin {
+        return Ok(None);
+    }
+    let mut reader = log.open(limit)?;
+    let first = loop {
+        match reader.next_line() {
+            Ok(Some(line)) => {
+                let t = String::from_utf8_lossy(line.bytes).trim().to_string();
+                if !t.is_empty() {
+                    break t;
+                }
+            }
+            _ => return Ok(None),
+        }
+    };
+    if first != "{" && !first.starts_with('[') {
+        return Ok(None);
+    }
+    let mut content = Vec::new();
+    let mut file = log.open(limit)?;
+    while let Ok(Some(line)) = file.next_line() {
+        content.extend_from_slice(line.bytes);
+        content.push(b'\n');
+        if content.len() > limit {
+            return Ok(None);
+        }
+    }
+    Ok(Some(content))
 }
 
 /// A course id in `Org/Course/Run` form (from `course-v1:Org+Course+Run` or `Org/Course/Run`).

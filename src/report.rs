@@ -38,6 +38,9 @@ pub fn load_summary(s: &LoadSummary) -> String {
             s.other_course_events
         );
     }
+    for (reason, n) in &s.events_not_stored {
+        let _ = writeln!(out, "  {n} events not stored: {reason}");
+    }
     if s.rejected > 0 {
         let _ = writeln!(
             out,

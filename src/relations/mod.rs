@@ -39,7 +39,15 @@ pub struct RelationsOutcome {
     pub ip_country: String,
     /// Number of `EdxTrackEvent` rows written (0 for dropped heartbeats and pings).
     pub track_event_rows: u32,
+    /// Why no `EdxTrackEvent` row was written, when none was.
+    pub not_stored: Option<&'static str>,
 }
+
+/// Reason recorded for `/` pings, which json_to_relation never stored.
+pub const PING: &str = "server ping `/` (json_to_relation stores none)";
+/// Reason recorded for heartbeats json_to_relation drops.
+pub const REPEATED_HEARTBEAT: &str =
+    "repeated /heartbeat (json_to_relation keeps an IP's first one and those after downtime)";
 
 /// Builds intermediary rows; keeps the per-IP state that heartbeat filtering needs.
 pub struct RelationBuilder {
@@ -125,17 +133,18 @@ impl RelationBuilder {
         } else {
             self.downtime_for(ip, &event.time)
         };
-        let outcome = |n| RelationsOutcome {
+        let outcome = |n, not_stored| RelationsOutcome {
             anon_screen_name: anon.clone(),
             event_type: event_type.to_string(),
             ip_country: ip_country.clone(),
             track_event_rows: n,
+            not_stored,
         };
         if event_type == "/" {
-            return Ok(outcome(0));
+            return Ok(outcome(0, Some(PING)));
         }
         if event_type.ends_with("/heartbeat") && downtime.is_none() {
-            return Ok(outcome(0));
+            return Ok(outcome(0, Some(REPEATED_HEARTBEAT)));
         }
 
         let (course_id, mut course_display_name) = legacy_course_ids(event);
@@ -206,7 +215,7 @@ impl RelationBuilder {
             }
             rows.add(Table::EdxTrackEvent, |b| r.encode(b))?;
         }
-        Ok(outcome(n))
+        Ok(outcome(n, None))
     }
 
     // json_to_relation's downtime detection, keyed by the event's IP: "0:00:00" for the IP's
