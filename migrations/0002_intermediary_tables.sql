@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS InputState (
 
 CREATE TABLE IF NOT EXISTS State (
     state_id VARCHAR(40) NOT NULL PRIMARY KEY,
-    seed TINYINT NOT NULL,
+    seed INT NOT NULL,
     done VARCHAR(255) NOT NULL,
     problem_id VARCHAR(255) NOT NULL,
     student_answer VARCHAR(40) NOT NULL,

@@ -151,9 +151,12 @@ impl RelationBuilder {
         let mut organization = String::new();
         let mut resource_display_name = String::new();
         if let Some(ctx) = &event.context {
-            if let Some(c) = ctx.get("course_id").and_then(Value::as_str) {
-                course_display_name = c.to_string();
-            }
+            // As json_to_relation: a context decides the display name, even when it has none.
+            course_display_name = ctx
+                .get("course_id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             if let Some(o) = ctx.get("org_id").and_then(Value::as_str) {
                 organization = o.to_string();
             }
@@ -219,24 +222,11 @@ impl RelationBuilder {
     }
 
     // json_to_relation's downtime detection, keyed by the event's IP: "0:00:00" for the IP's
-    // first event, the gap when it exceeds the heartbeat period. The legacy test used
-    // `timedelta.seconds` (days dropped, negative gaps reported as `-1 day, 23:59:…`); here the
-    // whole gap counts and an event older than the IP's previous one is no downtime.
+    // first event, the gap since the IP's previous event when it exceeds the heartbeat period.
+    // The legacy test used `timedelta.seconds` (days dropped, negative gaps reported as
+    // `-1 day, 23:59:…`); here the whole gap counts and a gap backwards in time is no downtime.
     fn downtime_for(&mut self, ip: &str, time: &NaiveDateTime) -> Option<String> {
-        let previous = match self.last_seen_by_ip.get_mut(ip) {
-            Some(prev) => {
-                let p = *prev;
-                if *time > p {
-                    *prev = *time;
-                }
-                Some(p)
-            }
-            None => {
-                self.last_seen_by_ip.insert(ip.to_string(), *time);
-                None
-            }
-        };
-        match previous {
+        match self.last_seen_by_ip.insert(ip.to_string(), *time) {
             None => Some("0:00:00".to_string()),
             Some(prev) => {
                 let gap = *time - prev;
@@ -333,6 +323,10 @@ fn legacy_course_ids(event: &TrackingEvent) -> (String, String) {
                 _ => None,
             })
             .unwrap_or_default();
+        // As json_to_relation: the dashboard is no course.
+        if next == "/dashboard" {
+            return (String::new(), String::new());
+        }
         let display = org_course_run(&next).unwrap_or_default();
         return (next, display);
     }
@@ -398,4 +392,9 @@ mod tests {
         assert_eq!(legacy_event_type("/networking/"), "networking");
         assert_eq!(legacy_event_type("play_video"), "play_video");
     }
+}
+
+#[cfg(test)]
+mod handler_tests {
+    include!("tests.rs");
 }

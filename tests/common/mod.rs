@@ -67,12 +67,9 @@ pub fn shared(test: &str) -> Option<PathBuf> {
 /// A fresh, empty database (and no private one) for one test; returns its URL.
 pub async fn fresh_database(test: &str) -> (String, String) {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let name = format!(
-        "t_{}_{}_{}",
-        test,
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
+    // No process id in the name: a rerun drops and reuses the same databases, so a developer's
+    // server does not fill up with test databases.
+    let name = format!("t_{}_{}", test, COUNTER.fetch_add(1, Ordering::Relaxed));
     let mut conn = sqlx::mysql::MySqlConnection::connect(&format!("{}/mysql", server_url()))
         .await
         .expect("connect to the test server");
