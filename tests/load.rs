@@ -424,3 +424,33 @@ fn no_file_is_written_during_a_load() {
     );
     assert!(writes.is_empty(), "files opened for writing: {writes:#?}");
 }
+
+#[tokio::test]
+async fn no_pii_writes_no_private_database() {
+    let (url, db) = fresh_database("no_pii").await;
+    let mut o = options(&url, &[&data("sample.log")]);
+    o.no_pii = true;
+    let s = load(o).await;
+    assert!(!s.rows.contains_key("EventIp") && !s.rows.contains_key("Account"));
+    let pool = pool(&url).await;
+    let private: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+    )
+    .bind(format!("{db}_private"))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(private, 0);
+    // And a chosen private database is used when asked.
+    let (url2, db2) = fresh_database("private_named").await;
+    let mut o = options(&url2, &[&data("sample.log")]);
+    o.private_database = Some(format!("{db2}_secret"));
+    load(o).await;
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM `{db2}_secret`.EventIp"
+    )))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 307);
+}

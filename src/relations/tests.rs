@@ -320,3 +320,36 @@ fn ipv6_empty_and_missing_ip_all_load() {
     assert_eq!(rows[0]["ip_country"], "USA");
     assert_eq!(rows[1]["ip_country"], "");
 }
+
+#[test]
+fn remaining_families() {
+    let t = relations_of(&[
+        &line("problem_reset", "browser", r#""input_i4x-A-B-problem-p_2_1=2""#, ""),
+        &line("problem_show", "browser", r#""{\"problem\":\"i4x://A/B/problem/p\"}""#, ""),
+        &line("oe_show_full_feedback", "browser", r#""{\"location\":\"l\"}""#, ""),
+        &line("oe_feedback_response_selected", "browser", r#""{\"value\":3}""#, ""),
+        &line("rescore-all-submissions", "server", r#"{"course":"A/B/C","problem":"p"}"#, ""),
+        &line("delete-student-module-state", "server", r#"{"course":"A/B/C","problem":"p","student":"s"}"#, ""),
+        &line("get-student-progress-page", "server", r#"{"student":"s","instructor_id":"i"}"#, ""),
+        &line("add-instructor", "server", r#"{"instructor":"i"}"#, ""),
+        &line("psychometrics-histogram-generation", "server", r#"{"problem":"p"}"#, ""),
+        &line("edx.ui.lms.sequence.next_selected", "browser", r#"{"id":"block-v1:A+B+C+type@sequential+block@s","old":1,"new":2}"#, ""),
+        &line("edx.course.enrollment.deactivated", "server", r#"{"course_id":"course-v1:A+B+C","mode":"verified","session":"x"}"#, ""),
+        &line("problem_rescore_fail", "server", r#"{"problem_id":"p","state":{"seed":1,"done":false,"student_answers":{"p_2_1":"a"},"correct_map":{},"input_state":{}}}"#, ""),
+        &line("save_problem_success", "server", r#"{"problem_id":"p","success":"correct","answers":{"p_2_1":"a"}}"#, ""),
+    ]);
+    let r = &t["EdxTrackEvent"];
+    assert_eq!(r[0]["problem_id"], "input_i4x-A-B-problem-p_2_1=2");
+    assert_eq!(r[1]["problem_id"], "i4x://A/B/problem/p");
+    assert_eq!(r[2]["feedback"], r#"{"location":"l"}"#);
+    assert_eq!(r[3]["feedback_response_selected"], "3");
+    assert_eq!((r[4]["course_id"].as_str(), r[4]["problem_id"].as_str()), ("A/B/C", "p"));
+    assert_eq!(r[5]["student_id"], "s");
+    assert_eq!((r[6]["student_id"].as_str(), r[6]["instructor_id"].as_str()), ("s", "i"));
+    assert_eq!(r[7]["instructor_id"], "i");
+    assert_eq!(r[8]["problem_id"], "p");
+    assert_eq!((r[9]["sequence_id"].as_str(), r[9]["goto_dest"].as_str()), ("block-v1:A+B+C+type@sequential+block@s", "2"));
+    assert_eq!((r[10]["mode"].as_str(), r[10]["session"].as_str()), ("verified", "x"));
+    assert_eq!(r[11]["state_fk"], t["State"][0]["state_id"]);
+    assert_eq!((r[12]["success"].as_str(), r[12]["answer_fk"].as_str()), ("correct", t["Answer"][1]["answer_id"].as_str()));
+}
