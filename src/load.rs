@@ -554,8 +554,7 @@ impl Transform {
                 .or_default() += 1;
         }
         if outcome.track_event_rows > 0 {
-            self.moocdb
-                .add_event(&mut self.rows, event, identity, &outcome)?;
+            self.moocdb.add_event(&mut self.rows, event, &outcome)?;
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! qpipe's `CourseURL`: the normal form of a page URL that `urls` and `resources` are keyed by
-//! (`shared/spec/legacy-pipeline.md` §4.5).
+//! (`shared/spec/legacy-pipeline.md` §4.5), with the courseware position (unit, sub-unit,
+//! sequence number) that location inheritance works on.
 
 use std::sync::LazyLock;
 
@@ -13,42 +14,107 @@ static COURSEWARE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"courseware/(?P<unit>[^/]+)?/?(?P<subunit>[^/]+)?/?(?P<seq>\d{1,2})?").unwrap()
 });
 
-/// Normalises a page URL as qpipe does: fragments, query strings and answer segments removed,
-/// a trailing `/`, relative URLs prefixed with the course `domain`, and a courseware URL at
-/// sub-unit level given its sequence position (`1` for relative URLs, `_` when unknown).
-/// Text that is not a URL (`x_module`, empty) gives the empty string.
-pub fn normalise(page: &str, domain: &str) -> String {
-    let s = page.trim();
-    if !(s.starts_with('/') || s.starts_with("http")) {
-        return String::new();
-    }
-    let mut url = DOUBLE_SLASH.replace(s, "$1").into_owned();
-    // The scheme's "//" must survive: the regex only removes a "//" that follows a non-colon.
-    url = PARAMETERS.replace(&url, "").into_owned();
-    url = ANCHOR.replace(&url, "").into_owned();
-    url = MODULE.replace(&url, "").into_owned();
-    if !url.ends_with('/') {
-        url.push('/');
-    }
-    let relative = url.starts_with('/');
-    if relative {
-        url = format!("{}{}", domain.trim_end_matches('/'), url);
-    }
-    if url.contains("courseware")
-        && let Some(c) = COURSEWARE.captures(&url)
-        && c.name("unit").is_some()
-        && c.name("subunit").is_some()
-        && c.name("seq").is_none()
-    {
-        let end = c.get(0).map(|m| m.end()).unwrap_or(url.len());
-        let mut base = url[..end].to_string();
-        if !base.ends_with('/') {
-            base.push('/');
+/// A normalised course URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CourseUrl {
+    url: String,
+    unit: Option<String>,
+    subunit: Option<String>,
+    seq: Option<String>,
+}
+
+impl CourseUrl {
+    /// Normalises a page URL as qpipe does: fragments, query strings and answer segments removed,
+    /// a trailing `/`, relative URLs prefixed with the course `domain` (and put at sequence
+    /// position 1 when at sub-unit level). Text that is not a URL (`x_module`, empty) gives the
+    /// empty URL.
+    pub fn parse(page: &str, domain: &str) -> CourseUrl {
+        let s = page.trim();
+        if !(s.starts_with('/') || s.starts_with("http")) {
+            return CourseUrl::default();
         }
-        base.push_str(if relative { "1/" } else { "_/" });
-        return base;
+        let mut url = DOUBLE_SLASH.replace(s, "$1").into_owned();
+        url = PARAMETERS.replace(&url, "").into_owned();
+        url = ANCHOR.replace(&url, "").into_owned();
+        url = MODULE.replace(&url, "").into_owned();
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        let relative = url.starts_with('/');
+        if relative {
+            url = format!("{}{}", domain.trim_end_matches('/'), url);
+        }
+        let mut parsed = CourseUrl {
+            url,
+            ..CourseUrl::default()
+        };
+        if parsed.url.contains("courseware")
+            && let Some(c) = COURSEWARE.captures(&parsed.url)
+        {
+            let get = |n: &str| c.name(n).map(|m| m.as_str().to_string());
+            let (unit, subunit, seq) = (get("unit"), get("subunit"), get("seq"));
+            parsed.unit = unit;
+            parsed.subunit = subunit;
+            parsed.seq = seq;
+        }
+        if relative && parsed.at_subunit() && parsed.seq.is_none() {
+            parsed.set_seq("1");
+        }
+        parsed
     }
-    url
+
+    /// Whether the URL is empty (not a URL).
+    pub fn is_empty(&self) -> bool {
+        self.url.is_empty()
+    }
+
+    /// Whether the URL points into a courseware sub-unit (`…/courseware/<unit>/<sub-unit>/`).
+    pub fn at_subunit(&self) -> bool {
+        self.unit.is_some() && self.subunit.is_some()
+    }
+
+    /// The sequence position, if the URL has one.
+    pub fn seq(&self) -> Option<&str> {
+        self.seq.as_deref()
+    }
+
+    /// Whether both URLs are in the same unit and sub-unit.
+    pub fn same_subunit(&self, other: &CourseUrl) -> bool {
+        self.at_subunit() && self.unit == other.unit && self.subunit == other.subunit
+    }
+
+    /// Sets the sequence position (`…/<sub-unit>/<seq>/`).
+    pub fn set_seq(&mut self, seq: &str) {
+        match &self.seq {
+            Some(old) => {
+                if let (Some(unit), Some(subunit)) = (&self.unit, &self.subunit) {
+                    let from = format!("courseware/{unit}/{subunit}/{old}/");
+                    let to = format!("courseware/{unit}/{subunit}/{seq}/");
+                    self.url = self.url.replacen(&from, &to, 1);
+                }
+            }
+            None => {
+                if let (Some(unit), Some(subunit)) = (&self.unit, &self.subunit) {
+                    let base = format!("courseware/{unit}/{subunit}/");
+                    if let Some(i) = self.url.find(&base) {
+                        self.url.insert_str(i + base.len(), &format!("{seq}/"));
+                    }
+                }
+            }
+        }
+        self.seq = Some(seq.to_string());
+    }
+}
+
+impl std::fmt::Display for CourseUrl {
+    /// The URL, with `_/` standing for an unknown position at sub-unit level.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)?;
+        if self.at_subunit() && self.seq.is_none() {
+            f.write_str("_/")?;
+        }
+        Ok(())
+    }
 }
 
 /// The `scheme://host` part of an absolute URL.
@@ -70,40 +136,50 @@ mod tests {
 
     const D: &str = "https://class.stanford.edu";
 
+    fn n(page: &str) -> String {
+        CourseUrl::parse(page, D).to_string()
+    }
+
     #[test]
     fn qpipe_normal_forms() {
-        assert_eq!(normalise("x_module", D), "");
-        assert_eq!(normalise("", D), "");
+        assert_eq!(n("x_module"), "");
+        assert_eq!(n(""), "");
         assert_eq!(
-            normalise("https://class.stanford.edu/courses/A/B/C/info?x=1#top", D),
+            n("https://class.stanford.edu/courses/A/B/C/info?x=1#top"),
             "https://class.stanford.edu/courses/A/B/C/info/"
         );
+        assert_eq!(n("/dashboard"), "https://class.stanford.edu/dashboard/");
         assert_eq!(
-            normalise("/dashboard", D),
-            "https://class.stanford.edu/dashboard/"
-        );
-        assert_eq!(
-            normalise(
-                "https://class.stanford.edu/courses/A/B/C/courseware/u1/s1/",
-                D
-            ),
+            n("https://class.stanford.edu/courses/A/B/C/courseware/u1/s1/"),
             "https://class.stanford.edu/courses/A/B/C/courseware/u1/s1/_/"
         );
         assert_eq!(
-            normalise("/courses/A/B/C/courseware/u1/s1/", D),
+            n("/courses/A/B/C/courseware/u1/s1/"),
             "https://class.stanford.edu/courses/A/B/C/courseware/u1/s1/1/"
         );
         assert_eq!(
-            normalise(
-                "https://class.stanford.edu/courses/A/B/C/courseware/u1/s1/3/",
-                D
-            ),
+            n("https://class.stanford.edu/courses/A/B/C/courseware/u1/s1/3/"),
             "https://class.stanford.edu/courses/A/B/C/courseware/u1/s1/3/"
         );
+        assert_eq!(n("https://x.org/courses/A//B"), "https://x.org/courses/A/");
+    }
+
+    #[test]
+    fn sequence_positions() {
+        let mut u = CourseUrl::parse("https://x.org/courses/A/B/C/courseware/u1/s1/", D);
+        assert!(u.at_subunit() && u.seq().is_none());
+        u.set_seq("4");
         assert_eq!(
-            normalise("https://x.org/courses/A//B", D),
-            "https://x.org/courses/A/"
+            u.to_string(),
+            "https://x.org/courses/A/B/C/courseware/u1/s1/4/"
         );
+        u.set_seq("2");
+        assert_eq!(
+            u.to_string(),
+            "https://x.org/courses/A/B/C/courseware/u1/s1/2/"
+        );
+        let other = CourseUrl::parse("https://x.org/courses/A/B/C/courseware/u1/s1/7/", D);
+        assert!(u.same_subunit(&other));
     }
 
     #[test]

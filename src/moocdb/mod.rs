@@ -6,19 +6,24 @@
 
 pub mod course_url;
 pub mod dictionary;
+pub mod hierarchy;
+pub mod module_uri;
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
-use crate::identity::{LineIdentity, RowId, RowKind};
+use crate::identity::RowId;
 use crate::parse::TrackingEvent;
-use crate::relations::RelationsOutcome;
+use crate::relations::{RelationsOutcome, TrackRow};
 use crate::schema::Table;
 use crate::sink::Rows;
 
+use course_url::CourseUrl;
 use dictionary::Dictionary;
+use hierarchy::Hierarchy;
+use module_uri::ModuleUri;
 
 /// Event types that qpipe does not record as observed events (they only feed `submissions`).
 const NOT_OBSERVED: [&str; 14] = [
@@ -38,8 +43,26 @@ const NOT_OBSERVED: [&str; 14] = [
     "save_problem_fail",
 ];
 
-/// qpipe's content rules: resource URI pattern → `resource_type_content` (first match wins).
-const CONTENT_RULES: [(&str, &str); 13] = [
+/// qpipe's `IS_SUBMITTED`: event type → `submission_is_submitted` (1 submitted, 0 saved,
+/// 2 failed, 3 reset).
+fn submission_code(event_type: &str) -> Option<i64> {
+    Some(match event_type {
+        "problem_check" | "problem_graded" | "i4x_problem_problem_check" | "save_problem_check" => {
+            1
+        }
+        "save_problem_success" | "problem_save" | "i4x_problem_problem_save" => 0,
+        "problem_check_fail"
+        | "save_problem_check_fail"
+        | "reset_problem_fail"
+        | "save_problem_fail" => 2,
+        "reset_problem" | "problem_reset" => 3,
+        _ => return None,
+    })
+}
+
+/// qpipe's content rules: resource URI pattern → `resource_type_content` (first match wins;
+/// the legacy's typo `cobinedopenended` is corrected).
+const CONTENT_RULES: [(&str, &str); 17] = [
     ("video", "lecture"),
     ("book", "book"),
     ("problem", "problem"),
@@ -52,12 +75,15 @@ const CONTENT_RULES: [(&str, &str); 13] = [
     ("preview", "testing"),
     ("about", "informational"),
     ("progress", "informational"),
+    ("profile", "profile"),
+    ("login", "profile"),
+    ("account", "profile"),
     ("open_ended", "problem"),
+    ("", ""),
 ];
-const PROFILE_WORDS: [&str; 3] = ["profile", "login", "account"];
 
 /// qpipe's medium rules: resource URI pattern → `resource_type_medium`.
-const MEDIUM_RULES: [(&str, &str); 13] = [
+const MEDIUM_RULES: [(&str, &str); 14] = [
     ("video", "video"),
     ("book", "text"),
     ("problem", "text"),
@@ -71,7 +97,40 @@ const MEDIUM_RULES: [(&str, &str); 13] = [
     ("progress", "text"),
     ("profile", "text"),
     ("open_ended", "text"),
+    ("", ""),
 ];
+
+/// How qpipe's `instanciate_event_rules` classify an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventClass {
+    Problem,
+    Video,
+    Pdf,
+    OpenResponse,
+    Navigational,
+    Plain,
+}
+
+fn event_class(event_type: &str) -> EventClass {
+    let t = event_type;
+    if t.contains("problem") || t.contains("showanswer") {
+        EventClass::Problem
+    } else if t.contains("video") || t.contains("transcript") || t.contains("fullscreen") {
+        EventClass::Video
+    } else if t.contains("book") {
+        EventClass::Pdf
+    } else if t.contains("oe_")
+        || t.contains("combinedopenended")
+        || t.contains("rubric_select")
+        || t.contains("grading")
+    {
+        EventClass::OpenResponse
+    } else if t.contains("seq_") {
+        EventClass::Navigational
+    } else {
+        EventClass::Plain
+    }
+}
 
 /// Options of the MOOCdb stage.
 #[derive(Debug, Clone)]
@@ -95,10 +154,14 @@ pub struct KnownEntries {
     pub agents: Vec<(i64, String)>,
     /// `resource_types` rows.
     pub resource_types: Vec<(i64, String, String)>,
-    /// `resources` rows: id and URI.
-    pub resources: Vec<(i64, String)>,
+    /// `resources` rows: id, URI, parent id.
+    pub resources: Vec<(i64, String, Option<i64>)>,
     /// `resources_urls` rows.
     pub resources_urls: Vec<(i64, i64, i64)>,
+    /// `problems` rows: id, name (URI), parent id.
+    pub problems: Vec<(i64, String, Option<i64>)>,
+    /// `problem_types` rows.
+    pub problem_types: Vec<(i64, String)>,
     /// `users` rows.
     pub users: Vec<String>,
 }
@@ -123,10 +186,13 @@ pub struct MoocdbBuilder {
     os: Dictionary<String>,
     agents: Dictionary<String>,
     resource_types: Dictionary<(String, String)>,
-    resources: Dictionary<String>,
+    problem_types: Dictionary<String>,
     resources_urls: Dictionary<(i64, i64)>,
+    resources: Hierarchy,
+    problems: Hierarchy,
     users: HashSet<String>,
     staged: HashMap<String, StagedEvent>,
+    locations: HashMap<String, (CourseUrl, NaiveDateTime)>,
     agent_cache: HashMap<String, (i64, i64)>,
 }
 
@@ -140,10 +206,13 @@ impl MoocdbBuilder {
             os: Dictionary::new(1),
             agents: Dictionary::new(1),
             resource_types: Dictionary::new(1),
-            resources: Dictionary::new(1),
+            problem_types: Dictionary::new(1),
             resources_urls: Dictionary::new(1),
+            resources: Hierarchy::new("https://", known.resources),
+            problems: Hierarchy::new("i4x://", known.problems),
             users: known.users.into_iter().collect(),
             staged: HashMap::new(),
+            locations: HashMap::new(),
             agent_cache: HashMap::new(),
         };
         for (id, url) in known.urls {
@@ -158,8 +227,8 @@ impl MoocdbBuilder {
         for (id, content, medium) in known.resource_types {
             b.resource_types.insert_existing((content, medium), id);
         }
-        for (id, uri) in known.resources {
-            b.resources.insert_existing(uri, id);
+        for (id, name) in known.problem_types {
+            b.problem_types.insert_existing(name, id);
         }
         for (id, resource, url) in known.resources_urls {
             b.resources_urls.insert_existing((resource, url), id);
@@ -172,29 +241,106 @@ impl MoocdbBuilder {
         self.domain.as_deref()
     }
 
-    /// Adds the MOOCdb rows of one event.
+    /// Adds the MOOCdb rows of one event's `EdxTrackEvent` rows.
     pub fn add_event(
         &mut self,
         rows: &mut Rows,
         event: &TrackingEvent,
-        identity: &LineIdentity,
         relations: &RelationsOutcome,
     ) -> Result<(), LoadError> {
         if self.domain.is_none() {
             self.domain = course_url::domain_of(&event.page)
                 .or_else(|| course_url::domain_of(&event.referer));
         }
-        let et = relations.event_type.as_str();
-        if et.contains("sequential") || et.contains("page_close") {
-            return Ok(());
+        for row in &relations.rows {
+            self.add_row(rows, event, relations, row)?;
         }
-        let (event_type, page) = self.classify(event, et);
-        if NOT_OBSERVED.contains(&event_type.as_str()) {
-            return Ok(());
-        }
-        let domain = self.domain_or_default(event);
-        let url = course_url::normalise(&page, &domain);
+        Ok(())
+    }
 
+    fn add_row(
+        &mut self,
+        rows: &mut Rows,
+        event: &TrackingEvent,
+        relations: &RelationsOutcome,
+        row: &TrackRow,
+    ) -> Result<(), LoadError> {
+        let Some(row_id) = row.id else {
+            return Ok(());
+        };
+        let mut event_type = relations.event_type.clone();
+        // 1. Filter rules.
+        if event_type.contains("sequential") || event_type.contains("page_close") {
+            return Ok(());
+        }
+        // 2. Generic formatting.
+        let domain = self.domain_or_default(event);
+        let (os_id, agent_id) = self.agent_ids(rows, &event.agent)?;
+        let mut page = CourseUrl::parse(&row.page, &domain);
+        let mut module = [
+            row.question_location.as_str(),
+            if row.video_id.is_empty() {
+                &row.transcript_id
+            } else {
+                &row.video_id
+            },
+            if row.answer_identifier.is_empty() {
+                &row.problem_id
+            } else {
+                &row.answer_identifier
+            },
+        ]
+        .iter()
+        .find_map(|s| ModuleUri::parse(s));
+        // 3. Specific formatting (first match).
+        if event_type.starts_with("seq_") {
+            if page.at_subunit()
+                && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
+            {
+                page.set_seq(&dest.to_string());
+            }
+        } else if event_type.contains("i4x:/") {
+            if let Some(m) = ModuleUri::parse(&event_type) {
+                event_type = match &m.action {
+                    Some(a) => format!("i4x_{}_{a}", m.category),
+                    None => format!("i4x_{}", m.category),
+                };
+                if module.is_none() {
+                    module = Some(m);
+                }
+            }
+        } else if event_type.starts_with('/') && !event_type.contains(':') {
+            page = CourseUrl::parse(&event_type, &domain);
+            event_type = "url_change".to_string();
+        }
+        // 4. Location inheritance, 5. location update (per user, within an hour).
+        let user = relations.anon_screen_name.clone();
+        if let Some((location, at)) = self.locations.get(&user) {
+            let gap = (event.time - *at).num_seconds();
+            if !location.is_empty() && (0..3600).contains(&gap) {
+                if page.is_empty() {
+                    if location.at_subunit() {
+                        page = location.clone();
+                    }
+                } else if page.seq().is_none()
+                    && page.same_subunit(location)
+                    && let Some(seq) = location.seq()
+                {
+                    page.set_seq(seq);
+                }
+            }
+        }
+        let mut location = page.clone();
+        if event_type.starts_with("seq_")
+            && location.at_subunit()
+            && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
+        {
+            location.set_seq(&dest.to_string());
+        }
+        self.locations.insert(user.clone(), (location, event.time));
+
+        // 6. urls.
+        let url = page.to_string();
         let (url_id, new_url) = self.urls.id_of(&url);
         if new_url {
             rows.add(Table::Urls, |r| {
@@ -202,12 +348,33 @@ impl MoocdbBuilder {
                 r.text(&url);
             })?;
         }
-        let uri = if url.is_empty() {
+        // 7-8. The resource.
+        let class = event_class(&event_type);
+        let mut uri = if url.is_empty() {
             "https://unknown/".to_string()
         } else {
             url.clone()
         };
-        let resource_id = self.resource(rows, &uri)?;
+        if class != EventClass::Navigational
+            && let Some(m) = &module
+        {
+            uri.push_str(&m.relative_uri());
+        }
+        if class == EventClass::Video {
+            let code = if row.video_code.is_empty() {
+                &row.transcript_code
+            } else {
+                &row.video_code
+            };
+            if !code.is_empty() {
+                uri.push('_');
+                uri.push_str(code);
+            }
+        }
+        let name = Some(row.resource_display_name.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| module.as_ref().and_then(ModuleUri::name));
+        let resource_id = self.resource(rows, &uri, name)?;
         let (link_id, new_link) = self.resources_urls.id_of(&(resource_id, url_id));
         if new_link {
             rows.add(Table::ResourcesUrls, |r| {
@@ -216,17 +383,59 @@ impl MoocdbBuilder {
                 r.int(url_id);
             })?;
         }
-        let (os_id, agent_id) = self.agent_ids(rows, &event.agent)?;
+        let ip: String = relations.ip_country.chars().take(3).collect();
 
-        let user = relations.anon_screen_name.clone();
-        if self.users.insert(user.clone()) {
-            rows.add(Table::Users, |r| r.text(&user))?;
+        // 9. Problems, submissions, assessments.
+        if matches!(class, EventClass::Problem | EventClass::OpenResponse)
+            && let Some(m) = &module
+        {
+            let problem_id = self.problem(m, resource_id)?;
+            let mut submitted = false;
+            if let Some(code) = submission_code(&event_type) {
+                submitted = true;
+                self.add_user(rows, &user)?;
+                rows.add(Table::Submissions, |r| {
+                    r.text(row_id.as_str());
+                    r.text(&user);
+                    r.int(problem_id);
+                    r.datetime(&event.time);
+                    r.int(row.attempts.unwrap_or(-1));
+                    r.text(&row.answer);
+                    r.int(code);
+                    r.opt_text((!ip.is_empty()).then_some(ip.as_str()));
+                    r.int(os_id);
+                    r.int(agent_id);
+                })?;
+            }
+            let grade = match row.correctness.as_str() {
+                "correct" => Some(1.0),
+                "incorrect" => Some(0.0),
+                _ => None,
+            };
+            // An assessment grades a submission: without one it would point nowhere.
+            if let (Some(grade), true) = (grade, submitted) {
+                rows.add(Table::Assessments, |r| {
+                    r.text(row_id.as_str());
+                    r.text(row_id.as_str());
+                    r.null();
+                    r.float(grade);
+                    r.null();
+                    r.text("automatic");
+                    r.datetime(&event.time);
+                })?;
+            }
         }
+
+        // 11. Observed events, staged per user until the user's next event.
+        if NOT_OBSERVED.contains(&event_type.as_str()) {
+            return Ok(());
+        }
+        self.add_user(rows, &user)?;
         let current = StagedEvent {
-            id: identity.id(RowKind::TrackEventRow, 0),
+            id: row_id,
             resource_id,
             time: event.time,
-            ip: relations.ip_country.chars().take(3).collect(),
+            ip,
             os: os_id,
             agent: agent_id,
             event_type,
@@ -250,12 +459,58 @@ impl MoocdbBuilder {
         Ok(())
     }
 
-    /// Writes every user's staged event, whose duration is not known yet (NULL).
+    fn add_user(&mut self, rows: &mut Rows, user: &str) -> Result<(), LoadError> {
+        if !self.users.contains(user) {
+            self.users.insert(user.to_string());
+            rows.add(Table::Users, |r| r.text(user))?;
+        }
+        Ok(())
+    }
+
+    /// Writes every user's staged event (duration not known yet: NULL) and the hierarchy nodes
+    /// created in this run.
     pub fn finish(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
         let mut staged: Vec<_> = self.staged.drain().collect();
         staged.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
         for (user, event) in staged {
             write_observed_event(rows, &user, &event, None)?;
+        }
+        let untyped = self.resource_type(rows, "", "")?;
+        for node in self.resources.take_unstored() {
+            rows.add(Table::Resources, |r| {
+                r.int(node.id);
+                r.opt_text(node.name.as_deref());
+                r.text(&node.uri);
+                r.int(node.attached.unwrap_or(untyped));
+                r.opt_int(node.parent);
+                r.null();
+                r.null();
+                r.null();
+            })?;
+        }
+        for node in self.problems.take_unstored() {
+            let type_name = problem_type_name(&node.uri);
+            let (type_id, new_type) = self.problem_types.id_of(&type_name);
+            if new_type {
+                rows.add(Table::ProblemTypes, |r| {
+                    r.int(type_id);
+                    r.text(&type_name);
+                })?;
+            }
+            rows.add(Table::Problems, |r| {
+                r.int(node.id);
+                r.text(&node.uri);
+                r.opt_int(node.parent);
+                r.opt_int(node.child_number);
+                r.int(type_id);
+                r.null();
+                r.null();
+                r.null();
+                r.null();
+                r.null();
+                r.null();
+                r.opt_int(node.attached);
+            })?;
         }
         Ok(())
     }
@@ -281,71 +536,59 @@ impl MoocdbBuilder {
         "https://www.edx.org".to_string()
     }
 
-    // qpipe's specific formatting rules: the observed event type and the page it happened on.
-    fn classify(&mut self, event: &TrackingEvent, et: &str) -> (String, String) {
-        if et.starts_with("seq_") {
-            return (et.to_string(), event.page.clone());
-        }
-        if let Some(i) = et.find("i4x:/") {
-            let rest = et[i..].trim_start_matches("i4x:").trim_start_matches('/');
-            let parts: Vec<_> = rest.split('/').filter(|p| !p.is_empty()).collect();
-            if parts.len() >= 3 {
-                let category = parts[2];
-                let action = parts.get(4).copied();
-                let t = match action {
-                    Some(a) => format!("i4x_{category}_{a}"),
-                    None => format!("i4x_{category}"),
-                };
-                return (t, event.page.clone());
-            }
-        }
-        if et.starts_with('/') && !et.contains(':') {
-            let domain = self.domain_or_default(event);
-            return ("url_change".to_string(), format!("{domain}{et}"));
-        }
-        (et.to_string(), event.page.clone())
-    }
-
-    fn resource(&mut self, rows: &mut Rows, uri: &str) -> Result<i64, LoadError> {
-        let (id, new) = self.resources.id_of(&uri.to_string());
-        if new {
-            let content = CONTENT_RULES
-                .iter()
-                .find(|(p, _)| uri.contains(p))
-                .map(|(_, c)| *c)
-                .or_else(|| {
-                    PROFILE_WORDS
-                        .iter()
-                        .any(|w| uri.contains(w))
-                        .then_some("profile")
-                })
-                .unwrap_or("");
-            let medium = MEDIUM_RULES
-                .iter()
-                .find(|(p, _)| uri.contains(p))
-                .map(|(_, m)| *m)
-                .unwrap_or("");
-            let key = (content.to_string(), medium.to_string());
-            let (type_id, new_type) = self.resource_types.id_of(&key);
-            if new_type {
-                rows.add(Table::ResourceTypes, |r| {
-                    r.int(type_id);
-                    r.text(content);
-                    r.text(medium);
-                })?;
-            }
-            rows.add(Table::Resources, |r| {
-                r.int(id);
-                r.null();
-                r.text(uri);
+    fn resource_type(
+        &mut self,
+        rows: &mut Rows,
+        content: &str,
+        medium: &str,
+    ) -> Result<i64, LoadError> {
+        let key = (content.to_string(), medium.to_string());
+        let (type_id, new_type) = self.resource_types.id_of(&key);
+        if new_type {
+            rows.add(Table::ResourceTypes, |r| {
                 r.int(type_id);
-                r.null();
-                r.null();
-                r.null();
-                r.null();
+                r.text(content);
+                r.text(medium);
             })?;
         }
-        Ok(id)
+        Ok(type_id)
+    }
+
+    // The resource node of `uri`; a node created by an event is typed by qpipe's content and
+    // medium rules and named.
+    fn resource(
+        &mut self,
+        rows: &mut Rows,
+        uri: &str,
+        name: Option<String>,
+    ) -> Result<i64, LoadError> {
+        let (index, created) = self.resources.insert(uri);
+        if created {
+            let rule = |rules: &[(&'static str, &'static str)]| {
+                rules
+                    .iter()
+                    .find(|(p, _)| uri.contains(p))
+                    .map(|(_, v)| *v)
+                    .unwrap_or("")
+            };
+            let (content, medium) = (rule(&CONTENT_RULES), rule(&MEDIUM_RULES));
+            let type_id = self.resource_type(rows, content, medium)?;
+            self.resources.node_mut(index).attached = Some(type_id);
+        }
+        let node = self.resources.node_mut(index);
+        if node.name.is_none() && !node.stored {
+            node.name = name;
+        }
+        Ok(node.id)
+    }
+
+    fn problem(&mut self, module: &ModuleUri, resource_id: i64) -> Result<i64, LoadError> {
+        let (index, _) = self.problems.insert(&module.uri());
+        let node = self.problems.node_mut(index);
+        if node.attached.is_none() && !node.stored {
+            node.attached = Some(resource_id);
+        }
+        Ok(node.id)
     }
 
     fn agent_ids(&mut self, rows: &mut Rows, agent: &str) -> Result<(i64, i64), LoadError> {
@@ -373,6 +616,22 @@ impl MoocdbBuilder {
                 .insert(agent.to_string(), (os_id, agent_id));
         }
         Ok((os_id, agent_id))
+    }
+}
+
+/// `problem_types.problem_type_name` of a problem hierarchy node: its module category, or the
+/// level it stands for above the categories.
+fn problem_type_name(uri: &str) -> String {
+    let levels: Vec<&str> = uri
+        .trim_start_matches("i4x://")
+        .split('/')
+        .filter(|l| !l.is_empty())
+        .collect();
+    match levels.len() {
+        0 => "root".into(),
+        1 => "organization".into(),
+        2 => "course".into(),
+        _ => levels[2].to_string(),
     }
 }
 
@@ -421,6 +680,25 @@ fn write_observed_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn problem_types_name_levels() {
+        assert_eq!(problem_type_name("i4x://"), "root");
+        assert_eq!(problem_type_name("i4x://A/B/"), "course");
+        assert_eq!(problem_type_name("i4x://A/B/problem/p/2/1/"), "problem");
+    }
+
+    #[test]
+    fn classes_follow_the_rules_in_order() {
+        assert_eq!(event_class("problem_check"), EventClass::Problem);
+        assert_eq!(event_class("i4x_videoalpha_None"), EventClass::Video);
+        assert_eq!(
+            event_class("peer_grading_show_question"),
+            EventClass::OpenResponse
+        );
+        assert_eq!(event_class("seq_goto"), EventClass::Navigational);
+        assert_eq!(event_class("url_change"), EventClass::Plain);
+    }
 
     #[test]
     fn agents_are_described() {

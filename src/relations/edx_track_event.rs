@@ -195,6 +195,34 @@ impl<'a> EdxTrackEventRow<'a> {
         &self.cells[column]
     }
 
+    /// A column's value as text (`''` for unset text, the number for integers).
+    pub fn text_of(&self, column: usize) -> String {
+        match &self.cells[column] {
+            Cell::Default => String::new(),
+            Cell::Text(s) => s.to_string(),
+            Cell::Owned(s) => s.clone(),
+            Cell::Int(v) => v.to_string(),
+            Cell::Time(t) => t.to_string(),
+            Cell::Id(id) => id.to_string(),
+        }
+    }
+
+    /// An integer column's value (`None` when unset).
+    pub fn int_of(&self, column: usize) -> Option<i64> {
+        match &self.cells[column] {
+            Cell::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// A row id column's value.
+    pub fn id_of(&self, column: usize) -> Option<RowId> {
+        match &self.cells[column] {
+            Cell::Id(id) => Some(*id),
+            _ => None,
+        }
+    }
+
     /// Encodes the row.
     pub fn encode(&self, out: &mut RowBuffer) {
         for (i, cell) in self.cells.iter().enumerate() {

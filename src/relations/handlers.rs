@@ -195,6 +195,10 @@ pub struct SideRows<'r> {
     input_states: u32,
     states: u32,
     accounts: u32,
+    /// Answer text by Answer id, for the MOOCdb stage's join (qpipe joined Answer by answer_fk).
+    pub answer_texts: Vec<(RowId, String)>,
+    /// (answer_identifier, correctness) by CorrectMap id (qpipe joined CorrectMap by its fk).
+    pub correctness: Vec<(RowId, String, String)>,
 }
 
 impl<'r> SideRows<'r> {
@@ -208,6 +212,8 @@ impl<'r> SideRows<'r> {
             input_states: 0,
             states: 0,
             accounts: 0,
+            answer_texts: Vec::new(),
+            correctness: Vec::new(),
         }
     }
 
@@ -230,6 +236,7 @@ impl<'r> SideRows<'r> {
             r.text(answer);
             r.text(course_id);
         })?;
+        self.answer_texts.push((id, answer.to_string()));
         Ok(id)
     }
 
@@ -242,10 +249,13 @@ impl<'r> SideRows<'r> {
             Some(Value::String(s)) => s.clone(),
             _ => String::new(),
         };
+        let correctness = text(get("correctness"));
+        self.correctness
+            .push((id, answer_identifier.to_string(), correctness.clone()));
         self.rows.add(Table::CorrectMap, |r| {
             r.text(id.as_str());
             r.text(answer_identifier);
-            r.text(&text(get("correctness")));
+            r.text(&correctness);
             r.int(int(get("npoints")).unwrap_or(-1));
             r.text(&text(get("msg")));
             r.text(&text(get("hint")));

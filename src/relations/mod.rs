@@ -19,7 +19,7 @@ pub use geoip::GeoIp;
 use handlers::SideRows;
 
 use crate::error::LoadError;
-use crate::identity::{LineIdentity, RowKind, anon_screen_name};
+use crate::identity::{LineIdentity, RowId, RowKind, anon_screen_name};
 use crate::parse::{EventPayload, TrackingEvent, quarter};
 use crate::schema::Table;
 use crate::sink::Rows;
@@ -27,6 +27,40 @@ use crate::sink::Rows;
 /// Gap after which an IP's next event marks server downtime (json_to_relation's
 /// `EDX_HEARTBEAT_PERIOD`, 360 s).
 const HEARTBEAT_PERIOD_SECONDS: i64 = 360;
+
+/// One written `EdxTrackEvent` row as qpipe read it: its columns, with `Answer.answer` and
+/// `CorrectMap.answer_identifier`/`correctness` joined in.
+#[derive(Debug, Clone, Default)]
+pub struct TrackRow {
+    /// `_id`.
+    pub id: Option<RowId>,
+    /// `page`.
+    pub page: String,
+    /// `problem_id`.
+    pub problem_id: String,
+    /// `CorrectMap.answer_identifier` of the row's `correctMap_fk`.
+    pub answer_identifier: String,
+    /// `CorrectMap.correctness` of the row's `correctMap_fk`.
+    pub correctness: String,
+    /// `Answer.answer` of the row's `answer_fk`.
+    pub answer: String,
+    /// `video_id`.
+    pub video_id: String,
+    /// `video_code`.
+    pub video_code: String,
+    /// `transcript_id`.
+    pub transcript_id: String,
+    /// `transcript_code`.
+    pub transcript_code: String,
+    /// `question_location`.
+    pub question_location: String,
+    /// `goto_dest` (unset: `None`).
+    pub goto_dest: Option<i64>,
+    /// `attempts` (unset: `None`).
+    pub attempts: Option<i64>,
+    /// `resource_display_name`.
+    pub resource_display_name: String,
+}
 
 /// What the relations stage made of one event, for the MOOCdb stage.
 #[derive(Debug, Clone)]
@@ -41,6 +75,8 @@ pub struct RelationsOutcome {
     pub track_event_rows: u32,
     /// Why no `EdxTrackEvent` row was written, when none was.
     pub not_stored: Option<&'static str>,
+    /// The `EdxTrackEvent` rows written, as the MOOCdb stage reads them.
+    pub rows: Vec<TrackRow>,
 }
 
 /// Reason recorded for `/` pings, which json_to_relation never stored.
@@ -139,6 +175,7 @@ impl RelationBuilder {
             ip_country: ip_country.clone(),
             track_event_rows: n,
             not_stored,
+            rows: Vec::new(),
         };
         if event_type == "/" {
             return Ok(outcome(0, Some(PING)));
@@ -202,13 +239,18 @@ impl RelationBuilder {
         }
         row.text(col::load_info_fk, &self.load_info_id);
 
+        let mut side = SideRows::new(rows, *identity);
         let track_rows = if finished {
             vec![row]
         } else {
-            let mut side = SideRows::new(rows, *identity);
             handlers::apply(event, event_type, &anon, row, &mut side)?
         };
+        let (answer_texts, correctness) = (
+            std::mem::take(&mut side.answer_texts),
+            std::mem::take(&mut side.correctness),
+        );
         let n = track_rows.len() as u32;
+        let mut summaries = Vec::with_capacity(track_rows.len());
         for (i, mut r) in track_rows.into_iter().enumerate() {
             if i > 0 {
                 r.set(
@@ -217,8 +259,11 @@ impl RelationBuilder {
                 );
             }
             rows.add(Table::EdxTrackEvent, |b| r.encode(b))?;
+            summaries.push(track_row(&r, &answer_texts, &correctness));
         }
-        Ok(outcome(n, None))
+        let mut result = outcome(n, None);
+        result.rows = summaries;
+        Ok(result)
     }
 
     // json_to_relation's downtime detection, keyed by the event's IP: "0:00:00" for the IP's
@@ -233,6 +278,39 @@ impl RelationBuilder {
                 (gap.num_seconds() > HEARTBEAT_PERIOD_SECONDS).then(|| legacy_timedelta(gap))
             }
         }
+    }
+}
+
+fn track_row(
+    r: &EdxTrackEventRow<'_>,
+    answers: &[(RowId, String)],
+    maps: &[(RowId, String, String)],
+) -> TrackRow {
+    let answer = r
+        .id_of(col::answer_fk)
+        .and_then(|id| answers.iter().find(|(a, _)| *a == id))
+        .map(|(_, text)| text.clone())
+        .unwrap_or_default();
+    let (answer_identifier, correctness) = r
+        .id_of(col::correct_map_fk)
+        .and_then(|id| maps.iter().find(|(m, _, _)| *m == id))
+        .map(|(_, ident, c)| (ident.clone(), c.clone()))
+        .unwrap_or_default();
+    TrackRow {
+        id: r.id_of(col::_id),
+        page: r.text_of(col::page),
+        problem_id: r.text_of(col::problem_id),
+        answer_identifier,
+        correctness,
+        answer,
+        video_id: r.text_of(col::video_id),
+        video_code: r.text_of(col::video_code),
+        transcript_id: r.text_of(col::transcript_id),
+        transcript_code: r.text_of(col::transcript_code),
+        question_location: r.text_of(col::question_location),
+        goto_dest: r.int_of(col::goto_dest),
+        attempts: r.int_of(col::attempts),
+        resource_display_name: r.text_of(col::resource_display_name),
     }
 }
 

@@ -223,7 +223,8 @@ pub async fn known_entries(pool: &MySqlPool) -> Result<KnownEntries, LoadError> 
         urls: pairs("SELECT url_id, url FROM urls").await?,
         os: pairs("SELECT os_id, os_name FROM os").await?,
         agents: pairs("SELECT agent_id, agent_name FROM agent").await?,
-        resources: pairs("SELECT resource_id, resource_uri FROM resources").await?,
+        problem_types: pairs("SELECT problem_type_id, problem_type_name FROM problem_types")
+            .await?,
         ..Default::default()
     };
     for r in sqlx::query(
@@ -240,6 +241,29 @@ pub async fn known_entries(pool: &MySqlPool) -> Result<KnownEntries, LoadError> 
             r.try_get(2).map_err(&err)?,
         ));
     }
+    let tree = |sql: &'static str| async move {
+        sqlx::query(sql)
+            .fetch_all(pool)
+            .await
+            .map_err(query_error(what))?
+            .into_iter()
+            .map(|r| {
+                let id: i32 = r.try_get(0)?;
+                let uri: Option<String> = r.try_get(1)?;
+                let parent: Option<i32> = r.try_get(2)?;
+                Ok((
+                    i64::from(id),
+                    uri.unwrap_or_default(),
+                    parent.map(i64::from),
+                ))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(query_error(what))
+    };
+    known.resources =
+        tree("SELECT resource_id, resource_uri, resource_parent_id FROM resources").await?;
+    known.problems =
+        tree("SELECT problem_id, problem_name, problem_parent_id FROM problems").await?;
     for r in sqlx::query("SELECT resources_urls_id, resource_id, url_id FROM resources_urls")
         .fetch_all(pool)
         .await

@@ -1,0 +1,167 @@
+//! qpipe's `ModuleURI`: the course module (problem, video, open-response question, …) an event
+//! concerns, from its `i4x://` location, inline `i4x-Org-Course-category-id_2_1` input id, or
+//! `block-v1:` usage key (`shared/spec/legacy-pipeline.md` §4.5).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+static I4X: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?P<root>i4x:/{1,2}[^/]*/[^/]*/)(?P<category>[^/]+)/(?P<id>[^/]+)/?(?P<action>[a-z_]+)?/?$")
+        .unwrap()
+});
+static INLINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"i4x-(?P<org>[^-]*)-(?P<course>[^-]*)-(?P<category>[^-]+)-(?P<id>.+)$").unwrap()
+});
+static BLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"block-v1:(?P<org>[^+]+)\+(?P<course>[^+]+)\+[^+]+\+type@(?P<category>[^+]+)\+block@(?P<id>[^/?#\s]+)",
+    )
+    .unwrap()
+});
+static CHOICE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"_?choice_\d{1,2} *$").unwrap());
+static LEVELS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"((?:_\d{1,2})+)$").unwrap());
+static HASH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[0-9a-f]{32}").unwrap());
+
+/// A parsed module location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleUri {
+    root: String,
+    /// The module category (`problem`, `video`, `videoalpha`, `combinedopenended`, …).
+    pub category: String,
+    /// The module id, with input sub-parts as path levels (`<id>/2/1`).
+    pub id: String,
+    /// The action of an `i4x://…/<action>` URL (`problem_check`, …).
+    pub action: Option<String>,
+}
+
+impl ModuleUri {
+    /// Parses a module location; `None` when the text names no module.
+    pub fn parse(s: &str) -> Option<ModuleUri> {
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        if s.contains("i4x:") {
+            let c = I4X.captures(s)?;
+            let root = c["root"]
+                .replace("i4x:/", "i4x://")
+                .replace("i4x:///", "i4x://");
+            return Some(ModuleUri {
+                root,
+                category: c["category"].to_string(),
+                id: c["id"].to_string(),
+                action: c.name("action").map(|a| a.as_str().to_string()),
+            });
+        }
+        if let Some(c) = BLOCK.captures(s) {
+            return Some(ModuleUri {
+                root: format!("i4x://{}/{}/", &c["org"], &c["course"]),
+                category: c["category"].to_string(),
+                id: c["id"].to_string(),
+                action: None,
+            });
+        }
+        let c = INLINE.captures(s)?;
+        let category = c["category"].to_string();
+        let mut id = CHOICE.replace(&c["id"], "").into_owned();
+        for cut in ["=", "%"] {
+            if let Some(i) = id.find(cut) {
+                id.truncate(i);
+            }
+        }
+        id = id.replace("_dynamath", "");
+        let mut id = id.trim_end_matches('_').to_string();
+        if !category.starts_with("video")
+            && let Some(m) = LEVELS.find(&id)
+        {
+            let levels = m.as_str().trim_start_matches('_').replace('_', "/");
+            id = format!("{}/{}", &id[..m.start()], levels);
+        }
+        if id.is_empty() {
+            return None;
+        }
+        Some(ModuleUri {
+            root: format!("i4x://{}/{}/", &c["org"], &c["course"]),
+            category,
+            id,
+            action: None,
+        })
+    }
+
+    /// The full module URI, `i4x://Org/Course/<category>/<id>/`.
+    pub fn uri(&self) -> String {
+        format!("{}{}", self.root, self.relative_uri())
+    }
+
+    /// The URI without its root, `<category>/<id>/`.
+    pub fn relative_uri(&self) -> String {
+        format!("{}/{}/", self.category, self.id)
+    }
+
+    /// A readable name: the id with `_` as spaces, unless it is an opaque 32-hex hash.
+    pub fn name(&self) -> Option<String> {
+        (!HASH.is_match(&self.id)).then(|| self.id.replace('_', " "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn i4x_locations() {
+        let m = ModuleUri::parse("i4x://Medicine/HRP258/problem/4cd4e0bb39af4d36ba54b1a677e350b4")
+            .unwrap();
+        assert_eq!(
+            m.uri(),
+            "i4x://Medicine/HRP258/problem/4cd4e0bb39af4d36ba54b1a677e350b4/"
+        );
+        assert_eq!(
+            m.relative_uri(),
+            "problem/4cd4e0bb39af4d36ba54b1a677e350b4/"
+        );
+        assert_eq!(m.name(), None);
+        let m =
+            ModuleUri::parse("/courses/A/B/C/modx/i4x://Medicine/HRP258/problem/abc/problem_check")
+                .unwrap();
+        assert_eq!(
+            (m.category.as_str(), m.action.as_deref()),
+            ("problem", Some("problem_check"))
+        );
+    }
+
+    #[test]
+    fn inline_input_ids() {
+        let m = ModuleUri::parse(
+            "input_i4x-Medicine-HRP258-problem-7451f8fe15a642e1820767db411a4a3e_2_1",
+        )
+        .unwrap();
+        assert_eq!(
+            m.uri(),
+            "i4x://Medicine/HRP258/problem/7451f8fe15a642e1820767db411a4a3e/2/1/"
+        );
+        let m = ModuleUri::parse("i4x-MITx-6_002x-problem-H12P3_Opamps_10_1").unwrap();
+        assert_eq!(m.uri(), "i4x://MITx/6_002x/problem/H12P3_Opamps/10/1/");
+        assert_eq!(m.name().as_deref(), Some("H12P3 Opamps/10/1"));
+        let m = ModuleUri::parse("input_i4x-A-B-problem-abc_2_1_choice_0").unwrap();
+        assert_eq!(m.uri(), "i4x://A/B/problem/abc/2/1/");
+        let m = ModuleUri::parse("input_i4x-A-B-problem-abc_2_1=2").unwrap();
+        assert_eq!(m.uri(), "i4x://A/B/problem/abc/2/1/");
+        let m = ModuleUri::parse("i4x-Medicine-HRP258-videoalpha-cb6076d965824dbcb6a3a4aa8c7a03af")
+            .unwrap();
+        assert_eq!(
+            m.uri(),
+            "i4x://Medicine/HRP258/videoalpha/cb6076d965824dbcb6a3a4aa8c7a03af/"
+        );
+    }
+
+    #[test]
+    fn block_v1_usage_keys() {
+        let m = ModuleUri::parse("block-v1:DemoX+Loader201+2026_T1+type@problem+block@0123abcd")
+            .unwrap();
+        assert_eq!(m.uri(), "i4x://DemoX/Loader201/problem/0123abcd/");
+        assert_eq!(ModuleUri::parse("plain text"), None);
+        assert_eq!(ModuleUri::parse(""), None);
+    }
+}
