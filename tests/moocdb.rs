@@ -1,0 +1,178 @@
+//! The MOOCdb tables: foreign keys hold, durations follow DESIGN.md decision 6.
+
+mod common;
+
+use common::*;
+
+/// Every reference between MOOCdb tables points to a row (checked with SQL on the loaded data).
+async fn assert_foreign_keys_hold(url: &str) {
+    let pool = pool(url).await;
+    let checks = [
+        (
+            "observed_events.url_id",
+            "SELECT COUNT(*) FROM observed_events o LEFT JOIN resources r ON r.resource_id = o.url_id WHERE r.resource_id IS NULL",
+        ),
+        (
+            "observed_events.observed_event_os",
+            "SELECT COUNT(*) FROM observed_events o LEFT JOIN os ON os.os_id = o.observed_event_os WHERE o.observed_event_os IS NOT NULL AND os.os_id IS NULL",
+        ),
+        (
+            "observed_events.observed_event_agent",
+            "SELECT COUNT(*) FROM observed_events o LEFT JOIN agent a ON a.agent_id = o.observed_event_agent WHERE o.observed_event_agent IS NOT NULL AND a.agent_id IS NULL",
+        ),
+        (
+            "observed_events.user_id",
+            "SELECT COUNT(*) FROM observed_events o LEFT JOIN users u ON u.user_id = o.user_id WHERE u.user_id IS NULL",
+        ),
+        (
+            "submissions.problem_id",
+            "SELECT COUNT(*) FROM submissions s LEFT JOIN problems p ON p.problem_id = s.problem_id WHERE p.problem_id IS NULL",
+        ),
+        (
+            "submissions.user_id",
+            "SELECT COUNT(*) FROM submissions s LEFT JOIN users u ON u.user_id = s.user_id WHERE u.user_id IS NULL",
+        ),
+        (
+            "assessments.submission_id",
+            "SELECT COUNT(*) FROM assessments a LEFT JOIN submissions s ON s.submission_id = a.submission_id WHERE s.submission_id IS NULL",
+        ),
+        (
+            "resources.resource_parent_id",
+            "SELECT COUNT(*) FROM resources c LEFT JOIN resources p ON p.resource_id = c.resource_parent_id WHERE c.resource_parent_id IS NOT NULL AND p.resource_id IS NULL",
+        ),
+        (
+            "resources.resource_type_id",
+            "SELECT COUNT(*) FROM resources r LEFT JOIN resource_types t ON t.resource_type_id = r.resource_type_id WHERE t.resource_type_id IS NULL",
+        ),
+        (
+            "resources_urls.resource_id",
+            "SELECT COUNT(*) FROM resources_urls x LEFT JOIN resources r ON r.resource_id = x.resource_id WHERE r.resource_id IS NULL",
+        ),
+        (
+            "resources_urls.url_id",
+            "SELECT COUNT(*) FROM resources_urls x LEFT JOIN urls u ON u.url_id = x.url_id WHERE u.url_id IS NULL",
+        ),
+        (
+            "problems.problem_parent_id",
+            "SELECT COUNT(*) FROM problems c LEFT JOIN problems p ON p.problem_id = c.problem_parent_id WHERE c.problem_parent_id IS NOT NULL AND p.problem_id IS NULL",
+        ),
+        (
+            "problems.problem_type_id",
+            "SELECT COUNT(*) FROM problems p LEFT JOIN problem_types t ON t.problem_type_id = p.problem_type_id WHERE t.problem_type_id IS NULL",
+        ),
+        (
+            "problems.resource_id",
+            "SELECT COUNT(*) FROM problems p LEFT JOIN resources r ON r.resource_id = p.resource_id WHERE p.resource_id IS NOT NULL AND r.resource_id IS NULL",
+        ),
+    ];
+    for (what, sql) in checks {
+        let dangling: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        assert_eq!(dangling, 0, "{what} points nowhere in {dangling} row(s)");
+    }
+    // Exactly one root per hierarchy, and it is a real row.
+    let roots: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE resource_parent_id IS NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(roots, 1);
+}
+
+#[tokio::test]
+async fn foreign_keys_hold_on_the_sample() {
+    let (url, _) = fresh_database("fk_sample").await;
+    load(options(&url, &[&data("sample.log")])).await;
+    let pool = pool(&url).await;
+    assert!(count(&pool, "submissions").await > 0);
+    assert!(count(&pool, "problems").await > 0);
+    assert_foreign_keys_hold(&url).await;
+}
+
+#[tokio::test]
+async fn foreign_keys_hold_on_the_conformance_inputs() {
+    let Some(shared) = shared("foreign_keys_hold_on_the_conformance_inputs") else {
+        return;
+    };
+    for input in [
+        "conformance/set1_unit_test_events/input.json",
+        "conformance/set2_tracking_log_20130609/input.log.gz",
+    ] {
+        let (url, _) = fresh_database("fk_conformance").await;
+        let mut o = options(&url, &[&shared.join(input)]);
+        o.max_bad_ratio = 1.0;
+        load(o).await;
+        assert_foreign_keys_hold(&url).await;
+    }
+}
+
+fn event(user: &str, time: &str, page: &str) -> String {
+    format!(
+        r#"{{"username":"{user}","event_source":"browser","event_type":"play_video","time":"{time}","ip":"192.0.2.1","agent":"Mozilla/5.0","page":"https://courses.example.org/courses/A/B/C/courseware/u/{page}/","event":"{{\"id\":\"i4x-A-B-video-v1\",\"code\":\"c\"}}"}}"#
+    )
+}
+
+async fn durations(url: &str) -> Vec<(String, String, Option<i32>)> {
+    sqlx::query_as(
+        "SELECT CAST(u.user_id AS CHAR), CAST(observed_event_timestamp AS CHAR), observed_event_duration \
+         FROM observed_events u ORDER BY user_id, observed_event_timestamp",
+    )
+    .fetch_all(&pool(url).await)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn durations_are_seconds_to_the_users_next_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("durations.log");
+    let lines = [
+        // a: in order, a gap of 25 s, then 2 h (over --max-duration), then 2 days, then the last.
+        event("a", "2026-01-01T10:00:00Z", "s1"),
+        event("a", "2026-01-01T10:00:25Z", "s1"),
+        event("a", "2026-01-01T12:00:25Z", "s1"),
+        event("a", "2026-01-03T12:00:26Z", "s2"),
+        // b: out of time order: 10:00:40 arrives after 10:01:00.
+        event("b", "2026-01-01T10:00:00Z", "s1"),
+        event("b", "2026-01-01T10:01:00Z", "s1"),
+        event("b", "2026-01-01T10:00:40Z", "s1"),
+        event("b", "2026-01-01T10:02:00Z", "s1"),
+    ];
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    let (url, _) = fresh_database("durations").await;
+    load(options(&url, &[&log])).await;
+    let d = durations(&url).await;
+    let a = crate::anon("a");
+    let b = crate::anon("b");
+    let of = |user: &str| -> Vec<(String, Option<i32>)> {
+        d.iter()
+            .filter(|(u, _, _)| u == user)
+            .map(|(_, t, d)| (t[11..19].to_string(), *d))
+            .collect()
+    };
+    assert_eq!(
+        of(&a),
+        vec![
+            ("10:00:00".into(), Some(25)),
+            ("10:00:25".into(), Some(100)), // 2 h > 3600 s: the default duration
+            ("12:00:25".into(), Some(100)), // 2 days: never wrapped to a day fraction
+            ("12:00:26".into(), None),      // the user's latest event: not known yet
+        ]
+    );
+    assert_eq!(
+        of(&b),
+        vec![
+            ("10:00:00".into(), Some(60)),
+            ("10:00:40".into(), Some(20)), // out of order: until the later event already seen
+            ("10:01:00".into(), Some(60)),
+            ("10:02:00".into(), None),
+        ]
+    );
+    assert!(
+        d.iter().all(|(_, _, x)| x.is_none_or(|x| x >= 0)),
+        "never negative"
+    );
+}
+
+fn anon(user: &str) -> String {
+    moocdb_loader::identity::anon_screen_name(user)
+}
