@@ -729,7 +729,36 @@ fn problem_check_object<'e>(
         Some(s) => side.state(s, course_id)?,
         None => Vec::new(),
     };
-    Ok(fan_out(row, &answers, &maps, &states))
+    // Row i pairs the answer and the correct map of the same input (json_to_relation paired them
+    // by position in two independently ordered dicts, mixing up answers and grades).
+    let mut keys: Vec<&str> = maps.iter().map(|(k, _)| k.as_str()).collect();
+    for (k, _) in &answers {
+        if !keys.contains(&k.as_str()) {
+            keys.push(k);
+        }
+    }
+    let n = keys.len().max(states.len());
+    if n == 0 {
+        return Ok(vec![row]);
+    }
+    Ok((0..n)
+        .map(|i| {
+            let mut r = row.clone();
+            if let Some(key) = keys.get(i) {
+                r.set(col::problem_id, Cell::Owned(key.to_string()));
+                if let Some((_, id)) = answers.iter().find(|(k, _)| k == key) {
+                    r.set(col::answer_fk, Cell::Id(*id));
+                }
+                if let Some((_, id)) = maps.iter().find(|(k, _)| k == key) {
+                    r.set(col::correct_map_fk, Cell::Id(*id));
+                }
+            }
+            if let Some(id) = states.get(i) {
+                r.set(col::state_fk, Cell::Id(*id));
+            }
+            r
+        })
+        .collect())
 }
 
 fn problem_graded<'e>(
