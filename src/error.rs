@@ -84,9 +84,24 @@ pub enum LoadError {
     },
     /// The load was interrupted (Ctrl-C).
     #[error(
-        "interrupted: the file being loaded was not recorded as loaded; run the same command again to finish it"
+        "interrupted: {files_done} file(s) were loaded and recorded before; {current} was not finished and is not recorded: run the same command again to complete it"
     )]
-    Interrupted,
+    Interrupted {
+        /// Files fully loaded and recorded in this run.
+        files_done: u64,
+        /// The file being loaded.
+        current: String,
+    },
+    /// Another loader holds the database.
+    #[error(
+        "another moocdb load is running on database `{database}` (server connection {connection}); wait for it to finish, or stop it, and run again"
+    )]
+    Locked {
+        /// The database.
+        database: String,
+        /// The connection holding the lock.
+        connection: i64,
+    },
     /// The writers stopped (their own error is reported instead).
     #[error("the database writers stopped")]
     WritersStopped,

@@ -44,6 +44,37 @@ pub struct FileCounts {
     pub bytes: u64,
     /// Rows produced per table.
     pub rows: BTreeMap<String, u64>,
+    /// End of the part of the file loaded, in bytes as stored.
+    #[serde(skip)]
+    pub raw_end: u64,
+    /// Hash of the file's bytes as stored up to `raw_end`.
+    #[serde(skip)]
+    pub prefix_hash: String,
+}
+
+/// Where in a file a load starts: at the beginning, or where an earlier load of a grown live file
+/// stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Segment {
+    /// Offset in the file as stored.
+    pub raw_start: u64,
+    /// Number of the first line.
+    pub first_line: u64,
+    /// Offset in the decompressed file.
+    pub decoded_start: u64,
+}
+
+/// The latest loaded segment of a file, to recognise it grown or changed.
+#[derive(Debug, Clone)]
+pub struct PreviousLoad {
+    /// Ledger id.
+    pub file_id: i64,
+    /// End of the loaded part, in bytes as stored.
+    pub raw_end: u64,
+    /// Hash of the bytes up to `raw_end`.
+    pub prefix_hash: String,
+    /// Where a continuation starts.
+    pub next: Segment,
 }
 
 fn query_error(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
@@ -68,24 +99,63 @@ pub async fn already_loaded(
     Ok(row.map(|r| r.get::<i64, _>(0)))
 }
 
-/// Records the start of a file's load; returns its ledger id.
+/// The latest loaded segment of the file loaded from `path`, if any.
+pub async fn previous_load(
+    pool: &MySqlPool,
+    path: &str,
+) -> Result<Option<PreviousLoad>, LoadError> {
+    let row = sqlx::query(
+        "SELECT file_id, raw_end, prefix_hash, first_line + lines_read, decoded_start + bytes_loaded \
+         FROM moocdb_loader_files WHERE path = ? AND status = 'loaded' ORDER BY raw_end DESC, file_id DESC LIMIT 1",
+    )
+    .bind(path)
+    .fetch_optional(pool)
+    .await
+    .map_err(query_error("checking the ledger"))?;
+    Ok(row.map(|r| {
+        let raw_end: i64 = r.get(1);
+        let next_line: i64 = r.get(3);
+        let next_decoded: i64 = r.get(4);
+        PreviousLoad {
+            file_id: r.get(0),
+            raw_end: raw_end as u64,
+            prefix_hash: r.get(2),
+            next: Segment {
+                raw_start: raw_end as u64,
+                first_line: next_line as u64,
+                decoded_start: next_decoded as u64,
+            },
+        }
+    }))
+}
+
+/// Records the start of a file's load; returns its ledger id. `next_ids` are the dictionary ids
+/// the load will use first (JSON), so that a crashed load's new dictionary rows can be removed.
 pub async fn start_file(
     pool: &MySqlPool,
     path: &str,
     content_hash: &str,
     size: u64,
     load_info_id: &str,
+    segment: &Segment,
+    next_ids: &str,
 ) -> Result<i64, LoadError> {
     let result = sqlx::query(
         "INSERT INTO moocdb_loader_files (path, content_hash, size_bytes, bytes_loaded, lines_read, \
-         events, rejected, duplicates, skipped, row_counts, status, started_at, tool_version, load_info_id) \
-         VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0, '{}', 'loading', UTC_TIMESTAMP(6), ?, ?)",
+         events, rejected, duplicates, skipped, row_counts, status, started_at, tool_version, load_info_id, \
+         raw_start, raw_end, first_line, decoded_start, next_ids) \
+         VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0, '{}', 'loading', UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(path)
     .bind(content_hash)
     .bind(size as i64)
     .bind(env!("CARGO_PKG_VERSION"))
     .bind(load_info_id)
+    .bind(segment.raw_start as i64)
+    .bind(segment.raw_start as i64)
+    .bind(segment.first_line as i64)
+    .bind(segment.decoded_start as i64)
+    .bind(next_ids)
     .execute(pool)
     .await
     .map_err(query_error("recording the file in the ledger"))?;
@@ -94,7 +164,7 @@ pub async fn start_file(
 
 /// Records the end of a file's load with its counts and final status (`loaded` or `failed`).
 pub async fn finish_file(
-    pool: &MySqlPool,
+    conn: impl sqlx::MySqlExecutor<'_>,
     file_id: i64,
     counts: &FileCounts,
     status: &str,
@@ -102,8 +172,8 @@ pub async fn finish_file(
     let rows = serde_json::to_string(&counts.rows).unwrap_or_else(|_| "{}".into());
     sqlx::query(
         "UPDATE moocdb_loader_files SET bytes_loaded = ?, lines_read = ?, events = ?, rejected = ?, \
-         duplicates = ?, skipped = ?, row_counts = ?, status = ?, finished_at = UTC_TIMESTAMP(6) \
-         WHERE file_id = ?",
+         duplicates = ?, skipped = ?, row_counts = ?, status = ?, finished_at = UTC_TIMESTAMP(6), \
+         raw_end = ?, prefix_hash = ? WHERE file_id = ?",
     )
     .bind(counts.bytes as i64)
     .bind(counts.lines as i64)
@@ -113,11 +183,147 @@ pub async fn finish_file(
     .bind(counts.skipped as i64)
     .bind(rows)
     .bind(status)
+    .bind(counts.raw_end as i64)
+    .bind(&counts.prefix_hash)
     .bind(file_id)
-    .execute(pool)
+    .execute(conn)
     .await
     .map_err(query_error("updating the ledger"))?;
     Ok(())
+}
+
+/// Dictionary tables and their id columns: a crashed load's rows are those at or above the ids
+/// recorded when it started.
+pub const DICTIONARIES: [(&str, &str); 8] = [
+    ("urls", "url_id"),
+    ("os", "os_id"),
+    ("agent", "agent_id"),
+    ("resource_types", "resource_type_id"),
+    ("resources", "resource_id"),
+    ("resources_urls", "resources_urls_id"),
+    ("problems", "problem_id"),
+    ("problem_types", "problem_type_id"),
+];
+
+/// Undoes what loads that never finished (killed, interrupted, or failed on --max-bad-ratio)
+/// left behind, so that loading their files again gives exactly what one clean load gives: their
+/// recorded lines (else they would count as duplicates), their rejects, the dictionary rows they
+/// added and the MOOCdb rows that reference those, and their ledger entries. Rows keyed by the
+/// line (EdxTrackEvent, side tables) are left: a new load writes them identically. Returns the
+/// paths of the files concerned.
+pub async fn recover(pool: &MySqlPool) -> Result<Vec<String>, LoadError> {
+    let e = query_error("cleaning up an unfinished load");
+    let unfinished: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT file_id, path, next_ids FROM moocdb_loader_files WHERE status <> 'loaded' ORDER BY file_id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(&e)?;
+    if unfinished.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The lowest watermark per dictionary over all unfinished loads.
+    let mut marks: BTreeMap<String, i64> = BTreeMap::new();
+    for (_, _, next_ids) in &unfinished {
+        let ids: BTreeMap<String, i64> = next_ids
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default();
+        for (table, id) in ids {
+            let m = marks.entry(table).or_insert(id);
+            *m = (*m).min(id);
+        }
+    }
+    let mark = |t: &str| marks.get(t).copied();
+    let mut sql: Vec<String> = Vec::new();
+    // MOOCdb rows that reference a dictionary row about to go.
+    let refs = [
+        (
+            "observed_events",
+            vec![
+                ("url_id", "resources"),
+                ("observed_event_os", "os"),
+                ("observed_event_agent", "agent"),
+            ],
+        ),
+        (
+            "submissions",
+            vec![
+                ("problem_id", "problems"),
+                ("submission_os", "os"),
+                ("submission_agent", "agent"),
+            ],
+        ),
+    ];
+    for (table, columns) in refs {
+        let conds: Vec<String> = columns
+            .iter()
+            .filter_map(|(c, dict)| mark(dict).map(|m| format!("`{c}` >= {m}")))
+            .collect();
+        if !conds.is_empty() {
+            sql.push(format!(
+                "DELETE FROM `{table}` WHERE {}",
+                conds.join(" OR ")
+            ));
+        }
+    }
+    sql.push(
+        "DELETE a FROM assessments a LEFT JOIN submissions s ON s.submission_id = a.submission_id \
+         WHERE s.submission_id IS NULL"
+            .into(),
+    );
+    for (table, column) in DICTIONARIES {
+        if let Some(m) = mark(table) {
+            sql.push(format!("DELETE FROM `{table}` WHERE `{column}` >= {m}"));
+        }
+    }
+    for (id, _, _) in &unfinished {
+        sql.push(format!(
+            "DELETE FROM moocdb_loader_lines WHERE file_id = {id}"
+        ));
+        sql.push(format!(
+            "DELETE FROM moocdb_loader_rejects WHERE file_id = {id}"
+        ));
+        sql.push(format!(
+            "DELETE FROM moocdb_loader_files WHERE file_id = {id}"
+        ));
+    }
+    let mut tx = pool.begin().await.map_err(&e)?;
+    for statement in sql {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *tx)
+            .await
+            .map_err(&e)?;
+    }
+    tx.commit().await.map_err(&e)?;
+    Ok(unfinished.into_iter().map(|(_, path, _)| path).collect())
+}
+
+/// Which of these line hashes are already recorded as loaded.
+pub async fn known_lines(
+    pool: &MySqlPool,
+    hashes: &[u128],
+) -> Result<std::collections::HashSet<u128>, LoadError> {
+    if hashes.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut sql = String::with_capacity(80 + hashes.len() * 36);
+    sql.push_str("SELECT line_hash FROM moocdb_loader_lines WHERE line_hash IN (");
+    for (i, h) in hashes.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("'{h:032x}'"));
+    }
+    sql.push(')');
+    let found: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await
+        .map_err(query_error("checking for lines already loaded"))?;
+    Ok(found
+        .iter()
+        .filter_map(|h| u128::from_str_radix(h, 16).ok())
+        .collect())
 }
 
 /// Stores rejected lines (raw bytes as a hex literal, so any bytes are kept exactly).

@@ -19,6 +19,7 @@ pub mod report;
 pub mod schema;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod status;
 
 pub use error::LoadError;

@@ -13,19 +13,19 @@ pub fn load_summary(s: &LoadSummary) -> String {
     } else {
         0.0
     };
+    let method = if s.method == "none" {
+        "no database (dry run)".to_string()
+    } else {
+        format!("method {}", s.method)
+    };
     let _ = writeln!(
         out,
-        "Loaded {} file(s) ({} already loaded, skipped) with {} in {:.2} s ({:.0} lines/s)",
-        s.files,
-        s.skipped_files,
-        if s.method == "none" {
-            "no database (dry run)".to_string()
-        } else {
-            format!("method {}", s.method)
-        },
-        s.elapsed_s,
-        rate
+        "Loaded {} file(s) ({} grown, only their new lines), {} already loaded, in {:.2} s with {} ({:.0} lines/s)",
+        s.files, s.grown_files, s.skipped_files, s.elapsed_s, method, rate
     );
+    for f in &s.changed_files {
+        let _ = writeln!(out, "  CHANGED since it was loaded, left alone: {f}");
+    }
     let _ = writeln!(
         out,
         "  lines {}  events {}  rejected {}  duplicates {}  skipped {}",

@@ -58,11 +58,14 @@ pub enum Table {
     Account,
     /// `EventIp` (private database)
     EventIp,
+    // the loader's own
+    /// `moocdb_loader_lines`: the hash of every accepted line
+    Lines,
 }
 
 impl Table {
     /// All tables, in the order summaries list them.
-    pub const ALL: [Table; 22] = [
+    pub const ALL: [Table; 23] = [
         Table::EdxTrackEvent,
         Table::Answer,
         Table::CorrectMap,
@@ -85,6 +88,7 @@ impl Table {
         Table::Submissions,
         Table::Assessments,
         Table::Users,
+        Table::Lines,
     ];
 
     /// The MOOCdb tables, in `moocdb.sql`'s order.
@@ -128,7 +132,18 @@ impl Table {
             Table::EdxTrackEvent => "EdxTrackEvent",
             Table::Account => "Account",
             Table::EventIp => "EventIp",
+            Table::Lines => "moocdb_loader_lines",
         }
+    }
+
+    /// Whether a row replaces an existing row with the same key rather than being skipped.
+    /// MOOCdb rows that reference dictionary ids or carry a duration are rewritten when a load
+    /// is redone or a duration becomes known; every other row's content is fixed by its key.
+    pub fn replaces(self) -> bool {
+        matches!(
+            self,
+            Table::ObservedEvents | Table::Submissions | Table::Assessments
+        )
     }
 
     /// Whether the table lives in the private database.
@@ -283,6 +298,7 @@ impl Table {
                 "receive_emails",
             ],
             Table::EventIp => &["event_table_id", "event_ip"],
+            Table::Lines => &["line_hash", "file_id"],
         }
     }
 }

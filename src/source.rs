@@ -60,11 +60,30 @@ impl TrackingLog {
         max_line_bytes: usize,
         stored_bytes: Arc<AtomicU64>,
     ) -> Result<LineReader, LoadError> {
+        self.open_at(0, max_line_bytes, stored_bytes)
+    }
+
+    /// Opens the log from `raw_offset` bytes as stored: where an earlier load of a grown live file
+    /// stopped (for gzip, a member boundary).
+    pub fn open_at(
+        &self,
+        raw_offset: u64,
+        max_line_bytes: usize,
+        stored_bytes: Arc<AtomicU64>,
+    ) -> Result<LineReader, LoadError> {
+        let open_err = |source| LoadError::Open {
+            path: self.display_name.clone(),
+            source,
+        };
         let raw: Box<dyn Read + Send> = match &self.origin {
-            Origin::File(p) => Box::new(File::open(p).map_err(|source| LoadError::Open {
-                path: self.display_name.clone(),
-                source,
-            })?),
+            Origin::File(p) => {
+                use std::io::{Seek, SeekFrom};
+                let mut f = File::open(p).map_err(open_err)?;
+                if raw_offset > 0 {
+                    f.seek(SeekFrom::Start(raw_offset)).map_err(open_err)?;
+                }
+                Box::new(f)
+            }
             Origin::Stdin => Box::new(io::stdin()),
         };
         let raw = CountingRead {
@@ -87,7 +106,32 @@ impl TrackingLog {
         } else {
             Box::new(buffered)
         };
-        Ok(LineReader::new(inner, max_line_bytes))
+        Ok(LineReader::new(inner, max_line_bytes).compressed(is_gzip))
+    }
+
+    /// Hashes the first `len` bytes of the file as stored (xxh3-128), to recognise a grown file.
+    pub fn prefix_hash(&self, len: u64) -> Result<Option<String>, LoadError> {
+        let Origin::File(p) = &self.origin else {
+            return Ok(None);
+        };
+        let open_err = |source| LoadError::Open {
+            path: self.display_name.clone(),
+            source,
+        };
+        let file = File::open(p).map_err(open_err)?;
+        let mut limited = file.take(len);
+        let mut hasher = Xxh3::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = limited.read(&mut buf).map_err(open_err)?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            hasher.update(&buf[..n]);
+        }
+        Ok((total == len).then(|| format!("{:032x}", hasher.digest128())))
     }
 
     /// Hashes the file's bytes as stored (xxh3-128), so a file already loaded is recognised before
@@ -198,6 +242,8 @@ pub struct RawLine<'a> {
     pub offset: u64,
     /// The line without its line terminator, cut to the line limit.
     pub bytes: &'a [u8],
+    /// Whether a newline ended the line (the last line of a live file may still be incomplete).
+    pub terminated: bool,
     /// The line's full length when it was longer than the limit.
     pub overlong: Option<u64>,
 }
@@ -211,6 +257,7 @@ pub struct LineReader {
     offset: u64,
     /// Compressed or plain bytes are not known here; this counts decompressed bytes read.
     bytes_read: u64,
+    compressed: bool,
 }
 
 impl LineReader {
@@ -222,7 +269,25 @@ impl LineReader {
             next_number: 1,
             offset: 0,
             bytes_read: 0,
+            compressed: false,
         }
+    }
+
+    /// Numbers lines from `first_line` and offsets from `offset` (a continued segment).
+    pub fn starting_at(mut self, first_line: u64, offset: u64) -> Self {
+        self.next_number = first_line.max(1);
+        self.offset = offset;
+        self
+    }
+
+    fn compressed(mut self, compressed: bool) -> Self {
+        self.compressed = compressed;
+        self
+    }
+
+    /// Whether the log is gzip-compressed (its byte offsets are then not offsets in the file).
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
     }
 
     /// Decompressed bytes read so far.
@@ -274,6 +339,7 @@ impl LineReader {
             number,
             offset,
             bytes: &self.buf,
+            terminated: saw_newline,
             overlong,
         }))
     }

@@ -63,6 +63,12 @@ impl CourseUrl {
         parsed
     }
 
+    /// The URL as kept internally (without the `_/` of an unknown position), from which
+    /// [`CourseUrl::parse`] rebuilds the same value.
+    pub fn raw(&self) -> &str {
+        &self.url
+    }
+
     /// Whether the URL is empty (not a URL).
     pub fn is_empty(&self) -> bool {
         self.url.is_empty()

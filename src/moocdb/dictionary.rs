@@ -42,6 +42,11 @@ impl<K: Eq + Hash + Clone> Dictionary<K> {
         self.ids.get(key).copied()
     }
 
+    /// The id the next new entry will get.
+    pub fn next_id(&self) -> i64 {
+        self.next_id
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.ids.len()

@@ -108,6 +108,11 @@ impl Hierarchy {
         (index, true)
     }
 
+    /// The id the next new node will get.
+    pub fn next_id(&self) -> i64 {
+        self.next_id
+    }
+
     /// The node at `index`.
     pub fn node(&self, index: usize) -> &Node {
         &self.nodes[index]

@@ -14,11 +14,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
-use crate::identity::RowId;
 use crate::parse::TrackingEvent;
 use crate::relations::{RelationsOutcome, TrackRow};
 use crate::schema::Table;
 use crate::sink::Rows;
+use crate::state::{StagedEvent, UserState};
 
 use course_url::CourseUrl;
 use dictionary::Dictionary;
@@ -166,18 +166,6 @@ pub struct KnownEntries {
     pub users: Vec<String>,
 }
 
-// The staged (latest) observed event of one user.
-#[derive(Debug, Clone)]
-struct StagedEvent {
-    id: RowId,
-    resource_id: i64,
-    time: NaiveDateTime,
-    ip: String,
-    os: i64,
-    agent: i64,
-    event_type: String,
-}
-
 /// Builds the MOOCdb rows.
 pub struct MoocdbBuilder {
     options: MoocdbOptions,
@@ -193,12 +181,14 @@ pub struct MoocdbBuilder {
     users: HashSet<String>,
     staged: HashMap<String, StagedEvent>,
     locations: HashMap<String, (CourseUrl, NaiveDateTime)>,
+    /// Users whose staged event or location changed in the current file.
+    changed_users: HashSet<String>,
     agent_cache: HashMap<String, (i64, i64)>,
 }
 
 impl MoocdbBuilder {
-    /// A builder continuing from what the database already holds.
-    pub fn new(options: MoocdbOptions, known: KnownEntries) -> Self {
+    /// A builder continuing from what the database already holds and the users' carried state.
+    pub fn new(options: MoocdbOptions, known: KnownEntries, users: Vec<UserState>) -> Self {
         let mut b = MoocdbBuilder {
             domain: options.domain.clone(),
             options,
@@ -213,8 +203,17 @@ impl MoocdbBuilder {
             users: known.users.into_iter().collect(),
             staged: HashMap::new(),
             locations: HashMap::new(),
+            changed_users: HashSet::new(),
             agent_cache: HashMap::new(),
         };
+        for u in users {
+            if let Some(s) = u.staged {
+                b.staged.insert(u.user.clone(), s);
+            }
+            if let Some((url, at)) = u.location {
+                b.locations.insert(u.user, (CourseUrl::parse(&url, ""), at));
+            }
+        }
         for (id, url) in known.urls {
             b.urls.insert_existing(url, id);
         }
@@ -239,6 +238,23 @@ impl MoocdbBuilder {
     /// The course domain in use (given, or learned from the log).
     pub fn domain(&self) -> Option<&str> {
         self.domain.as_deref()
+    }
+
+    /// The ids the next new dictionary and hierarchy rows will get, by table.
+    pub fn next_ids(&self) -> std::collections::BTreeMap<String, i64> {
+        [
+            ("urls", self.urls.next_id()),
+            ("os", self.os.next_id()),
+            ("agent", self.agents.next_id()),
+            ("resource_types", self.resource_types.next_id()),
+            ("resources", self.resources.next_id()),
+            ("resources_urls", self.resources_urls.next_id()),
+            ("problems", self.problems.next_id()),
+            ("problem_types", self.problem_types.next_id()),
+        ]
+        .into_iter()
+        .map(|(t, id)| (t.to_string(), id))
+        .collect()
     }
 
     /// Adds the MOOCdb rows of one event's `EdxTrackEvent` rows.
@@ -338,6 +354,7 @@ impl MoocdbBuilder {
             location.set_seq(&dest.to_string());
         }
         self.locations.insert(user.clone(), (location, event.time));
+        self.changed_users.insert(user.clone());
 
         // 6. urls.
         let url = page.to_string();
@@ -432,7 +449,7 @@ impl MoocdbBuilder {
         }
         self.add_user(rows, &user)?;
         let current = StagedEvent {
-            id: row_id,
+            id: row_id.to_string(),
             resource_id,
             time: event.time,
             ip,
@@ -467,14 +484,33 @@ impl MoocdbBuilder {
         Ok(())
     }
 
-    /// Writes every user's staged event (duration not known yet: NULL) and the hierarchy nodes
-    /// created in this run.
-    pub fn finish(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
-        let mut staged: Vec<_> = self.staged.drain().collect();
-        staged.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
-        for (user, event) in staged {
-            write_observed_event(rows, &user, &event, None)?;
+    /// At the end of a file: writes the staged event of every user the file touched (duration
+    /// not known yet: NULL; it is rewritten when the user's next event arrives) and the hierarchy
+    /// nodes the file created; returns the state of those users, to be carried to the next file.
+    pub fn end_of_file(&mut self, rows: &mut Rows) -> Result<Vec<UserState>, LoadError> {
+        let mut changed: Vec<String> = self.changed_users.drain().collect();
+        changed.sort();
+        let mut carried = Vec::with_capacity(changed.len());
+        for user in changed {
+            let staged = self.staged.get(&user).cloned();
+            if let Some(event) = &staged {
+                write_observed_event(rows, &user, event, None)?;
+            }
+            let location = self
+                .locations
+                .get(&user)
+                .map(|(url, at)| (url.raw().to_string(), *at));
+            carried.push(UserState {
+                user,
+                staged,
+                location,
+            });
         }
+        self.write_nodes(rows)?;
+        Ok(carried)
+    }
+
+    fn write_nodes(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
         let untyped = self.resource_type(rows, "", "")?;
         for node in self.resources.take_unstored() {
             rows.add(Table::Resources, |r| {
@@ -665,7 +701,7 @@ fn write_observed_event(
     duration: Option<i64>,
 ) -> Result<(), LoadError> {
     rows.add(Table::ObservedEvents, |r| {
-        r.text(e.id.as_str());
+        r.text(&e.id);
         r.text(user);
         r.int(e.resource_id);
         r.datetime(&e.time);

@@ -89,19 +89,33 @@ pub const REPEATED_HEARTBEAT: &str =
 pub struct RelationBuilder {
     load_info_id: String,
     last_seen_by_ip: HashMap<String, NaiveDateTime>,
+    changed_ips: std::collections::HashSet<String>,
     geoip: GeoIp,
     countries: HashMap<String, String>,
 }
 
 impl RelationBuilder {
-    /// A builder whose rows point to the `LoadInfo` row `load_info_id`.
-    pub fn new(load_info_id: String, geoip: GeoIp) -> Self {
+    /// A builder whose rows point to the `LoadInfo` row `load_info_id`, continuing from the
+    /// IPs' latest event times that earlier loads left.
+    pub fn new(load_info_id: String, geoip: GeoIp, ips: Vec<(String, NaiveDateTime)>) -> Self {
         RelationBuilder {
             load_info_id,
-            last_seen_by_ip: HashMap::new(),
+            last_seen_by_ip: ips.into_iter().collect(),
+            changed_ips: Default::default(),
             geoip,
             countries: HashMap::new(),
         }
+    }
+
+    /// The IPs whose latest event time changed since the last call, with that time.
+    pub fn take_changed_ips(&mut self) -> Vec<(String, NaiveDateTime)> {
+        let mut ips: Vec<_> = self
+            .changed_ips
+            .drain()
+            .filter_map(|ip| self.last_seen_by_ip.get(&ip).map(|t| (ip, *t)))
+            .collect();
+        ips.sort();
+        ips
     }
 
     /// Switches to the next input file's `LoadInfo` row.
@@ -271,6 +285,7 @@ impl RelationBuilder {
     // The legacy test used `timedelta.seconds` (days dropped, negative gaps reported as
     // `-1 day, 23:59:…`); here the whole gap counts and a gap backwards in time is no downtime.
     fn downtime_for(&mut self, ip: &str, time: &NaiveDateTime) -> Option<String> {
+        self.changed_ips.insert(ip.to_string());
         match self.last_seen_by_ip.insert(ip.to_string(), *time) {
             None => Some("0:00:00".to_string()),
             Some(prev) => {

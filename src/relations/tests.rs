@@ -43,7 +43,7 @@ fn relations_of(lines: &[&str]) -> TableRows {
             Ok(())
         }),
     );
-    let mut builder = RelationBuilder::new("load".into(), GeoIp::Embedded);
+    let mut builder = RelationBuilder::new("load".into(), GeoIp::Embedded, Vec::new());
     for line in lines {
         let event = TrackingEvent::parse(line).expect("test line parses");
         let identity = LineIdentity::new(line.as_bytes(), &event.time);

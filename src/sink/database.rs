@@ -285,3 +285,48 @@ pub async fn known_entries(pool: &MySqlPool) -> Result<KnownEntries, LoadError> 
     }
     Ok(known)
 }
+
+/// A held named lock: one loader per course database at a time.
+pub struct LoadLock {
+    // Detached from the pool: when the lock is dropped on any error path, the connection closes
+    // and the server releases the lock, instead of it lingering in the pool.
+    conn: sqlx::mysql::MySqlConnection,
+    name: String,
+}
+
+/// Takes the course database's loader lock, or says who holds it.
+pub async fn lock(pool: &MySqlPool, database: &str) -> Result<LoadLock, LoadError> {
+    let err = query_error("taking the loader lock");
+    let mut conn = pool.acquire().await.map_err(&err)?.detach();
+    // Lock names are limited to 64 characters.
+    let name: String = format!("moocdb_loader.{database}")
+        .chars()
+        .take(64)
+        .collect();
+    let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(&err)?;
+    if got != Some(1) {
+        let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(&err)?;
+        return Err(LoadError::Locked {
+            database: database.to_string(),
+            connection: holder.unwrap_or(0),
+        });
+    }
+    Ok(LoadLock { conn, name })
+}
+
+/// Releases the loader lock (closing the connection would release it too).
+pub async fn unlock(mut lock: LoadLock) {
+    let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+        .bind(&lock.name)
+        .execute(&mut lock.conn)
+        .await;
+    let _ = sqlx::Connection::close(lock.conn).await;
+}

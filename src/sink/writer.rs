@@ -62,12 +62,14 @@ pub fn statement_head(
 ) -> String {
     let columns = table.columns().join("`, `");
     let name = qualified(table, database, private_database);
-    match method {
-        Method::Infile => format!(
-            "LOAD DATA LOCAL INFILE 'moocdb-stream' IGNORE INTO TABLE {name} CHARACTER SET utf8mb4 \
-             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`{columns}`)"
+    match (method, table.replaces()) {
+        (Method::Infile, replace) => format!(
+            "LOAD DATA LOCAL INFILE 'moocdb-stream' {} INTO TABLE {name} CHARACTER SET utf8mb4 \
+             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`{columns}`)",
+            if replace { "REPLACE" } else { "IGNORE" }
         ),
-        Method::Insert => format!("INSERT IGNORE INTO {name} (`{columns}`) VALUES "),
+        (Method::Insert, false) => format!("INSERT IGNORE INTO {name} (`{columns}`) VALUES "),
+        (Method::Insert, true) => format!("REPLACE INTO {name} (`{columns}`) VALUES "),
     }
 }
 
@@ -215,8 +217,10 @@ async fn dispatch(
                 running.spawn(async move {
                     let _permit = permit;
                     let table = batch.table;
+                    let sent = batch.rows;
                     let n = execute(&connections, &head, batch).await?;
-                    Ok((table, n))
+                    // REPLACE counts a replaced row twice: report the rows sent.
+                    Ok((table, if table.replaces() { sent } else { n }))
                 });
             }
             Message::Barrier(reply) => {

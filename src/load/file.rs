@@ -1,0 +1,692 @@
+//! The transform thread: each tracking log, line by line, through decode → parse → relations →
+//! moocdb into the row buffers, and the bookkeeping that makes loads incremental and crash-safe.
+//!
+//! Per file: decide what to load (nothing if already loaded, only the new bytes of a grown live
+//! file), record the start in the ledger, stream the lines, drop lines already loaded (by the hash
+//! of their JSON text, checked in chunks against `moocdb_loader_lines`), and at the end wait for
+//! every row to be stored, then commit the carried state with the ledger's "loaded" in one
+//! transaction.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::Utc;
+use sqlx::mysql::MySqlPool;
+use tokio::runtime::Handle;
+
+use super::{LoadOptions, LoadSummary, event_course, normal_course_id};
+use crate::decode::{Decoded, decode};
+use crate::error::LoadError;
+use crate::identity::{LineIdentity, ripemd160_hex};
+use crate::ledger::{self, FileCounts, REJECT_RAW_LIMIT, Reject, Segment};
+use crate::moocdb::{KnownEntries, MoocdbBuilder, MoocdbOptions};
+use crate::parse::TrackingEvent;
+use crate::progress::Progress;
+use crate::relations::{GeoIp, RelationBuilder};
+use crate::schema::Table;
+use crate::sink::{Batch, BatchOut, Encoding, Rows, WriterSender};
+use crate::source::{self, TrackingLog};
+use crate::state::{self, CarriedState};
+
+/// Lines parsed before the duplicate check runs on them (one query per chunk).
+const CHUNK: usize = 2048;
+/// Line hashes kept in memory before the rows are waited for and the database is asked instead.
+const RECENT_LIMIT: usize = 1_000_000;
+
+/// What the transform thread works with.
+pub struct Context {
+    /// The course database (none in a dry run).
+    pub pool: Option<MySqlPool>,
+    /// Where batches go (none in a dry run).
+    pub sender: Option<WriterSender>,
+    /// The runtime, for the few queries the thread makes itself.
+    pub handle: Handle,
+    /// How rows are encoded.
+    pub encoding: Encoding,
+    /// Target batch size.
+    pub batch_bytes: usize,
+    /// The largest statement the server accepts (minus a margin).
+    pub max_statement: usize,
+    /// Progress reporting.
+    pub progress: Progress,
+    /// Set on Ctrl-C.
+    pub stop: Arc<AtomicBool>,
+}
+
+struct Pending {
+    event: TrackingEvent,
+    identity: LineIdentity,
+}
+
+/// Rejected lines of one file waiting to be stored.
+struct RejectBuffer {
+    file_id: Option<i64>,
+    file: String,
+    pending: Vec<Reject>,
+}
+
+/// What to do with one file.
+enum Plan {
+    /// Nothing new in it.
+    Skip,
+    /// Its already-loaded part changed: left alone.
+    Changed,
+    /// Load from this point.
+    Load(Segment),
+}
+
+/// The per-run state of the transform thread.
+pub struct Transform {
+    options: LoadOptions,
+    cx: Context,
+    rows: Rows,
+    relations: RelationBuilder,
+    moocdb: MoocdbBuilder,
+    recent: HashSet<u128>,
+    check_db: bool,
+    pending: Vec<Pending>,
+    file_id: Option<i64>,
+    course_filter: Option<String>,
+    /// The counts of the run so far.
+    pub summary: LoadSummary,
+}
+
+impl Transform {
+    /// A transform continuing from what the database holds.
+    pub fn new(
+        options: LoadOptions,
+        cx: Context,
+        known: KnownEntries,
+        carried: CarriedState,
+        geoip: Option<GeoIp>,
+    ) -> Self {
+        let out: BatchOut = match &cx.sender {
+            Some(s) => {
+                let s = s.clone();
+                Box::new(move |batch: Batch| s.send(batch))
+            }
+            None => Box::new(|_batch: Batch| Ok(())),
+        };
+        let rows = Rows::new(cx.encoding, cx.batch_bytes, !options.no_pii, out);
+        let moocdb = MoocdbBuilder::new(
+            MoocdbOptions {
+                domain: options.domain.clone(),
+                max_duration: options.max_duration,
+                default_duration: options.default_duration,
+            },
+            known,
+            carried.users,
+        );
+        let relations =
+            RelationBuilder::new(String::new(), geoip.unwrap_or(GeoIp::Embedded), carried.ips);
+        let check_db = match &cx.pool {
+            Some(pool) => cx
+                .handle
+                .block_on(
+                    sqlx::query_scalar::<_, i64>(
+                        "SELECT EXISTS(SELECT 1 FROM moocdb_loader_lines LIMIT 1)",
+                    )
+                    .fetch_one(pool),
+                )
+                .map(|n| n > 0)
+                .unwrap_or(true),
+            None => false,
+        };
+        let course_filter = options.course_id.as_deref().map(normal_course_id);
+        Transform {
+            options,
+            cx,
+            rows,
+            relations,
+            moocdb,
+            recent: HashSet::new(),
+            check_db,
+            pending: Vec::with_capacity(CHUNK),
+            file_id: None,
+            course_filter,
+            summary: LoadSummary::default(),
+        }
+    }
+
+    /// Loads every log in order.
+    pub fn run_all(&mut self, logs: &[TrackingLog]) -> Result<(), LoadError> {
+        for log in logs {
+            if self.cx.stop.load(Ordering::Relaxed) {
+                return Err(self.interrupted(log));
+            }
+            self.run_file(log)?;
+        }
+        self.summary.domain = self.moocdb.domain().map(str::to_string);
+        if self.options.dry_run {
+            self.summary.rows = Table::ALL
+                .iter()
+                .filter(|t| !t.is_private() || !self.options.no_pii)
+                .filter(|t| **t != Table::Lines)
+                .map(|t| (t.name().to_string(), self.rows.produced(*t)))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+        }
+        Ok(())
+    }
+
+    fn interrupted(&self, log: &TrackingLog) -> LoadError {
+        LoadError::Interrupted {
+            files_done: self.summary.files,
+            current: log.display_name.clone(),
+        }
+    }
+
+    fn block_on<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.cx.handle.block_on(f)
+    }
+
+    /// Decides what to load of `log`.
+    fn plan(&self, log: &TrackingLog, content_hash: Option<&str>) -> Result<Plan, LoadError> {
+        let (Some(pool), Some(hash)) = (&self.cx.pool, content_hash) else {
+            return Ok(Plan::Load(Segment::default()));
+        };
+        if let Some(id) = self.block_on(ledger::already_loaded(pool, hash))? {
+            tracing::info!("{}: already loaded (ledger entry {id})", log.display_name);
+            return Ok(Plan::Skip);
+        }
+        let Some(previous) = self.block_on(ledger::previous_load(pool, &log.display_name))? else {
+            return Ok(Plan::Load(Segment::default()));
+        };
+        if log.prefix_hash(previous.raw_end)?.as_deref() == Some(previous.prefix_hash.as_str()) {
+            if log.size <= previous.raw_end {
+                return Ok(Plan::Skip);
+            }
+            tracing::info!(
+                "{}: grown since it was loaded (ledger entry {}): loading from byte {}",
+                log.display_name,
+                previous.file_id,
+                previous.raw_end
+            );
+            return Ok(Plan::Load(previous.next));
+        }
+        Ok(Plan::Changed)
+    }
+
+    fn run_file(&mut self, log: &TrackingLog) -> Result<(), LoadError> {
+        let content_hash = log.content_hash()?;
+        let segment = match self.plan(log, content_hash.as_deref())? {
+            Plan::Skip => {
+                self.summary.skipped_files += 1;
+                self.cx.progress.add_done_bytes(log.size);
+                return Ok(());
+            }
+            Plan::Changed => {
+                tracing::warn!(
+                    "{}: its content changed since it was loaded; left alone (its rows stay as loaded). Load it under another name to add it, or restore the original",
+                    log.display_name
+                );
+                self.summary.changed_files.push(log.display_name.clone());
+                self.cx.progress.add_done_bytes(log.size);
+                return Ok(());
+            }
+            Plan::Load(segment) => segment,
+        };
+        if segment.raw_start > 0 {
+            self.summary.grown_files += 1;
+        }
+        let load_info_id = ripemd160_hex(log.uri().as_bytes());
+        self.file_id = None;
+        if let Some(pool) = &self.cx.pool {
+            let hash = content_hash.clone().unwrap_or_else(|| "stdin".into());
+            let next_ids = serde_json::to_string(&self.moocdb.next_ids()).unwrap_or_default();
+            self.file_id = Some(self.block_on(ledger::start_file(
+                pool,
+                &log.display_name,
+                &hash,
+                log.size,
+                &load_info_id,
+                &segment,
+                &next_ids,
+            ))?);
+        }
+        RelationBuilder::write_load_info(
+            &mut self.rows,
+            &load_info_id,
+            &Utc::now().naive_utc(),
+            &log.uri(),
+        )?;
+        self.relations.set_load_info(load_info_id);
+
+        let mut counts = FileCounts::default();
+        let mut rejects = RejectBuffer {
+            file_id: self.file_id,
+            file: log.display_name.clone(),
+            pending: Vec::new(),
+        };
+        let produced_before: Vec<u64> = Table::ALL.iter().map(|t| self.rows.produced(*t)).collect();
+        let document = if segment.raw_start == 0 {
+            read_json_document(log, self.options.max_line_bytes)?
+        } else {
+            None
+        };
+        match document {
+            Some(document) => {
+                self.load_document(&document, &mut counts, &mut rejects)?;
+                counts.raw_end = log.size;
+            }
+            None => self.load_lines(log, segment, &mut counts, &mut rejects)?,
+        }
+        self.process_pending(&mut counts)?;
+        self.store_rejects(&mut rejects)?;
+        counts.prefix_hash = log.prefix_hash(counts.raw_end)?.unwrap_or_default();
+
+        // The file's state, then every row stored, then the state and the ledger entry together.
+        let users = self.moocdb.end_of_file(&mut self.rows)?;
+        let ips = self.relations.take_changed_ips();
+        self.rows.flush_all()?;
+        if let Some(sender) = &self.cx.sender {
+            sender.barrier()?;
+        }
+        for (i, t) in Table::ALL.iter().enumerate() {
+            let n = self.rows.produced(*t) - produced_before[i];
+            if n > 0 && *t != Table::Lines {
+                counts.rows.insert(t.name().to_string(), n);
+            }
+        }
+        let ratio_base = counts.lines - counts.skipped;
+        let breached = ratio_base > 0
+            && counts.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
+        if let (Some(pool), Some(id)) = (&self.cx.pool, self.file_id) {
+            let status = if breached { "failed" } else { "loaded" };
+            let delta = CarriedState {
+                users,
+                ips,
+                domain: self.moocdb.domain().map(str::to_string),
+            };
+            crash_point("before-commit");
+            self.block_on(state::commit_file(
+                pool,
+                &delta,
+                id,
+                &counts,
+                status,
+                self.cx.max_statement,
+            ))?;
+        }
+        // This file's lines are in the database now: later files ask it.
+        self.recent.clear();
+        self.check_db = self.cx.pool.is_some();
+        self.summary.files += 1;
+        self.summary.lines += counts.lines;
+        self.summary.events += counts.events;
+        self.summary.rejected += counts.rejected;
+        self.summary.duplicates += counts.duplicates;
+        self.summary.skipped += counts.skipped;
+        if breached {
+            return Err(LoadError::TooManyRejects {
+                file: log.display_name.clone(),
+                rejected: counts.rejected,
+                lines: ratio_base,
+                percent: 100.0 * counts.rejected as f64 / ratio_base as f64,
+                max_ratio: self.options.max_bad_ratio,
+            });
+        }
+        Ok(())
+    }
+
+    /// Parses one JSON record into the pending chunk; the error is the reject reason.
+    fn record(
+        &mut self,
+        json: &str,
+        counts: &mut FileCounts,
+    ) -> Result<Result<(), String>, LoadError> {
+        match TrackingEvent::parse(json) {
+            Err(e) => Ok(Err(e.0)),
+            Ok(event) => {
+                let identity = LineIdentity::new(json.as_bytes(), &event.time);
+                self.pending.push(Pending { event, identity });
+                if self.pending.len() >= CHUNK {
+                    self.process_pending(counts)?;
+                }
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    /// Drops the pending lines already loaded (now or by an earlier load) and accepts the rest,
+    /// in order.
+    fn process_pending(&mut self, counts: &mut FileCounts) -> Result<(), LoadError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let known = match (&self.cx.pool, self.check_db) {
+            (Some(pool), true) => {
+                let hashes: Vec<u128> = self
+                    .pending
+                    .iter()
+                    .map(|p| p.identity.hash())
+                    .filter(|h| !self.recent.contains(h))
+                    .collect();
+                self.block_on(ledger::known_lines(pool, &hashes))?
+            }
+            _ => HashSet::new(),
+        };
+        let pending = std::mem::take(&mut self.pending);
+        for p in &pending {
+            let hash = p.identity.hash();
+            if known.contains(&hash) || !self.recent.insert(hash) {
+                counts.duplicates += 1;
+                continue;
+            }
+            self.accept(&p.event, &p.identity, counts)?;
+        }
+        self.pending = pending;
+        self.pending.clear();
+        if self.recent.len() > RECENT_LIMIT {
+            // Bound the memory: once these lines are stored, the database answers for them.
+            self.rows.flush(Table::Lines)?;
+            if let Some(sender) = &self.cx.sender {
+                sender.barrier()?;
+            }
+            self.recent.clear();
+            self.check_db = self.cx.pool.is_some();
+        }
+        crash_point("after-chunk");
+        Ok(())
+    }
+
+    fn accept(
+        &mut self,
+        event: &TrackingEvent,
+        identity: &LineIdentity,
+        counts: &mut FileCounts,
+    ) -> Result<(), LoadError> {
+        if let Some(wanted) = &self.course_filter
+            && let Some(course) = event_course(event)
+            && &course != wanted
+        {
+            counts.skipped += 1;
+            self.summary.other_course_events += 1;
+            return Ok(());
+        }
+        counts.events += 1;
+        self.cx.progress.add(0, 0, 1);
+        let file_id = self.file_id.unwrap_or(0);
+        self.rows.add(Table::Lines, |r| {
+            r.text(&format!("{:032x}", identity.hash()));
+            r.int(file_id);
+        })?;
+        let outcome = self.relations.add_event(&mut self.rows, event, identity)?;
+        if let Some(reason) = outcome.not_stored {
+            *self
+                .summary
+                .events_not_stored
+                .entry(reason.to_string())
+                .or_default() += 1;
+        }
+        // qpipe reads EdxTrackEvent: events json_to_relation writes no row for (repeated
+        // heartbeats, pings) are not observed events either.
+        if outcome.track_event_rows > 0 {
+            self.moocdb.add_event(&mut self.rows, event, &outcome)?;
+        }
+        Ok(())
+    }
+
+    fn store_rejects(&self, rejects: &mut RejectBuffer) -> Result<(), LoadError> {
+        if let (Some(pool), Some(id)) = (&self.cx.pool, rejects.file_id) {
+            self.block_on(ledger::write_rejects(
+                pool,
+                id,
+                &rejects.file,
+                &rejects.pending,
+            ))?;
+        }
+        rejects.pending.clear();
+        Ok(())
+    }
+
+    fn reject(
+        &self,
+        rejects: &mut RejectBuffer,
+        counts: &mut FileCounts,
+        reject: Reject,
+    ) -> Result<(), LoadError> {
+        counts.rejected += 1;
+        tracing::debug!(
+            "{}:{}: rejected: {}",
+            rejects.file,
+            reject.line_number,
+            reject.reason
+        );
+        rejects.pending.push(reject);
+        if rejects.pending.len() >= 1000 {
+            self.store_rejects(rejects)?;
+        }
+        Ok(())
+    }
+
+    /// The usual case: one record per line, from `segment` on.
+    fn load_lines(
+        &mut self,
+        log: &TrackingLog,
+        segment: Segment,
+        counts: &mut FileCounts,
+        rejects: &mut RejectBuffer,
+    ) -> Result<(), LoadError> {
+        let stored = Arc::new(AtomicU64::new(0));
+        let mut reader = log
+            .open_at(
+                segment.raw_start,
+                self.options.max_line_bytes,
+                stored.clone(),
+            )?
+            .starting_at(segment.first_line, segment.decoded_start);
+        let compressed = reader.is_compressed();
+        let mut reported_stored = 0u64;
+        // Bytes of the plain file consumed by whole lines: where a later load continues.
+        let mut consumed = 0u64;
+        let mut damaged = false;
+        loop {
+            if self.cx.stop.load(Ordering::Relaxed) {
+                return Err(self.interrupted(log));
+            }
+            let line = match reader.next_line() {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    // A damaged gzip stream or a read error: the lines before it are loaded, the
+                    // damage is recorded as a reject at the point it was found.
+                    counts.lines += 1;
+                    damaged = true;
+                    tracing::warn!(
+                        "{}: after line {}: {e}; the rest of the file is unreadable",
+                        log.display_name,
+                        segment.first_line + counts.lines - 1
+                    );
+                    let reject = Reject {
+                        line_number: segment.first_line + counts.lines - 1,
+                        byte_offset: segment.decoded_start + reader.bytes_read(),
+                        reason: format!(
+                            "unreadable from here on ({e}); the lines before were loaded"
+                        ),
+                        raw_length: 0,
+                        raw: Vec::new(),
+                    };
+                    self.reject(rejects, counts, reject)?;
+                    break;
+                }
+            };
+            let decoded = match line.overlong {
+                Some(len) => Err(format!(
+                    "line of {len} bytes is over the {} byte limit",
+                    self.options.max_line_bytes
+                )),
+                None => Ok(decode(line.bytes)),
+            };
+            // The last line of a live, uncompressed file may still be being written: an
+            // unterminated line that is not valid JSON is left for the next load.
+            if !line.terminated
+                && !compressed
+                && log.origin != source::Origin::Stdin
+                && match &decoded {
+                    Ok(Decoded::Json(json)) => TrackingEvent::parse(json).is_err(),
+                    Ok(Decoded::Blank) => false,
+                    _ => true,
+                }
+            {
+                break;
+            }
+            counts.lines += 1;
+            let outcome = match decoded {
+                Err(reason) => Err(reason),
+                Ok(Decoded::Blank | Decoded::Comment) => {
+                    counts.skipped += 1;
+                    Ok(())
+                }
+                Ok(Decoded::Reject(reason)) => Err(reason),
+                Ok(Decoded::Json(json)) => {
+                    let json = json.to_string();
+                    self.record(&json, counts)?
+                }
+            };
+            if let Err(reason) = outcome {
+                let reject = Reject {
+                    line_number: line.number,
+                    byte_offset: line.offset,
+                    reason,
+                    raw_length: line.overlong.unwrap_or(line.bytes.len() as u64),
+                    raw: line.bytes[..line.bytes.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                };
+                self.reject(rejects, counts, reject)?;
+            }
+            consumed = reader.bytes_read();
+            if counts.lines.is_multiple_of(4096) {
+                let now = stored.load(Ordering::Relaxed);
+                self.cx.progress.add(now - reported_stored, 4096, 0);
+                reported_stored = now;
+            }
+        }
+        let now = stored.load(Ordering::Relaxed);
+        self.cx
+            .progress
+            .add(now - reported_stored, counts.lines % 4096, 0);
+        counts.bytes = consumed;
+        counts.raw_end = if compressed || damaged {
+            segment.raw_start + now
+        } else {
+            segment.raw_start + consumed
+        };
+        Ok(())
+    }
+
+    /// A file holding pretty-printed JSON documents (an object, an array of objects, or several
+    /// objects one after another) rather than one record per line. Each record counts as a line;
+    /// the remaining physical lines count as skipped, so that lines = events + rejected +
+    /// duplicates + skipped still holds.
+    fn load_document(
+        &mut self,
+        document: &[u8],
+        counts: &mut FileCounts,
+        rejects: &mut RejectBuffer,
+    ) -> Result<(), LoadError> {
+        let physical_lines = document
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
+        let mut records = 0u64;
+        let mut stream =
+            serde_json::Deserializer::from_slice(document).into_iter::<serde_json::Value>();
+        loop {
+            let offset = stream.byte_offset() as u64;
+            let value = match stream.next() {
+                None => break,
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    records += 1;
+                    let rest = &document[offset as usize..];
+                    let reject = Reject {
+                        line_number: e.line() as u64,
+                        byte_offset: offset,
+                        reason: format!("invalid JSON document: {e}"),
+                        raw_length: rest.len() as u64,
+                        raw: rest[..rest.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                    };
+                    self.reject(rejects, counts, reject)?;
+                    break;
+                }
+            };
+            let items = match value {
+                serde_json::Value::Array(items) => items,
+                other => vec![other],
+            };
+            for item in items {
+                records += 1;
+                let json = item.to_string();
+                if let Err(reason) = self.record(&json, counts)? {
+                    let reject = Reject {
+                        line_number: records,
+                        byte_offset: offset,
+                        reason,
+                        raw_length: json.len() as u64,
+                        raw: json.as_bytes()[..json.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                    };
+                    self.reject(rejects, counts, reject)?;
+                }
+            }
+        }
+        counts.lines = physical_lines.max(records);
+        counts.skipped += counts.lines - records;
+        counts.bytes = document.len() as u64;
+        self.cx.progress.add(document.len() as u64, counts.lines, 0);
+        Ok(())
+    }
+}
+
+/// A test hook: with `MOOCDB_CRASH_AT=<point>[:<n>]` the process aborts (as abruptly as
+/// SIGKILL: no cleanup, no flush) the n-th time (default first) it reaches `point`. Used by the
+/// crash tests; never set in normal use.
+fn crash_point(point: &str) {
+    static SPEC: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    static HITS: AtomicU64 = AtomicU64::new(0);
+    let spec = SPEC.get_or_init(|| {
+        let v = std::env::var("MOOCDB_CRASH_AT").ok()?;
+        let (p, n) = v.split_once(':').unwrap_or((v.as_str(), "1"));
+        Some((p.to_string(), n.parse().unwrap_or(1)))
+    });
+    if let Some((p, n)) = spec
+        && p == point
+        && HITS.fetch_add(1, Ordering::Relaxed) + 1 == *n
+    {
+        std::process::abort();
+    }
+}
+
+/// The whole content of `log` when it is a pretty-printed JSON document rather than JSON lines:
+/// its first non-blank line is a lone `{` or starts a `[`. Larger files than `limit` are read as
+/// lines.
+fn read_json_document(log: &TrackingLog, limit: usize) -> Result<Option<Vec<u8>>, LoadError> {
+    if log.origin == source::Origin::Stdin {
+        return Ok(None);
+    }
+    let mut reader = log.open(limit)?;
+    let first = loop {
+        match reader.next_line() {
+            Ok(Some(line)) => {
+                let t = String::from_utf8_lossy(line.bytes).trim().to_string();
+                if !t.is_empty() {
+                    break t;
+                }
+            }
+            _ => return Ok(None),
+        }
+    };
+    if first != "{" && !first.starts_with('[') {
+        return Ok(None);
+    }
+    let mut content = Vec::new();
+    let mut file = log.open(limit)?;
+    while let Ok(Some(line)) = file.next_line() {
+        content.extend_from_slice(line.bytes);
+        content.push(b'\n');
+        if content.len() > limit {
+            return Ok(None);
+        }
+    }
+    Ok(Some(content))
+}

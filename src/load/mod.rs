@@ -1,0 +1,422 @@
+//! A whole load: the pipeline source → decode → parse → relations → moocdb → sink, wired up.
+//!
+//! The transform runs on one blocking thread and hands full batches to the asynchronous writers
+//! through a bounded queue; the ledger records each file once all of its rows are stored.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use sqlx::mysql::MySqlPool;
+use tokio::runtime::Handle;
+
+use crate::decode::{Decoded, decode};
+use crate::error::LoadError;
+use crate::ledger;
+use crate::moocdb::KnownEntries;
+use crate::parse::TrackingEvent;
+use crate::progress::Progress;
+use crate::relations::{GeoIp, org_course_run};
+use crate::schema::Table;
+use crate::sink::database::{self, Target};
+use crate::sink::infile::InfilePool;
+use crate::sink::{Connections, Encoding, Method, Writers};
+use crate::source::{self, TrackingLog};
+use crate::state::{self, CarriedState};
+
+mod file;
+
+use file::{Context, Transform};
+
+/// How to send rows, as asked on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodChoice {
+    /// `LOAD DATA LOCAL INFILE` when the server allows it, else multi-row INSERT.
+    Auto,
+    /// `LOAD DATA LOCAL INFILE` only (fails if the server refuses it).
+    Infile,
+    /// Multi-row INSERT only.
+    Insert,
+}
+
+/// Everything a load needs to know.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Files, directories or `-`.
+    pub paths: Vec<PathBuf>,
+    /// `mysql://user:password@host:port/database`; required unless `dry_run`.
+    pub database_url: Option<String>,
+    /// The private database (default `<database>_private`).
+    pub private_database: Option<String>,
+    /// Write no private rows (`Account`, `EventIp`) at all.
+    pub no_pii: bool,
+    /// Keep only this course's events (events with no course at all are kept).
+    pub course_id: Option<String>,
+    /// qpipe's DOMAIN for relative URLs; learned from the log when absent.
+    pub domain: Option<String>,
+    /// How rows reach the server.
+    pub method: MethodChoice,
+    /// Do everything but touch the database.
+    pub dry_run: bool,
+    /// A file with a larger share of rejected lines fails the load.
+    pub max_bad_ratio: f64,
+    /// Gaps over this many seconds get `default_duration`.
+    pub max_duration: i64,
+    /// Duration of an event followed by a gap over `max_duration`.
+    pub default_duration: i64,
+    /// Target size of one statement's rows.
+    pub batch_bytes: usize,
+    /// Longer lines are rejected (their first bytes are kept).
+    pub max_line_bytes: usize,
+    /// Statements run at once.
+    pub writers: usize,
+    /// A MaxMind-format country database for `ip_country` (default: the embedded RIR table).
+    pub geoip: Option<PathBuf>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            paths: Vec::new(),
+            database_url: None,
+            private_database: None,
+            no_pii: false,
+            course_id: None,
+            domain: None,
+            method: MethodChoice::Auto,
+            dry_run: false,
+            max_bad_ratio: 0.5,
+            max_duration: 3600,
+            default_duration: 100,
+            batch_bytes: 8 << 20,
+            max_line_bytes: 32 << 20,
+            writers: 4,
+            geoip: None,
+        }
+    }
+}
+
+/// The result of a load, as `--json` prints it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LoadSummary {
+    /// Files loaded in this run.
+    pub files: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines accepted as events.
+    pub events: u64,
+    /// Lines that could not be events (see `moocdb_loader_rejects`).
+    pub rejected: u64,
+    /// Lines identical to an event already seen.
+    pub duplicates: u64,
+    /// Blank and comment lines, and events of other courses under `--course-id`.
+    pub skipped: u64,
+    /// Files already loaded, not read again.
+    pub skipped_files: u64,
+    /// Files loaded before that have grown since: only their new bytes were loaded.
+    pub grown_files: u64,
+    /// Files whose already-loaded part changed since: left alone (see `--reload`).
+    pub changed_files: Vec<String>,
+    /// `infile` or `insert` (`none` in a dry run).
+    pub method: String,
+    /// Wall-clock seconds.
+    pub elapsed_s: f64,
+    /// Rows written in this run, per table (rows produced, in a dry run).
+    pub rows: BTreeMap<String, u64>,
+    /// Events dropped by `--course-id` (included in `skipped`).
+    pub other_course_events: u64,
+    /// Events accepted but stored in no table, by reason (as json_to_relation did: repeated
+    /// heartbeats, server pings).
+    pub events_not_stored: BTreeMap<String, u64>,
+    /// The course domain used for relative URLs.
+    pub domain: Option<String>,
+    /// Server settings that would make loading faster, once.
+    #[serde(skip)]
+    pub advice: Vec<String>,
+}
+
+/// Runs a load. `stop` is checked between lines (Ctrl-C).
+pub async fn run(
+    options: LoadOptions,
+    progress: Progress,
+    stop: Arc<AtomicBool>,
+) -> Result<LoadSummary, LoadError> {
+    let started = Instant::now();
+    let logs = source::discover(&options.paths)?;
+    let geoip = match &options.geoip {
+        Some(path) => Some(GeoIp::open(path)?),
+        None => None,
+    };
+    progress.set_total(logs.iter().map(|l| l.size).sum());
+
+    let mut summary = LoadSummary::default();
+    let mut options = options;
+    let mut lock = None;
+    let (pool, writers, method, known, carried, max_statement) = if options.dry_run {
+        let carried = CarriedState::default();
+        (None, None, None, KnownEntries::default(), carried, 1 << 20)
+    } else {
+        let url = options
+            .database_url
+            .as_deref()
+            .ok_or_else(|| LoadError::BadUrl {
+                url: String::new(),
+                reason:
+                    "no database URL: give --database-url or set DATABASE_URL (or use --dry-run)"
+                        .into(),
+            })?;
+        let target = Target::parse(url, options.private_database.as_deref())?;
+        let pool = target
+            .prepare(!options.no_pii, options.writers as u32 + 3)
+            .await?;
+        lock = Some(database::lock(&pool, &target.database).await?);
+        for path in ledger::recover(&pool).await? {
+            tracing::warn!(
+                "{path}: an earlier load of this file did not finish; what it wrote was cleaned up and the file will be loaded again"
+            );
+        }
+        let packet = database::max_allowed_packet(&pool).await?;
+        summary.advice = server_advice(&pool).await;
+        let (method, connections) = choose_method(&options, &target, &pool).await?;
+        let max_statement = packet.saturating_sub(64 * 1024).max(16 * 1024) as usize;
+        let batch = match method {
+            Method::Infile => options.batch_bytes,
+            // An INSERT must fit in one packet: leave room for the statement head.
+            Method::Insert => options.batch_bytes.min(max_statement),
+        };
+        let known = database::known_entries(&pool).await?;
+        let carried = state::read(&pool).await?;
+        let writers = Writers::start(
+            connections,
+            target.database.clone(),
+            target.private_database.clone(),
+            options.writers,
+            options.writers * 2,
+        );
+        (
+            Some(pool),
+            Some((writers, batch)),
+            Some(method),
+            known,
+            carried,
+            max_statement,
+        )
+    };
+    // The domain: as given, else as earlier loads learned it, else from the log.
+    if options.domain.is_none() {
+        options.domain = carried
+            .domain
+            .clone()
+            .or_else(|| discover_domain(&logs, options.max_line_bytes));
+    }
+    summary.method = method.map(Method::name).unwrap_or("none").to_string();
+
+    let encoding = match method {
+        Some(Method::Infile) => Encoding::Tsv,
+        _ => Encoding::SqlValues,
+    };
+    let (writer_handle, batch_bytes) = match writers {
+        Some((w, b)) => (Some(w), b),
+        None => (None, options.batch_bytes),
+    };
+    let sender = writer_handle.as_ref().map(Writers::sender);
+    let handle = Handle::current();
+    let transform_options = options.clone();
+    let transform_progress = progress.clone();
+    let transform_pool = pool.clone();
+    let transform = tokio::task::spawn_blocking(move || {
+        let mut transform = Transform::new(
+            transform_options,
+            Context {
+                pool: transform_pool,
+                sender,
+                handle,
+                encoding,
+                batch_bytes,
+                max_statement,
+                progress: transform_progress,
+                stop,
+            },
+            known,
+            carried,
+            geoip,
+        );
+        let result = transform.run_all(&logs);
+        (transform.summary, result)
+    });
+    let (transformed, result) = transform.await.map_err(|e| LoadError::Write {
+        table: "(transform)".into(),
+        message: e.to_string(),
+    })?;
+    let written = match writer_handle {
+        Some(w) => Some(w.finish().await),
+        None => None,
+    };
+    // A writer error explains a "writers stopped" transform error: report the writer's.
+    let written = match (result, written) {
+        (_, Some(Err(e))) => return Err(e),
+        (Err(e), _) => return Err(e),
+        (Ok(()), w) => w.map(Result::unwrap_or_default),
+    };
+    if let Some(pool) = &pool {
+        analyze_tables(pool, &transformed.rows).await;
+        if let Some(lock) = lock {
+            database::unlock(lock).await;
+        }
+        pool.close().await;
+    }
+    progress.finish();
+    let mut summary = LoadSummary {
+        method: summary.method,
+        advice: summary.advice,
+        ..transformed
+    };
+    if let Some(written) = written {
+        summary.rows = Table::ALL
+            .iter()
+            .filter(|t| **t != Table::Lines)
+            .filter_map(|t| written.get(t).map(|n| (t.name().to_string(), *n)))
+            .collect();
+    }
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// qpipe's DOMAIN when none is given: the scheme and host of the first absolute page or referer
+/// URL among the first lines of the logs (reading stops after 20,000 lines).
+fn discover_domain(logs: &[TrackingLog], max_line_bytes: usize) -> Option<String> {
+    let mut budget = 20_000u32;
+    for log in logs {
+        if log.origin == source::Origin::Stdin {
+            continue;
+        }
+        let Ok(mut reader) = log.open(max_line_bytes) else {
+            continue;
+        };
+        while let Ok(Some(line)) = reader.next_line() {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                return None;
+            }
+            if let Decoded::Json(json) = decode(line.bytes)
+                && let Ok(event) = TrackingEvent::parse(json)
+                && let Some(d) = crate::moocdb::course_url::domain_of(&event.page)
+                    .or_else(|| crate::moocdb::course_url::domain_of(&event.referer))
+            {
+                return Some(d);
+            }
+        }
+    }
+    None
+}
+
+async fn choose_method(
+    options: &LoadOptions,
+    target: &Target,
+    pool: &MySqlPool,
+) -> Result<(Method, Connections), LoadError> {
+    if options.method == MethodChoice::Insert {
+        return Ok((Method::Insert, Connections::Insert(pool.clone())));
+    }
+    let infile = InfilePool::new(target, options.writers)?;
+    match infile.probe().await {
+        Ok(()) => Ok((Method::Infile, Connections::Infile(infile))),
+        Err(LoadError::InfileRefused { message }) if options.method == MethodChoice::Auto => {
+            tracing::warn!(
+                "the server refuses LOAD DATA LOCAL INFILE ({message}); loading with multi-row INSERT instead (slower; set local_infile=1 on the server to use the fast path)"
+            );
+            infile.close().await;
+            Ok((Method::Insert, Connections::Insert(pool.clone())))
+        }
+        Err(e) => {
+            infile.close().await;
+            Err(e)
+        }
+    }
+}
+
+async fn server_advice(pool: &MySqlPool) -> Vec<String> {
+    let mut advice = Vec::new();
+    let value = |name: &'static str| async move {
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+            "SELECT CAST(@@{name} AS CHAR)"
+        )))
+        .fetch_one(pool)
+        .await
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    };
+    if let Some(v) = value("innodb_buffer_pool_size").await
+        && v < 512 << 20
+    {
+        advice.push(format!(
+                "innodb_buffer_pool_size is {} MiB; 1 GiB or more (about half the server's memory) makes bulk loads much faster",
+                v >> 20
+            ));
+    }
+    let redo = match value("innodb_redo_log_capacity").await {
+        Some(v) => Some(v),
+        None => value("innodb_log_file_size").await,
+    };
+    if let Some(v) = redo
+        && v < 1 << 30
+    {
+        advice.push(format!(
+                "the InnoDB redo log is {} MiB; 1 GiB or more (innodb_redo_log_capacity on MySQL 8, innodb_log_file_size on MariaDB) speeds up bulk loading about 1.7x",
+                v >> 20
+            ));
+    }
+    advice
+}
+
+async fn analyze_tables(pool: &MySqlPool, rows: &BTreeMap<String, u64>) {
+    // Tables are created with STATS_AUTO_RECALC=0; refresh statistics of the tables that grew.
+    for table in Table::ALL.iter().filter(|t| !t.is_private()) {
+        if rows.get(table.name()).copied().unwrap_or(0) > 0 {
+            let sql = format!("ANALYZE TABLE `{}`", table.name());
+            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await {
+                tracing::debug!("ANALYZE TABLE {} failed: {e}", table.name());
+            }
+        }
+    }
+}
+
+/// A course id in `Org/Course/Run` form (from `course-v1:Org+Course+Run` or `Org/Course/Run`).
+pub fn normal_course_id(id: &str) -> String {
+    let id = id.trim();
+    if let Some(key) = id.strip_prefix("course-v1:") {
+        return key.split('+').take(3).collect::<Vec<_>>().join("/");
+    }
+    if let Some(key) = id.strip_prefix("ccx-v1:") {
+        return key.split('+').take(3).collect::<Vec<_>>().join("/");
+    }
+    id.trim_matches('/').to_string()
+}
+
+/// The course an event belongs to, in `Org/Course/Run` form, if it says.
+pub fn event_course(event: &TrackingEvent) -> Option<String> {
+    if let Some(c) = event.context_str("course_id").filter(|c| !c.is_empty()) {
+        return Some(normal_course_id(&c));
+    }
+    org_course_run(&event.page).or_else(|| org_course_run(&event.event_type))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn course_ids_normalise() {
+        assert_eq!(
+            normal_course_id("course-v1:DemoX+Loader201+2026_T1"),
+            "DemoX/Loader201/2026_T1"
+        );
+        assert_eq!(
+            normal_course_id("DemoX/Loader101/2013_Spring"),
+            "DemoX/Loader101/2013_Spring"
+        );
+        assert_eq!(normal_course_id("ccx-v1:A+B+C+ccx@3"), "A/B/C");
+    }
+}

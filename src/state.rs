@@ -1,0 +1,264 @@
+//! State carried from one loaded file to the next, across runs: each user's latest observed event
+//! (its duration is known only when the user's next event arrives) and current location, each
+//! IP's latest event time, and the course domain. It is read once before a load and written, with
+//! the ledger's "loaded", in one transaction at the end of every file, so that a crash never
+//! leaves state that covers half a file.
+
+use std::io::Write;
+
+use chrono::NaiveDateTime;
+use sqlx::Row;
+use sqlx::mysql::MySqlPool;
+
+use crate::error::LoadError;
+use crate::ledger::FileCounts;
+use crate::sink::escape_sql;
+
+/// A user's latest observed event, not yet written with its duration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedEvent {
+    /// `observed_event_id`.
+    pub id: String,
+    /// `url_id` (a resource id).
+    pub resource_id: i64,
+    /// `observed_event_timestamp`.
+    pub time: NaiveDateTime,
+    /// `observed_event_ip` (country code).
+    pub ip: String,
+    /// `observed_event_os`.
+    pub os: i64,
+    /// `observed_event_agent`.
+    pub agent: i64,
+    /// `observed_event_type_id`.
+    pub event_type: String,
+}
+
+/// The carried state of one user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserState {
+    /// `anon_screen_name`.
+    pub user: String,
+    /// The latest observed event.
+    pub staged: Option<StagedEvent>,
+    /// The current location (a normalised URL) and when it was set.
+    pub location: Option<(String, NaiveDateTime)>,
+}
+
+/// Everything carried between files.
+#[derive(Debug, Clone, Default)]
+pub struct CarriedState {
+    /// Users.
+    pub users: Vec<UserState>,
+    /// IPs and the time of their latest event.
+    pub ips: Vec<(String, NaiveDateTime)>,
+    /// The course domain, once known.
+    pub domain: Option<String>,
+}
+
+fn err(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
+    move |e| LoadError::Query {
+        what: what.into(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads the state earlier loads left.
+pub async fn read(pool: &MySqlPool) -> Result<CarriedState, LoadError> {
+    let e = err("reading the carried user state");
+    let mut state = CarriedState::default();
+    for r in sqlx::query(
+        "SELECT user_id, staged_event_id, staged_resource_id, staged_time, staged_ip, staged_os, \
+         staged_agent, staged_event_type, location_url, location_time FROM moocdb_loader_user_state",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(&e)?
+    {
+        let id: Option<String> = r.try_get(1).map_err(&e)?;
+        let staged = match id {
+            Some(id) => Some(StagedEvent {
+                id,
+                resource_id: r.try_get::<Option<i32>, _>(2).map_err(&e)?.unwrap_or(0).into(),
+                time: r.try_get::<Option<NaiveDateTime>, _>(3).map_err(&e)?.unwrap_or_default(),
+                ip: r.try_get::<Option<String>, _>(4).map_err(&e)?.unwrap_or_default(),
+                os: r.try_get::<Option<i32>, _>(5).map_err(&e)?.unwrap_or(0).into(),
+                agent: r.try_get::<Option<i32>, _>(6).map_err(&e)?.unwrap_or(0).into(),
+                event_type: r.try_get::<Option<String>, _>(7).map_err(&e)?.unwrap_or_default(),
+            }),
+            None => None,
+        };
+        let url: Option<String> = r.try_get(8).map_err(&e)?;
+        let at: Option<NaiveDateTime> = r.try_get(9).map_err(&e)?;
+        state.users.push(UserState {
+            user: r.try_get(0).map_err(&e)?,
+            staged,
+            location: url.zip(at),
+        });
+    }
+    let e = err("reading the carried IP state");
+    for r in sqlx::query("SELECT ip, last_seen FROM moocdb_loader_ip_state")
+        .fetch_all(pool)
+        .await
+        .map_err(&e)?
+    {
+        state
+            .ips
+            .push((r.try_get(0).map_err(&e)?, r.try_get(1).map_err(&e)?));
+    }
+    state.domain =
+        sqlx::query_scalar("SELECT value FROM moocdb_loader_settings WHERE name = 'domain'")
+            .fetch_optional(pool)
+            .await
+            .map_err(err("reading the settings"))?;
+    Ok(state)
+}
+
+fn text(sql: &mut Vec<u8>, s: &str) {
+    sql.push(b'\'');
+    escape_sql(sql, s.as_bytes());
+    sql.push(b'\'');
+}
+
+fn time(sql: &mut Vec<u8>, t: &NaiveDateTime) {
+    let _ = write!(sql, "'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"));
+}
+
+/// Statements storing `delta`, each under `max_bytes`.
+fn statements(delta: &CarriedState, max_bytes: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push_rows = |head: &str, rows: Vec<Vec<u8>>| {
+        let mut sql = head.as_bytes().to_vec();
+        let mut first = true;
+        for row in rows {
+            if !first && sql.len() + row.len() + 1 > max_bytes {
+                out.push(
+                    String::from_utf8(std::mem::replace(&mut sql, head.as_bytes().to_vec()))
+                        .expect("utf-8"),
+                );
+                first = true;
+            }
+            if !first {
+                sql.push(b',');
+            }
+            sql.extend_from_slice(&row);
+            first = false;
+        }
+        if !first {
+            out.push(String::from_utf8(sql).expect("utf-8"));
+        }
+    };
+    let users = delta
+        .users
+        .iter()
+        .map(|u| {
+            let mut r = b"(".to_vec();
+            text(&mut r, &u.user);
+            match &u.staged {
+                Some(s) => {
+                    r.push(b',');
+                    text(&mut r, &s.id);
+                    let _ = write!(r, ",{},", s.resource_id);
+                    time(&mut r, &s.time);
+                    r.push(b',');
+                    text(&mut r, &s.ip);
+                    let _ = write!(r, ",{},{},", s.os, s.agent);
+                    text(&mut r, &s.event_type);
+                }
+                None => r.extend_from_slice(b",NULL,NULL,NULL,NULL,NULL,NULL,NULL"),
+            }
+            match &u.location {
+                Some((url, at)) => {
+                    r.push(b',');
+                    text(&mut r, url);
+                    r.push(b',');
+                    time(&mut r, at);
+                }
+                None => r.extend_from_slice(b",NULL,NULL"),
+            }
+            r.push(b')');
+            r
+        })
+        .collect();
+    push_rows(
+        "REPLACE INTO moocdb_loader_user_state (user_id, staged_event_id, staged_resource_id, \
+         staged_time, staged_ip, staged_os, staged_agent, staged_event_type, location_url, \
+         location_time) VALUES ",
+        users,
+    );
+    let ips = delta
+        .ips
+        .iter()
+        .map(|(ip, at)| {
+            let mut r = b"(".to_vec();
+            text(&mut r, ip);
+            r.push(b',');
+            time(&mut r, at);
+            r.push(b')');
+            r
+        })
+        .collect();
+    push_rows(
+        "REPLACE INTO moocdb_loader_ip_state (ip, last_seen) VALUES ",
+        ips,
+    );
+    if let Some(domain) = &delta.domain {
+        let mut r = b"('domain',".to_vec();
+        text(&mut r, domain);
+        r.push(b')');
+        push_rows(
+            "REPLACE INTO moocdb_loader_settings (name, value) VALUES ",
+            vec![r],
+        );
+    }
+    out
+}
+
+/// Stores the state a file changed and marks the file loaded (or failed), in one transaction.
+pub async fn commit_file(
+    pool: &MySqlPool,
+    delta: &CarriedState,
+    file_id: i64,
+    counts: &FileCounts,
+    status: &str,
+    max_statement_bytes: usize,
+) -> Result<(), LoadError> {
+    let e = err("storing the carried state and the ledger entry");
+    let mut tx = pool.begin().await.map_err(&e)?;
+    if status == "loaded" {
+        for sql in statements(delta, max_statement_bytes) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(&e)?;
+        }
+    }
+    crate::ledger::finish_file(&mut *tx, file_id, counts, status).await?;
+    tx.commit().await.map_err(&e)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_stay_under_the_size_limit() {
+        let t = NaiveDateTime::parse_from_str("2026-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let delta = CarriedState {
+            users: (0..100)
+                .map(|i| UserState {
+                    user: format!("user{i:035}"),
+                    staged: None,
+                    location: Some((format!("https://x.org/{i}/it's"), t)),
+                })
+                .collect(),
+            ips: vec![("192.0.2.1".into(), t)],
+            domain: Some("https://x.org".into()),
+        };
+        let sql = statements(&delta, 2000);
+        assert!(sql.len() > 3);
+        assert!(sql.iter().all(|s| s.len() <= 2000));
+        assert!(sql.iter().any(|s| s.contains("it\\'s")));
+        assert!(sql.last().unwrap().contains("'domain'"));
+    }
+}
