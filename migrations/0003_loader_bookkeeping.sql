@@ -17,7 +17,17 @@ CREATE TABLE IF NOT EXISTS moocdb_loader_files (
     finished_at DATETIME(6) NULL,
     tool_version VARCHAR(32) NOT NULL,
     load_info_id VARCHAR(40) NOT NULL,
-    KEY content_hash_idx (content_hash)
+    -- A grown live file is loaded in segments: the part of the file a row covers, where its
+    -- numbering continues, and the dictionary ids in use when its load started (a crashed load's
+    -- new dictionary rows are removed before it is redone).
+    raw_start BIGINT NOT NULL DEFAULT 0,
+    raw_end BIGINT NOT NULL DEFAULT 0,
+    prefix_hash CHAR(32) NOT NULL DEFAULT '',
+    first_line BIGINT NOT NULL DEFAULT 1,
+    decoded_start BIGINT NOT NULL DEFAULT 0,
+    next_ids TEXT NULL,
+    KEY content_hash_idx (content_hash),
+    KEY path_idx (path(255))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE IF NOT EXISTS moocdb_loader_rejects (

@@ -33,14 +33,3 @@ CREATE TABLE IF NOT EXISTS moocdb_loader_settings (
     name VARCHAR(64) NOT NULL PRIMARY KEY,
     value TEXT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
--- The ledger records which part of a file a row covers (a grown live file is loaded in
--- segments), how to continue it, and the dictionary ids in use when its load started (a crashed
--- load's new dictionary rows are removed before it is redone).
-ALTER TABLE moocdb_loader_files
-    ADD COLUMN raw_start BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN raw_end BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN prefix_hash CHAR(32) NOT NULL DEFAULT '',
-    ADD COLUMN first_line BIGINT NOT NULL DEFAULT 1,
-    ADD COLUMN decoded_start BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN next_ids TEXT NULL;

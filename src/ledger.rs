@@ -54,7 +54,7 @@ pub struct FileCounts {
 
 /// Where in a file a load starts: at the beginning, or where an earlier load of a grown live file
 /// stopped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
     /// Offset in the file as stored.
     pub raw_start: u64,
@@ -62,6 +62,17 @@ pub struct Segment {
     pub first_line: u64,
     /// Offset in the decompressed file.
     pub decoded_start: u64,
+}
+
+impl Default for Segment {
+    /// The whole file: from its first byte and line 1.
+    fn default() -> Self {
+        Segment {
+            raw_start: 0,
+            first_line: 1,
+            decoded_start: 0,
+        }
+    }
 }
 
 /// The latest loaded segment of a file, to recognise it grown or changed.

@@ -34,6 +34,9 @@ pub struct TrackingLog {
     pub display_name: String,
     /// The size on disk (compressed size for `.gz`), 0 for standard input.
     pub size: u64,
+    /// Whether the file was modified in the last five minutes: a live log still being written,
+    /// whose unterminated last line may be incomplete.
+    pub live: bool,
 }
 
 impl TrackingLog {
@@ -181,6 +184,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<TrackingLog>, LoadError> {
                 origin: Origin::Stdin,
                 display_name: "-".into(),
                 size: 0,
+                live: false,
             });
             continue;
         }
@@ -195,10 +199,18 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<TrackingLog>, LoadError> {
                 origin: Origin::File(path.clone()),
                 display_name: path.display().to_string(),
                 size: meta.len(),
+                live: is_live(&meta),
             });
         }
     }
     Ok(logs)
+}
+
+fn is_live(meta: &std::fs::Metadata) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .is_some_and(|age| age.as_secs() < 300)
 }
 
 fn walk_dir(dir: &Path, logs: &mut Vec<TrackingLog>) -> Result<(), LoadError> {
@@ -227,6 +239,7 @@ fn walk_dir(dir: &Path, logs: &mut Vec<TrackingLog>) -> Result<(), LoadError> {
                 display_name: path.display().to_string(),
                 origin: Origin::File(path),
                 size: meta.len(),
+                live: is_live(&meta),
             });
         }
     }

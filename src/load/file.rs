@@ -523,7 +523,7 @@ impl Transform {
             // unterminated line that is not valid JSON is left for the next load.
             if !line.terminated
                 && !compressed
-                && log.origin != source::Origin::Stdin
+                && log.live
                 && match &decoded {
                     Ok(Decoded::Json(json)) => TrackingEvent::parse(json).is_err(),
                     Ok(Decoded::Blank) => false,

@@ -108,9 +108,15 @@ impl Hierarchy {
         (index, true)
     }
 
-    /// The id the next new node will get.
+    /// The lowest id not yet in the database: the next new node's, or an earlier node's that
+    /// is still waiting to be written (the root of a new hierarchy).
     pub fn next_id(&self) -> i64 {
-        self.next_id
+        self.nodes
+            .iter()
+            .filter(|n| !n.stored)
+            .map(|n| n.id)
+            .min()
+            .unwrap_or(self.next_id)
     }
 
     /// The node at `index`.

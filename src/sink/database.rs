@@ -141,23 +141,16 @@ impl Target {
         drop(conn);
         if private {
             let pool = self.pool(&self.private_database, 1).await?;
-            crate::schema::PRIVATE_MIGRATOR
-                .run(&pool)
-                .await
-                .map_err(|e| LoadError::Schema {
-                    database: self.private_database.clone(),
-                    message: e.to_string(),
-                })?;
+            migrate(
+                &crate::schema::PRIVATE_MIGRATOR,
+                &pool,
+                &self.private_database,
+            )
+            .await?;
             pool.close().await;
         }
         let pool = self.pool(&self.database, connections).await?;
-        crate::schema::MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| LoadError::Schema {
-                database: self.database.clone(),
-                message: e.to_string(),
-            })?;
+        migrate(&crate::schema::MIGRATOR, &pool, &self.database).await?;
         Ok(pool)
     }
 
@@ -176,6 +169,38 @@ impl Target {
             .await
             .map_err(|e| self.connect_error(e))
     }
+}
+
+/// Applies the migrations. A migration left unfinished by a killed process is applied again: every
+/// migration only creates what is missing (`CREATE TABLE IF NOT EXISTS`), so that is safe.
+async fn migrate(
+    migrator: &sqlx::migrate::Migrator,
+    pool: &MySqlPool,
+    database: &str,
+) -> Result<(), LoadError> {
+    let schema_error = |message: String| LoadError::Schema {
+        database: database.to_string(),
+        message,
+    };
+    for _ in 0..3 {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(sqlx::migrate::MigrateError::Dirty(version)) => {
+                tracing::warn!(
+                    "database `{database}`: migration {version} was interrupted earlier; applying it again"
+                );
+                sqlx::query("DELETE FROM _sqlx_migrations WHERE version = ? AND success = 0")
+                    .bind(version)
+                    .execute(pool)
+                    .await
+                    .map_err(|e| schema_error(e.to_string()))?;
+            }
+            Err(e) => return Err(schema_error(e.to_string())),
+        }
+    }
+    Err(schema_error(
+        "migrations keep failing; see the messages above".into(),
+    ))
 }
 
 fn percent_decode(s: &str) -> String {

@@ -1,0 +1,408 @@
+//! Incremental loading and crash safety (DESIGN.md decision 7): loads split in batches, repeated,
+//! grown, overlapping, killed or run twice at once all end in the database one clean load gives.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use moocdb_loader::schema::Table;
+
+/// Every row of every table the loader writes (private ones included), as text: two databases
+/// with equal snapshots hold the same data. Load times are left out.
+async fn snapshot(url: &str) -> Vec<(String, Vec<String>)> {
+    let public = pool(url).await;
+    let private = pool(&format!("{url}_private")).await;
+    let mut out = Vec::new();
+    for table in Table::ALL {
+        let p = if table.is_private() {
+            &private
+        } else {
+            &public
+        };
+        let skip: &[&str] = match table {
+            Table::LoadInfo => &["load_date_time"],
+            Table::Lines => &["file_id"],
+            _ => &[],
+        };
+        out.push((table.name().to_string(), table_dump(p, table, skip).await));
+    }
+    out
+}
+
+fn assert_same(a: &[(String, Vec<String>)], b: &[(String, Vec<String>)]) {
+    for ((table, rows_a), (_, rows_b)) in a.iter().zip(b) {
+        if rows_a != rows_b {
+            let only_a: Vec<_> = rows_a
+                .iter()
+                .filter(|r| !rows_b.contains(r))
+                .take(3)
+                .collect();
+            let only_b: Vec<_> = rows_b
+                .iter()
+                .filter(|r| !rows_a.contains(r))
+                .take(3)
+                .collect();
+            panic!(
+                "table {table} differs: {} vs {} rows\nonly in the first: {only_a:#?}\nonly in the second: {only_b:#?}",
+                rows_a.len(),
+                rows_b.len()
+            );
+        }
+    }
+}
+
+/// The sample log's lines, repeated with the usernames made distinct per copy: a larger log with
+/// the same shapes (several duplicate-check chunks).
+fn synthetic_lines(copies: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(data("sample.log")).unwrap();
+    let mut out = Vec::new();
+    for c in 0..copies {
+        for line in text.lines() {
+            out.push(line.replace(
+                "\"username\": \"learner",
+                &format!("\"username\": \"c{c}learner"),
+            ));
+        }
+    }
+    out
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// Splits the sample log into three chronological daily files.
+fn daily_files(dir: &Path) -> Vec<PathBuf> {
+    let lines: Vec<String> = std::fs::read_to_string(data("sample.log"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let third = lines.len() / 3;
+    let parts = [
+        &lines[..third],
+        &lines[third..2 * third],
+        &lines[2 * third..],
+    ];
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let p = dir.join(format!("tracking.log-2026030{}", i + 1));
+            write_lines(&p, part);
+            p
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn batches_give_the_same_database_as_one_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = daily_files(dir.path());
+    let (all, _) = fresh_database("batches_all").await;
+    load(options(
+        &all,
+        &files.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    ))
+    .await;
+    let (split, _) = fresh_database("batches_split").await;
+    for f in &files {
+        let s = load(options(&split, &[f])).await;
+        assert_eq!(s.files, 1);
+    }
+    let a = snapshot(&all).await;
+    assert!(
+        a.iter()
+            .any(|(t, rows)| t == "observed_events" && rows.len() > 200)
+    );
+    assert_same(&a, &snapshot(&split).await);
+    // Durations crossed the batch boundaries: no user's event other than their latest is NULL.
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) - COUNT(DISTINCT user_id) FROM observed_events WHERE observed_event_duration IS NULL",
+    )
+    .fetch_one(&pool(&split).await)
+    .await
+    .unwrap();
+    assert_eq!(open, 0);
+}
+
+#[tokio::test]
+async fn corpus_in_batches_gives_the_same_database_as_one_load() {
+    let Some(shared) = shared("corpus_in_batches_gives_the_same_database_as_one_load") else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(shared.join("corpus/edx-analytics-pipeline"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    let (all, _) = fresh_database("corpus_all").await;
+    let mut o = options(
+        &all,
+        &files.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    );
+    o.max_bad_ratio = 1.0;
+    load(o).await;
+    let (split, _) = fresh_database("corpus_split").await;
+    for batch in files.chunks(files.len().div_ceil(4)) {
+        let mut o = options(
+            &split,
+            &batch.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+        );
+        o.max_bad_ratio = 1.0;
+        load(o).await;
+    }
+    assert_same(&snapshot(&all).await, &snapshot(&split).await);
+}
+
+#[tokio::test]
+async fn a_second_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = daily_files(dir.path());
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let (url, _) = fresh_database("idempotent").await;
+    load(options(&url, &paths)).await;
+    let before = snapshot(&url).await;
+    let s = load(options(&url, &paths)).await;
+    assert_eq!((s.files, s.skipped_files, s.lines), (0, 3, 0));
+    assert!(s.rows.is_empty(), "{:?}", s.rows);
+    assert_same(&before, &snapshot(&url).await);
+    let ledger: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM moocdb_loader_files")
+        .fetch_one(&pool(&url).await)
+        .await
+        .unwrap();
+    assert_eq!(ledger, 3);
+}
+
+#[tokio::test]
+async fn a_grown_live_file_loads_only_its_new_lines() {
+    let lines = synthetic_lines(2);
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("tracking.log");
+    // First load: 40% of the lines and half of the next one, still being written.
+    let cut = lines.len() * 2 / 5;
+    let mut text: String = lines[..cut].iter().map(|l| format!("{l}\n")).collect();
+    let partial = &lines[cut][..lines[cut].len() / 2];
+    std::fs::write(&live, format!("{text}{partial}")).unwrap();
+    let (grown, _) = fresh_database("grown").await;
+    let first = load(options(&grown, &[&live])).await;
+    assert_eq!(first.lines, cut as u64, "the unfinished last line waits");
+    // The line is finished and more are appended.
+    for l in &lines[cut..] {
+        text.push_str(l);
+        text.push('\n');
+    }
+    std::fs::write(&live, &text).unwrap();
+    let second = load(options(&grown, &[&live])).await;
+    assert_eq!((second.grown_files, second.files), (1, 1));
+    assert_eq!(
+        second.lines,
+        (lines.len() - cut) as u64,
+        "only the new lines are read"
+    );
+    assert_eq!(
+        first.rejected + second.rejected,
+        2 * 2,
+        "the sample's two bad lines per copy"
+    );
+    // The same file loaded once, in another database.
+    let (once, _) = fresh_database("grown_once").await;
+    load(options(&once, &[&live])).await;
+    assert_same(&snapshot(&once).await, &snapshot(&grown).await);
+    // Rejected lines keep their true line numbers across segments.
+    let numbers: Vec<i64> =
+        sqlx::query_scalar("SELECT line_number FROM moocdb_loader_rejects ORDER BY line_number")
+            .fetch_all(&pool(&grown).await)
+            .await
+            .unwrap();
+    let expected: Vec<i64> =
+        sqlx::query_scalar("SELECT line_number FROM moocdb_loader_rejects ORDER BY line_number")
+            .fetch_all(&pool(&once).await)
+            .await
+            .unwrap();
+    assert_eq!(numbers, expected);
+}
+
+#[tokio::test]
+async fn a_changed_file_is_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("tracking.log");
+    let lines = synthetic_lines(1);
+    write_lines(&f, &lines[..100]);
+    let (url, _) = fresh_database("changed").await;
+    load(options(&url, &[&f])).await;
+    let before = snapshot(&url).await;
+    write_lines(&f, &lines[50..200]);
+    let s = load(options(&url, &[&f])).await;
+    assert_eq!(s.changed_files.len(), 1);
+    assert_eq!(s.files, 0);
+    assert_same(&before, &snapshot(&url).await);
+}
+
+#[tokio::test]
+async fn overlapping_gzip_and_plain_files_give_each_event_once() {
+    use flate2::{Compression, write::GzEncoder};
+    let lines = synthetic_lines(2);
+    let dir = tempfile::tempdir().unwrap();
+    // The rotated file holds the first 70%, the live file from 40% on: 30% overlap.
+    let (a, b) = (lines.len() * 7 / 10, lines.len() * 4 / 10);
+    let gz = dir.path().join("tracking.log-1.gz");
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    for l in &lines[..a] {
+        writeln!(enc, "{l}").unwrap();
+    }
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let live = dir.path().join("tracking.log-2");
+    write_lines(&live, &lines[b..]);
+    let whole = dir.path().join("whole.log");
+    write_lines(&whole, &lines);
+
+    let (overlap, _) = fresh_database("overlap").await;
+    let s1 = load(options(&overlap, &[&gz])).await;
+    let s2 = load(options(&overlap, &[&live])).await;
+    let (once, _) = fresh_database("overlap_once").await;
+    let s = load(options(&once, &[&whole])).await;
+    assert_eq!(
+        s1.events + s2.events,
+        s.events,
+        "each event is accepted once"
+    );
+    assert!(
+        s2.duplicates >= (a - b) as u64 - 10,
+        "the overlap is counted as duplicates"
+    );
+    let count_of =
+        |url: String, table: &'static str| async move { count(&pool(&url).await, table).await };
+    for table in [
+        "EdxTrackEvent",
+        "observed_events",
+        "submissions",
+        "Answer",
+        "users",
+    ] {
+        assert_eq!(
+            count_of(overlap.clone(), table).await,
+            count_of(once.clone(), table).await,
+            "{table}"
+        );
+    }
+}
+
+/// Runs the binary on `files` with a crash point (or none); returns its exit status.
+fn run_with_crash(url: &str, files: &[&Path], crash_at: Option<&str>) -> std::process::ExitStatus {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_moocdb"));
+    cmd.args(["load", "-q", "--database-url", url])
+        .args(files)
+        .env_remove("DATABASE_URL");
+    if let Some(point) = crash_at {
+        cmd.env("MOOCDB_CRASH_AT", point);
+    }
+    cmd.stderr(std::process::Stdio::null()).status().unwrap()
+}
+
+#[tokio::test]
+async fn a_killed_load_completes_on_the_next_run() {
+    let lines = synthetic_lines(14);
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("day1.log"), dir.path().join("day2.log"));
+    write_lines(&first, &lines[..lines.len() / 2]);
+    write_lines(&second, &lines[lines.len() / 2..]);
+    let files = [first.as_path(), second.as_path()];
+    let (clean, _) = fresh_database("crash_clean").await;
+    assert!(run_with_crash(&clean, &files, None).success());
+    let expected = snapshot(&clean).await;
+    // Early (first chunk of the first file), mid-file, just before the first file is recorded,
+    // and in the second file after the first was recorded.
+    for point in [
+        "after-chunk:1",
+        "after-chunk:2",
+        "before-commit:1",
+        "after-chunk:3",
+        "before-commit:2",
+    ] {
+        let (url, _) = fresh_database("crash").await;
+        let status = run_with_crash(&url, &files, Some(point));
+        assert!(!status.success(), "{point}: the crash hook fired");
+        assert!(
+            run_with_crash(&url, &files, None).success(),
+            "{point}: the rerun succeeds"
+        );
+        let got = snapshot(&url).await;
+        assert_same(&expected, &got);
+        let unfinished: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM moocdb_loader_files WHERE status <> 'loaded'")
+                .fetch_one(&pool(&url).await)
+                .await
+                .unwrap();
+        assert_eq!(unfinished, 0, "{point}");
+    }
+}
+
+#[tokio::test]
+async fn a_sigkilled_load_completes_on_the_next_run() {
+    let lines = synthetic_lines(30);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("big.log");
+    write_lines(&f, &lines);
+    let (clean, _) = fresh_database("sigkill_clean").await;
+    assert!(run_with_crash(&clean, &[&f], None).success());
+    let expected = snapshot(&clean).await;
+    for delay_ms in [150u64, 600] {
+        let (url, _) = fresh_database("sigkill").await;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_moocdb"))
+            .args(["load", "-q", "--database-url", &url])
+            .arg(&f)
+            .env_remove("DATABASE_URL")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        assert!(run_with_crash(&url, &[&f], None).success());
+        assert_same(&expected, &snapshot(&url).await);
+    }
+}
+
+#[tokio::test]
+async fn a_second_loader_is_refused_while_one_runs() {
+    let (url, db) = fresh_database("locked").await;
+    load(options(&url, &[&data("prefixed.log")])).await;
+    // Hold the loader lock from another connection.
+    let mut holder = <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let got: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT GET_LOCK('moocdb_loader.{db}', 0)"
+    )))
+    .fetch_one(&mut holder)
+    .await
+    .unwrap();
+    assert_eq!(got, 1);
+    let (code, _, stderr) = moocdb(&[
+        "load",
+        "--database-url",
+        &url,
+        data("sample.log").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("another moocdb load is running"),
+        "{stderr}"
+    );
+    sqlx::Connection::close(holder).await.unwrap();
+    let (code, _, stderr) = moocdb(&[
+        "load",
+        "--database-url",
+        &url,
+        data("sample.log").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+}
