@@ -25,8 +25,6 @@ pub enum RowKind {
     State = 5,
     /// `InputState.input_state_id`.
     InputState = 6,
-    /// `Account.account_id`.
-    Account = 7,
 }
 
 /// The identity of one tracking-log line: its event time and a 128-bit hash of its bytes.
@@ -84,6 +82,39 @@ impl RowId {
             nibble += 1;
         }
         RowId(out)
+    }
+
+    /// The id of the `index`-th private `Account` row of the event whose first `EdxTrackEvent`
+    /// row has this id: derivable from the event row, so a file's accounts can be found again.
+    pub fn account_id(&self, index: u32) -> RowId {
+        let mut seed = self.0.to_vec();
+        seed.extend_from_slice(b"account");
+        seed.extend_from_slice(&index.to_le_bytes());
+        let h = xxh3_128(&seed);
+        let millis = u128::from_str_radix(&self.as_str()[..8], 16).unwrap_or(0) << 16
+            | u128::from_str_radix(&self.as_str()[9..13], 16).unwrap_or(0);
+        let value: u128 = (millis << 80)
+            | (0x7u128 << 76)
+            | ((h >> 64) & 0x0FFF) << 64
+            | (0b10u128 << 62)
+            | (h & 0x3FFF_FFFF_FFFF_FFFF);
+        RowId::from_u128(value)
+    }
+
+    /// Parses an id written by [`RowId::as_str`].
+    pub fn parse(s: &str) -> Option<RowId> {
+        let bytes: [u8; 36] = s.as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    *b == b'_'
+                } else {
+                    b.is_ascii_hexdigit()
+                }
+            })
+            .then_some(RowId(bytes))
     }
 
     /// The id as text.
@@ -183,5 +214,14 @@ mod tests {
         assert_eq!(s.len(), 36);
         assert_eq!(&s[8..9], "_");
         assert_eq!(&s[14..15], "7");
+        let row = a.id(RowKind::TrackEventRow, 0);
+        assert_eq!(RowId::parse(row.as_str()), Some(row));
+        let account = row.account_id(0);
+        assert_eq!(
+            &account.as_str()[..13],
+            &row.as_str()[..13],
+            "time-ordered like its event"
+        );
+        assert_ne!(account, row.account_id(1));
     }
 }

@@ -310,6 +310,132 @@ pub async fn recover(pool: &MySqlPool) -> Result<Vec<String>, LoadError> {
     Ok(unfinished.into_iter().map(|(_, path, _)| path).collect())
 }
 
+/// Removes every row a file's loads wrote, in every table, so that the file can be loaded again
+/// (`--reload`): its `EdxTrackEvent` rows and everything derived from them (side tables,
+/// observed events, submissions, assessments, private `EventIp` and `Account` rows), its
+/// recorded lines, rejects and ledger entries, and users left without events. Rows of lines
+/// that another file loaded first belong to that file and stay. Dictionary entries stay.
+pub async fn forget_file(
+    pool: &MySqlPool,
+    path: &str,
+    load_info_id: &str,
+    private_database: Option<&str>,
+) -> Result<Forgotten, LoadError> {
+    let e = query_error("removing the rows of a file to reload");
+    let mut tx = pool.begin().await.map_err(&e)?;
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT _id, CAST(event_type AS CHAR) FROM EdxTrackEvent WHERE load_info_fk = ?",
+    )
+    .bind(load_info_id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(&e)?;
+    let ids: Vec<String> = rows.iter().map(|(id, _)| format!("'{id}'")).collect();
+    let accounts: Vec<String> = rows
+        .iter()
+        .filter(|(_, t)| t == "/create_account" || t == "change-email-settings")
+        .filter_map(|(id, _)| crate::identity::RowId::parse(id))
+        .map(|id| format!("'{}'", id.account_id(0)))
+        .collect();
+    let fk = |column: &str| {
+        format!(
+            "SELECT {column} FROM EdxTrackEvent WHERE load_info_fk = '{load_info_id}' AND {column} <> ''"
+        )
+    };
+    let mut sql: Vec<String> = Vec::new();
+    for chunk in ids.chunks(5000) {
+        let list = chunk.join(",");
+        // A removed event must not come back as a user's staged (latest) event.
+        sql.push(format!(
+            "UPDATE moocdb_loader_user_state SET staged_event_id = NULL, staged_resource_id = NULL, \
+             staged_time = NULL, staged_ip = NULL, staged_os = NULL, staged_agent = NULL, \
+             staged_event_type = NULL WHERE staged_event_id IN ({list})"
+        ));
+        for (table, column) in [
+            ("observed_events", "observed_event_id"),
+            ("assessments", "assessment_id"),
+            ("submissions", "submission_id"),
+            ("ABExperiment", "event_table_id"),
+            ("OpenAssessment", "event_table_id"),
+        ] {
+            sql.push(format!(
+                "DELETE FROM `{table}` WHERE `{column}` IN ({list})"
+            ));
+        }
+        if let Some(private) = private_database {
+            sql.push(format!(
+                "DELETE FROM `{private}`.EventIp WHERE event_table_id IN ({list})"
+            ));
+        }
+    }
+    if let Some(private) = private_database
+        && !accounts.is_empty()
+    {
+        sql.push(format!(
+            "DELETE FROM `{private}`.Account WHERE account_id IN ({})",
+            accounts.join(",")
+        ));
+    }
+    let states = fk("state_fk");
+    sql.push(format!("DELETE FROM Answer WHERE answer_id IN ({}) OR answer_id IN (SELECT student_answer FROM State WHERE state_id IN ({states}))", fk("answer_fk")));
+    sql.push(format!("DELETE FROM CorrectMap WHERE correct_map_id IN ({}) OR correct_map_id IN (SELECT correct_map FROM State WHERE state_id IN ({states}))", fk("correctMap_fk")));
+    sql.push(format!("DELETE FROM InputState WHERE input_state_id IN (SELECT input_state FROM State WHERE state_id IN ({states}))"));
+    sql.push(format!("DELETE FROM State WHERE state_id IN ({states})"));
+    sql.push(format!(
+        "DELETE FROM EdxTrackEvent WHERE load_info_fk = '{load_info_id}'"
+    ));
+
+    let files: Vec<i64> =
+        sqlx::query_scalar("SELECT file_id FROM moocdb_loader_files WHERE path = ?")
+            .bind(path)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(&e)?;
+    for id in files {
+        sql.push(format!(
+            "DELETE FROM moocdb_loader_lines WHERE file_id = {id}"
+        ));
+        sql.push(format!(
+            "DELETE FROM moocdb_loader_rejects WHERE file_id = {id}"
+        ));
+        sql.push(format!(
+            "DELETE FROM moocdb_loader_files WHERE file_id = {id}"
+        ));
+    }
+    for statement in sql {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *tx)
+            .await
+            .map_err(&e)?;
+    }
+    // Users left without any event.
+    const ORPHANS: &str = "FROM users u WHERE NOT EXISTS (SELECT 1 FROM observed_events o WHERE o.user_id = u.user_id) \
+         AND NOT EXISTS (SELECT 1 FROM submissions s WHERE s.user_id = u.user_id)";
+    let users: Vec<String> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT u.user_id {ORPHANS}")))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(&e)?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DELETE u {ORPHANS}")))
+        .execute(&mut *tx)
+        .await
+        .map_err(&e)?;
+    tx.commit().await.map_err(&e)?;
+    Ok(Forgotten {
+        event_ids: rows.into_iter().map(|(id, _)| id).collect(),
+        users,
+    })
+}
+
+/// What [`forget_file`] removed that the loader keeps in memory.
+#[derive(Debug, Default)]
+pub struct Forgotten {
+    /// `EdxTrackEvent._id` of the removed rows.
+    pub event_ids: Vec<String>,
+    /// Users removed because no event of theirs is left.
+    pub users: Vec<String>,
+}
+
 /// Which of these line hashes are already recorded as loaded.
 pub async fn known_lines(
     pool: &MySqlPool,

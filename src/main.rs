@@ -102,6 +102,10 @@ struct LoadArgs {
     /// (default: the embedded table of the Regional Internet Registries' delegations).
     #[arg(long, value_name = "FILE")]
     geoip: Option<PathBuf>,
+    /// Replace the rows of FILE when its content changed since it was loaded (repeatable);
+    /// without it a changed file is reported and left alone.
+    #[arg(long, value_name = "FILE")]
+    reload: Vec<PathBuf>,
     /// No progress output.
     #[arg(short, long)]
     quiet: bool,
@@ -190,6 +194,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         batch_bytes: args.batch_mib.max(1) << 20,
         writers: args.writers.max(1),
         geoip: args.geoip,
+        reload: args.reload,
         ..LoadOptions::default()
     };
     let progress = Progress::new(if args.quiet || args.json {

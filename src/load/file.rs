@@ -52,6 +52,8 @@ pub struct Context {
     pub progress: Progress,
     /// Set on Ctrl-C.
     pub stop: Arc<AtomicBool>,
+    /// The private database's name.
+    pub private_database: String,
 }
 
 struct Pending {
@@ -170,6 +172,18 @@ impl Transform {
         Ok(())
     }
 
+    fn reloads(&self, log: &TrackingLog) -> bool {
+        let canonical = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+        match &log.origin {
+            source::Origin::File(path) => {
+                self.options.reload.iter().any(|r| {
+                    r == path || (canonical(r).is_some() && canonical(r) == canonical(path))
+                })
+            }
+            source::Origin::Stdin => false,
+        }
+    }
+
     fn interrupted(&self, log: &TrackingLog) -> LoadError {
         LoadError::Interrupted {
             files_done: self.summary.files,
@@ -216,9 +230,32 @@ impl Transform {
                 self.cx.progress.add_done_bytes(log.size);
                 return Ok(());
             }
+            Plan::Changed if self.reloads(log) => {
+                let pool = self
+                    .cx
+                    .pool
+                    .as_ref()
+                    .expect("a changed file implies a database");
+                let private = (!self.options.no_pii).then_some(self.cx.private_database.as_str());
+                let load_info_id = ripemd160_hex(log.uri().as_bytes());
+                let removed = self.block_on(ledger::forget_file(
+                    pool,
+                    &log.display_name,
+                    &load_info_id,
+                    private,
+                ))?;
+                self.moocdb
+                    .forget(&removed.event_ids.into_iter().collect(), &removed.users);
+                tracing::warn!(
+                    "{}: changed since it was loaded: its rows were removed and it is loaded again (--reload)",
+                    log.display_name
+                );
+                Segment::default()
+            }
             Plan::Changed => {
                 tracing::warn!(
-                    "{}: its content changed since it was loaded; left alone (its rows stay as loaded). Load it under another name to add it, or restore the original",
+                    "{}: its content changed since it was loaded; left alone (its rows stay as loaded). Give --reload {} to replace its rows",
+                    log.display_name,
                     log.display_name
                 );
                 self.summary.changed_files.push(log.display_name.clone());

@@ -74,6 +74,9 @@ pub struct LoadOptions {
     pub writers: usize,
     /// A MaxMind-format country database for `ip_country` (default: the embedded RIR table).
     pub geoip: Option<PathBuf>,
+    /// Files (as named on the command line) whose rows are replaced when their content changed
+    /// since they were loaded.
+    pub reload: Vec<PathBuf>,
 }
 
 impl Default for LoadOptions {
@@ -94,6 +97,7 @@ impl Default for LoadOptions {
             max_line_bytes: 32 << 20,
             writers: 4,
             geoip: None,
+            reload: Vec::new(),
         }
     }
 }
@@ -154,6 +158,7 @@ pub async fn run(
     let mut summary = LoadSummary::default();
     let mut options = options;
     let mut lock = None;
+    let mut private_database = String::new();
     let (pool, writers, method, known, carried, max_statement) = if options.dry_run {
         let carried = CarriedState::default();
         (None, None, None, KnownEntries::default(), carried, 1 << 20)
@@ -168,6 +173,7 @@ pub async fn run(
                         .into(),
             })?;
         let target = Target::parse(url, options.private_database.as_deref())?;
+        private_database = target.private_database.clone();
         let pool = target
             .prepare(!options.no_pii, options.writers as u32 + 3)
             .await?;
@@ -238,6 +244,7 @@ pub async fn run(
                 max_statement,
                 progress: transform_progress,
                 stop,
+                private_database,
             },
             known,
             carried,

@@ -240,6 +240,14 @@ impl MoocdbBuilder {
         self.domain.as_deref()
     }
 
+    /// Forgets staged events and users whose rows were removed (`--reload`).
+    pub fn forget(&mut self, event_ids: &HashSet<String>, users: &[String]) {
+        self.staged.retain(|_, e| !event_ids.contains(&e.id));
+        for u in users {
+            self.users.remove(u);
+        }
+    }
+
     /// The ids the next new dictionary and hierarchy rows will get, by table.
     pub fn next_ids(&self) -> std::collections::BTreeMap<String, i64> {
         [

@@ -856,7 +856,10 @@ struct AccountRow {
 }
 
 fn account_row(side: &mut SideRows<'_>, a: &AccountRow) -> Result<(), LoadError> {
-    let id = side.identity.id(RowKind::Account, side.accounts);
+    let id = side
+        .identity
+        .id(RowKind::TrackEventRow, 0)
+        .account_id(side.accounts);
     side.accounts += 1;
     side.rows.add(Table::Account, |r| {
         r.text(id.as_str());
