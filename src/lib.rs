@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod error;
+pub mod generate;
 pub mod identity;
 pub mod ledger;
 pub mod load;

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::io::Write;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use moocdb_loader::load::{LoadOptions, MethodChoice};
@@ -38,6 +40,30 @@ enum Command {
     Migrate(DbArgs),
     /// Show the files loaded, rows per table and rejects.
     Status(StatusArgs),
+    /// Write a deterministic synthetic tracking log (for benchmarks and load tests).
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Number of events (lines).
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Number of distinct users.
+    #[arg(long, default_value_t = 2_000)]
+    users: u32,
+    /// Number of courses (odd ones use course-v1 keys and context).
+    #[arg(long, default_value_t = 2)]
+    courses: u32,
+    /// Number of days the events spread over.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output file; `.gz` is gzip-compressed; `-` for stdout.
+    #[arg(long, short, default_value = "-")]
+    output: PathBuf,
 }
 
 #[derive(Args)]
@@ -153,6 +179,35 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let pool = target.prepare(!db.no_pii, 1).await?;
             pool.close().await;
             eprintln!("database {} is up to date", target.redacted());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(args) => {
+            let options = moocdb_loader::generate::GeneratorOptions {
+                events: args.events,
+                users: args.users,
+                courses: args.courses,
+                days: args.days,
+                seed: args.seed,
+            };
+            let mut out: Box<dyn std::io::Write> = if args.output.as_os_str() == "-" {
+                Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+            } else {
+                let file = std::fs::File::create(&args.output)
+                    .with_context(|| format!("cannot create {}", args.output.display()))?;
+                let file = std::io::BufWriter::with_capacity(1 << 20, file);
+                if args.output.extension().is_some_and(|e| e == "gz") {
+                    Box::new(flate2::write::GzEncoder::new(
+                        file,
+                        flate2::Compression::fast(),
+                    ))
+                } else {
+                    Box::new(file)
+                }
+            };
+            moocdb_loader::generate::generate(&options, &mut out)
+                .with_context(|| format!("writing {}", args.output.display()))?;
+            out.flush()?;
+            drop(out);
             Ok(ExitCode::SUCCESS)
         }
         Command::Status(args) => {

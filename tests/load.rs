@@ -125,7 +125,17 @@ async fn cli_json_follows_the_contract() {
 #[tokio::test]
 async fn a_mostly_bad_file_fails_loudly() {
     let (url, _) = fresh_database("bad_ratio").await;
-    let bad = data("bad_lines.log");
+    // A copy last modified an hour ago: not a live log, so its unterminated, truncated last line
+    // is a reject rather than a line still being written (docs/incremental.md).
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad_lines.log");
+    std::fs::copy(data("bad_lines.log"), &bad).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&bad)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .unwrap();
     let (code, _, stderr) = moocdb(&["load", "--database-url", &url, bad.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(stderr.contains("bad_lines.log"), "{stderr}");

@@ -1,0 +1,344 @@
+//! A deterministic generator of realistic synthetic tracking logs, for benchmarks and load tests:
+//! the same seed gives the same bytes.
+//!
+//! Users work through courses day by day in sessions of consecutive events with the event-type mix
+//! of a real course: mostly page views (implicit courseware URLs), then video, sequence navigation,
+//! problem checks (browser query strings and server events with answers and correct maps),
+//! forum, enrollment and heartbeats; `i4x://` ids for old-style courses, `block-v1:` and `context`
+//! for new ones.
+
+use std::io::{self, Write};
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GeneratorOptions {
+    /// Number of events (lines).
+    pub events: u64,
+    /// Number of distinct users.
+    pub users: u32,
+    /// Number of courses.
+    pub courses: u32,
+    /// Number of days the events spread over.
+    pub days: u32,
+    /// Seed of the pseudo-random sequence.
+    pub seed: u64,
+}
+
+impl Default for GeneratorOptions {
+    fn default() -> Self {
+        GeneratorOptions {
+            events: 100_000,
+            users: 2_000,
+            courses: 2,
+            days: 30,
+            seed: 1,
+        }
+    }
+}
+
+// splitmix64: tiny, fast, and stable across versions (a crate's generator may change its stream).
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn hex32(&mut self) -> String {
+        format!("{:016x}{:016x}", self.next(), self.next())
+    }
+}
+
+struct Course {
+    org: String,
+    number: String,
+    run: String,
+    new_style: bool,
+    chapters: Vec<(String, Vec<String>)>,
+    problems: Vec<String>,
+    videos: Vec<(String, String)>,
+}
+
+impl Course {
+    fn key(&self) -> String {
+        if self.new_style {
+            format!("course-v1:{}+{}+{}", self.org, self.number, self.run)
+        } else {
+            format!("{}/{}/{}", self.org, self.number, self.run)
+        }
+    }
+
+    fn problem_id(&self, p: &str) -> String {
+        if self.new_style {
+            format!(
+                "block-v1:{}+{}+{}+type@problem+block@{p}",
+                self.org, self.number, self.run
+            )
+        } else {
+            format!("i4x://{}/{}/problem/{p}", self.org, self.number)
+        }
+    }
+}
+
+const AGENTS: [&str; 6] = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/27.0.1453.110 Safari/537.36",
+];
+
+/// Writes `options.events` lines of tracking log to `out`.
+pub fn generate(options: &GeneratorOptions, out: &mut dyn Write) -> io::Result<()> {
+    let mut rng = Random(options.seed);
+    let courses: Vec<Course> = (0..options.courses.max(1))
+        .map(|i| {
+            let new_style = i % 2 == 1;
+            let chapters = (0..8)
+                .map(|_| (rng.hex32(), (0..6).map(|_| rng.hex32()).collect()))
+                .collect();
+            Course {
+                org: format!("SynthX{i}"),
+                number: format!("CS{}", 101 + i),
+                run: if new_style {
+                    "2026_T1".into()
+                } else {
+                    "2013_Spring".into()
+                },
+                new_style,
+                chapters,
+                problems: (0..40).map(|_| rng.hex32()).collect(),
+                videos: (0..30)
+                    .map(|_| (rng.hex32(), format!("v{:08x}", rng.next() as u32)))
+                    .collect(),
+            }
+        })
+        .collect();
+    let users = options.users.max(1) as u64;
+    let start = NaiveDate::from_ymd_opt(2026, 1, 5)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
+    let span_ms = i64::from(options.days.max(1)) * 86_400_000;
+    // Events are emitted in time order: each event advances the clock by the mean gap.
+    let step = (span_ms as f64 / options.events.max(1) as f64).max(1.0);
+    let mut clock = 0f64;
+    let mut line = String::with_capacity(2048);
+    // Per user: current course, chapter, section, position.
+    let mut places: Vec<(usize, usize, usize, u32)> = vec![(0, 0, 0, 1); users as usize];
+    for n in 0..options.events {
+        clock += step * (0.5 + (rng.below(1000) as f64) / 1000.0);
+        let time = start + Duration::milliseconds(clock as i64);
+        let u = (rng.below(users) ^ (n / 50 % users)) % users;
+        let place = &mut places[u as usize];
+        if rng.below(20) == 0 {
+            place.0 = rng.below(courses.len() as u64) as usize;
+            place.1 = rng.below(8) as usize;
+            place.2 = rng.below(6) as usize;
+        }
+        let course = &courses[place.0];
+        line.clear();
+        write_event(&mut line, &mut rng, course, place, u, &time);
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn write_event(
+    line: &mut String,
+    rng: &mut Random,
+    course: &Course,
+    place: &mut (usize, usize, usize, u32),
+    user: u64,
+    time: &NaiveDateTime,
+) {
+    use std::fmt::Write as _;
+    let (chapter, sections) = &course.chapters[place.1];
+    let section = &sections[place.2];
+    let courseware = format!(
+        "https://courses.example.org/courses/{}/courseware/{chapter}/{section}/",
+        course.key()
+    );
+    let page = format!("{courseware}{}/", place.3);
+    let ip = format!("198.51.{}.{}", user / 250 % 250, user % 250 + 1);
+    let agent = AGENTS[(user % AGENTS.len() as u64) as usize];
+    let session = format!(
+        "{:032x}",
+        user.wrapping_mul(0x9E37_79B9) ^ (time.and_utc().timestamp() as u64 / 7200)
+    );
+    let ts = time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
+    let username = format!("learner{user:06}");
+    let context = if course.new_style {
+        format!(
+            r#","context":{{"course_id":"{}","org_id":"{}","user_id":{user},"path":"/event"}}"#,
+            course.key(),
+            course.org
+        )
+    } else {
+        String::new()
+    };
+    let roll = rng.below(100);
+    let (event_type, source, event, page_field) = if roll < 45 {
+        // Implicit page view of a courseware unit.
+        let path = format!("/courses/{}/courseware/{chapter}/{section}/", course.key());
+        place.3 = 1 + rng.below(6) as u32;
+        (
+            path,
+            "server",
+            r#""{\"POST\": {}, \"GET\": {}}""#.to_string(),
+            "null".to_string(),
+        )
+    } else if roll < 70 {
+        let (id, code) = &course.videos[rng.below(course.videos.len() as u64) as usize];
+        let kinds = [
+            "play_video",
+            "pause_video",
+            "seek_video",
+            "load_video",
+            "speed_change_video",
+        ];
+        let kind = kinds[rng.below(kinds.len() as u64) as usize];
+        let video = format!("i4x-{}-{}-video-{id}", course.org, course.number);
+        let t = rng.below(6000) as f64 / 10.0;
+        let ev = match kind {
+            "seek_video" => format!(
+                r#""{{\"id\":\"{video}\",\"code\":\"{code}\",\"old_time\":{t},\"new_time\":{},\"type\":\"onSlideSeek\"}}""#,
+                t + 30.0
+            ),
+            "speed_change_video" => format!(
+                r#""{{\"id\":\"{video}\",\"code\":\"{code}\",\"currentTime\":{t},\"old_speed\":\"1.0\",\"new_speed\":\"1.5\"}}""#
+            ),
+            _ => format!(
+                r#""{{\"id\":\"{video}\",\"code\":\"{code}\",\"currentTime\":{t},\"speed\":\"1.0\"}}""#
+            ),
+        };
+        (kind.to_string(), "browser", ev, format!("\"{page}\""))
+    } else if roll < 80 {
+        let old = place.3;
+        place.3 = 1 + rng.below(6) as u32;
+        let ev = format!(
+            r#""{{\"old\":{old},\"new\":{},\"id\":\"i4x://{}/{}/sequential/{section}\"}}""#,
+            place.3, course.org, course.number
+        );
+        ("seq_goto".to_string(), "browser", ev, format!("\"{page}\""))
+    } else if roll < 90 {
+        let p = &course.problems[rng.below(course.problems.len() as u64) as usize];
+        let input = format!("i4x-{}-{}-problem-{p}", course.org, course.number);
+        if rng.below(2) == 0 {
+            let ev = format!(
+                r#""input_{input}_2_1=choice_{}&input_{input}_3_1=choice_{}""#,
+                rng.below(4),
+                rng.below(4)
+            );
+            (
+                "problem_check".to_string(),
+                "browser",
+                ev,
+                format!("\"{page}\""),
+            )
+        } else {
+            let c2 = if rng.below(2) == 0 {
+                "correct"
+            } else {
+                "incorrect"
+            };
+            let ev = format!(
+                r#"{{"success":"{c2}","attempts":{},"problem_id":"{}","answers":{{"{input}_2_1":"choice_{}"}},"correct_map":{{"{input}_2_1":{{"correctness":"{c2}","npoints":null,"msg":"","hint":"","hintmode":null,"queuestate":null}}}},"state":{{"seed":1,"done":true,"student_answers":{{}},"correct_map":{{}},"input_state":{{"{input}_2_1":{{}}}}}}}}"#,
+                1 + rng.below(3),
+                course.problem_id(p),
+                rng.below(4)
+            );
+            (
+                "problem_check".to_string(),
+                "server",
+                ev,
+                "\"x_module\"".to_string(),
+            )
+        }
+    } else if roll < 93 {
+        let ev = format!(
+            r#"{{"query":"week {}","page":0,"total_results":{}}}"#,
+            rng.below(12),
+            rng.below(50)
+        );
+        (
+            "edx.forum.searched".to_string(),
+            "server",
+            ev,
+            "null".to_string(),
+        )
+    } else if roll < 95 {
+        let ev = format!(
+            r#"{{"course_id":"{}","mode":"audit","user_id":{user}}}"#,
+            course.key()
+        );
+        (
+            "edx.course.enrollment.activated".to_string(),
+            "server",
+            ev,
+            "null".to_string(),
+        )
+    } else {
+        (
+            "/heartbeat".to_string(),
+            "server",
+            r#""{\"POST\": {}, \"GET\": {}}""#.to_string(),
+            "null".to_string(),
+        )
+    };
+    let username = if event_type == "/heartbeat" {
+        ""
+    } else {
+        username.as_str()
+    };
+    let _ = write!(
+        line,
+        r#"{{"username":"{username}","event_source":"{source}","event_type":"{event_type}","time":"{ts}","ip":"{ip}","agent":"{agent}","host":"courses.example.org","session":"{session}","page":{page_field},"event":{event}{context}}}"#
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_bytes_and_every_line_parses() {
+        let options = GeneratorOptions {
+            events: 2_000,
+            users: 50,
+            ..GeneratorOptions::default()
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        generate(&options, &mut a).unwrap();
+        generate(&options, &mut b).unwrap();
+        assert_eq!(a, b);
+        let text = String::from_utf8(a).unwrap();
+        assert_eq!(text.lines().count(), 2_000);
+        let mut types = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let e = crate::parse::TrackingEvent::parse(line).expect(line);
+            types.insert(
+                e.event_type
+                    .split('/')
+                    .nth(1)
+                    .map(|_| "implicit".to_string())
+                    .unwrap_or(e.event_type),
+            );
+        }
+        assert!(types.len() >= 8, "{types:?}");
+        let mut other = Vec::new();
+        generate(&GeneratorOptions { seed: 2, ..options }, &mut other).unwrap();
+        assert_ne!(text.as_bytes(), other.as_slice());
+    }
+}
