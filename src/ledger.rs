@@ -440,7 +440,7 @@ pub struct Forgotten {
 pub async fn known_lines(
     pool: &MySqlPool,
     hashes: &[u128],
-) -> Result<std::collections::HashSet<u128>, LoadError> {
+) -> Result<ahash::AHashSet<u128>, LoadError> {
     if hashes.is_empty() {
         return Ok(Default::default());
     }

@@ -7,7 +7,7 @@
 //! every row to be stored, then commit the carried state with the ledger's "loaded" in one
 //! transaction.
 
-use std::collections::HashSet;
+use ahash::AHashSet as HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

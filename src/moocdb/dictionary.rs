@@ -1,7 +1,7 @@
 //! Value → integer id dictionaries (`urls`, `os`, `agent`, `resource_types`, resources by URI)
 //! whose ids stay stable across runs: the existing rows are read back before a load.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 use std::hash::Hash;
 
 /// A dictionary assigning ids in first-seen order, continuing after the largest known id.

@@ -2,7 +2,7 @@
 //! (rooted at `i4x://`): a tree of URIs with one node per path level, ids assigned top-down in
 //! creation order and kept across loads.
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 
 /// One node of a hierarchy.
 #[derive(Debug, Clone)]

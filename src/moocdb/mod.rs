@@ -9,7 +9,7 @@ pub mod dictionary;
 pub mod hierarchy;
 pub mod module_uri;
 
-use std::collections::{HashMap, HashSet};
+use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 
 use chrono::NaiveDateTime;
 
@@ -184,7 +184,14 @@ pub struct MoocdbBuilder {
     /// Users whose staged event or location changed in the current file.
     changed_users: HashSet<String>,
     agent_cache: HashMap<String, (i64, i64)>,
+    // Parsing URLs and module ids takes several regular expressions; the same pages and modules
+    // come back all the time. Bounded: cleared when full.
+    url_cache: HashMap<String, CourseUrl>,
+    module_cache: HashMap<String, Option<ModuleUri>>,
 }
+
+/// Entries a parse cache holds before it is cleared.
+const CACHE_LIMIT: usize = 100_000;
 
 impl MoocdbBuilder {
     /// A builder continuing from what the database already holds and the users' carried state.
@@ -205,6 +212,8 @@ impl MoocdbBuilder {
             locations: HashMap::new(),
             changed_users: HashSet::new(),
             agent_cache: HashMap::new(),
+            url_cache: HashMap::new(),
+            module_cache: HashMap::new(),
         };
         for u in users {
             if let Some(s) = u.staged {
@@ -301,7 +310,7 @@ impl MoocdbBuilder {
         let domain = self.domain_or_default(event);
         let (os_id, agent_id) = self.agent_ids(rows, &event.agent)?;
         let mut page = CourseUrl::parse(&row.page, &domain);
-        let mut module = [
+        let candidates = [
             row.question_location.as_str(),
             if row.video_id.is_empty() {
                 &row.transcript_id
@@ -313,9 +322,14 @@ impl MoocdbBuilder {
             } else {
                 &row.answer_identifier
             },
-        ]
-        .iter()
-        .find_map(|s| ModuleUri::parse(s));
+        ];
+        let mut module = None;
+        for s in candidates {
+            if let Some(m) = self.module_uri(s) {
+                module = Some(m);
+                break;
+            }
+        }
         // 3. Specific formatting (first match).
         if event_type.starts_with("seq_") {
             if page.at_subunit()
@@ -334,7 +348,7 @@ impl MoocdbBuilder {
                 }
             }
         } else if event_type.starts_with('/') && !event_type.contains(':') {
-            page = CourseUrl::parse(&event_type, &domain);
+            page = self.course_url(&event_type, &domain);
             event_type = "url_change".to_string();
         }
         // 4. Location inheritance, 5. location update (per user, within an hour).
@@ -482,6 +496,33 @@ impl MoocdbBuilder {
             }
         }
         Ok(())
+    }
+
+    fn course_url(&mut self, page: &str, domain: &str) -> CourseUrl {
+        if let Some(u) = self.url_cache.get(page) {
+            return u.clone();
+        }
+        let u = CourseUrl::parse(page, domain);
+        if self.url_cache.len() >= CACHE_LIMIT {
+            self.url_cache.clear();
+        }
+        self.url_cache.insert(page.to_string(), u.clone());
+        u
+    }
+
+    fn module_uri(&mut self, s: &str) -> Option<ModuleUri> {
+        if s.is_empty() {
+            return None;
+        }
+        if let Some(m) = self.module_cache.get(s) {
+            return m.clone();
+        }
+        let m = ModuleUri::parse(s);
+        if self.module_cache.len() >= CACHE_LIMIT {
+            self.module_cache.clear();
+        }
+        self.module_cache.insert(s.to_string(), m.clone());
+        m
     }
 
     fn add_user(&mut self, rows: &mut Rows, user: &str) -> Result<(), LoadError> {

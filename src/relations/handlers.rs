@@ -365,6 +365,20 @@ static PROBLEM_COURSE: LazyLock<Regex> = LazyLock::new(|| {
 /// json_to_relation's `extractCourseIDFromProblemXEvent`: `Org-Course` from the problem ids
 /// in a server problem event.
 pub fn course_from_problem_event(event: &EventPayload) -> String {
+    // The usual places first: serialising the whole event is the slow path.
+    if let EventPayload::Object(m) = event {
+        let mut candidates = vec![m.get("problem_id").and_then(Value::as_str).unwrap_or("")];
+        for key in ["answers", "correct_map"] {
+            if let Some(Value::Object(inner)) = m.get(key) {
+                candidates.extend(inner.keys().map(String::as_str));
+            }
+        }
+        for c in candidates {
+            if let Some(c) = PROBLEM_COURSE.captures(c) {
+                return format!("{}-{}", &c[1], &c[2]);
+            }
+        }
+    }
     let text = match event {
         EventPayload::Object(m) => Value::Object(m.clone()).to_string(),
         EventPayload::Text(s) => s.clone(),

@@ -9,7 +9,7 @@ pub mod edx_track_event;
 pub mod geoip;
 pub mod handlers;
 
-use std::collections::HashMap;
+use ahash::AHashMap as HashMap;
 
 use chrono::NaiveDateTime;
 use serde_json::Value;
@@ -89,7 +89,7 @@ pub const REPEATED_HEARTBEAT: &str =
 pub struct RelationBuilder {
     load_info_id: String,
     last_seen_by_ip: HashMap<String, NaiveDateTime>,
-    changed_ips: std::collections::HashSet<String>,
+    changed_ips: ahash::AHashSet<String>,
     geoip: GeoIp,
     countries: HashMap<String, String>,
 }
