@@ -479,3 +479,38 @@ async fn reload_replaces_a_changed_files_rows() {
         assert_eq!(ids_a, ids_b, "{table}");
     }
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_cleanly_and_the_next_run_completes() {
+    let lines = synthetic_lines(30);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("big.log");
+    write_lines(&f, &lines);
+    let (clean, _) = fresh_database("sigint_clean").await;
+    assert!(run_with_crash(&clean, &[&f], None).success());
+    let (url, _) = fresh_database("sigint").await;
+    let child = Command::new(env!("CARGO_BIN_EXE_moocdb"))
+        .args(["load", "-q", "--database-url", &url])
+        .arg(&f)
+        .env_remove("DATABASE_URL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        // The load finished before the signal arrived: nothing to resume.
+        eprintln!("the load finished before Ctrl-C; stderr: {stderr}");
+    } else {
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(stderr.contains("run the same command again"), "{stderr}");
+    }
+    assert!(run_with_crash(&url, &[&f], None).success());
+    assert_same(&snapshot(&clean).await, &snapshot(&url).await);
+}

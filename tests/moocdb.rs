@@ -176,3 +176,28 @@ async fn durations_are_seconds_to_the_users_next_event() {
 fn anon(user: &str) -> String {
     moocdb_loader::identity::anon_screen_name(user)
 }
+
+#[tokio::test]
+async fn course_id_keeps_one_course_of_a_multi_course_log() {
+    let (url, _) = fresh_database("course_filter").await;
+    let mut o = options(&url, &[&data("sample.log")]);
+    o.course_id = Some("course-v1:DemoX+Loader201+2026_T1".into());
+    let s = load(o).await;
+    assert!(s.other_course_events > 50, "{s:?}");
+    assert_eq!(s.lines, s.events + s.rejected + s.duplicates + s.skipped);
+    let pool = pool(&url).await;
+    let other: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM EdxTrackEvent WHERE page LIKE '%Loader101%' OR course_display_name LIKE '%Loader101%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(other, 0, "no event of the other course");
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM EdxTrackEvent WHERE course_display_name = 'course-v1:DemoX+Loader201+2026_T1'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(kept > 50);
+}
