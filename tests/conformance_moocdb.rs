@@ -27,10 +27,16 @@
 //! the loaded databases for inspection; they are dropped otherwise).
 
 mod common;
+mod conformance;
+
+use conformance::{
+    Deviation, Row, Side, col, multiset_difference, pair_near_matches, print_capped, report_dir,
+    show,
+};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::NaiveDateTime;
 use sqlx::Row as _;
@@ -40,39 +46,8 @@ use sqlx::mysql::MySqlPool;
 // Allowlist of differences
 // ---------------------------------------------------------------------------------------------
 
-/// A natural-key tuple: column name → normalised value (SQL NULL and the legacy's `None`/empty
-/// field all read `''`: the golden CSVs cannot tell them apart).
-type Row = BTreeMap<String, String>;
-
-/// Which side of the comparison a [`Deviation`] may explain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    /// Tuples the legacy wrote and we do not.
-    GoldenOnly,
-    /// Tuples we write and the legacy did not.
-    OursOnly,
-    /// Either.
-    Both,
-}
-
-impl Side {
-    /// Whether a deviation declared for `self` may explain a tuple found only on `side`.
-    fn covers(self, side: Side) -> bool {
-        self == Side::Both || self == side
-    }
-}
-
-/// One deliberate, documented difference from the legacy output.
-struct Deviation {
-    /// The comparison it applies to, as named in [`COMPARISONS`] (`observed_events`, …).
-    table: &'static str,
-    /// Which tuples it may explain.
-    side: Side,
-    /// Why, citing `docs/deviations.md` (or DESIGN.md).
-    reason: &'static str,
-    /// Whether a differing tuple is one this deviation explains.
-    matches: fn(&Row) -> bool,
-}
+// Tuples are `Row`s of natural keys: SQL NULL and the legacy's `None`/empty field all read `''`
+// (the golden CSVs cannot tell them apart).
 
 /// Every accepted difference. A differing tuple that no entry matches fails the test; an entry
 /// that matches no differing tuple in any set fails it as stale.
@@ -246,11 +221,6 @@ fn from_dropped_line(r: &Row) -> bool {
         && (col(r, "resource_uri").ends_with("/create_account/")
             || col(r, "resource_uri").ends_with("/save_item/"));
     any || truncated_implicit
-}
-
-/// A column of a tuple; `""` when the comparison has no such column.
-fn col<'a>(row: &'a Row, name: &str) -> &'a str {
-    row.get(name).map(String::as_str).unwrap_or("")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -616,9 +586,6 @@ const DOMAIN: &str = "https://class.stanford.edu";
 const ID: &str = "<id>";
 /// What a 3-letter country code becomes (see [`ip`]).
 const COUNTRY: &str = "<country>";
-
-/// Lines of a report printed to stdout per set; the file always has all of it.
-const STDOUT_LINES: usize = 400;
 
 /// A column as read, unchanged.
 fn text(row: &Row, column: &str) -> String {
@@ -1229,84 +1196,6 @@ fn compare(
     result
 }
 
-/// Tuples of `golden` not matched in `ours`, tuples of `ours` not matched in `golden` (as
-/// multisets, in input order), and the number of tuples matched.
-fn multiset_difference<'a>(
-    golden: &'a [Row],
-    ours: &'a [Row],
-) -> (Vec<&'a Row>, Vec<&'a Row>, usize) {
-    let mut counts: BTreeMap<&Row, i64> = BTreeMap::new();
-    for r in ours {
-        *counts.entry(r).or_default() += 1;
-    }
-    let mut golden_only = Vec::new();
-    let mut equal = 0;
-    for r in golden {
-        match counts.get_mut(r) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                equal += 1;
-            }
-            _ => golden_only.push(r),
-        }
-    }
-    // What is left in `counts` is ours-only; walk `ours` to keep its order.
-    let mut ours_only = Vec::new();
-    for r in ours {
-        if let Some(n) = counts.get_mut(r)
-            && *n > 0
-        {
-            *n -= 1;
-            ours_only.push(r);
-        }
-    }
-    (golden_only, ours_only, equal)
-}
-
-/// Pairs golden-only with ours-only tuples for the report. Stage by stage (`pair_on`), tuples that
-/// agree on the stage's key columns are paired, each golden tuple with the most similar free tuple
-/// of ours. Returns the pairs (golden index, ours index, stage) and the unpaired indexes of both
-/// sides.
-#[allow(clippy::type_complexity)]
-fn pair_near_matches(
-    columns: &[&str],
-    pair_on: &[&[&str]],
-    golden_only: &[&Row],
-    ours_only: &[&Row],
-) -> (Vec<(usize, usize, usize)>, Vec<usize>, Vec<usize>) {
-    let diff = |a: &Row, b: &Row| columns.iter().filter(|c| a[**c] != b[**c]).count();
-    let mut pairs = Vec::new();
-    let mut lone_golden: Vec<usize> = (0..golden_only.len()).collect();
-    let mut lone_ours: Vec<usize> = (0..ours_only.len()).collect();
-    for (stage, key_columns) in pair_on.iter().enumerate() {
-        let key = |r: &Row| -> Vec<String> { key_columns.iter().map(|c| r[*c].clone()).collect() };
-        let mut free: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
-        for &o in &lone_ours {
-            free.entry(key(ours_only[o])).or_default().push(o);
-        }
-        let mut still_lone = Vec::new();
-        for g in lone_golden {
-            let row = golden_only[g];
-            let best = free.get_mut(&key(row)).and_then(|candidates| {
-                let (pos, _) = candidates
-                    .iter()
-                    .enumerate()
-                    .map(|(pos, &o)| (pos, diff(row, ours_only[o])))
-                    .min_by_key(|&(_, d)| d)?;
-                Some(candidates.remove(pos))
-            });
-            match best {
-                Some(o) => pairs.push((g, o, stage)),
-                None => still_lone.push(g),
-            }
-        }
-        lone_golden = still_lone;
-        lone_ours = free.into_values().flatten().collect();
-        lone_ours.sort_unstable();
-    }
-    (pairs, lone_golden, lone_ours)
-}
-
 /// A tuple as `column=value` for every non-empty value.
 fn compact(columns: &[&str], row: &Row) -> String {
     columns
@@ -1315,19 +1204,6 @@ fn compact(columns: &[&str], row: &Row) -> String {
         .map(|c| format!("{c}={}", show(&row[*c])))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A value for the report: quoted, control characters escaped, long values shortened.
-fn show(value: &str) -> String {
-    const MAX: usize = 160;
-    let escaped: String = value.escape_debug().collect();
-    let n = escaped.chars().count();
-    if n <= MAX {
-        format!("'{escaped}'")
-    } else {
-        let head: String = escaped.chars().take(MAX).collect();
-        format!("'{head}…' ({n} chars)")
-    }
 }
 
 /// Durations side by side, for information only: the legacy value is integer minutes from
@@ -1396,31 +1272,6 @@ fn durations(golden: &Tables, ours: &Tables) -> String {
         }
     }
     out
-}
-
-/// `target/conformance/` (derived from Cargo's per-target temporary dir, so it follows
-/// `CARGO_TARGET_DIR`).
-fn report_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target dir")
-        .join("conformance")
-}
-
-/// Prints a report, capped so that a badly broken run stays readable on a terminal.
-fn print_capped(report: &str, path: &Path) {
-    let lines: Vec<&str> = report.lines().collect();
-    for line in lines.iter().take(STDOUT_LINES) {
-        println!("{line}");
-    }
-    if lines.len() > STDOUT_LINES {
-        println!(
-            "… {} more lines in {}",
-            lines.len() - STDOUT_LINES,
-            path.display()
-        );
-    }
-    println!("(report written to {})\n", path.display());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,10 +16,16 @@
 //! keep the loaded databases for inspection; they are dropped otherwise).
 
 mod common;
+mod conformance;
+
+use conformance::{
+    Deviation, Row, Side, col, multiset_difference, pair_near_matches, print_capped, report_dir,
+    show,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDateTime};
@@ -32,38 +38,7 @@ use sqlx::mysql::MySqlPool;
 // Allowlist of differences
 // ---------------------------------------------------------------------------------------------
 
-/// A normalised row: column name → normalised value ([`NULL`] for SQL NULL).
-type Row = BTreeMap<String, String>;
-
-/// Which side of the comparison a [`Deviation`] may explain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    /// Rows the legacy wrote and we do not.
-    GoldenOnly,
-    /// Rows we write and the legacy did not.
-    OursOnly,
-    /// Either.
-    Both,
-}
-
-impl Side {
-    /// Whether a deviation declared for `self` may explain a row found only on `side`.
-    fn covers(self, side: Side) -> bool {
-        self == Side::Both || self == side
-    }
-}
-
-/// One deliberate, documented difference from the legacy output.
-struct Deviation {
-    /// Table name as in [`GOLDEN_TABLES`] (`EdxTrackEvent`, `Answer`, …).
-    table: &'static str,
-    /// Which rows it may explain.
-    side: Side,
-    /// Why, citing `docs/deviations.md` (or DESIGN.md).
-    reason: &'static str,
-    /// Whether a (normalised) row that differs is one this deviation explains.
-    matches: fn(&Row) -> bool,
-}
+// Rows are normalised (`Row`): SQL NULL reads [`NULL`].
 
 /// Every accepted difference. A differing row that no entry matches fails the test; an entry that
 /// matches no differing row in any set is reported as stale (a warning for now).
@@ -146,11 +121,6 @@ const DUPLICATED_ANSWERS: &[&str] = &[
     "input_i4x-Medicine-HRP258-problem-7451f8fe15a642e1820767db411a4a3e_2_1",
     "input_i4x-Medicine-HRP258-problem-7451f8fe15a642e1820767db411a4a3e_3_1",
 ];
-
-/// A column of a normalised row; `""` when the table has no such column.
-fn col<'a>(row: &'a Row, name: &str) -> &'a str {
-    row.get(name).map(String::as_str).unwrap_or("")
-}
 
 // ---------------------------------------------------------------------------------------------
 // What is compared
@@ -334,9 +304,6 @@ const NULL: &str = "\\N";
 const ID: &str = "<id>";
 /// What run-dependent columns and the stubbed `ip_country` become.
 const MASKED: &str = "<masked>";
-
-/// Lines of a report printed to stdout per set; the file always has all of it.
-const STDOUT_LINES: usize = 400;
 
 // ---------------------------------------------------------------------------------------------
 // The test
@@ -645,7 +612,8 @@ async fn compare_table(
     };
     let flag = |ok: bool| if ok { "ok" } else { "!!" };
 
-    let (pairs, lone_golden, lone_ours) = pair_near_matches(spec, &golden_only, &ours_only);
+    let (pairs, lone_golden, lone_ours) =
+        pair_near_matches(spec.columns, spec.pair_on, &golden_only, &ours_only);
 
     // Overview first: systematic differences (one column wrong in every row of a kind) show up as
     // one line with a count instead of hundreds of pairs.
@@ -958,86 +926,6 @@ fn normalise_time(value: &str) -> Option<String> {
 // Comparison and report
 // ---------------------------------------------------------------------------------------------
 
-/// Rows of `golden` not matched in `ours`, rows of `ours` not matched in `golden` (as multisets,
-/// in input order), and the number of rows matched.
-fn multiset_difference<'a>(
-    golden: &'a [Row],
-    ours: &'a [Row],
-) -> (Vec<&'a Row>, Vec<&'a Row>, usize) {
-    let mut counts: BTreeMap<&Row, i64> = BTreeMap::new();
-    for r in ours {
-        *counts.entry(r).or_default() += 1;
-    }
-    let mut golden_only = Vec::new();
-    let mut equal = 0;
-    for r in golden {
-        match counts.get_mut(r) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                equal += 1;
-            }
-            _ => golden_only.push(r),
-        }
-    }
-    // What is left in `counts` is ours-only; walk `ours` to keep its order.
-    let mut ours_only = Vec::new();
-    for r in ours {
-        if let Some(n) = counts.get_mut(r)
-            && *n > 0
-        {
-            *n -= 1;
-            ours_only.push(r);
-        }
-    }
-    (golden_only, ours_only, equal)
-}
-
-/// Pairs golden-only with ours-only rows for the report. Stage by stage (`spec.pair_on`), rows that
-/// agree on the stage's key columns are paired, each golden row with the most similar free row of
-/// ours; a stage without key columns pairs only rows that differ in at most a third of the columns.
-/// Returns the pairs (golden index, ours index, stage) and the unpaired indexes of both sides.
-#[allow(clippy::type_complexity)]
-fn pair_near_matches(
-    spec: &GoldenTable,
-    golden_only: &[&Row],
-    ours_only: &[&Row],
-) -> (Vec<(usize, usize, usize)>, Vec<usize>, Vec<usize>) {
-    let diff = |a: &Row, b: &Row| spec.columns.iter().filter(|c| a[**c] != b[**c]).count();
-    let mut pairs = Vec::new();
-    let mut lone_golden: Vec<usize> = (0..golden_only.len()).collect();
-    let mut lone_ours: Vec<usize> = (0..ours_only.len()).collect();
-    for (stage, key_columns) in spec.pair_on.iter().enumerate() {
-        let key = |r: &Row| -> Vec<String> { key_columns.iter().map(|c| r[*c].clone()).collect() };
-        let mut free: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
-        for &o in &lone_ours {
-            free.entry(key(ours_only[o])).or_default().push(o);
-        }
-        let mut still_lone = Vec::new();
-        for g in lone_golden {
-            let row = golden_only[g];
-            let best = free.get_mut(&key(row)).and_then(|candidates| {
-                let (pos, d) = candidates
-                    .iter()
-                    .enumerate()
-                    .map(|(pos, &o)| (pos, diff(row, ours_only[o])))
-                    .min_by_key(|&(_, d)| d)?;
-                if key_columns.is_empty() && 3 * d > spec.columns.len() {
-                    return None;
-                }
-                Some(candidates.remove(pos))
-            });
-            match best {
-                Some(o) => pairs.push((g, o, stage)),
-                None => still_lone.push(g),
-            }
-        }
-        lone_golden = still_lone;
-        lone_ours = free.into_values().flatten().collect();
-        lone_ours.sort_unstable();
-    }
-    (pairs, lone_golden, lone_ours)
-}
-
 /// How the rows of a stage were paired, for the report.
 fn stage_label(key_columns: &[&str]) -> String {
     if key_columns.is_empty() {
@@ -1067,44 +955,6 @@ fn compact(spec: &GoldenTable, row: &Row) -> String {
         .map(|c| format!("{c}={}", show(&row[*c])))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A value for the report: quoted, control characters escaped, long values shortened.
-fn show(value: &str) -> String {
-    const MAX: usize = 100;
-    let escaped: String = value.escape_debug().collect();
-    let n = escaped.chars().count();
-    if n <= MAX {
-        format!("'{escaped}'")
-    } else {
-        let head: String = escaped.chars().take(MAX).collect();
-        format!("'{head}…' ({n} chars)")
-    }
-}
-
-/// `target/conformance/` (derived from Cargo's per-target temporary dir, so it follows
-/// `CARGO_TARGET_DIR`).
-fn report_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target dir")
-        .join("conformance")
-}
-
-/// Prints a report, capped so that a badly broken run stays readable on a terminal.
-fn print_capped(report: &str, path: &Path) {
-    let lines: Vec<&str> = report.lines().collect();
-    for line in lines.iter().take(STDOUT_LINES) {
-        println!("{line}");
-    }
-    if lines.len() > STDOUT_LINES {
-        println!(
-            "… {} more lines in {}",
-            lines.len() - STDOUT_LINES,
-            path.display()
-        );
-    }
-    println!("(report written to {})\n", path.display());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1208,7 +1058,7 @@ fn compares_multisets_and_pairs_near_matches() {
     };
     // Stage 0 pairs b/T1, stage 1 the rows at T2, stage 2 the f rows (1 of 3 columns differ);
     // a/T1 (its partner is the equal row) and e/T9 vs q/T8 (all columns differ) stay unpaired.
-    let (pairs, lone_g, lone_o) = pair_near_matches(&spec, &g, &o);
+    let (pairs, lone_g, lone_o) = pair_near_matches(spec.columns, spec.pair_on, &g, &o);
     assert_eq!(pairs, vec![(1, 0, 0), (2, 1, 1), (4, 3, 2)]);
     assert_eq!(lone_g, vec![0, 3]);
     assert_eq!(lone_o, vec![2]);

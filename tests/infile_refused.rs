@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use moocdb_loader::load::MethodChoice;
-use moocdb_loader::schema::Table;
 
 struct RestoreLocalInfile(String);
 
@@ -71,18 +70,5 @@ async fn refused_local_infile_falls_back_to_insert_with_identical_rows() {
         "{stderr}"
     );
 
-    let (pa, pb) = (pool(&url_a).await, pool(&url_b).await);
-    for table in Table::ALL.iter().filter(|t| !t.is_private()) {
-        let skip: &[&str] = if *table == Table::LoadInfo {
-            &["load_date_time"]
-        } else {
-            &[]
-        };
-        assert_eq!(
-            table_dump(&pa, *table, skip).await,
-            table_dump(&pb, *table, skip).await,
-            "table {}",
-            table.name()
-        );
-    }
+    assert_same_public_tables(&url_a, &url_b).await;
 }
