@@ -119,7 +119,7 @@ struct LoadArgs {
     #[arg(long, default_value_t = 100)]
     default_duration: i64,
     /// Target size of one batch of rows, in MiB.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 2)]
     batch_mib: usize,
     /// Statements sent to the server at once.
     #[arg(long, default_value_t = 4)]

@@ -93,7 +93,7 @@ impl Default for LoadOptions {
             max_bad_ratio: 0.5,
             max_duration: 3600,
             default_duration: 100,
-            batch_bytes: 8 << 20,
+            batch_bytes: 2 << 20,
             max_line_bytes: 32 << 20,
             writers: 4,
             geoip: None,
