@@ -1,0 +1,162 @@
+//! Hostile and damaged input: every bad line is a reject naming file, line and reason, and the rest
+//! loads (issue 7's bad-input corpus, built here so that no damaged file is stored in the repo).
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+use flate2::{Compression, write::GzEncoder};
+
+fn event(n: usize) -> String {
+    format!(
+        r#"{{"username":"u{n}","event_source":"browser","event_type":"play_video","time":"2026-01-01T10:00:{:02}Z","ip":"192.0.2.1","page":"https://courses.example.org/x/","event":"{{\"id\":\"v\",\"code\":\"c\"}}"}}"#,
+        n % 60
+    )
+}
+
+fn gzip(lines: &[String]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    for l in lines {
+        writeln!(enc, "{l}").unwrap();
+    }
+    enc.finish().unwrap()
+}
+
+async fn rejects(url: &str) -> Vec<(i64, String)> {
+    sqlx::query_as("SELECT line_number, reason FROM moocdb_loader_rejects ORDER BY line_number")
+        .fetch_all(&pool(url).await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn damaged_gzip_loads_what_comes_before_the_damage() {
+    let lines: Vec<String> = (0..2000).map(event).collect();
+    let whole = gzip(&lines);
+    let dir = tempfile::tempdir().unwrap();
+    // Truncated in the middle of the stream.
+    let truncated = dir.path().join("truncated.log.gz");
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    // A complete member followed by garbage.
+    let garbage = dir.path().join("garbage.log.gz");
+    let mut bytes = whole.clone();
+    bytes.extend_from_slice(b"this is not gzip at all, just trailing junk\n");
+    std::fs::write(&garbage, &bytes).unwrap();
+
+    let (url, _) = fresh_database("bad_gzip").await;
+    let mut o = options(&url, &[&truncated]);
+    o.max_bad_ratio = 1.0;
+    let s = load(o).await;
+    assert!(
+        s.events > 100 && s.events < 2000,
+        "the lines before the damage load: {s:?}"
+    );
+    let r = rejects(&url).await;
+    assert_eq!(r.len(), 1);
+    assert!(r[0].1.contains("unreadable"), "{:?}", r[0]);
+
+    let (url, _) = fresh_database("bad_gzip_tail").await;
+    let mut o = options(&url, &[&garbage]);
+    o.max_bad_ratio = 1.0;
+    let s = load(o).await;
+    assert_eq!(s.events, 2000, "every line of the member loads");
+    assert_eq!(rejects(&url).await.len(), 1, "the garbage is reported");
+}
+
+#[tokio::test]
+async fn hostile_lines_are_rejects_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("hostile.log");
+    let mut bytes = Vec::new();
+    let mut push = |b: &[u8]| {
+        bytes.extend_from_slice(b);
+        bytes.push(b'\n');
+    };
+    push(event(1).as_bytes());
+    // Invalid UTF-8 inside a field.
+    push(
+        &[
+            &event(2).as_bytes()[..30],
+            b"\xff\xfe",
+            &event(2).as_bytes()[30..],
+        ]
+        .concat(),
+    );
+    // A run of NUL bytes.
+    push(&[0u8; 500]);
+    // Deeply nested JSON: no stack overflow.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    push(
+        format!(r#"{{"event_type":"x","time":"2026-01-01T00:00:00Z","event":{deep}}}"#).as_bytes(),
+    );
+    // A 50 MB line.
+    let mut long = br#"{"event_type":"x","time":"2026-01-01T00:00:00Z","event":""#.to_vec();
+    long.extend(std::iter::repeat_n(b'a', 50 << 20));
+    long.extend_from_slice(br#""}"#);
+    push(&long);
+    // Numbers where strings are expected, and a double-encoded event: these load.
+    push(br#"{"username":12,"event_source":"browser","event_type":"seq_goto","time":"2026-01-01T10:00:05Z","ip":"192.0.2.1","session":3.5,"event":"\"{\\\"old\\\":1,\\\"new\\\":2}\""}"#);
+    push(event(3).as_bytes());
+    std::fs::write(&f, &bytes).unwrap();
+    let (url, _) = fresh_database("hostile").await;
+    let mut o = options(&url, &[&f]);
+    o.max_bad_ratio = 1.0;
+    let s = load(o).await;
+    assert_eq!((s.lines, s.events, s.rejected), (7, 3, 4), "{s:?}");
+    let r = rejects(&url).await;
+    let lines: Vec<i64> = r.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, [2, 3, 4, 5]);
+    assert!(r[0].1.contains("UTF-8"));
+    assert!(r[1].1.contains("NUL"));
+    assert!(
+        r[2].1.contains("recursion") || r[2].1.contains("invalid JSON"),
+        "{}",
+        r[2].1
+    );
+    assert!(r[3].1.contains("byte limit"));
+    let goto: (i64, String) = sqlx::query_as(
+        "SELECT goto_dest, session FROM EdxTrackEvent WHERE event_type = 'seq_goto'",
+    )
+    .fetch_one(&pool(&url).await)
+    .await
+    .unwrap();
+    assert_eq!(goto, (2, "3.5".to_string()));
+}
+
+#[tokio::test]
+async fn empty_files_and_directories_of_other_files_load_without_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.log"), b"").unwrap();
+    std::fs::write(
+        dir.path().join("README.txt"),
+        b"This folder holds our logs.\nSee the wiki.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("image.png"),
+        [0x89, b'P', b'N', b'G', 0, 0, 1, 2],
+    )
+    .unwrap();
+    // Old files: not live logs whose last line may still be being written.
+    for name in ["empty.log", "README.txt", "image.png"] {
+        std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(name))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+    }
+    let (url, _) = fresh_database("other_files").await;
+    let mut o = options(&url, &[dir.path()]);
+    o.max_bad_ratio = 1.0;
+    let s = load(o).await;
+    assert_eq!(
+        (s.files, s.lines, s.events, s.rejected),
+        (3, 3, 0, 3),
+        "{s:?}"
+    );
+    for (_, reason) in rejects(&url).await {
+        assert!(!reason.is_empty());
+    }
+}
