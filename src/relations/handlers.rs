@@ -412,6 +412,8 @@ pub fn apply<'e>(
             row.set(c, Cell::Int(v));
         }
     };
+    // Browser video events say currentTime, newer ones current_time.
+    let current_time = || text(get("currentTime").or(get("current_time")));
     use Family::*;
     match family(event_type) {
         Sequence => {
@@ -454,11 +456,7 @@ pub fn apply<'e>(
         }
         Video => {
             video_ids(&mut row, obj);
-            set(
-                &mut row,
-                col::video_current_time,
-                text(get("currentTime").or(get("current_time"))),
-            );
+            set(&mut row, col::video_current_time, current_time());
             set(&mut row, col::video_speed, text(get("speed")));
         }
         SeekVideo => {
@@ -469,21 +467,13 @@ pub fn apply<'e>(
         }
         SpeedChangeVideo => {
             video_ids(&mut row, obj);
-            set(
-                &mut row,
-                col::video_current_time,
-                text(get("currentTime").or(get("current_time"))),
-            );
+            set(&mut row, col::video_current_time, current_time());
             set(&mut row, col::video_old_speed, text(get("old_speed")));
             set(&mut row, col::video_new_speed, text(get("new_speed")));
         }
         Fullscreen => {
             video_ids(&mut row, obj);
-            set(
-                &mut row,
-                col::video_current_time,
-                text(get("currentTime").or(get("current_time"))),
-            );
+            set(&mut row, col::video_current_time, current_time());
         }
         Book => {
             set(
