@@ -401,11 +401,7 @@ pub fn apply<'e>(
 ) -> Result<Vec<EdxTrackEventRow<'e>>, LoadError> {
     let obj: Option<&Map<String, Value>> = event.event.as_object();
     let get = |k: &str| obj.and_then(|m| m.get(k));
-    let course_id = match row.get(col::course_id) {
-        Cell::Text(s) => s.to_string(),
-        Cell::Owned(s) => s.clone(),
-        _ => String::new(),
-    };
+    let course_id = row.text_of(col::course_id);
     let set = |row: &mut EdxTrackEventRow<'e>, c: usize, v: String| row.set(c, Cell::Owned(v));
     let set_int = |row: &mut EdxTrackEventRow<'e>, c: usize, v: Option<i64>| {
         if let Some(v) = v {
@@ -941,21 +937,10 @@ fn ab_row(
     anon: &str,
     fields: &Map<String, Value>,
 ) -> Result<(), LoadError> {
-    let id = match row.get(col::_id) {
-        Cell::Id(id) => id.to_string(),
-        _ => String::new(),
-    };
+    let id = row.text_of(col::_id);
     let get = |k: &str| fields.get(k);
-    let course = match row.get(col::course_display_name) {
-        Cell::Text(s) => s.to_string(),
-        Cell::Owned(s) => s.clone(),
-        _ => String::new(),
-    };
-    let resource = match row.get(col::resource_display_name) {
-        Cell::Text(s) => s.to_string(),
-        Cell::Owned(s) => s.clone(),
-        _ => String::new(),
-    };
+    let course = row.text_of(col::course_display_name);
+    let resource = row.text_of(col::resource_display_name);
     side.rows.add(Table::AbExperiment, |r| {
         r.text(&id);
         r.text(event_type);
@@ -996,15 +981,7 @@ fn open_assessment(
     let empty = Map::new();
     let m = event.event.as_object().unwrap_or(&empty);
     let get = |k: &str| m.get(k);
-    let id = match row.get(col::_id) {
-        Cell::Id(id) => id.to_string(),
-        _ => String::new(),
-    };
-    let cell_text = |c: usize| match row.get(c) {
-        Cell::Text(s) => s.to_string(),
-        Cell::Owned(s) => s.clone(),
-        _ => String::new(),
-    };
+    let id = row.text_of(col::_id);
     let mut feedback = String::new();
     if let Some(Value::Array(parts)) = get("parts") {
         for part in parts {
@@ -1040,7 +1017,7 @@ fn open_assessment(
             text(get("fileType"))
         ) + &format!(" ({})", text(get("fileSize")))
     } else {
-        cell_text(col::resource_display_name)
+        row.text_of(col::resource_display_name)
     };
     let points = get("parts")
         .and_then(Value::as_array)
@@ -1061,7 +1038,7 @@ fn open_assessment(
         r.text(&text(get("scorer_id").or(get("student_id"))));
         r.datetime(&time);
         r.datetime(&time_aux);
-        r.text(&cell_text(col::course_display_name));
+        r.text(&row.text_of(col::course_display_name));
         r.text(&resource);
         r.text(&text(
             get("item_id").or(get("rubric").and_then(|r| r.get("content_hash"))),

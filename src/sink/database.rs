@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::{ConnectOptions, Executor, Row};
+use sqlx::{ConnectOptions, Executor};
 
 use crate::error::{LoadError, redact_url, scrub};
 use crate::moocdb::KnownEntries;
@@ -228,87 +228,69 @@ pub async fn max_allowed_packet(pool: &MySqlPool) -> Result<u64, LoadError> {
 
 /// Reads back the dictionaries and users earlier loads wrote.
 pub async fn known_entries(pool: &MySqlPool) -> Result<KnownEntries, LoadError> {
-    let what = "reading existing dictionaries";
-    let err = query_error(what);
+    let err = query_error("reading existing dictionaries");
     let pairs = |sql: &'static str| async move {
-        sqlx::query(sql)
-            .fetch_all(pool)
-            .await
-            .map_err(query_error(what))?
-            .into_iter()
-            .map(|r| {
-                let id: i32 = r.try_get(0)?;
-                let v: Option<String> = r.try_get(1)?;
-                Ok((i64::from(id), v.unwrap_or_default()))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(query_error(what))
+        let rows: Vec<(i32, Option<String>)> = sqlx::query_as(sql).fetch_all(pool).await?;
+        Ok::<_, sqlx::Error>(
+            rows.into_iter()
+                .map(|(id, v)| (i64::from(id), v.unwrap_or_default()))
+                .collect(),
+        )
     };
-    let mut known = KnownEntries {
-        urls: pairs("SELECT url_id, url FROM urls").await?,
-        os: pairs("SELECT os_id, os_name FROM os").await?,
-        agents: pairs("SELECT agent_id, agent_name FROM agent").await?,
-        problem_types: pairs("SELECT problem_type_id, problem_type_name FROM problem_types")
-            .await?,
-        ..Default::default()
+    let tree = |sql: &'static str| async move {
+        let rows: Vec<(i32, Option<String>, Option<i32>)> =
+            sqlx::query_as(sql).fetch_all(pool).await?;
+        Ok::<_, sqlx::Error>(
+            rows.into_iter()
+                .map(|(id, uri, parent)| {
+                    (
+                        i64::from(id),
+                        uri.unwrap_or_default(),
+                        parent.map(i64::from),
+                    )
+                })
+                .collect(),
+        )
     };
-    for r in sqlx::query(
+    let resource_types: Vec<(i32, String, String)> = sqlx::query_as(
         "SELECT resource_type_id, resource_type_content, resource_type_medium FROM resource_types",
     )
     .fetch_all(pool)
     .await
-    .map_err(&err)?
-    {
-        let id: i32 = r.try_get(0).map_err(&err)?;
-        known.resource_types.push((
-            i64::from(id),
-            r.try_get(1).map_err(&err)?,
-            r.try_get(2).map_err(&err)?,
-        ));
-    }
-    let tree = |sql: &'static str| async move {
-        sqlx::query(sql)
+    .map_err(&err)?;
+    let resources_urls: Vec<(i32, i32, i32)> =
+        sqlx::query_as("SELECT resources_urls_id, resource_id, url_id FROM resources_urls")
             .fetch_all(pool)
             .await
-            .map_err(query_error(what))?
+            .map_err(&err)?;
+    Ok(KnownEntries {
+        urls: pairs("SELECT url_id, url FROM urls").await.map_err(&err)?,
+        os: pairs("SELECT os_id, os_name FROM os").await.map_err(&err)?,
+        agents: pairs("SELECT agent_id, agent_name FROM agent")
+            .await
+            .map_err(&err)?,
+        problem_types: pairs("SELECT problem_type_id, problem_type_name FROM problem_types")
+            .await
+            .map_err(&err)?,
+        resource_types: resource_types
             .into_iter()
-            .map(|r| {
-                let id: i32 = r.try_get(0)?;
-                let uri: Option<String> = r.try_get(1)?;
-                let parent: Option<i32> = r.try_get(2)?;
-                Ok((
-                    i64::from(id),
-                    uri.unwrap_or_default(),
-                    parent.map(i64::from),
-                ))
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(query_error(what))
-    };
-    known.resources =
-        tree("SELECT resource_id, resource_uri, resource_parent_id FROM resources").await?;
-    known.problems =
-        tree("SELECT problem_id, problem_name, problem_parent_id FROM problems").await?;
-    for r in sqlx::query("SELECT resources_urls_id, resource_id, url_id FROM resources_urls")
-        .fetch_all(pool)
-        .await
-        .map_err(&err)?
-    {
-        let (a, b, c): (i32, i32, i32) = (
-            r.try_get(0).map_err(&err)?,
-            r.try_get(1).map_err(&err)?,
-            r.try_get(2).map_err(&err)?,
-        );
-        known.resources_urls.push((a.into(), b.into(), c.into()));
-    }
-    for r in sqlx::query("SELECT user_id FROM users")
-        .fetch_all(pool)
-        .await
-        .map_err(&err)?
-    {
-        known.users.push(r.try_get(0).map_err(&err)?);
-    }
-    Ok(known)
+            .map(|(id, c, m)| (i64::from(id), c, m))
+            .collect(),
+        resources: tree("SELECT resource_id, resource_uri, resource_parent_id FROM resources")
+            .await
+            .map_err(&err)?,
+        resources_urls: resources_urls
+            .into_iter()
+            .map(|(a, b, c)| (a.into(), b.into(), c.into()))
+            .collect(),
+        problems: tree("SELECT problem_id, problem_name, problem_parent_id FROM problems")
+            .await
+            .map_err(&err)?,
+        users: sqlx::query_scalar("SELECT user_id FROM users")
+            .fetch_all(pool)
+            .await
+            .map_err(&err)?,
+    })
 }
 
 /// A held named lock: one loader per course database at a time.
