@@ -119,6 +119,7 @@ impl RowId {
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
+        // Built from ASCII hex digits and hyphens only.
         std::str::from_utf8(&self.0).expect("ids are ASCII")
     }
 }

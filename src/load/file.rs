@@ -446,7 +446,8 @@ impl Transform {
         self.cx.progress.add(0, 0, 1);
         let file_id = self.file_id.unwrap_or(0);
         self.rows.add(Table::Lines, |r| {
-            r.text(&format!("{:032x}", identity.hash()));
+            let mut hex = [0u8; 32];
+            r.token(hex_of(identity.hash(), &mut hex));
             r.int(file_id);
         })?;
         let outcome = self.relations.add_event(&mut self.rows, event, identity)?;
@@ -577,10 +578,7 @@ impl Transform {
                     Ok(())
                 }
                 Ok(Decoded::Reject(reason)) => Err(reason),
-                Ok(Decoded::Json(json)) => {
-                    let json = json.to_string();
-                    self.record(&json, counts)?
-                }
+                Ok(Decoded::Json(json)) => self.record(json, counts)?,
             };
             if let Err(reason) = outcome {
                 let reject = Reject {
@@ -678,6 +676,15 @@ impl Transform {
 /// A test hook: with `MOOCDB_CRASH_AT=<point>[:<n>]` the process aborts (as abruptly as
 /// SIGKILL: no cleanup, no flush) the n-th time (default first) it reaches `point`. Used by the
 /// crash tests; never set in normal use.
+/// A line hash as 32 lowercase hex digits, as `moocdb_loader_lines` stores it.
+fn hex_of(hash: u128, out: &mut [u8; 32]) -> &str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = DIGITS[(hash >> (124 - 4 * i) & 0xf) as usize];
+    }
+    std::str::from_utf8(out).expect("hex digits are ASCII")
+}
+
 fn crash_point(point: &str) {
     static SPEC: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
     static HITS: AtomicU64 = AtomicU64::new(0);

@@ -284,6 +284,10 @@ impl MoocdbBuilder {
         if self.domain.is_none() {
             self.domain = course_url::domain_of(&event.page)
                 .or_else(|| course_url::domain_of(&event.referer));
+            if self.domain.is_some() {
+                // URLs parsed so far were completed with the default domain.
+                self.url_cache.clear();
+            }
         }
         for row in &relations.rows {
             self.add_row(rows, event, relations, row)?;
@@ -309,7 +313,7 @@ impl MoocdbBuilder {
         // 2. Generic formatting.
         let domain = self.domain_or_default(event);
         let (os_id, agent_id) = self.agent_ids(rows, &event.agent)?;
-        let mut page = CourseUrl::parse(&row.page, &domain);
+        let mut page = self.course_url(&row.page, &domain);
         let candidates = [
             row.question_location.as_str(),
             if row.video_id.is_empty() {
@@ -434,7 +438,7 @@ impl MoocdbBuilder {
                 submitted = true;
                 self.add_user(rows, &user)?;
                 rows.add(Table::Submissions, |r| {
-                    r.text(row_id.as_str());
+                    r.token(row_id.as_str());
                     r.text(&user);
                     r.int(problem_id);
                     r.datetime(&event.time);
@@ -454,8 +458,8 @@ impl MoocdbBuilder {
             // An assessment grades a submission: without one it would point nowhere.
             if let (Some(grade), true) = (grade, submitted) {
                 rows.add(Table::Assessments, |r| {
-                    r.text(row_id.as_str());
-                    r.text(row_id.as_str());
+                    r.token(row_id.as_str());
+                    r.token(row_id.as_str());
                     r.null();
                     r.float(grade);
                     r.null();
@@ -616,6 +620,8 @@ impl MoocdbBuilder {
         if !event.host.is_empty() {
             let d = format!("https://{}", event.host.trim_end_matches('/'));
             self.domain = Some(d.clone());
+            // URLs parsed so far were completed with the default domain.
+            self.url_cache.clear();
             return d;
         }
         "https://www.edx.org".to_string()

@@ -9,6 +9,7 @@ mod time;
 pub use time::{json_kind, parse_time, quarter};
 
 use chrono::NaiveDateTime;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The `event` member in whichever shape the log carried it.
@@ -77,6 +78,19 @@ pub struct ParseError(pub String);
 impl TrackingEvent {
     /// Parses one JSON record.
     pub fn parse(json: &str) -> Result<TrackingEvent, ParseError> {
+        // The usual record goes through a borrowed view of its members; anything unusual
+        // (duplicate members, invalid JSON, over-escaped quotes) takes the general path, which
+        // decides the outcome and the error message.
+        if let Ok(record) = serde_json::from_str::<RawRecord<'_>>(json)
+            && let Some(event) = record.into_event()
+        {
+            return event;
+        }
+        Self::parse_value(json)
+    }
+
+    /// The general path: the whole record as a `Value` tree.
+    fn parse_value(json: &str) -> Result<TrackingEvent, ParseError> {
         let value: Value = match serde_json::from_str(json) {
             Ok(v) => v,
             // Some logs over-escape the quotes inside the `event` string (`\\"` for `\"`);
@@ -156,6 +170,133 @@ impl TrackingEvent {
             .and_then(|c| c.get(key))
             .cloned()
             .and_then(text_of)
+    }
+}
+
+/// The members of a record the loader reads, borrowed from the line as raw JSON text. Only the
+/// members needed are turned into values, and strings without escapes are copied once.
+#[derive(serde::Deserialize)]
+struct RawRecord<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    username: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    event_source: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    event_type: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    name: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    time: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    timestamp: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    ip: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    agent: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    host: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    page: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    session: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    referer: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    accept_language: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    context: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    event: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    data: Option<&'a RawValue>,
+}
+
+// `Option<&RawValue>` would read `null` as absent; a member present as `null` must not fall
+// back to `context` (as in the general path), so presence is kept.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// A raw member as text, as `text_of` would give it.
+fn raw_text(raw: &RawValue) -> Option<String> {
+    let s = raw.get();
+    if s.len() >= 2 && s.starts_with('"') && !s.contains('\\') {
+        return Some(s[1..s.len() - 1].to_string());
+    }
+    serde_json::from_str::<Value>(s).ok().and_then(text_of)
+}
+
+fn raw_value(raw: &RawValue) -> Option<Value> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+impl RawRecord<'_> {
+    /// The event, or `None` to leave the record to the general path.
+    fn into_event(self) -> Option<Result<TrackingEvent, ParseError>> {
+        let context = match self.context.map(raw_value) {
+            Some(Some(Value::Object(c))) => Some(c),
+            Some(Some(Value::String(s))) => match serde_json::from_str(&s) {
+                Ok(Value::Object(c)) => Some(c),
+                _ => None,
+            },
+            Some(None) => return None,
+            _ => None,
+        };
+        // Asynchronous representation: common fields live in `context`.
+        let from_context = |key: &str| -> Option<Value> {
+            context
+                .as_ref()
+                .and_then(|c| c.get(key).filter(|v| !v.is_null()).cloned())
+        };
+        let text = |raw: Option<&RawValue>, key: &str| -> Option<String> {
+            match raw {
+                Some(r) => raw_text(r),
+                None => from_context(key).and_then(text_of),
+            }
+        };
+        let event_type = text(self.event_type, "event_type");
+        let name = text(self.name, "name");
+        let event_type = match (event_type, &name) {
+            (Some(t), _) if !t.is_empty() => t,
+            (_, Some(n)) if !n.is_empty() => n.clone(),
+            _ => return None,
+        };
+        // A member present at the top (even `null`) wins over `context`, in this order.
+        let first_of =
+            |a: Option<&RawValue>, a_key: &str, b: Option<&RawValue>, b_key: &str| match (a, b) {
+                (Some(r), _) => raw_value(r),
+                (None, _) if from_context(a_key).is_some() => from_context(a_key),
+                (None, Some(r)) => raw_value(r),
+                (None, None) => from_context(b_key),
+            };
+        let time_value = first_of(self.time, "time", self.timestamp, "timestamp")?;
+        let Ok(time) = parse_time(&time_value) else {
+            return None;
+        };
+        let event = first_of(self.event, "event", self.data, "data").unwrap_or(Value::Null);
+        let event = match event {
+            Value::Null => EventPayload::Absent,
+            v => payload_of(v),
+        };
+        Some(Ok(TrackingEvent {
+            username: text(self.username, "username"),
+            event_source: text(self.event_source, "event_source").unwrap_or_default(),
+            event_type,
+            name,
+            time,
+            ip: match self.ip {
+                Some(r) => Some(raw_text(r).unwrap_or_default()),
+                None => from_context("ip").map(|v| text_of(v).unwrap_or_default()),
+            },
+            agent: text(self.agent, "agent").unwrap_or_default(),
+            host: text(self.host, "host").unwrap_or_default(),
+            page: text(self.page, "page").unwrap_or_default(),
+            session: text(self.session, "session").unwrap_or_default(),
+            referer: text(self.referer, "referer").unwrap_or_default(),
+            accept_language: text(self.accept_language, "accept_language").unwrap_or_default(),
+            context,
+            event,
+        }))
     }
 }
 
@@ -248,6 +389,67 @@ mod tests {
             e.context_str("course_id").as_deref(),
             Some("course-v1:A+B+C")
         );
+    }
+
+    /// The borrowed fast path and the general path must agree on every record.
+    fn both_paths_agree(json: &str) {
+        let fast = TrackingEvent::parse(json).map(|e| format!("{e:?}"));
+        let general = TrackingEvent::parse_value(json).map(|e| format!("{e:?}"));
+        assert_eq!(fast, general, "{json}");
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_path() {
+        for json in [
+            r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","username":null,"context":{"username":"c"}}"#,
+            r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","context":{"username":"c","ip":null}}"#,
+            r#"{"name":"n","timestamp":"2013-06-09T06:28:13Z","context":{"event":{"a":1}},"data":{"b":2}}"#,
+            r#"{"event_type":"x","time":null,"context":{"time":"2013-06-09T06:28:13Z"}}"#,
+            r#"{"event_type":"x","context":{"time":"2013-06-09T06:28:13Z"},"timestamp":"2014-06-09T06:28:13Z"}"#,
+            r#"{"event_type":"x","time":{"$date":1370759293000},"event":null,"data":{"b":2}}"#,
+            r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","event_type":"y"}"#,
+            r#"{"event_type":"a\tbé","time":"2013-06-09T06:28:13Z","agent":"q"uote","ip":7}"#,
+            r#"{"event_type":"","name":"","time":"2013-06-09T06:28:13Z"}"#,
+            r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","context":"{"course_id":"c"}"}"#,
+            r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","context":[1],"event":"[1,2]"}"#,
+            r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","page":1.5e300,"session":false}"#,
+        ] {
+            both_paths_agree(json);
+        }
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+        let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
+        let mut files = vec![];
+        for dir in [data.to_string()].into_iter().chain(
+            [
+                "conformance/set1_unit_test_events",
+                "conformance/set2_tracking_log_20130609",
+                "corpus/json_to_relation-edge-cases",
+                "corpus/edx-analytics-pipeline",
+            ]
+            .iter()
+            .map(|d| format!("{shared}/{d}")),
+        ) {
+            match std::fs::read_dir(&dir) {
+                Ok(entries) => files.extend(entries.flatten().map(|e| e.path())),
+                Err(_) => eprintln!("SKIPPED {dir}: not present"),
+            }
+        }
+        let mut lines = 0;
+        for f in files {
+            let Ok(text) = std::fs::read(&f) else {
+                continue;
+            };
+            if f.extension().is_some_and(|e| e == "gz") {
+                continue;
+            }
+            for line in String::from_utf8_lossy(&text).lines() {
+                if let Some(i) = line.find('{') {
+                    both_paths_agree(&line[i..]);
+                    lines += 1;
+                }
+            }
+        }
+        assert!(lines > 100, "only {lines} lines compared");
     }
 
     #[test]

@@ -233,7 +233,7 @@ impl<'a> EdxTrackEventRow<'a> {
                 Cell::Owned(s) => out.text(s),
                 Cell::Int(v) => out.int(*v),
                 Cell::Time(t) => out.datetime(t),
-                Cell::Id(id) => out.text(id.as_str()),
+                Cell::Id(id) => out.token(id.as_str()),
             }
         }
     }

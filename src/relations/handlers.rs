@@ -231,7 +231,7 @@ impl<'r> SideRows<'r> {
         let id = self.identity.id(RowKind::Answer, self.answers);
         self.answers += 1;
         self.rows.add(Table::Answer, |r| {
-            r.text(id.as_str());
+            r.token(id.as_str());
             r.text(problem_id);
             r.text(answer);
             r.text(course_id);
@@ -253,7 +253,7 @@ impl<'r> SideRows<'r> {
         self.correctness
             .push((id, answer_identifier.to_string(), correctness.clone()));
         self.rows.add(Table::CorrectMap, |r| {
-            r.text(id.as_str());
+            r.token(id.as_str());
             r.text(answer_identifier);
             r.text(&correctness);
             r.int(int(get("npoints")).unwrap_or(-1));
@@ -274,7 +274,7 @@ impl<'r> SideRows<'r> {
             other => py_str(other),
         };
         self.rows.add(Table::InputState, |r| {
-            r.text(id.as_str());
+            r.token(id.as_str());
             r.text(problem_id);
             r.text(&state);
         })?;
@@ -316,7 +316,7 @@ impl<'r> SideRows<'r> {
             let fk = |v: &Vec<RowId>| v.get(i).map(|x| x.to_string()).unwrap_or_default();
             let (a, m, s) = (fk(&answers), fk(&maps), fk(&inputs));
             self.rows.add(Table::State, |r| {
-                r.text(id.as_str());
+                r.token(id.as_str());
                 r.int(seed);
                 r.text(&done);
                 r.text(&problem_id);
@@ -862,7 +862,7 @@ fn account_row(side: &mut SideRows<'_>, a: &AccountRow) -> Result<(), LoadError>
         .account_id(side.accounts);
     side.accounts += 1;
     side.rows.add(Table::Account, |r| {
-        r.text(id.as_str());
+        r.token(id.as_str());
         r.text(&a.screen_name);
         r.text(&a.name);
         r.text(&a.anon_screen_name);

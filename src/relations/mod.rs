@@ -92,7 +92,11 @@ pub struct RelationBuilder {
     changed_ips: ahash::AHashSet<String>,
     geoip: GeoIp,
     countries: HashMap<String, String>,
+    anon_names: HashMap<String, String>,
 }
+
+/// Usernames whose hash is kept before the cache starts over.
+const ANON_CACHE_LIMIT: usize = 200_000;
 
 impl RelationBuilder {
     /// A builder whose rows point to the `LoadInfo` row `load_info_id`, continuing from the
@@ -104,6 +108,7 @@ impl RelationBuilder {
             changed_ips: Default::default(),
             geoip,
             countries: HashMap::new(),
+            anon_names: HashMap::new(),
         }
     }
 
@@ -137,6 +142,19 @@ impl RelationBuilder {
         })
     }
 
+    // Hashing a username costs more than looking it up; the cache is bounded by the users.
+    fn anon_name_of(&mut self, username: &str) -> String {
+        if let Some(a) = self.anon_names.get(username) {
+            return a.clone();
+        }
+        let a = anon_screen_name(username);
+        if self.anon_names.len() >= ANON_CACHE_LIMIT {
+            self.anon_names.clear();
+        }
+        self.anon_names.insert(username.to_string(), a.clone());
+        a
+    }
+
     // Country lookups are cached: the number of distinct IPs is bounded by the users.
     fn country_of(&mut self, ip: &str) -> String {
         if ip.is_empty() {
@@ -164,12 +182,12 @@ impl RelationBuilder {
         let anon = match (event.event_type.as_str(), &event.event) {
             ("/login_ajax", EventPayload::Object(m)) => login_email(m)
                 .map(|email| crate::identity::ripemd160_hex(email.as_bytes()))
-                .unwrap_or_else(|| anon_screen_name(event.username.as_deref().unwrap_or(""))),
-            _ => anon_screen_name(event.username.as_deref().unwrap_or("")),
+                .unwrap_or_else(|| self.anon_name_of(event.username.as_deref().unwrap_or(""))),
+            _ => self.anon_name_of(event.username.as_deref().unwrap_or("")),
         };
         // The private IP row exists for every event, as in json_to_relation.
         rows.add(Table::EventIp, |r| {
-            r.text(row_id.as_str());
+            r.token(row_id.as_str());
             r.text(ip);
         })?;
         let ip_country = self.country_of(ip);
@@ -285,11 +303,17 @@ impl RelationBuilder {
     // The legacy test used `timedelta.seconds` (days dropped, negative gaps reported as
     // `-1 day, 23:59:…`); here the whole gap counts and a gap backwards in time is no downtime.
     fn downtime_for(&mut self, ip: &str, time: &NaiveDateTime) -> Option<String> {
-        self.changed_ips.insert(ip.to_string());
-        match self.last_seen_by_ip.insert(ip.to_string(), *time) {
-            None => Some("0:00:00".to_string()),
-            Some(prev) => {
-                let gap = *time - prev;
+        // Looked up before inserting: an owned key only for an IP not seen before.
+        if !self.changed_ips.contains(ip) {
+            self.changed_ips.insert(ip.to_string());
+        }
+        match self.last_seen_by_ip.get_mut(ip) {
+            None => {
+                self.last_seen_by_ip.insert(ip.to_string(), *time);
+                Some("0:00:00".to_string())
+            }
+            Some(last) => {
+                let gap = *time - std::mem::replace(last, *time);
                 (gap.num_seconds() > HEARTBEAT_PERIOD_SECONDS).then(|| legacy_timedelta(gap))
             }
         }

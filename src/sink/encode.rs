@@ -102,6 +102,25 @@ impl RowBuffer {
         }
     }
 
+    /// Appends text that never needs escaping (ids, hashes, codes: ASCII letters, digits and
+    /// `-_.:`), without scanning it.
+    pub fn token(&mut self, s: &str) {
+        debug_assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')),
+            "{s:?} is not a token"
+        );
+        self.separator();
+        match self.encoding {
+            Encoding::Tsv => self.buf.extend_from_slice(s.as_bytes()),
+            Encoding::SqlValues => {
+                self.buf.push(b'\'');
+                self.buf.extend_from_slice(s.as_bytes());
+                self.buf.push(b'\'');
+            }
+        }
+    }
+
     /// Appends a text value, or NULL.
     pub fn opt_text(&mut self, s: Option<&str>) {
         match s {
