@@ -219,9 +219,10 @@ pub async fn run(
     }
     summary.method = method.map(Method::name).unwrap_or("none").to_string();
 
+    // A dry run encodes as the default method does, so that it measures the same work.
     let encoding = match method {
-        Some(Method::Infile) => Encoding::Tsv,
-        _ => Encoding::SqlValues,
+        Some(Method::Infile) | None => Encoding::Tsv,
+        Some(Method::Insert) => Encoding::SqlValues,
     };
     let (writer_handle, batch_bytes) = match writers {
         Some((w, b)) => (Some(w), b),

@@ -217,13 +217,16 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
     <&RawValue as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-/// A raw member as text, as `text_of` would give it.
-fn raw_text(raw: &RawValue) -> Option<String> {
+/// A raw member as text, as `text_of` would give it; `Err` when serde_json cannot build it as a
+/// value (nested too deep), which the general path reports.
+fn raw_text(raw: &RawValue) -> Result<Option<String>, ()> {
     let s = raw.get();
     if s.len() >= 2 && s.starts_with('"') && !s.contains('\\') {
-        return Some(s[1..s.len() - 1].to_string());
+        return Ok(Some(s[1..s.len() - 1].to_string()));
     }
-    serde_json::from_str::<Value>(s).ok().and_then(text_of)
+    serde_json::from_str::<Value>(s)
+        .map(text_of)
+        .map_err(|_| ())
 }
 
 fn raw_value(raw: &RawValue) -> Option<Value> {
@@ -248,9 +251,13 @@ impl RawRecord<'_> {
                 .as_ref()
                 .and_then(|c| c.get(key).filter(|v| !v.is_null()).cloned())
         };
+        let unusable = std::cell::Cell::new(false);
         let text = |raw: Option<&RawValue>, key: &str| -> Option<String> {
             match raw {
-                Some(r) => raw_text(r),
+                Some(r) => raw_text(r).unwrap_or_else(|()| {
+                    unusable.set(true);
+                    None
+                }),
                 None => from_context(key).and_then(text_of),
             }
         };
@@ -262,30 +269,33 @@ impl RawRecord<'_> {
             _ => return None,
         };
         // A member present at the top (even `null`) wins over `context`, in this order.
+        // `Err` when the member is there but is not a value serde_json builds (too deep).
         let first_of =
             |a: Option<&RawValue>, a_key: &str, b: Option<&RawValue>, b_key: &str| match (a, b) {
-                (Some(r), _) => raw_value(r),
-                (None, _) if from_context(a_key).is_some() => from_context(a_key),
-                (None, Some(r)) => raw_value(r),
-                (None, None) => from_context(b_key),
+                (Some(r), _) => raw_value(r).map(Some).ok_or(()),
+                (None, _) if from_context(a_key).is_some() => Ok(from_context(a_key)),
+                (None, Some(r)) => raw_value(r).map(Some).ok_or(()),
+                (None, None) => Ok(from_context(b_key)),
             };
-        let time_value = first_of(self.time, "time", self.timestamp, "timestamp")?;
+        let time_value = first_of(self.time, "time", self.timestamp, "timestamp").ok()??;
         let Ok(time) = parse_time(&time_value) else {
             return None;
         };
-        let event = first_of(self.event, "event", self.data, "data").unwrap_or(Value::Null);
+        let event = first_of(self.event, "event", self.data, "data")
+            .ok()?
+            .unwrap_or(Value::Null);
         let event = match event {
             Value::Null => EventPayload::Absent,
             v => payload_of(v),
         };
-        Some(Ok(TrackingEvent {
+        let event = TrackingEvent {
             username: text(self.username, "username"),
             event_source: text(self.event_source, "event_source").unwrap_or_default(),
             event_type,
             name,
             time,
             ip: match self.ip {
-                Some(r) => Some(raw_text(r).unwrap_or_default()),
+                Some(r) => Some(text(Some(r), "ip").unwrap_or_default()),
                 None => from_context("ip").map(|v| text_of(v).unwrap_or_default()),
             },
             agent: text(self.agent, "agent").unwrap_or_default(),
@@ -296,7 +306,8 @@ impl RawRecord<'_> {
             accept_language: text(self.accept_language, "accept_language").unwrap_or_default(),
             context,
             event,
-        }))
+        };
+        (!unusable.get()).then_some(Ok(event))
     }
 }
 
@@ -398,6 +409,15 @@ mod tests {
         assert_eq!(fast, general, "{json}");
     }
 
+    /// A record whose `key` is nested past serde_json's recursion limit.
+    fn deep(key: &str) -> String {
+        format!(
+            r#"{{"event_type":"x","time":"2026-01-01T00:00:00Z","{key}":{}{}}}"#,
+            "[".repeat(1000),
+            "]".repeat(1000)
+        )
+    }
+
     #[test]
     fn the_fast_path_agrees_with_the_general_path() {
         for json in [
@@ -413,6 +433,10 @@ mod tests {
             r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","context":"{"course_id":"c"}"}"#,
             r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","context":[1],"event":"[1,2]"}"#,
             r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","page":1.5e300,"session":false}"#,
+            &deep("event"),
+            &deep("context"),
+            &deep("ip"),
+            &deep("time"),
         ] {
             both_paths_agree(json);
         }
