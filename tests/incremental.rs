@@ -247,6 +247,52 @@ async fn a_changed_file_is_reported_and_left_alone() {
 }
 
 #[tokio::test]
+async fn overlapping_files_in_one_run_give_each_event_once_past_the_exact_set() {
+    let lines = synthetic_lines(2);
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (lines.len() * 7 / 10, lines.len() * 4 / 10);
+    let first = dir.path().join("tracking.log-1");
+    write_lines(&first, &lines[..a]);
+    let second = dir.path().join("tracking.log-2");
+    write_lines(&second, &lines[b..]);
+    let whole = dir.path().join("whole.log");
+    write_lines(&whole, &lines);
+
+    // A tiny exact set: the overlap is found through the Bloom filter and the database, both
+    // within a file (the spill after each 50 lines) and across files.
+    let (overlap, _) = fresh_database("overlap_one_run").await;
+    let mut o = options(&overlap, &[&first, &second]);
+    o.recent_lines = 50;
+    let s2 = load(o).await;
+    let (once, _) = fresh_database("overlap_one_run_once").await;
+    let s = load(options(&once, &[&whole])).await;
+    assert_eq!(s2.events, s.events, "each event is accepted once");
+    assert_eq!(s2.lines, s.lines + (a - b) as u64);
+    assert_eq!(
+        s2.duplicates + s2.rejected + s2.skipped - s.duplicates - s.rejected - s.skipped,
+        (a - b) as u64,
+        "every overlapping line is a duplicate or again not an event"
+    );
+    assert!(s2.duplicates > s.duplicates + (a - b) as u64 / 2);
+    // The same rows, but for the file each came from.
+    let (pa, pb) = (pool(&overlap).await, pool(&once).await);
+    for table in Table::ALL.iter().filter(|t| !t.is_private()) {
+        let skip: &[&str] = match table {
+            Table::LoadInfo => continue,
+            Table::EdxTrackEvent => &["load_info_fk"],
+            Table::Lines => &["file_id"],
+            _ => &[],
+        };
+        assert_eq!(
+            table_dump(&pa, *table, skip).await,
+            table_dump(&pb, *table, skip).await,
+            "table {}",
+            table.name()
+        );
+    }
+}
+
+#[tokio::test]
 async fn overlapping_gzip_and_plain_files_give_each_event_once() {
     use flate2::{Compression, write::GzEncoder};
     let lines = synthetic_lines(2);

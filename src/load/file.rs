@@ -15,6 +15,7 @@ use chrono::Utc;
 use sqlx::mysql::MySqlPool;
 use tokio::runtime::Handle;
 
+use super::seen_lines::SeenLines;
 use super::{LoadOptions, LoadSummary, event_course, normal_course_id};
 use crate::decode::{Decoded, decode};
 use crate::error::LoadError;
@@ -31,8 +32,6 @@ use crate::state::{self, CarriedState};
 
 /// Lines parsed before the duplicate check runs on them (one query per chunk).
 const CHUNK: usize = 2048;
-/// Line hashes kept in memory before the rows are waited for and the database is asked instead.
-const RECENT_LIMIT: usize = 1_000_000;
 
 /// What the transform thread works with.
 pub struct Context {
@@ -86,6 +85,9 @@ pub struct Transform {
     relations: RelationBuilder,
     moocdb: MoocdbBuilder,
     recent: HashSet<u128>,
+    /// Lines of this run already stored, no longer in `recent`.
+    seen: SeenLines,
+    /// Whether earlier runs stored lines (then every line is checked against the database).
     check_db: bool,
     pending: Vec<Pending>,
     file_id: Option<i64>,
@@ -143,6 +145,7 @@ impl Transform {
             relations,
             moocdb,
             recent: HashSet::new(),
+            seen: SeenLines::default(),
             check_db,
             pending: Vec::with_capacity(CHUNK),
             file_id: None,
@@ -346,9 +349,8 @@ impl Transform {
                 self.cx.max_statement,
             ))?;
         }
-        // This file's lines are in the database now: later files ask it.
-        self.recent.clear();
-        self.check_db = self.cx.pool.is_some();
+        // This file's lines are in the database now: later files ask it about possible matches.
+        self.spill_recent();
         self.summary.files += 1;
         self.summary.lines += counts.lines;
         self.summary.events += counts.events;
@@ -392,13 +394,15 @@ impl Transform {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let known = match (&self.cx.pool, self.check_db) {
-            (Some(pool), true) => {
+        let check_db = self.check_db;
+        let known = match &self.cx.pool {
+            Some(pool) => {
                 let hashes: Vec<u128> = self
                     .pending
                     .iter()
                     .map(|p| p.identity.hash())
                     .filter(|h| !self.recent.contains(h))
+                    .filter(|h| check_db || self.seen.may_contain(*h))
                     .collect();
                 self.block_on(ledger::known_lines(pool, &hashes))?
             }
@@ -415,17 +419,27 @@ impl Transform {
         }
         self.pending = pending;
         self.pending.clear();
-        if self.recent.len() > RECENT_LIMIT {
+        if self.recent.len() > self.options.recent_lines {
             // Bound the memory: once these lines are stored, the database answers for them.
             self.rows.flush(Table::Lines)?;
             if let Some(sender) = &self.cx.sender {
                 sender.barrier()?;
             }
-            self.recent.clear();
-            self.check_db = self.cx.pool.is_some();
+            self.spill_recent();
         }
         crash_point("after-chunk");
         Ok(())
+    }
+
+    /// Moves the exact set of recent lines (all stored by now) into the Bloom filter. In a dry
+    /// run nothing is stored, so they are forgotten instead.
+    fn spill_recent(&mut self) {
+        if self.cx.pool.is_some() {
+            for hash in self.recent.drain() {
+                self.seen.insert(hash);
+            }
+        }
+        self.recent.clear();
     }
 
     fn accept(

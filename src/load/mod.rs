@@ -27,6 +27,7 @@ use crate::source::{self, TrackingLog};
 use crate::state::{self, CarriedState};
 
 mod file;
+mod seen_lines;
 
 use file::{Context, Transform};
 
@@ -77,6 +78,9 @@ pub struct LoadOptions {
     /// Files (as named on the command line) whose rows are replaced when their content changed
     /// since they were loaded.
     pub reload: Vec<PathBuf>,
+    /// Line hashes of this run held exactly before they move to a Bloom filter (and possible
+    /// duplicates are checked against the database); lowered only by tests of that path.
+    pub recent_lines: usize,
 }
 
 impl Default for LoadOptions {
@@ -97,6 +101,7 @@ impl Default for LoadOptions {
             max_line_bytes: 32 << 20,
             writers: 4,
             geoip: None,
+            recent_lines: 900_000,
             reload: Vec::new(),
         }
     }
