@@ -22,7 +22,7 @@ use crate::error::LoadError;
 use crate::identity::{LineIdentity, ripemd160_hex};
 use crate::ledger::{self, FileCounts, REJECT_RAW_LIMIT, Reject, Segment};
 use crate::moocdb::{KnownEntries, MoocdbBuilder, MoocdbOptions};
-use crate::parse::TrackingEvent;
+use crate::parse::{ParseError, TrackingEvent};
 use crate::progress::Progress;
 use crate::relations::{GeoIp, RelationBuilder};
 use crate::schema::Table;
@@ -58,6 +58,130 @@ pub struct Context {
 struct Pending {
     event: TrackingEvent,
     identity: LineIdentity,
+}
+
+impl Pending {
+    fn parse(json: &str) -> Result<Pending, ParseError> {
+        let event = TrackingEvent::parse(json)?;
+        let identity = LineIdentity::new(json.as_bytes(), &event.time);
+        Ok(Pending { event, identity })
+    }
+}
+
+/// Lines the reading thread hands over at a time, and batches it may be ahead by.
+const READ_BATCH: usize = 512;
+const READ_AHEAD: usize = 4;
+
+/// One line as the reading thread made it.
+struct ReadLine {
+    number: u64,
+    offset: u64,
+    /// Decompressed bytes read up to the end of this line.
+    bytes_read: u64,
+    content: LineContent,
+}
+
+enum LineContent {
+    /// A parsed event.
+    Event(Box<Pending>),
+    /// A blank line or a comment.
+    NotAnEvent,
+    /// Not an event, with the reason and the line's first bytes.
+    Reject {
+        reason: String,
+        raw_length: u64,
+        raw: Vec<u8>,
+    },
+    /// The unterminated, unparseable last line of a live file: left for the next load.
+    Unfinished,
+    /// The rest of the file cannot be read (a damaged gzip stream, a read error).
+    Unreadable(String),
+}
+
+/// The reading thread: lines of `reader` through decode and parse, in batches, in order, until
+/// the end, an unreadable point, or the receiver hanging up.
+fn read_lines(
+    mut reader: source::LineReader,
+    wait_for_last_line: bool,
+    max_line_bytes: usize,
+    sender: std::sync::mpsc::SyncSender<Vec<ReadLine>>,
+) {
+    let mut batch = Vec::with_capacity(READ_BATCH);
+    loop {
+        let (read, last) = match reader.next_line() {
+            Ok(None) => break,
+            Err(e) => {
+                let bytes_read = reader.bytes_read();
+                let content = LineContent::Unreadable(e.to_string());
+                let line = ReadLine {
+                    number: 0,
+                    offset: 0,
+                    bytes_read,
+                    content,
+                };
+                (line, true)
+            }
+            Ok(Some(line)) => {
+                let mut blank = false;
+                let parsed = match line.overlong {
+                    Some(len) => Err(format!(
+                        "line of {len} bytes is over the {max_line_bytes} byte limit"
+                    )),
+                    None => match decode(line.bytes) {
+                        Decoded::Blank => {
+                            blank = true;
+                            Ok(None)
+                        }
+                        Decoded::Comment => Ok(None),
+                        Decoded::Reject(reason) => Err(reason),
+                        Decoded::Json(json) => Pending::parse(json).map(Some).map_err(|e| e.0),
+                    },
+                };
+                // The last line of a live, uncompressed file may still be being written: an
+                // unterminated line that is not a whole record waits for the next load.
+                let unfinished = !line.terminated
+                    && wait_for_last_line
+                    && match &parsed {
+                        Ok(Some(_)) => false,
+                        Ok(None) => !blank,
+                        Err(_) => true,
+                    };
+                let content = match parsed {
+                    _ if unfinished => LineContent::Unfinished,
+                    Ok(Some(pending)) => LineContent::Event(Box::new(pending)),
+                    Ok(None) => LineContent::NotAnEvent,
+                    Err(reason) => LineContent::Reject {
+                        reason,
+                        raw_length: line.overlong.unwrap_or(line.bytes.len() as u64),
+                        raw: line.bytes[..line.bytes.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                    },
+                };
+                let (number, offset) = (line.number, line.offset);
+                let read = ReadLine {
+                    number,
+                    offset,
+                    bytes_read: reader.bytes_read(),
+                    content,
+                };
+                (read, unfinished)
+            }
+        };
+        batch.push(read);
+        if last {
+            break;
+        }
+        if batch.len() == READ_BATCH
+            && sender
+                .send(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(READ_BATCH),
+                ))
+                .is_err()
+        {
+            return;
+        }
+    }
+    let _ = sender.send(batch);
 }
 
 /// Rejected lines of one file waiting to be stored.
@@ -375,17 +499,19 @@ impl Transform {
         json: &str,
         counts: &mut FileCounts,
     ) -> Result<Result<(), String>, LoadError> {
-        match TrackingEvent::parse(json) {
+        match Pending::parse(json) {
             Err(e) => Ok(Err(e.0)),
-            Ok(event) => {
-                let identity = LineIdentity::new(json.as_bytes(), &event.time);
-                self.pending.push(Pending { event, identity });
-                if self.pending.len() >= CHUNK {
-                    self.process_pending(counts)?;
-                }
-                Ok(Ok(()))
-            }
+            Ok(pending) => self.enqueue(pending, counts).map(Ok),
         }
+    }
+
+    /// Adds a parsed line to the pending chunk, processing the chunk when it is full.
+    fn enqueue(&mut self, pending: Pending, counts: &mut FileCounts) -> Result<(), LoadError> {
+        self.pending.push(pending);
+        if self.pending.len() >= CHUNK {
+            self.process_pending(counts)?;
+        }
+        Ok(())
     }
 
     /// Drops the pending lines already loaded (now or by an earlier load) and accepts the rest,
@@ -513,7 +639,9 @@ impl Transform {
         Ok(())
     }
 
-    /// The usual case: one record per line, from `segment` on.
+    /// The usual case: one record per line, from `segment` on. A second thread reads,
+    /// decompresses, decodes and parses the lines (the stateless stages); this one takes them in
+    /// order for the stateful stages.
     fn load_lines(
         &mut self,
         log: &TrackingLog,
@@ -522,7 +650,7 @@ impl Transform {
         rejects: &mut RejectBuffer,
     ) -> Result<(), LoadError> {
         let stored = Arc::new(AtomicU64::new(0));
-        let mut reader = log
+        let reader = log
             .open_at(
                 segment.raw_start,
                 self.options.max_line_bytes,
@@ -530,87 +658,85 @@ impl Transform {
             )?
             .starting_at(segment.first_line, segment.decoded_start);
         let compressed = reader.is_compressed();
+        let wait_for_last_line = log.live && !compressed;
+        let max_line_bytes = self.options.max_line_bytes;
+        let (sender, receiver) = std::sync::mpsc::sync_channel(READ_AHEAD);
         let mut reported_stored = 0u64;
         // Bytes of the plain file consumed by whole lines: where a later load continues.
         let mut consumed = 0u64;
         let mut damaged = false;
-        loop {
-            if self.cx.stop.load(Ordering::Relaxed) {
-                return Err(self.interrupted(log));
-            }
-            let line = match reader.next_line() {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                Err(e) => {
-                    // A damaged gzip stream or a read error: the lines before it are loaded, the
-                    // damage is recorded as a reject at the point it was found.
-                    counts.lines += 1;
-                    damaged = true;
-                    tracing::warn!(
-                        "{}: after line {}: {e}; the rest of the file is unreadable",
-                        log.display_name,
-                        segment.first_line + counts.lines - 1
-                    );
-                    let reject = Reject {
-                        line_number: segment.first_line + counts.lines - 1,
-                        byte_offset: segment.decoded_start + reader.bytes_read(),
-                        reason: format!(
-                            "unreadable from here on ({e}); the lines before were loaded"
-                        ),
-                        raw_length: 0,
-                        raw: Vec::new(),
+        std::thread::scope(|scope| -> Result<(), LoadError> {
+            scope.spawn(move || read_lines(reader, wait_for_last_line, max_line_bytes, sender));
+            // Dropped on return, so that the reading thread stops if this one stops early.
+            let receiver = receiver;
+            for batch in receiver.iter() {
+                for line in batch {
+                    if self.cx.stop.load(Ordering::Relaxed) {
+                        return Err(self.interrupted(log));
+                    }
+                    let outcome = match line.content {
+                        LineContent::Unfinished => return Ok(()),
+                        LineContent::Unreadable(e) => {
+                            // A damaged gzip stream or a read error: the lines before it are
+                            // loaded, the damage is recorded as a reject where it was found.
+                            counts.lines += 1;
+                            damaged = true;
+                            tracing::warn!(
+                                "{}: after line {}: {e}; the rest of the file is unreadable",
+                                log.display_name,
+                                segment.first_line + counts.lines - 1
+                            );
+                            let reject = Reject {
+                                line_number: segment.first_line + counts.lines - 1,
+                                byte_offset: segment.decoded_start + line.bytes_read,
+                                reason: format!(
+                                    "unreadable from here on ({e}); the lines before were loaded"
+                                ),
+                                raw_length: 0,
+                                raw: Vec::new(),
+                            };
+                            self.reject(rejects, counts, reject)?;
+                            return Ok(());
+                        }
+                        LineContent::NotAnEvent => {
+                            counts.lines += 1;
+                            counts.skipped += 1;
+                            Ok(())
+                        }
+                        LineContent::Event(pending) => {
+                            counts.lines += 1;
+                            self.enqueue(*pending, counts)?;
+                            Ok(())
+                        }
+                        LineContent::Reject {
+                            reason,
+                            raw_length,
+                            raw,
+                        } => {
+                            counts.lines += 1;
+                            Err((reason, raw_length, raw))
+                        }
                     };
-                    self.reject(rejects, counts, reject)?;
-                    break;
+                    if let Err((reason, raw_length, raw)) = outcome {
+                        let reject = Reject {
+                            line_number: line.number,
+                            byte_offset: line.offset,
+                            reason,
+                            raw_length,
+                            raw,
+                        };
+                        self.reject(rejects, counts, reject)?;
+                    }
+                    consumed = line.bytes_read;
+                    if counts.lines.is_multiple_of(4096) {
+                        let now = stored.load(Ordering::Relaxed);
+                        self.cx.progress.add(now - reported_stored, 4096, 0);
+                        reported_stored = now;
+                    }
                 }
-            };
-            let decoded = match line.overlong {
-                Some(len) => Err(format!(
-                    "line of {len} bytes is over the {} byte limit",
-                    self.options.max_line_bytes
-                )),
-                None => Ok(decode(line.bytes)),
-            };
-            // The last line of a live, uncompressed file may still be being written: an
-            // unterminated line that is not valid JSON is left for the next load.
-            if !line.terminated
-                && !compressed
-                && log.live
-                && match &decoded {
-                    Ok(Decoded::Json(json)) => TrackingEvent::parse(json).is_err(),
-                    Ok(Decoded::Blank) => false,
-                    _ => true,
-                }
-            {
-                break;
             }
-            counts.lines += 1;
-            let outcome = match decoded {
-                Err(reason) => Err(reason),
-                Ok(Decoded::Blank | Decoded::Comment) => {
-                    counts.skipped += 1;
-                    Ok(())
-                }
-                Ok(Decoded::Reject(reason)) => Err(reason),
-                Ok(Decoded::Json(json)) => self.record(json, counts)?,
-            };
-            if let Err(reason) = outcome {
-                let reject = Reject {
-                    line_number: line.number,
-                    byte_offset: line.offset,
-                    reason,
-                    raw_length: line.overlong.unwrap_or(line.bytes.len() as u64),
-                    raw: line.bytes[..line.bytes.len().min(REJECT_RAW_LIMIT)].to_vec(),
-                };
-                self.reject(rejects, counts, reject)?;
-            }
-            consumed = reader.bytes_read();
-            if counts.lines.is_multiple_of(4096) {
-                let now = stored.load(Ordering::Relaxed);
-                self.cx.progress.add(now - reported_stored, 4096, 0);
-                reported_stored = now;
-            }
-        }
+            Ok(())
+        })?;
         let now = stored.load(Ordering::Relaxed);
         self.cx
             .progress
