@@ -18,6 +18,11 @@ use super::database::{SESSION_SETUP, Target};
 /// 3948 (MySQL 8, local_infile=OFF), 4166 (MariaDB, ER_LOAD_INFILE_CAPABILITY_DISABLED).
 pub const REFUSED_CODES: [u16; 3] = [1148, 3948, 4166];
 
+/// The size of the pieces a batch is sent in. Each piece goes out as one protocol packet, which
+/// must not exceed the server's `max_allowed_packet` (1 MB on some servers, 1 KB at the least),
+/// while a batch is 2 MiB by default; 64 KiB keeps the number of writes small.
+const INFILE_CHUNK: usize = 64 * 1024;
+
 /// A pool of `mysql_async` connections for `LOAD DATA LOCAL INFILE`.
 #[derive(Clone)]
 pub struct InfilePool {
@@ -60,9 +65,11 @@ impl InfilePool {
         let write_error = |e: mysql_async::Error| classify(e, table, secret);
         let mut conn = self.pool.get_conn().await.map_err(write_error)?;
         let bytes = Bytes::from(data);
-        conn.set_infile_handler(async move {
-            Ok(futures_util::stream::once(async move { Ok(bytes) }).boxed())
-        });
+        let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())
+            .step_by(INFILE_CHUNK)
+            .map(|start| Ok(bytes.slice(start..(start + INFILE_CHUNK).min(bytes.len()))))
+            .collect();
+        conn.set_infile_handler(async move { Ok(futures_util::stream::iter(chunks).boxed()) });
         conn.query_drop(statement).await.map_err(write_error)?;
         Ok(conn.affected_rows())
     }
