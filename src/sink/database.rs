@@ -211,10 +211,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn query_error(what: &str) -> impl Fn(sqlx::Error) -> LoadError + '_ {
-    move |e| LoadError::Query {
-        what: what.to_string(),
-        message: e.to_string(),
-    }
+    move |e| LoadError::query(what, e)
 }
 
 /// The server's `max_allowed_packet`.

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
-use crate::error::{LoadError, scrub};
+use crate::error::{Fault, LoadError, fault_of_code, scrub};
 
 use super::database::{SESSION_SETUP, Target};
 
@@ -137,6 +137,22 @@ fn classify(e: mysql_async::Error, table: &str, secret: Option<&str>) -> LoadErr
         return LoadError::InfileRefused {
             message: scrub(&server.message, secret),
         };
+    }
+    let fault = match &e {
+        mysql_async::Error::Server(server) => fault_of_code(server.code),
+        // A broken socket, or a pooled connection found closed: the server went away.
+        mysql_async::Error::Io(_) => Some(Fault::ConnectionLost),
+        mysql_async::Error::Driver(
+            mysql_async::DriverError::ConnectionClosed | mysql_async::DriverError::PoolDisconnected,
+        ) => Some(Fault::ConnectionLost),
+        _ => None,
+    };
+    if let Some(fault) = fault {
+        return LoadError::from_fault(
+            fault,
+            format!("writing to table `{table}`"),
+            scrub(e, secret),
+        );
     }
     LoadError::Write {
         table: table.to_string(),
