@@ -25,14 +25,14 @@ pub enum LoadError {
         reason: String,
     },
     /// The server could not be reached or refused the login.
-    #[error(
-        "cannot connect to {url}: {message}. Check --database-url / DATABASE_URL and that the server is running"
-    )]
+    #[error("cannot connect to {url}: {message}. {advice}")]
     Connect {
         /// The URL with its password removed.
         url: String,
         /// The driver's message.
         message: String,
+        /// What to check, from [`connect_advice`].
+        advice: &'static str,
     },
     /// Creating or migrating the schema failed.
     #[error("cannot prepare the schema of database `{database}`: {message}")]
@@ -203,6 +203,17 @@ impl LoadError {
                 message: e.to_string(),
             },
         }
+    }
+}
+
+/// What to check when connecting failed with `message`: the TLS settings when the TLS handshake
+/// failed, else the URL and the server.
+pub fn connect_advice(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("certificate") || m.contains("tls") || m.contains("ssl") {
+        "Check the URL's ssl-mode and ssl-ca (ssl-ca must be the CA that signed the server's certificate; ssl-mode=REQUIRED encrypts without checking it)"
+    } else {
+        "Check --database-url / DATABASE_URL and that the server is running"
     }
 }
 

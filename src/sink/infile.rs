@@ -28,6 +28,8 @@ const INFILE_CHUNK: usize = 64 * 1024;
 pub struct InfilePool {
     pool: Pool,
     secret: Option<String>,
+    /// For connection errors: the target (its URL's password is never shown).
+    target: Target,
 }
 
 impl InfilePool {
@@ -50,6 +52,7 @@ impl InfilePool {
         Ok(InfilePool {
             pool: Pool::new(opts),
             secret: password,
+            target: target.clone(),
         })
     }
 
@@ -77,11 +80,13 @@ impl InfilePool {
     /// Checks that the server accepts LOCAL INFILE, with an empty load into a temporary table.
     pub async fn probe(&self) -> Result<(), LoadError> {
         let secret = self.secret.as_deref();
+        // The first connection of this pool: a failure here is a failure to connect (TLS
+        // settings, say), not a connection lost in the middle of the load.
         let mut conn = self
             .pool
             .get_conn()
             .await
-            .map_err(|e| classify(e, "(probe)", secret))?;
+            .map_err(|e| self.target.connect_error(e))?;
         conn.query_drop("CREATE TEMPORARY TABLE IF NOT EXISTS moocdb_infile_probe (x INT)")
             .await
             .map_err(|e| classify(e, "(probe)", secret))?;
