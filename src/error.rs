@@ -123,6 +123,15 @@ pub enum LoadError {
         /// The driver's message.
         message: String,
     },
+    /// The server asked for a client file in answer to a statement that is not the loader's
+    /// `LOAD DATA`: a misbehaving or hostile server. Nothing was sent.
+    #[error(
+        "the server asked for a client file while {operation}, in answer to a statement that is not LOAD DATA; the loader sent nothing and stopped. Make sure --database-url names the MySQL server you trust"
+    )]
+    UnexpectedFileRequest {
+        /// What was being done.
+        operation: String,
+    },
     /// The writers stopped (their own error is reported instead).
     #[error("the database writers stopped")]
     WritersStopped,

@@ -43,6 +43,11 @@ impl InfilePool {
             .pass(password.clone())
             .db_name(Some(target.database.clone()))
             .setup(vec![SESSION_SETUP.to_string()])
+            // Connect exactly where the URL says, like the sqlx connections: by default
+            // mysql_async reconnects to the Unix socket the server names in @@socket when the
+            // host is local, which changes the account ('user'@'localhost'), drops the TLS the
+            // URL asks for, and lets the server choose where the loader connects.
+            .prefer_socket(false)
             .pool_opts(PoolOpts::default().with_constraints(
                 PoolConstraints::new(0, connections.max(1)).expect("valid pool bounds"),
             ));
@@ -65,7 +70,8 @@ impl InfilePool {
         data: Vec<u8>,
     ) -> Result<u64, LoadError> {
         let secret = self.secret.as_deref();
-        let write_error = |e: mysql_async::Error| classify(e, table, secret);
+        let operation = format!("writing to table `{table}`");
+        let write_error = |e: mysql_async::Error| classify(e, &operation, table, secret);
         let mut conn = self.pool.get_conn().await.map_err(write_error)?;
         let bytes = Bytes::from(data);
         let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())
@@ -89,7 +95,7 @@ impl InfilePool {
             .map_err(|e| self.target.connect_error(e))?;
         conn.query_drop("CREATE TEMPORARY TABLE IF NOT EXISTS moocdb_infile_probe (x INT)")
             .await
-            .map_err(|e| classify(e, "(probe)", secret))?;
+            .map_err(|e| classify(e, PROBE, "(probe)", secret))?;
         conn.set_infile_handler(async { Ok(futures_util::stream::empty().boxed()) });
         let result = conn
             .query_drop("LOAD DATA LOCAL INFILE 'moocdb-probe' INTO TABLE moocdb_infile_probe")
@@ -97,7 +103,7 @@ impl InfilePool {
         let _ = conn
             .query_drop("DROP TEMPORARY TABLE IF EXISTS moocdb_infile_probe")
             .await;
-        result.map_err(|e| classify(e, "(probe)", secret))
+        result.map_err(|e| classify(e, PROBE, "(probe)", secret))
     }
 
     /// Closes every connection.
@@ -135,7 +141,25 @@ fn ssl_opts(target: &Target) -> Option<SslOpts> {
     }
 }
 
-fn classify(e: mysql_async::Error, table: &str, secret: Option<&str>) -> LoadError {
+const PROBE: &str = "checking that the server accepts LOAD DATA LOCAL INFILE";
+
+/// The error for a failed statement doing `operation` (on `table`).
+fn classify(
+    e: mysql_async::Error,
+    operation: &str,
+    table: &str,
+    secret: Option<&str>,
+) -> LoadError {
+    // No handler is set outside the loader's own LOAD DATA statements, so this is a request in
+    // answer to another statement.
+    if let mysql_async::Error::Driver(mysql_async::DriverError::LocalInfile(
+        mysql_async::LocalInfileError::NoHandler,
+    )) = &e
+    {
+        return LoadError::UnexpectedFileRequest {
+            operation: operation.to_string(),
+        };
+    }
     if let mysql_async::Error::Server(server) = &e
         && REFUSED_CODES.contains(&server.code)
     {
@@ -153,11 +177,7 @@ fn classify(e: mysql_async::Error, table: &str, secret: Option<&str>) -> LoadErr
         _ => None,
     };
     if let Some(fault) = fault {
-        return LoadError::from_fault(
-            fault,
-            format!("writing to table `{table}`"),
-            scrub(e, secret),
-        );
+        return LoadError::from_fault(fault, operation, scrub(e, secret));
     }
     LoadError::Write {
         table: table.to_string(),
