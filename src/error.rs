@@ -262,4 +262,16 @@ mod tests {
         assert!(!redact_url("not a url s3cret").contains("s3cret"));
         assert_eq!(scrub("bad s3cret here", Some("s3cret")), "bad *** here");
     }
+
+    #[test]
+    fn faults_get_their_own_advice() {
+        assert_eq!(fault_of_code(1205), Some(Fault::LockTimeout));
+        assert_eq!(fault_of_code(1053), Some(Fault::ConnectionLost));
+        assert_eq!(fault_of_code(1062), None);
+        let e = LoadError::from_fault(Fault::LockTimeout, "writing to table `Answer`", "x".into());
+        assert!(e.to_string().contains("table `Answer`"));
+        assert!(e.to_string().contains("run the same command again"));
+        assert!(connect_advice("invalid peer certificate: UnknownIssuer").contains("ssl-ca"));
+        assert!(connect_advice("Connection refused").contains("--database-url"));
+    }
 }
