@@ -25,14 +25,14 @@ pub enum LoadError {
         reason: String,
     },
     /// The server could not be reached or refused the login.
-    #[error(
-        "cannot connect to {url}: {message}. Check --database-url / DATABASE_URL and that the server is running"
-    )]
+    #[error("cannot connect to {url}: {message}. {advice}")]
     Connect {
         /// The URL with its password removed.
         url: String,
         /// The driver's message.
         message: String,
+        /// What to check, from [`connect_advice`].
+        advice: &'static str,
     },
     /// Creating or migrating the schema failed.
     #[error("cannot prepare the schema of database `{database}`: {message}")]
@@ -102,9 +102,128 @@ pub enum LoadError {
         /// The connection holding the lock.
         connection: i64,
     },
+    /// A statement waited longer than the server's lock wait timeout for a lock another
+    /// connection holds (server error 1205).
+    #[error(
+        "{operation} waited too long for a lock held by another connection ({message}); find that connection (SHOW PROCESSLIST), let it finish or end it, then run the same command again: the unfinished file is completed then, nothing is doubled"
+    )]
+    LockTimeout {
+        /// What was being done, naming the table or file.
+        operation: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The connection to the server broke in the middle of the load (restart, crash, network).
+    #[error(
+        "lost the connection to the server while {operation} ({message}): the server restarted, crashed or became unreachable. Once it is back, run the same command again: the unfinished file is completed then, nothing is doubled"
+    )]
+    ConnectionLost {
+        /// What was being done, naming the table or file.
+        operation: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// The server asked for a client file in answer to a statement that is not the loader's
+    /// `LOAD DATA`: a misbehaving or hostile server. Nothing was sent.
+    #[error(
+        "the server asked for a client file while {operation}, in answer to a statement that is not LOAD DATA; the loader sent nothing and stopped. Make sure --database-url names the MySQL server you trust"
+    )]
+    UnexpectedFileRequest {
+        /// What was being done.
+        operation: String,
+    },
     /// The writers stopped (their own error is reported instead).
     #[error("the database writers stopped")]
     WritersStopped,
+}
+
+/// What a failed statement says about the server, beyond its own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A lock wait timed out (server error 1205, also for metadata locks).
+    LockTimeout,
+    /// The connection broke, or the server is shutting down or unreachable.
+    ConnectionLost,
+}
+
+/// Server error codes meaning the connection is gone: 1053 server shutdown in progress, 1927
+/// connection killed (MariaDB), 4031 disconnected for inactivity (MySQL 8), and the client's
+/// own 2006 "server has gone away" and 2013 "lost connection during query".
+pub const CONNECTION_LOST_CODES: [u16; 5] = [1053, 1927, 4031, 2006, 2013];
+
+/// Server error code of a lock wait timeout.
+pub const LOCK_TIMEOUT_CODE: u16 = 1205;
+
+/// The fault a server error code means, if any.
+pub fn fault_of_code(code: u16) -> Option<Fault> {
+    if code == LOCK_TIMEOUT_CODE {
+        Some(Fault::LockTimeout)
+    } else if CONNECTION_LOST_CODES.contains(&code) {
+        Some(Fault::ConnectionLost)
+    } else {
+        None
+    }
+}
+
+/// The fault an sqlx error means, if any. A pool that times out waiting for a connection counts
+/// as a lost connection: it has tried to reconnect for a minute.
+pub fn sqlx_fault(e: &sqlx::Error) -> Option<Fault> {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => {
+            Some(Fault::ConnectionLost)
+        }
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .and_then(|m| fault_of_code(m.number())),
+        _ => None,
+    }
+}
+
+impl LoadError {
+    /// The error for a fault while doing `operation` ("writing to table `X`", "recording the
+    /// file in the ledger"): its own explanation and advice.
+    pub fn from_fault(fault: Fault, operation: impl Into<String>, message: String) -> LoadError {
+        let operation = operation.into();
+        match fault {
+            Fault::LockTimeout => LoadError::LockTimeout { operation, message },
+            Fault::ConnectionLost => LoadError::ConnectionLost { operation, message },
+        }
+    }
+
+    /// The error for a failed bookkeeping query doing `what`.
+    pub fn query(what: &str, e: sqlx::Error) -> LoadError {
+        match sqlx_fault(&e) {
+            Some(fault) => LoadError::from_fault(fault, what, e.to_string()),
+            None => LoadError::Query {
+                what: what.to_string(),
+                message: e.to_string(),
+            },
+        }
+    }
+
+    /// The error for a failed write to `table`.
+    pub fn write(table: &str, e: sqlx::Error) -> LoadError {
+        match sqlx_fault(&e) {
+            Some(fault) => {
+                LoadError::from_fault(fault, format!("writing to table `{table}`"), e.to_string())
+            }
+            None => LoadError::Write {
+                table: table.to_string(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// What to check when connecting failed with `message`: the TLS settings when the TLS handshake
+/// failed, else the URL and the server.
+pub fn connect_advice(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("certificate") || m.contains("tls") || m.contains("ssl") {
+        "Check the URL's ssl-mode and ssl-ca (ssl-ca must be the CA that signed the server's certificate; ssl-mode=REQUIRED encrypts without checking it)"
+    } else {
+        "Check --database-url / DATABASE_URL and that the server is running"
+    }
 }
 
 /// Removes the password from a database URL, for messages and logs.
@@ -142,5 +261,17 @@ mod tests {
         assert_eq!(redact_url("mysql://u@h/db"), "mysql://u@h/db");
         assert!(!redact_url("not a url s3cret").contains("s3cret"));
         assert_eq!(scrub("bad s3cret here", Some("s3cret")), "bad *** here");
+    }
+
+    #[test]
+    fn faults_get_their_own_advice() {
+        assert_eq!(fault_of_code(1205), Some(Fault::LockTimeout));
+        assert_eq!(fault_of_code(1053), Some(Fault::ConnectionLost));
+        assert_eq!(fault_of_code(1062), None);
+        let e = LoadError::from_fault(Fault::LockTimeout, "writing to table `Answer`", "x".into());
+        assert!(e.to_string().contains("table `Answer`"));
+        assert!(e.to_string().contains("run the same command again"));
+        assert!(connect_advice("invalid peer certificate: UnknownIssuer").contains("ssl-ca"));
+        assert!(connect_advice("Connection refused").contains("--database-url"));
     }
 }

@@ -89,10 +89,7 @@ pub struct PreviousLoad {
 }
 
 fn query_error(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
-    move |e| LoadError::Query {
-        what: what.to_string(),
-        message: e.to_string(),
-    }
+    move |e| LoadError::query(what, e)
 }
 
 /// The ledger id of a file with this content that is already fully loaded.

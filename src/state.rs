@@ -56,10 +56,7 @@ pub struct CarriedState {
 }
 
 fn err(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
-    move |e| LoadError::Query {
-        what: what.into(),
-        message: e.to_string(),
-    }
+    move |e| LoadError::query(what, e)
 }
 
 /// Reads the state earlier loads left.

@@ -39,10 +39,7 @@ pub struct DatabaseStatus {
 }
 
 fn err(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
-    move |e| LoadError::Query {
-        what: what.into(),
-        message: e.to_string(),
-    }
+    move |e| LoadError::query(what, e)
 }
 
 /// Reads the status of the course database `pool` is connected to.

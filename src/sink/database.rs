@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 
-use crate::error::{LoadError, redact_url, scrub};
+use crate::error::{LoadError, connect_advice, redact_url, scrub};
 use crate::moocdb::KnownEntries;
 
 /// Session settings of every loader connection: UTC, utf8mb4, no strict-mode coercions hidden by
@@ -107,10 +107,13 @@ impl Target {
         Ok(options.disable_statement_logging())
     }
 
-    fn connect_error(&self, e: impl std::fmt::Display) -> LoadError {
+    /// The error for a failed connection, without the password.
+    pub fn connect_error(&self, e: impl std::fmt::Display) -> LoadError {
+        let message = scrub(e, self.password().as_deref());
         LoadError::Connect {
             url: self.redacted(),
-            message: scrub(e, self.password().as_deref()),
+            advice: connect_advice(&message),
+            message,
         }
     }
 
@@ -211,10 +214,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn query_error(what: &str) -> impl Fn(sqlx::Error) -> LoadError + '_ {
-    move |e| LoadError::Query {
-        what: what.to_string(),
-        message: e.to_string(),
-    }
+    move |e| LoadError::query(what, e)
 }
 
 /// The server's `max_allowed_packet`.

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
-use crate::error::{LoadError, scrub};
+use crate::error::{Fault, LoadError, fault_of_code, scrub};
 
 use super::database::{SESSION_SETUP, Target};
 
@@ -18,11 +18,18 @@ use super::database::{SESSION_SETUP, Target};
 /// 3948 (MySQL 8, local_infile=OFF), 4166 (MariaDB, ER_LOAD_INFILE_CAPABILITY_DISABLED).
 pub const REFUSED_CODES: [u16; 3] = [1148, 3948, 4166];
 
+/// The size of the pieces a batch is sent in. Each piece goes out as one protocol packet, which
+/// must not exceed the server's `max_allowed_packet` (1 MB on some servers, 1 KB at the least),
+/// while a batch is 2 MiB by default; 64 KiB keeps the number of writes small.
+const INFILE_CHUNK: usize = 64 * 1024;
+
 /// A pool of `mysql_async` connections for `LOAD DATA LOCAL INFILE`.
 #[derive(Clone)]
 pub struct InfilePool {
     pool: Pool,
     secret: Option<String>,
+    /// For connection errors: the target (its URL's password is never shown).
+    target: Target,
 }
 
 impl InfilePool {
@@ -36,6 +43,11 @@ impl InfilePool {
             .pass(password.clone())
             .db_name(Some(target.database.clone()))
             .setup(vec![SESSION_SETUP.to_string()])
+            // Connect exactly where the URL says, like the sqlx connections: by default
+            // mysql_async reconnects to the Unix socket the server names in @@socket when the
+            // host is local, which changes the account ('user'@'localhost'), drops the TLS the
+            // URL asks for, and lets the server choose where the loader connects.
+            .prefer_socket(false)
             .pool_opts(PoolOpts::default().with_constraints(
                 PoolConstraints::new(0, connections.max(1)).expect("valid pool bounds"),
             ));
@@ -45,6 +57,7 @@ impl InfilePool {
         Ok(InfilePool {
             pool: Pool::new(opts),
             secret: password,
+            target: target.clone(),
         })
     }
 
@@ -57,12 +70,15 @@ impl InfilePool {
         data: Vec<u8>,
     ) -> Result<u64, LoadError> {
         let secret = self.secret.as_deref();
-        let write_error = |e: mysql_async::Error| classify(e, table, secret);
+        let operation = format!("writing to table `{table}`");
+        let write_error = |e: mysql_async::Error| classify(e, &operation, table, secret);
         let mut conn = self.pool.get_conn().await.map_err(write_error)?;
         let bytes = Bytes::from(data);
-        conn.set_infile_handler(async move {
-            Ok(futures_util::stream::once(async move { Ok(bytes) }).boxed())
-        });
+        let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())
+            .step_by(INFILE_CHUNK)
+            .map(|start| Ok(bytes.slice(start..(start + INFILE_CHUNK).min(bytes.len()))))
+            .collect();
+        conn.set_infile_handler(async move { Ok(futures_util::stream::iter(chunks).boxed()) });
         conn.query_drop(statement).await.map_err(write_error)?;
         Ok(conn.affected_rows())
     }
@@ -70,14 +86,16 @@ impl InfilePool {
     /// Checks that the server accepts LOCAL INFILE, with an empty load into a temporary table.
     pub async fn probe(&self) -> Result<(), LoadError> {
         let secret = self.secret.as_deref();
+        // The first connection of this pool: a failure here is a failure to connect (TLS
+        // settings, say), not a connection lost in the middle of the load.
         let mut conn = self
             .pool
             .get_conn()
             .await
-            .map_err(|e| classify(e, "(probe)", secret))?;
+            .map_err(|e| self.target.connect_error(e))?;
         conn.query_drop("CREATE TEMPORARY TABLE IF NOT EXISTS moocdb_infile_probe (x INT)")
             .await
-            .map_err(|e| classify(e, "(probe)", secret))?;
+            .map_err(|e| classify(e, PROBE, "(probe)", secret))?;
         conn.set_infile_handler(async { Ok(futures_util::stream::empty().boxed()) });
         let result = conn
             .query_drop("LOAD DATA LOCAL INFILE 'moocdb-probe' INTO TABLE moocdb_infile_probe")
@@ -85,7 +103,7 @@ impl InfilePool {
         let _ = conn
             .query_drop("DROP TEMPORARY TABLE IF EXISTS moocdb_infile_probe")
             .await;
-        result.map_err(|e| classify(e, "(probe)", secret))
+        result.map_err(|e| classify(e, PROBE, "(probe)", secret))
     }
 
     /// Closes every connection.
@@ -123,13 +141,43 @@ fn ssl_opts(target: &Target) -> Option<SslOpts> {
     }
 }
 
-fn classify(e: mysql_async::Error, table: &str, secret: Option<&str>) -> LoadError {
+const PROBE: &str = "checking that the server accepts LOAD DATA LOCAL INFILE";
+
+/// The error for a failed statement doing `operation` (on `table`).
+fn classify(
+    e: mysql_async::Error,
+    operation: &str,
+    table: &str,
+    secret: Option<&str>,
+) -> LoadError {
+    // No handler is set outside the loader's own LOAD DATA statements, so this is a request in
+    // answer to another statement.
+    if let mysql_async::Error::Driver(mysql_async::DriverError::LocalInfile(
+        mysql_async::LocalInfileError::NoHandler,
+    )) = &e
+    {
+        return LoadError::UnexpectedFileRequest {
+            operation: operation.to_string(),
+        };
+    }
     if let mysql_async::Error::Server(server) = &e
         && REFUSED_CODES.contains(&server.code)
     {
         return LoadError::InfileRefused {
             message: scrub(&server.message, secret),
         };
+    }
+    let fault = match &e {
+        mysql_async::Error::Server(server) => fault_of_code(server.code),
+        // A broken socket, or a pooled connection found closed: the server went away.
+        mysql_async::Error::Io(_) => Some(Fault::ConnectionLost),
+        mysql_async::Error::Driver(
+            mysql_async::DriverError::ConnectionClosed | mysql_async::DriverError::PoolDisconnected,
+        ) => Some(Fault::ConnectionLost),
+        _ => None,
+    };
+    if let Some(fault) = fault {
+        return LoadError::from_fault(fault, operation, scrub(e, secret));
     }
     LoadError::Write {
         table: table.to_string(),

@@ -263,10 +263,7 @@ async fn execute(connections: &Connections, head: &str, batch: Batch) -> Result<
             let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(pool)
                 .await
-                .map_err(|e| LoadError::Write {
-                    table: table.to_string(),
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| LoadError::write(table, e))?;
             Ok(result.rows_affected())
         }
     }

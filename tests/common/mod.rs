@@ -169,3 +169,5 @@ pub async fn assert_same_public_tables(url_a: &str, url_b: &str) {
         );
     }
 }
+
+pub mod private_server;
