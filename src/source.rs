@@ -23,6 +23,9 @@ pub enum Origin {
     File(PathBuf),
     /// The process's standard input (`-` on the command line).
     Stdin,
+    /// Bytes held in memory, read as a file's content would be (see
+    /// [`crate::load::dry_run_bytes`], used by the fuzz targets).
+    Memory(Arc<[u8]>),
 }
 
 /// One tracking log to load: a file or standard input.
@@ -48,6 +51,7 @@ impl TrackingLog {
                 format!("file://{}", abs.display())
             }
             Origin::Stdin => "stdin://".to_string(),
+            Origin::Memory(_) => "memory://".to_string(),
         }
     }
 
@@ -88,6 +92,11 @@ impl TrackingLog {
                 Box::new(f)
             }
             Origin::Stdin => Box::new(io::stdin()),
+            Origin::Memory(bytes) => {
+                let mut cursor = io::Cursor::new(bytes.clone());
+                cursor.set_position(raw_offset);
+                Box::new(cursor)
+            }
         };
         let raw = CountingRead {
             inner: raw,

@@ -307,7 +307,7 @@ impl Transform {
                     r == path || (canonical(r).is_some() && canonical(r) == canonical(path))
                 })
             }
-            source::Origin::Stdin => false,
+            source::Origin::Stdin | source::Origin::Memory(_) => false,
         }
     }
 

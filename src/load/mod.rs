@@ -152,8 +152,39 @@ pub async fn run(
     progress: Progress,
     stop: Arc<AtomicBool>,
 ) -> Result<LoadSummary, LoadError> {
-    let started = Instant::now();
     let logs = source::discover(&options.paths)?;
+    run_logs(options, logs, progress, stop).await
+}
+
+/// Runs a dry-run load (`moocdb load --dry-run`) of `bytes` held in memory, read exactly as the
+/// content of one file: plain or gzip, JSON lines or a pretty-printed JSON document, through the
+/// same decode → parse → relations → moocdb path into row buffers that are then dropped. The
+/// `paths`, `database_url` and `dry_run` of `options` are ignored. This is the seam the fuzz
+/// targets in `fuzz/` drive the loader through, without a database or a file.
+pub async fn dry_run_bytes(bytes: &[u8], options: LoadOptions) -> Result<LoadSummary, LoadError> {
+    let log = TrackingLog {
+        origin: source::Origin::Memory(Arc::from(bytes)),
+        display_name: "(memory)".into(),
+        size: bytes.len() as u64,
+        live: false,
+    };
+    let options = LoadOptions {
+        paths: Vec::new(),
+        database_url: None,
+        dry_run: true,
+        ..options
+    };
+    let progress = Progress::new(crate::progress::ProgressMode::Quiet);
+    run_logs(options, vec![log], progress, Arc::default()).await
+}
+
+async fn run_logs(
+    options: LoadOptions,
+    logs: Vec<TrackingLog>,
+    progress: Progress,
+    stop: Arc<AtomicBool>,
+) -> Result<LoadSummary, LoadError> {
+    let started = Instant::now();
     let geoip = match &options.geoip {
         Some(path) => Some(GeoIp::open(path)?),
         None => None,
