@@ -160,3 +160,78 @@ async fn empty_files_and_directories_of_other_files_load_without_error() {
         assert!(!reason.is_empty());
     }
 }
+
+#[tokio::test]
+async fn invalid_utf8_in_any_field_rejects_only_that_line() {
+    // A rich event whose every member (and members inside `event` and `context`) gets a broken
+    // UTF-8 sequence in turn.
+    let line = r#"{"username":"ana","event_source":"browser","event_type":"problem_check","time":"2026-01-01T10:00:00Z","ip":"192.0.2.1","agent":"Mozilla/5.0","host":"courses.example.org","page":"https://courses.example.org/courses/course-v1:X+Y+Z/courseware/a/b/","session":"s1","referer":"https://courses.example.org/","accept_language":"en","context":{"course_id":"course-v1:X+Y+Z","org_id":"X","user_id":7},"event":{"problem_id":"block-v1:X+Y+Z+type@problem+block@p1","answers":{"p1_2_1":"choice_1"},"attempts":1,"success":"correct"}}"#;
+    // Inside every string value and every member name.
+    let mut values: Vec<usize> = [":\"", ",\"", "{\""]
+        .iter()
+        .flat_map(|p| line.match_indices(p).map(|(i, _)| i + 2))
+        .collect();
+    values.sort();
+    assert_eq!(values.len(), 37, "16 string values and 21 member names");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("broken_utf8.log");
+    let mut bytes = Vec::new();
+    for (n, &at) in values.iter().enumerate() {
+        bytes.extend_from_slice(event(n).as_bytes());
+        bytes.push(b'\n');
+        bytes.extend_from_slice(&line.as_bytes()[..at]);
+        bytes.extend_from_slice(b"\xc3\x28");
+        bytes.extend_from_slice(&line.as_bytes()[at..]);
+        bytes.push(b'\n');
+    }
+    std::fs::write(&f, &bytes).unwrap();
+    let (url, _) = fresh_database("broken_utf8").await;
+    let mut o = options(&url, &[&f]);
+    o.max_bad_ratio = 1.0;
+    let s = load(o).await;
+    let n = values.len() as u64;
+    assert_eq!((s.lines, s.events, s.rejected), (2 * n, n, n), "{s:?}");
+    let r = rejects(&url).await;
+    assert_eq!(r.len(), values.len());
+    for (i, (line_number, reason)) in r.iter().enumerate() {
+        assert_eq!(*line_number, 2 * i as i64 + 2, "the broken line is named");
+        assert!(reason.contains("UTF-8"), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn strings_where_numbers_are_expected_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("strings_for_numbers.log");
+    let lines = [
+        r#"{"username":"ana","event_source":"browser","event_type":"seq_goto","time":"2026-01-01T10:00:00Z","ip":"192.0.2.1","page":"https://courses.example.org/courses/X/Y/Z/courseware/a/b/","event":"{\"old\":\"1\",\"new\":\"2\",\"id\":\"i4x://X/Y/sequential/b\"}"}"#,
+        r#"{"username":"ana","event_source":"browser","event_type":"play_video","time":"2026-01-01T10:00:05Z","ip":"192.0.2.1","page":"https://courses.example.org/courses/X/Y/Z/courseware/a/b/","event":"{\"id\":\"v\",\"code\":\"c\",\"currentTime\":\"12.5\"}"}"#,
+        r#"{"username":"ana","event_source":"server","event_type":"problem_check","time":"2026-01-01T10:00:09Z","ip":"192.0.2.1","page":"x_module","context":{"course_id":"X/Y/Z"},"event":{"problem_id":"i4x://X/Y/problem/p1","answers":{"i4x-X-Y-problem-p1_2_1":"choice_1"},"attempts":"2","grade":"1","max_grade":"1","success":"correct","correct_map":{"i4x-X-Y-problem-p1_2_1":{"correctness":"correct","npoints":"1"}}}}"#,
+    ];
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    let (url, _) = fresh_database("strings_for_numbers").await;
+    let s = load(options(&url, &[&f])).await;
+    assert_eq!((s.events, s.rejected), (3, 0), "{s:?}");
+    let p = pool(&url).await;
+    let goto: (i64, i64) = sqlx::query_as(
+        "SELECT goto_from, goto_dest FROM EdxTrackEvent WHERE event_type = 'seq_goto'",
+    )
+    .fetch_one(&p)
+    .await
+    .unwrap();
+    assert_eq!(goto, (1, 2));
+    let video: String = sqlx::query_scalar(
+        "SELECT video_current_time FROM EdxTrackEvent WHERE event_type = 'play_video'",
+    )
+    .fetch_one(&p)
+    .await
+    .unwrap();
+    assert_eq!(video, "12.5");
+    let attempts: i64 = sqlx::query_scalar(
+        "SELECT attempts FROM EdxTrackEvent WHERE event_type = 'problem_check' LIMIT 1",
+    )
+    .fetch_one(&p)
+    .await
+    .unwrap();
+    assert_eq!(attempts, 2);
+}
