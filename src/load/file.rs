@@ -234,7 +234,10 @@ impl Transform {
                 let s = s.clone();
                 Box::new(move |batch: Batch| s.send(batch))
             }
-            None => Box::new(|_batch: Batch| Ok(())),
+            None => Box::new(|batch: Batch| {
+                    crate::sink::spare::give(batch.data);
+                    Ok(())
+                }),
         };
         let rows = Rows::new(cx.encoding, cx.batch_bytes, !options.no_pii, out);
         let moocdb = MoocdbBuilder::new(

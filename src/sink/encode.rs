@@ -53,7 +53,7 @@ impl RowBuffer {
     /// Takes the encoded rows out, leaving the buffer empty (its capacity is kept).
     pub fn take(&mut self) -> (Vec<u8>, u64) {
         let cap = self.buf.capacity();
-        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(cap.min(1 << 26)));
+        let data = std::mem::replace(&mut self.buf, super::spare::take(cap.min(1 << 26)));
         let rows = std::mem::take(&mut self.rows);
         (data, rows)
     }

@@ -80,6 +80,10 @@ impl InfilePool {
             .collect();
         conn.set_infile_handler(async move { Ok(futures_util::stream::iter(chunks).boxed()) });
         conn.query_drop(statement).await.map_err(write_error)?;
+        // The statement has consumed every slice: the buffer is ours again.
+        if let Ok(buffer) = bytes.try_into_mut() {
+            super::spare::give(buffer.into());
+        }
         Ok(conn.affected_rows())
     }
 

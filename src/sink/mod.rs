@@ -4,6 +4,7 @@ pub mod database;
 pub mod encode;
 pub mod infile;
 pub mod rows;
+pub mod spare;
 pub mod writer;
 
 pub use encode::{Encoding, RowBuffer, escape_sql, escape_tsv};

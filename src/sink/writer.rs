@@ -256,6 +256,7 @@ async fn execute(connections: &Connections, head: &str, batch: Batch) -> Result<
             let mut sql = Vec::with_capacity(head.len() + batch.data.len());
             sql.extend_from_slice(head.as_bytes());
             sql.extend_from_slice(&batch.data);
+            super::spare::give(batch.data);
             let sql = String::from_utf8(sql).map_err(|_| LoadError::Write {
                 table: table.to_string(),
                 message: "internal error: encoded rows are not UTF-8".into(),
