@@ -235,9 +235,9 @@ impl Transform {
                 Box::new(move |batch: Batch| s.send(batch))
             }
             None => Box::new(|batch: Batch| {
-                    crate::sink::spare::give(batch.data);
-                    Ok(())
-                }),
+                crate::sink::spare::give(batch.data);
+                Ok(())
+            }),
         };
         let rows = Rows::new(cx.encoding, cx.batch_bytes, !options.no_pii, out);
         let moocdb = MoocdbBuilder::new(

@@ -22,6 +22,8 @@ pub struct RowBuffer {
     buf: Vec<u8>,
     rows: u64,
     fields_in_row: usize,
+    /// Capacity of the buffers that replace a sent batch (0: as large as the one sent).
+    batch_capacity: usize,
 }
 
 impl RowBuffer {
@@ -32,6 +34,22 @@ impl RowBuffer {
             buf: Vec::new(),
             rows: 0,
             fields_in_row: 0,
+            batch_capacity: 0,
+        }
+    }
+
+    /// Replacement buffers get `capacity`: one size for every big buffer lets the spare ones
+    /// serve any table.
+    pub fn with_batch_capacity(mut self, capacity: usize) -> Self {
+        self.batch_capacity = capacity;
+        self
+    }
+
+    fn replacement_capacity(&self) -> usize {
+        if self.batch_capacity > 0 {
+            self.batch_capacity
+        } else {
+            self.buf.capacity().min(1 << 26)
         }
     }
 
@@ -52,8 +70,8 @@ impl RowBuffer {
 
     /// Takes the encoded rows out, leaving the buffer empty (its capacity is kept).
     pub fn take(&mut self) -> (Vec<u8>, u64) {
-        let cap = self.buf.capacity();
-        let data = std::mem::replace(&mut self.buf, super::spare::take(cap.min(1 << 26)));
+        let fresh = super::spare::take(self.replacement_capacity());
+        let data = std::mem::replace(&mut self.buf, fresh);
         let rows = std::mem::take(&mut self.rows);
         (data, rows)
     }
@@ -61,10 +79,15 @@ impl RowBuffer {
     /// Takes every row but the last out, the last row staying in the buffer: used when adding a
     /// row pushed the batch over its size limit. `last_row_start` is the length before that row.
     pub fn take_all_but_last(&mut self, last_row_start: usize) -> (Vec<u8>, u64) {
-        let mut tail = self.buf.split_off(last_row_start);
-        if self.encoding == Encoding::SqlValues && tail.first() == Some(&b',') {
-            tail.remove(0);
+        // The last row moves to a full-size buffer (not a tail-sized one that would grow again
+        // by doubling, copying and touching fresh pages for every batch).
+        let mut tail = super::spare::take(self.replacement_capacity());
+        let mut last_row = &self.buf[last_row_start..];
+        if self.encoding == Encoding::SqlValues && last_row.first() == Some(&b',') {
+            last_row = &last_row[1..];
         }
+        tail.extend_from_slice(last_row);
+        self.buf.truncate(last_row_start);
         let head = std::mem::replace(&mut self.buf, tail);
         let rows = self.rows - 1;
         self.rows = 1;

@@ -35,7 +35,10 @@ impl Rows {
         Rows {
             buffers: Table::ALL
                 .iter()
-                .map(|_| RowBuffer::new(encoding))
+                // Room for the row that crosses the limit, so that it needs no reallocation.
+                .map(|_| {
+                    RowBuffer::new(encoding).with_batch_capacity(batch_bytes + batch_bytes / 4)
+                })
                 .collect(),
             batch_bytes: batch_bytes.max(1024),
             out,

@@ -9,27 +9,28 @@ use std::sync::Mutex;
 
 /// Buffers kept at most.
 const KEPT: usize = 8;
+/// Smaller buffers are left to the allocator.
+const MIN_KEPT: usize = 256 << 10;
 
 static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
-/// An empty buffer, reused if one is spare, else new with `capacity`.
+/// An empty buffer of at least `capacity`, reused if one is spare, else new. (A smaller spare
+/// buffer is not grown: growing copies into fresh pages, the very cost this avoids.)
 pub fn take(capacity: usize) -> Vec<u8> {
-    let spare = SPARE.lock().map(|mut s| s.pop()).unwrap_or(None);
-    match spare {
-        Some(mut b) => {
-            b.reserve(capacity);
-            b
-        }
-        None => Vec::with_capacity(capacity),
-    }
+    let spare = SPARE.lock().ok().and_then(|mut s| {
+        let i = s.iter().position(|b| b.capacity() >= capacity)?;
+        Some(s.swap_remove(i))
+    });
+    spare.unwrap_or_else(|| Vec::with_capacity(capacity))
 }
 
-/// Hands a buffer back once its rows are sent.
+/// Hands a buffer back once its rows are sent. Small ones (a small table's last rows) are not
+/// worth keeping.
 pub fn give(mut buffer: Vec<u8>) {
-    buffer.clear();
-    if buffer.capacity() == 0 {
+    if buffer.capacity() < MIN_KEPT {
         return;
     }
+    buffer.clear();
     if let Ok(mut spare) = SPARE.lock()
         && spare.len() < KEPT
     {
@@ -43,11 +44,12 @@ mod tests {
 
     #[test]
     fn buffers_come_back_empty_and_with_room() {
-        let mut b = take(1024);
+        let mut b = take(MIN_KEPT);
         b.extend_from_slice(b"rows");
         give(b);
-        let b = take(4096);
+        let b = take(MIN_KEPT);
         assert!(b.is_empty());
-        assert!(b.capacity() >= 4096);
+        assert!(b.capacity() >= MIN_KEPT);
+        assert!(take(4 * MIN_KEPT).capacity() >= 4 * MIN_KEPT);
     }
 }
