@@ -78,8 +78,24 @@ async fn the_password_never_appears_in_outputs_or_tables() {
     let sample = data("sample.log");
     let sample = sample.to_str().unwrap();
     let mut outputs = Vec::new();
+    // A load that panics (the test hook), at the most verbose log level.
+    let panicked = moocdb_with_env(
+        &["load", "-vv", "--database-url", &good, sample],
+        &[
+            ("MOOCDB_CRASH_AT", "after-chunk"),
+            ("MOOCDB_CRASH_WITH", "panic"),
+        ],
+    );
+    assert_ne!(panicked.0, 0);
+    assert!(panicked.2.contains("test crash"), "{}", panicked.2);
+    outputs.push((
+        "panicking load".to_string(),
+        panicked.0,
+        panicked.1,
+        panicked.2,
+    ));
     for args in [
-        vec!["load", "-v", "--json", "--database-url", &good, sample],
+        vec!["load", "-vv", "--json", "--database-url", &good, sample],
         vec!["status", "--json", "--database-url", &good],
         vec!["status", "--database-url", &good],
         vec!["load", "--database-url", &wrong, sample],
@@ -89,8 +105,8 @@ async fn the_password_never_appears_in_outputs_or_tables() {
         let (code, stdout, stderr) = moocdb(&args);
         outputs.push((args[0].to_string(), code, stdout, stderr));
     }
-    assert_eq!(outputs[0].1, 0, "{}", outputs[0].3);
-    for (what, code, _, stderr) in &outputs[3..] {
+    assert_eq!(outputs[1].1, 0, "{}", outputs[1].3);
+    for (what, code, _, stderr) in &outputs[4..] {
         assert_ne!(*code, 0, "{what} should fail");
         assert_eq!(
             stderr.trim().lines().count(),

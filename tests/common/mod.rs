@@ -140,9 +140,15 @@ pub async fn table_dump(pool: &MySqlPool, table: Table, skip: &[&str]) -> Vec<St
 
 /// Runs the `moocdb` binary; returns (exit code, stdout, stderr).
 pub fn moocdb(args: &[&str]) -> (i32, String, String) {
+    moocdb_with_env(args, &[])
+}
+
+/// Runs the `moocdb` binary with extra environment variables.
+pub fn moocdb_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_moocdb"))
         .args(args)
         .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
         .output()
         .expect("run moocdb");
     (
