@@ -677,7 +677,7 @@ impl Transform {
                     if self.cx.stop.load(Ordering::Relaxed) {
                         return Err(self.interrupted(log));
                     }
-                    let outcome = match line.content {
+                    match line.content {
                         LineContent::Unfinished => return Ok(()),
                         LineContent::Unreadable(e) => {
                             // A damaged gzip stream or a read error: the lines before it are
@@ -704,12 +704,10 @@ impl Transform {
                         LineContent::NotAnEvent => {
                             counts.lines += 1;
                             counts.skipped += 1;
-                            Ok(())
                         }
                         LineContent::Event(pending) => {
                             counts.lines += 1;
                             self.enqueue(*pending, counts)?;
-                            Ok(())
                         }
                         LineContent::Reject {
                             reason,
@@ -717,18 +715,15 @@ impl Transform {
                             raw,
                         } => {
                             counts.lines += 1;
-                            Err((reason, raw_length, raw))
+                            let reject = Reject {
+                                line_number: line.number,
+                                byte_offset: line.offset,
+                                reason,
+                                raw_length,
+                                raw,
+                            };
+                            self.reject(rejects, counts, reject)?;
                         }
-                    };
-                    if let Err((reason, raw_length, raw)) = outcome {
-                        let reject = Reject {
-                            line_number: line.number,
-                            byte_offset: line.offset,
-                            reason,
-                            raw_length,
-                            raw,
-                        };
-                        self.reject(rejects, counts, reject)?;
                     }
                     consumed = line.bytes_read;
                     if counts.lines.is_multiple_of(4096) {
