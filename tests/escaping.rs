@@ -15,37 +15,12 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sqlx::mysql::MySqlPool;
 
+#[path = "../src/sink/tricky_strings.rs"]
+mod tricky_strings;
+use tricky_strings::tricky_string;
+
 /// Server round trips are slow: fewer cases than the unit property test.
 const CASES: u32 = 64;
-
-fn tricky_string() -> impl Strategy<Value = String> {
-    let special = prop::sample::select(vec![
-        '\0',
-        '\t',
-        '\n',
-        '\r',
-        '\\',
-        '\'',
-        '"',
-        '\x1a',
-        '\x08',
-        '%',
-        '_',
-        'N',
-        'Z',
-        '0',
-        ' ',
-        'é',
-        '\u{ffff}',
-        '😀',
-        '\u{10ffff}',
-    ]);
-    let ch = prop_oneof![2 => any::<char>(), 3 => special];
-    prop_oneof![
-        1 => prop::sample::select(vec!["", "\\N", "NULL", "\\", "N"]).prop_map(String::from),
-        6 => prop::collection::vec(ch, 0..48).prop_map(String::from_iter),
-    ]
-}
 
 fn values() -> impl Strategy<Value = Vec<Option<String>>> {
     prop::collection::vec(

@@ -349,6 +349,7 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+    use crate::sink::tricky_strings::tricky_string;
     use proptest::prelude::*;
 
     /// One value of a row.
@@ -368,40 +369,6 @@ mod properties {
                 Value::Text(s) => Some(s.as_bytes().to_vec()),
             }
         }
-    }
-
-    /// Arbitrary Unicode, weighted towards what the escapings must handle: NUL, tab, newline, CR,
-    /// backslash, both quotes, Ctrl-Z, backspace, the letters of `\N`, `\Z`, `\0`, LIKE's `%` and
-    /// `_`, and 2-, 3- and 4-byte UTF-8; plus whole values that look like NULL.
-    fn tricky_string() -> impl Strategy<Value = String> {
-        let special = prop::sample::select(vec![
-            '\0',
-            '\t',
-            '\n',
-            '\r',
-            '\\',
-            '\'',
-            '"',
-            '\x1a',
-            '\x08',
-            '%',
-            '_',
-            'N',
-            'Z',
-            '0',
-            'n',
-            ' ',
-            'é',
-            '\u{ffff}',
-            '😀',
-            '\u{10ffff}',
-        ]);
-        let ch = prop_oneof![2 => any::<char>(), 3 => special];
-        prop_oneof![
-            1 => prop::sample::select(vec!["", "\\N", "\\n", "NULL", "\\", "N", "\\\\N"])
-                .prop_map(String::from),
-            6 => prop::collection::vec(ch, 0..48).prop_map(String::from_iter),
-        ]
     }
 
     fn value() -> impl Strategy<Value = Value> {

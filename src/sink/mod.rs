@@ -5,6 +5,8 @@ pub mod encode;
 pub mod infile;
 pub mod rows;
 pub mod spare;
+#[cfg(test)]
+mod tricky_strings;
 pub mod writer;
 
 pub use encode::{Encoding, RowBuffer, escape_sql, escape_tsv};
