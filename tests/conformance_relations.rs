@@ -20,7 +20,7 @@ mod conformance;
 
 use conformance::{
     Deviation, Row, Side, col, multiset_difference, pair_near_matches, print_capped, report_dir,
-    show,
+    show, write_column_overview,
 };
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -615,28 +615,9 @@ async fn compare_table(
     let (pairs, lone_golden, lone_ours) =
         pair_near_matches(spec.columns, spec.pair_on, &golden_only, &ours_only);
 
-    // Overview first: systematic differences (one column wrong in every row of a kind) show up as
-    // one line with a count instead of hundreds of pairs.
-    let mut by_column: BTreeMap<&str, (usize, String)> = BTreeMap::new();
-    for &(g, o, _) in &pairs {
-        let (g, o) = (golden_only[g], ours_only[o]);
-        for c in spec.columns.iter().filter(|c| g[**c] != o[**c]) {
-            let entry = by_column
-                .entry(c)
-                .or_insert_with(|| (0, format!("{} → {}", show(&g[*c]), show(&o[*c]))));
-            entry.0 += 1;
-        }
-    }
-    if !by_column.is_empty() {
-        let _ = writeln!(
-            details,
-            "columns differing in the {} near matches (count, first example golden → ours):",
-            pairs.len()
-        );
-        for (c, (n, example)) in &by_column {
-            let _ = writeln!(details, "  {c}: {n}, e.g. {example}");
-        }
-    }
+    // Overview first: systematic differences show up as one line with a count instead of
+    // hundreds of pairs.
+    write_column_overview(&mut details, spec.columns, &pairs, &golden_only, &ours_only);
     for (label, lone, rows) in [
         ("unpaired rows only in golden", &lone_golden, &golden_only),
         ("unpaired rows only in ours", &lone_ours, &ours_only),

@@ -164,3 +164,36 @@ pub fn print_capped(report: &str, path: &Path) {
     }
     println!("(report written to {})\n", path.display());
 }
+
+/// Writes, for the near matches `pairs` of `golden_only` and `ours_only`, how many differ in each
+/// column with a first example: a systematic difference (one column wrong in every row of a
+/// kind) shows up as one line with a count.
+pub fn write_column_overview(
+    details: &mut String,
+    columns: &[&str],
+    pairs: &[(usize, usize, usize)],
+    golden_only: &[&Row],
+    ours_only: &[&Row],
+) {
+    use std::fmt::Write as _;
+    let mut by_column: BTreeMap<&str, (usize, String)> = BTreeMap::new();
+    for &(g, o, _) in pairs {
+        let (g, o) = (golden_only[g], ours_only[o]);
+        for c in columns.iter().filter(|c| g[**c] != o[**c]) {
+            let entry = by_column
+                .entry(c)
+                .or_insert_with(|| (0, format!("{} → {}", show(&g[*c]), show(&o[*c]))));
+            entry.0 += 1;
+        }
+    }
+    if !by_column.is_empty() {
+        let _ = writeln!(
+            details,
+            "columns differing in the {} near matches (count, first example golden → ours):",
+            pairs.len()
+        );
+        for (c, (n, example)) in &by_column {
+            let _ = writeln!(details, "  {c}: {n}, e.g. {example}");
+        }
+    }
+}
