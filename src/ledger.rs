@@ -286,15 +286,7 @@ pub async fn recover(pool: &MySqlPool) -> Result<Vec<String>, LoadError> {
         }
     }
     for (id, _, _) in &unfinished {
-        sql.push(format!(
-            "DELETE FROM moocdb_loader_lines WHERE file_id = {id}"
-        ));
-        sql.push(format!(
-            "DELETE FROM moocdb_loader_rejects WHERE file_id = {id}"
-        ));
-        sql.push(format!(
-            "DELETE FROM moocdb_loader_files WHERE file_id = {id}"
-        ));
+        sql.extend(file_bookkeeping_deletes(*id));
     }
     let mut tx = pool.begin().await.map_err(&e)?;
     for statement in sql {
@@ -389,15 +381,7 @@ pub async fn forget_file(
             .await
             .map_err(&e)?;
     for id in files {
-        sql.push(format!(
-            "DELETE FROM moocdb_loader_lines WHERE file_id = {id}"
-        ));
-        sql.push(format!(
-            "DELETE FROM moocdb_loader_rejects WHERE file_id = {id}"
-        ));
-        sql.push(format!(
-            "DELETE FROM moocdb_loader_files WHERE file_id = {id}"
-        ));
+        sql.extend(file_bookkeeping_deletes(id));
     }
     for statement in sql {
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
@@ -495,4 +479,14 @@ pub async fn write_rejects(
         .await
         .map_err(query_error("storing rejected lines"))?;
     Ok(())
+}
+
+/// The statements that remove one file's ledger entry, line hashes and rejects.
+fn file_bookkeeping_deletes(file_id: i64) -> [String; 3] {
+    [
+        "moocdb_loader_lines",
+        "moocdb_loader_rejects",
+        "moocdb_loader_files",
+    ]
+    .map(|table| format!("DELETE FROM {table} WHERE file_id = {file_id}"))
 }
