@@ -35,7 +35,7 @@ pub enum LoadError {
         advice: &'static str,
     },
     /// Creating or migrating the schema failed.
-    #[error("cannot prepare the schema of database `{database}`: {message}")]
+    #[error("cannot prepare the schema of database `{database}`: {message}{}", schema_advice(.message))]
     Schema {
         /// The database.
         database: String,
@@ -123,6 +123,17 @@ pub enum LoadError {
         /// The driver's message.
         message: String,
     },
+    /// The server has no room left for the rows: its disk, or a tablespace that cannot grow, is
+    /// full (server errors 1114 and 1021).
+    #[error(
+        "the server ran out of room while {operation} ({message}): free disk space where the server keeps its data (or let the tablespace grow), then run the same command again: the unfinished file is completed then, nothing is doubled"
+    )]
+    ServerFull {
+        /// What was being done, naming the table or file.
+        operation: String,
+        /// The server's message.
+        message: String,
+    },
     /// The server asked for a client file in answer to a statement that is not the loader's
     /// `LOAD DATA`: a misbehaving or hostile server. Nothing was sent.
     #[error(
@@ -144,6 +155,8 @@ pub enum Fault {
     LockTimeout,
     /// The connection broke, or the server is shutting down or unreachable.
     ConnectionLost,
+    /// The server's disk or tablespace is full.
+    ServerFull,
 }
 
 /// Server error codes meaning the connection is gone: 1053 server shutdown in progress, 1927
@@ -154,12 +167,18 @@ pub const CONNECTION_LOST_CODES: [u16; 5] = [1053, 1927, 4031, 2006, 2013];
 /// Server error code of a lock wait timeout.
 pub const LOCK_TIMEOUT_CODE: u16 = 1205;
 
+/// Server error codes meaning there is no room for the rows: 1114 "the table is full" (a
+/// tablespace that cannot grow, or a full disk under InnoDB) and 1021 "disk full".
+pub const SERVER_FULL_CODES: [u16; 2] = [1114, 1021];
+
 /// The fault a server error code means, if any.
 pub fn fault_of_code(code: u16) -> Option<Fault> {
     if code == LOCK_TIMEOUT_CODE {
         Some(Fault::LockTimeout)
     } else if CONNECTION_LOST_CODES.contains(&code) {
         Some(Fault::ConnectionLost)
+    } else if SERVER_FULL_CODES.contains(&code) {
+        Some(Fault::ServerFull)
     } else {
         None
     }
@@ -187,6 +206,7 @@ impl LoadError {
         match fault {
             Fault::LockTimeout => LoadError::LockTimeout { operation, message },
             Fault::ConnectionLost => LoadError::ConnectionLost { operation, message },
+            Fault::ServerFull => LoadError::ServerFull { operation, message },
         }
     }
 
@@ -223,6 +243,18 @@ pub fn connect_advice(message: &str) -> &'static str {
         "Check the URL's ssl-mode and ssl-ca (ssl-ca must be the CA that signed the server's certificate; ssl-mode=REQUIRED encrypts without checking it)"
     } else {
         "Check --database-url / DATABASE_URL and that the server is running"
+    }
+}
+
+/// What to do about a failed schema statement, when its message says more than itself: a server
+/// out of room says so only through an errno (135 "no more room in record file", 28 "no space
+/// left on device") or "is full".
+pub fn schema_advice(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("errno: 135") || m.contains("errno: 28 ") || m.contains("is full") {
+        "; the server is out of room: free disk space where it keeps its data, then run again"
+    } else {
+        ""
     }
 }
 
@@ -268,6 +300,15 @@ mod tests {
         assert_eq!(fault_of_code(1205), Some(Fault::LockTimeout));
         assert_eq!(fault_of_code(1053), Some(Fault::ConnectionLost));
         assert_eq!(fault_of_code(1062), None);
+        assert_eq!(fault_of_code(1114), Some(Fault::ServerFull));
+        let full =
+            LoadError::from_fault(Fault::ServerFull, "writing to table `Answer`", "x".into());
+        assert!(full.to_string().contains("free disk space"));
+        let schema = LoadError::Schema {
+            database: "c".into(),
+            message: "1005 (HY000): Can't create table `c`.`resources` (errno: 135 \"No more room in record file\")".into(),
+        };
+        assert!(schema.to_string().ends_with("then run again"), "{schema}");
         let e = LoadError::from_fault(Fault::LockTimeout, "writing to table `Answer`", "x".into());
         assert!(e.to_string().contains("table `Answer`"));
         assert!(e.to_string().contains("run the same command again"));

@@ -1,5 +1,6 @@
 //! Server faults, each on a private server the test controls (tests/common/private_server.rs):
-//! a restart or crash in the middle of a load, a 1 MB `max_allowed_packet`, a lock wait timeout.
+//! a restart or crash in the middle of a load, a 1 MB `max_allowed_packet`, a lock wait timeout, a tablespace
+//! that cannot grow.
 
 mod common;
 
@@ -284,6 +285,76 @@ async fn a_lock_wait_timeout_fails_clearly_and_a_rerun_completes() {
         );
     }
     sqlx::Connection::close(holder).await.unwrap();
+    let (code, stderr) = run_load(&url, &second);
+    assert_eq!(code, 0, "the re-run failed: {stderr}");
+    assert_same_public_tables(&clean, &url).await;
+}
+
+#[tokio::test]
+async fn a_full_tablespace_fails_clearly_and_a_rerun_completes_once_there_is_room() {
+    // Every table in the system tablespace, grown 1 MB at a time, so that its size can then be
+    // frozen just above what the schema and a first file need.
+    let Some(mut server) = PrivateServer::start(
+        "tablespace_full",
+        &["innodb_file_per_table=OFF", "innodb_autoextend_increment=1"],
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let first = data("sample.log");
+    let second = dir.path().join("second.log");
+    let (code, _, stderr) = moocdb(&[
+        "generate",
+        "--events",
+        "3000",
+        "-o",
+        second.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let clean = server.url("clean");
+    for log in [&first, &second] {
+        let (code, stderr) = run_load(&clean, log);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let url = server.url("full");
+    let (code, stderr) = run_load(&url, &first);
+    assert_eq!(code, 0, "{stderr}");
+
+    server.stop();
+    let mb = std::fs::metadata(server.data_dir().join("ibdata1"))
+        .unwrap()
+        .len()
+        >> 20;
+    server.add_options(&[&format!("innodb_data_file_path=ibdata1:{mb}M")]);
+    server.start_again();
+    for method in ["infile", "insert"] {
+        let (code, _, stderr) = moocdb(&[
+            "load",
+            "-q",
+            "--method",
+            method,
+            "--database-url",
+            &url,
+            second.to_str().unwrap(),
+        ]);
+        eprintln!(
+            "{method} into a {mb} MB tablespace: exit {code}, {}",
+            stderr.trim()
+        );
+        assert_eq!(code, 1, "{method}: the load should run out of room");
+        assert_clear_error(
+            &stderr,
+            &[
+                "ran out of room",
+                "free disk space",
+                "run the same command again",
+            ],
+        );
+    }
+
+    server.stop();
+    server.add_options(&[&format!("innodb_data_file_path=ibdata1:{mb}M:autoextend")]);
+    server.start_again();
     let (code, stderr) = run_load(&url, &second);
     assert_eq!(code, 0, "the re-run failed: {stderr}");
     assert_same_public_tables(&clean, &url).await;

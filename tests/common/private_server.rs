@@ -303,6 +303,22 @@ impl PrivateServer {
         }
     }
 
+    /// Adds `[mysqld]` option lines for the next start; a later line overrides an earlier one of
+    /// the same option.
+    pub fn add_options(&mut self, options: &[&str]) {
+        let mut text = std::fs::read_to_string(&self.cnf).unwrap();
+        for option in options {
+            text.push_str(option);
+            text.push('\n');
+        }
+        std::fs::write(&self.cnf, text).unwrap();
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// A normal restart: [`stop`](Self::stop), then [`start_again`](Self::start_again).
     pub fn restart(&mut self) {
         self.stop();
