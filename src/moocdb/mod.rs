@@ -111,25 +111,37 @@ enum EventClass {
     Plain,
 }
 
+/// The words of each class, in qpipe's order of precedence: the first class with a word in the
+/// event type wins.
+const CLASS_WORDS: [(EventClass, &[&str]); 5] = [
+    (EventClass::Problem, &["problem", "showanswer"]),
+    (EventClass::Video, &["video", "transcript", "fullscreen"]),
+    (EventClass::Pdf, &["book"]),
+    (
+        EventClass::OpenResponse,
+        &["oe_", "combinedopenended", "rubric_select", "grading"],
+    ),
+    (EventClass::Navigational, &["seq_"]),
+];
+
 fn event_class(event_type: &str) -> EventClass {
-    let t = event_type;
-    if t.contains("problem") || t.contains("showanswer") {
-        EventClass::Problem
-    } else if t.contains("video") || t.contains("transcript") || t.contains("fullscreen") {
-        EventClass::Video
-    } else if t.contains("book") {
-        EventClass::Pdf
-    } else if t.contains("oe_")
-        || t.contains("combinedopenended")
-        || t.contains("rubric_select")
-        || t.contains("grading")
-    {
-        EventClass::OpenResponse
-    } else if t.contains("seq_") {
-        EventClass::Navigational
-    } else {
-        EventClass::Plain
-    }
+    // One pass over the event type (most are page URLs) instead of a `contains` per word.
+    static WORDS: std::sync::LazyLock<(aho_corasick::AhoCorasick, Vec<usize>)> =
+        std::sync::LazyLock::new(|| {
+            let (mut words, mut rank) = (Vec::new(), Vec::new());
+            for (i, (_, ws)) in CLASS_WORDS.iter().enumerate() {
+                words.extend_from_slice(ws);
+                rank.extend(std::iter::repeat_n(i, ws.len()));
+            }
+            let matcher = aho_corasick::AhoCorasick::new(words).expect("fixed words");
+            (matcher, rank)
+        });
+    let (matcher, rank) = &*WORDS;
+    matcher
+        .find_overlapping_iter(event_type)
+        .map(|m| rank[m.pattern().as_usize()])
+        .min()
+        .map_or(EventClass::Plain, |i| CLASS_WORDS[i].0)
 }
 
 /// Options of the MOOCdb stage.
@@ -789,6 +801,12 @@ mod tests {
         );
         assert_eq!(event_class("seq_goto"), EventClass::Navigational);
         assert_eq!(event_class("url_change"), EventClass::Plain);
+        // Precedence follows qpipe's order, not the position of the word.
+        assert_eq!(event_class("video_then_problem"), EventClass::Problem);
+        assert_eq!(event_class("seq_book"), EventClass::Pdf);
+        assert_eq!(event_class("oe_fullscreen"), EventClass::Video);
+        assert_eq!(event_class("seq_grading"), EventClass::OpenResponse);
+        assert_eq!(event_class(""), EventClass::Plain);
     }
 
     #[test]

@@ -155,8 +155,8 @@ impl RowBuffer {
     /// Appends an integer.
     pub fn int(&mut self, v: i64) {
         self.separator();
-        let (bytes, start) = int_text(v);
-        self.buf.extend_from_slice(&bytes[start..]);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     /// Appends an integer, or NULL.
@@ -219,27 +219,6 @@ impl RowBuffer {
         self.fields_in_row = 0;
         self.rows += 1;
     }
-}
-
-// Formats an integer without allocating: the digits are `bytes[start..]`.
-fn int_text(v: i64) -> ([u8; 20], usize) {
-    let mut bytes = [0u8; 20];
-    let mut i = bytes.len();
-    let negative = v < 0;
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        bytes[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if negative {
-        i -= 1;
-        bytes[i] = b'-';
-    }
-    (bytes, i)
 }
 
 /// Escapes a value for `LOAD DATA` with `ESCAPED BY '\\'`: backslash, tab, newline, CR and NUL.
