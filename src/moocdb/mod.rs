@@ -190,16 +190,42 @@ pub struct MoocdbBuilder {
     resources_urls: Dictionary<(i64, i64)>,
     resources: Hierarchy,
     problems: Hierarchy,
-    users: HashSet<String>,
-    staged: HashMap<String, StagedEvent>,
-    locations: HashMap<String, (CourseUrl, NaiveDateTime)>,
-    /// Users whose staged event or location changed in the current file.
-    changed_users: HashSet<String>,
+    // One entry per user, not one per user in each of four maps: memory grows with the users.
+    users: HashMap<Box<str>, UserRecord>,
     agent_cache: HashMap<String, (i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
     url_cache: HashMap<String, CourseUrl>,
     module_cache: HashMap<String, Option<ModuleUri>>,
+}
+
+/// The duration of an observed event from `from` to the user's next event at `to`: a gap over
+/// `max_duration` seconds (the user left) counts as `default_duration`.
+fn event_duration(
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    max_duration: i64,
+    default_duration: i64,
+) -> i64 {
+    let seconds = (to - from).num_seconds().max(0);
+    if seconds > max_duration {
+        default_duration
+    } else {
+        seconds
+    }
+}
+
+/// What the builder knows of one user.
+#[derive(Debug, Default)]
+struct UserRecord {
+    /// The user has a `users` row (from an earlier load or written in this one).
+    stored: bool,
+    /// `staged` or `location` changed in the current file.
+    changed: bool,
+    /// The user's latest observed event, not yet written with its duration.
+    staged: Option<StagedEvent>,
+    /// The user's current location and when it was set.
+    location: Option<(CourseUrl, NaiveDateTime)>,
 }
 
 /// Entries a parse cache holds before it is cleared.
@@ -219,21 +245,18 @@ impl MoocdbBuilder {
             resources_urls: Dictionary::new(1),
             resources: Hierarchy::new("https://", known.resources),
             problems: Hierarchy::new("i4x://", known.problems),
-            users: known.users.into_iter().collect(),
-            staged: HashMap::new(),
-            locations: HashMap::new(),
-            changed_users: HashSet::new(),
+            users: HashMap::new(),
             agent_cache: HashMap::new(),
             url_cache: HashMap::new(),
             module_cache: HashMap::new(),
         };
+        for user in known.users {
+            b.user(&user).stored = true;
+        }
         for u in users {
-            if let Some(s) = u.staged {
-                b.staged.insert(u.user.clone(), s);
-            }
-            if let Some((url, at)) = u.location {
-                b.locations.insert(u.user, (CourseUrl::parse(&url, ""), at));
-            }
+            let record = b.user(&u.user);
+            record.staged = u.staged;
+            record.location = u.location.map(|(url, at)| (CourseUrl::parse(&url, ""), at));
         }
         for (id, url) in known.urls {
             b.urls.insert_existing(url, id);
@@ -263,10 +286,28 @@ impl MoocdbBuilder {
 
     /// Forgets staged events and users whose rows were removed (`--reload`).
     pub fn forget(&mut self, event_ids: &HashSet<String>, users: &[String]) {
-        self.staged.retain(|_, e| !event_ids.contains(&e.id));
-        for u in users {
-            self.users.remove(u);
+        for record in self.users.values_mut() {
+            if record
+                .staged
+                .as_ref()
+                .is_some_and(|e| event_ids.contains(&e.id))
+            {
+                record.staged = None;
+            }
         }
+        for u in users {
+            if let Some(record) = self.users.get_mut(u.as_str()) {
+                record.stored = false;
+            }
+        }
+    }
+
+    // The record of `user`, created when first seen: an owned key only for a new user.
+    fn user(&mut self, user: &str) -> &mut UserRecord {
+        if !self.users.contains_key(user) {
+            self.users.insert(user.into(), UserRecord::default());
+        }
+        self.users.get_mut(user).expect("just inserted")
     }
 
     /// The ids the next new dictionary and hierarchy rows will get, by table.
@@ -368,8 +409,8 @@ impl MoocdbBuilder {
             event_type = "url_change".to_string();
         }
         // 4. Location inheritance, 5. location update (per user, within an hour).
-        let user = relations.anon_screen_name.clone();
-        if let Some((location, at)) = self.locations.get(&user) {
+        let user = relations.anon_screen_name.as_str();
+        if let Some((location, at)) = self.users.get(user).and_then(|r| r.location.as_ref()) {
             let gap = (event.time - *at).num_seconds();
             if !location.is_empty() && (0..3600).contains(&gap) {
                 if page.is_empty() {
@@ -391,8 +432,9 @@ impl MoocdbBuilder {
         {
             location.set_seq(&dest.to_string());
         }
-        self.locations.insert(user.clone(), (location, event.time));
-        self.changed_users.insert(user.clone());
+        let record = self.user(user);
+        record.location = Some((location, event.time));
+        record.changed = true;
 
         // 6. urls.
         let url = page.to_string();
@@ -448,10 +490,10 @@ impl MoocdbBuilder {
             let mut submitted = false;
             if let Some(code) = submission_code(&event_type) {
                 submitted = true;
-                self.add_user(rows, &user)?;
+                self.add_user(rows, user)?;
                 rows.add(Table::Submissions, |r| {
                     r.token(row_id.as_str());
-                    r.text(&user);
+                    r.text(user);
                     r.int(problem_id);
                     r.datetime(&event.time);
                     r.int(row.attempts.unwrap_or(-1));
@@ -485,7 +527,7 @@ impl MoocdbBuilder {
         if NOT_OBSERVED.contains(&event_type.as_str()) {
             return Ok(());
         }
-        self.add_user(rows, &user)?;
+        self.add_user(rows, user)?;
         let current = StagedEvent {
             id: row_id.to_string(),
             resource_id,
@@ -495,20 +537,23 @@ impl MoocdbBuilder {
             agent: agent_id,
             event_type,
         };
-        match self.staged.get(&user) {
+        let (max_duration, default_duration) =
+            (self.options.max_duration, self.options.default_duration);
+        let duration = |from, to| event_duration(from, to, max_duration, default_duration);
+        let record = self.user(user);
+        match &record.staged {
             Some(staged) if current.time < staged.time => {
                 // Arrived out of time order: it lasts until the staged (later) event.
-                let duration = self.duration(current.time, staged.time);
-                write_observed_event(rows, &user, &current, Some(duration))?;
+                let duration = duration(current.time, staged.time);
+                write_observed_event(rows, user, &current, Some(duration))?;
             }
             Some(staged) => {
-                let duration = self.duration(staged.time, current.time);
-                let staged = staged.clone();
-                write_observed_event(rows, &user, &staged, Some(duration))?;
-                self.staged.insert(user, current);
+                let duration = duration(staged.time, current.time);
+                write_observed_event(rows, user, staged, Some(duration))?;
+                record.staged = Some(current);
             }
             None => {
-                self.staged.insert(user, current);
+                record.staged = Some(current);
             }
         }
         Ok(())
@@ -542,8 +587,9 @@ impl MoocdbBuilder {
     }
 
     fn add_user(&mut self, rows: &mut Rows, user: &str) -> Result<(), LoadError> {
-        if !self.users.contains(user) {
-            self.users.insert(user.to_string());
+        let record = self.user(user);
+        if !record.stored {
+            record.stored = true;
             rows.add(Table::Users, |r| r.text(user))?;
         }
         Ok(())
@@ -553,22 +599,23 @@ impl MoocdbBuilder {
     /// not known yet: NULL; it is rewritten when the user's next event arrives) and the hierarchy
     /// nodes the file created; returns the state of those users, to be carried to the next file.
     pub fn end_of_file(&mut self, rows: &mut Rows) -> Result<Vec<UserState>, LoadError> {
-        let mut changed: Vec<String> = self.changed_users.drain().collect();
-        changed.sort();
+        let mut changed: Vec<(&str, &mut UserRecord)> = self
+            .users
+            .iter_mut()
+            .filter(|(_, record)| record.changed)
+            .map(|(user, record)| (&**user, record))
+            .collect();
+        changed.sort_unstable_by_key(|(user, _)| *user);
         let mut carried = Vec::with_capacity(changed.len());
-        for user in changed {
-            let staged = self.staged.get(&user).cloned();
-            if let Some(event) = &staged {
-                write_observed_event(rows, &user, event, None)?;
+        for (user, record) in changed {
+            record.changed = false;
+            if let Some(event) = &record.staged {
+                write_observed_event(rows, user, event, None)?;
             }
-            let location = self
-                .locations
-                .get(&user)
-                .map(|(url, at)| (url.raw().to_string(), *at));
             carried.push(UserState {
-                user,
-                staged,
-                location,
+                user: user.to_string(),
+                staged: record.staged.clone(),
+                location: (record.location.as_ref()).map(|(url, at)| (url.raw().to_string(), *at)),
             });
         }
         self.write_nodes(rows)?;
@@ -614,15 +661,6 @@ impl MoocdbBuilder {
             })?;
         }
         Ok(())
-    }
-
-    fn duration(&self, from: NaiveDateTime, to: NaiveDateTime) -> i64 {
-        let seconds = (to - from).num_seconds().max(0);
-        if seconds > self.options.max_duration {
-            self.options.default_duration
-        } else {
-            seconds
-        }
     }
 
     fn domain_or_default(&mut self, event: &TrackingEvent) -> String {

@@ -88,11 +88,21 @@ pub const REPEATED_HEARTBEAT: &str =
 /// Builds intermediary rows; keeps the per-IP state that heartbeat filtering needs.
 pub struct RelationBuilder {
     load_info_id: String,
-    last_seen_by_ip: HashMap<String, NaiveDateTime>,
-    changed_ips: ahash::AHashSet<String>,
+    // One entry per IP, not one per IP in each of three maps: memory grows with the IPs.
+    ips: HashMap<Box<str>, IpRecord>,
     geoip: GeoIp,
-    countries: HashMap<String, String>,
     anon_names: HashMap<String, String>,
+}
+
+/// What the builder remembers of one IP.
+#[derive(Debug, Default)]
+struct IpRecord {
+    /// The time of the IP's latest event, for heartbeat filtering; carried between files.
+    last_seen: Option<NaiveDateTime>,
+    /// `last_seen` changed since the last [`RelationBuilder::take_changed_ips`].
+    changed: bool,
+    /// The IP's country, once looked up.
+    country: Option<Box<str>>,
 }
 
 /// Usernames whose hash is kept before the cache starts over.
@@ -104,10 +114,17 @@ impl RelationBuilder {
     pub fn new(load_info_id: String, geoip: GeoIp, ips: Vec<(String, NaiveDateTime)>) -> Self {
         RelationBuilder {
             load_info_id,
-            last_seen_by_ip: ips.into_iter().collect(),
-            changed_ips: Default::default(),
+            ips: ips
+                .into_iter()
+                .map(|(ip, at)| {
+                    let record = IpRecord {
+                        last_seen: Some(at),
+                        ..IpRecord::default()
+                    };
+                    (ip.into_boxed_str(), record)
+                })
+                .collect(),
             geoip,
-            countries: HashMap::new(),
             anon_names: HashMap::new(),
         }
     }
@@ -115,12 +132,26 @@ impl RelationBuilder {
     /// The IPs whose latest event time changed since the last call, with that time.
     pub fn take_changed_ips(&mut self) -> Vec<(String, NaiveDateTime)> {
         let mut ips: Vec<_> = self
-            .changed_ips
-            .drain()
-            .filter_map(|ip| self.last_seen_by_ip.get(&ip).map(|t| (ip, *t)))
+            .ips
+            .iter_mut()
+            .filter_map(|(ip, record)| {
+                let changed = std::mem::take(&mut record.changed);
+                record
+                    .last_seen
+                    .filter(|_| changed)
+                    .map(|t| (ip.to_string(), t))
+            })
             .collect();
         ips.sort();
         ips
+    }
+
+    // The record of `ip`, created on its first event: an owned key only for a new IP.
+    fn ip_record(&mut self, ip: &str) -> &mut IpRecord {
+        if !self.ips.contains_key(ip) {
+            self.ips.insert(ip.into(), IpRecord::default());
+        }
+        self.ips.get_mut(ip).expect("just inserted")
     }
 
     /// Switches to the next input file's `LoadInfo` row.
@@ -155,18 +186,16 @@ impl RelationBuilder {
         a
     }
 
-    // Country lookups are cached: the number of distinct IPs is bounded by the users.
+    // Country lookups are cached with the IP's other state.
     fn country_of(&mut self, ip: &str) -> String {
         if ip.is_empty() {
             return String::new();
         }
-        if let Some(c) = self.countries.get(ip) {
-            return c.clone();
+        if let Some(c) = self.ips.get(ip).and_then(|r| r.country.as_deref()) {
+            return c.to_string();
         }
         let c = self.geoip.country(ip);
-        if self.countries.len() < 1_000_000 {
-            self.countries.insert(ip.to_string(), c.clone());
-        }
+        self.ip_record(ip).country = Some(c.as_str().into());
         c
     }
 
@@ -303,17 +332,12 @@ impl RelationBuilder {
     // The legacy test used `timedelta.seconds` (days dropped, negative gaps reported as
     // `-1 day, 23:59:…`); here the whole gap counts and a gap backwards in time is no downtime.
     fn downtime_for(&mut self, ip: &str, time: &NaiveDateTime) -> Option<String> {
-        // Looked up before inserting: an owned key only for an IP not seen before.
-        if !self.changed_ips.contains(ip) {
-            self.changed_ips.insert(ip.to_string());
-        }
-        match self.last_seen_by_ip.get_mut(ip) {
-            None => {
-                self.last_seen_by_ip.insert(ip.to_string(), *time);
-                Some("0:00:00".to_string())
-            }
+        let record = self.ip_record(ip);
+        record.changed = true;
+        match record.last_seen.replace(*time) {
+            None => Some("0:00:00".to_string()),
             Some(last) => {
-                let gap = *time - std::mem::replace(last, *time);
+                let gap = *time - last;
                 (gap.num_seconds() > HEARTBEAT_PERIOD_SECONDS).then(|| legacy_timedelta(gap))
             }
         }
