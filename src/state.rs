@@ -123,7 +123,9 @@ fn time(sql: &mut Vec<u8>, t: &NaiveDateTime) {
 /// Statements storing `delta`, each under `max_bytes`.
 fn statements(delta: &CarriedState, max_bytes: usize) -> Vec<String> {
     let mut out = Vec::new();
-    let mut push_rows = |head: &str, rows: Vec<Vec<u8>>| {
+    // Rows are encoded one at a time into the statement: with tens of thousands of users, a
+    // list of encoded rows beside the statements would double this step's memory.
+    let mut push_rows = |head: &str, rows: &mut dyn Iterator<Item = Vec<u8>>| {
         let mut sql = head.as_bytes().to_vec();
         let mut first = true;
         for row in rows {
@@ -144,59 +146,51 @@ fn statements(delta: &CarriedState, max_bytes: usize) -> Vec<String> {
             out.push(String::from_utf8(sql).expect("utf-8"));
         }
     };
-    let users = delta
-        .users
-        .iter()
-        .map(|u| {
-            let mut r = b"(".to_vec();
-            text(&mut r, &u.user);
-            match &u.staged {
-                Some(s) => {
-                    r.push(b',');
-                    text(&mut r, &s.id);
-                    let _ = write!(r, ",{},", s.resource_id);
-                    time(&mut r, &s.time);
-                    r.push(b',');
-                    text(&mut r, &s.ip);
-                    let _ = write!(r, ",{},{},", s.os, s.agent);
-                    text(&mut r, &s.event_type);
-                }
-                None => r.extend_from_slice(b",NULL,NULL,NULL,NULL,NULL,NULL,NULL"),
+    let mut users = delta.users.iter().map(|u| {
+        let mut r = b"(".to_vec();
+        text(&mut r, &u.user);
+        match &u.staged {
+            Some(s) => {
+                r.push(b',');
+                text(&mut r, &s.id);
+                let _ = write!(r, ",{},", s.resource_id);
+                time(&mut r, &s.time);
+                r.push(b',');
+                text(&mut r, &s.ip);
+                let _ = write!(r, ",{},{},", s.os, s.agent);
+                text(&mut r, &s.event_type);
             }
-            match &u.location {
-                Some((url, at)) => {
-                    r.push(b',');
-                    text(&mut r, url);
-                    r.push(b',');
-                    time(&mut r, at);
-                }
-                None => r.extend_from_slice(b",NULL,NULL"),
+            None => r.extend_from_slice(b",NULL,NULL,NULL,NULL,NULL,NULL,NULL"),
+        }
+        match &u.location {
+            Some((url, at)) => {
+                r.push(b',');
+                text(&mut r, url);
+                r.push(b',');
+                time(&mut r, at);
             }
-            r.push(b')');
-            r
-        })
-        .collect();
+            None => r.extend_from_slice(b",NULL,NULL"),
+        }
+        r.push(b')');
+        r
+    });
     push_rows(
         "REPLACE INTO moocdb_loader_user_state (user_id, staged_event_id, staged_resource_id, \
          staged_time, staged_ip, staged_os, staged_agent, staged_event_type, location_url, \
          location_time) VALUES ",
-        users,
+        &mut users,
     );
-    let ips = delta
-        .ips
-        .iter()
-        .map(|(ip, at)| {
-            let mut r = b"(".to_vec();
-            text(&mut r, ip);
-            r.push(b',');
-            time(&mut r, at);
-            r.push(b')');
-            r
-        })
-        .collect();
+    let mut ips = delta.ips.iter().map(|(ip, at)| {
+        let mut r = b"(".to_vec();
+        text(&mut r, ip);
+        r.push(b',');
+        time(&mut r, at);
+        r.push(b')');
+        r
+    });
     push_rows(
         "REPLACE INTO moocdb_loader_ip_state (ip, last_seen) VALUES ",
-        ips,
+        &mut ips,
     );
     if let Some(domain) = &delta.domain {
         let mut r = b"('domain',".to_vec();
@@ -204,7 +198,7 @@ fn statements(delta: &CarriedState, max_bytes: usize) -> Vec<String> {
         r.push(b')');
         push_rows(
             "REPLACE INTO moocdb_loader_settings (name, value) VALUES ",
-            vec![r],
+            &mut std::iter::once(r),
         );
     }
     out

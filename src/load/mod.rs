@@ -235,7 +235,9 @@ async fn run_logs(
             target.database.clone(),
             target.private_database.clone(),
             options.writers,
-            options.writers * 2,
+            // The transform outpaces the server: a queue as long as the statements running keeps
+            // every writer busy; a longer one only holds more batches in memory.
+            options.writers,
         );
         (
             Some(pool),
