@@ -332,7 +332,7 @@ impl LineReader {
             if available.is_empty() {
                 break;
             }
-            let (chunk, consumed, done) = match memchr(b'\n', available) {
+            let (chunk, consumed, done) = match memchr::memchr(b'\n', available) {
                 Some(i) => (&available[..i], i + 1, true),
                 None => (available, available.len(), false),
             };
@@ -365,10 +365,6 @@ impl LineReader {
             overlong,
         }))
     }
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 #[cfg(test)]
