@@ -223,7 +223,9 @@ impl RowBuffer {
 
 /// Escapes a value for `LOAD DATA` with `ESCAPED BY '\\'`: backslash, tab, newline, CR and NUL.
 pub fn escape_tsv(out: &mut Vec<u8>, s: &[u8]) {
-    escape_with(out, s, |b| match b {
+    // Above the control bytes only the backslash needs an escape: quotes, which JSON text is
+    // full of, are plain data here.
+    escape_with(out, s, b"\\", |b| match b {
         b'\\' => Some(b"\\\\"),
         b'\t' => Some(b"\\t"),
         b'\n' => Some(b"\\n"),
@@ -236,7 +238,7 @@ pub fn escape_tsv(out: &mut Vec<u8>, s: &[u8]) {
 /// Escapes a value inside a single-quoted SQL literal (the session never sets
 /// `NO_BACKSLASH_ESCAPES`, and the connection character set is utf8mb4, so this is exact).
 pub fn escape_sql(out: &mut Vec<u8>, s: &[u8]) {
-    escape_with(out, s, |b| match b {
+    escape_with(out, s, b"\\'\"", |b| match b {
         b'\\' => Some(b"\\\\"),
         b'\'' => Some(b"\\'"),
         b'"' => Some(b"\\\""),
@@ -249,11 +251,16 @@ pub fn escape_sql(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// Copies `s`, replacing the bytes `rep` maps. Most values need no escape at all: every byte
-/// either encoding escapes is a backslash, a quote or a control byte, so a value without control
-/// bytes (checked in a loop the compiler vectorizes) is scanned for the others with SIMD
-/// (`memchr`) and copied in runs.
+/// either encoding escapes is a control byte or one of `printable` (at most three: a backslash,
+/// quotes), so a value without control bytes (checked in a loop the compiler vectorizes) is
+/// scanned for those with SIMD (`memchr`) and copied in runs.
 #[inline]
-fn escape_with(out: &mut Vec<u8>, s: &[u8], rep: impl Fn(u8) -> Option<&'static [u8; 2]>) {
+fn escape_with(
+    out: &mut Vec<u8>,
+    s: &[u8],
+    printable: &[u8],
+    rep: impl Fn(u8) -> Option<&'static [u8; 2]>,
+) {
     out.reserve(s.len());
     let mut last = 0;
     let mut replace = |i: usize, out: &mut Vec<u8>| {
@@ -266,7 +273,11 @@ fn escape_with(out: &mut Vec<u8>, s: &[u8], rep: impl Fn(u8) -> Option<&'static 
     if s.iter().fold(false, |any, &b| any | (b < 0x20)) {
         (0..s.len()).for_each(|i| replace(i, out));
     } else {
-        memchr::memchr3_iter(b'\\', b'\'', b'"', s).for_each(|i| replace(i, out));
+        match *printable {
+            [a] => memchr::memchr_iter(a, s).for_each(|i| replace(i, out)),
+            [a, b, c] => memchr::memchr3_iter(a, b, c, s).for_each(|i| replace(i, out)),
+            _ => (0..s.len()).for_each(|i| replace(i, out)),
+        }
     }
     out.extend_from_slice(&s[last..]);
 }
