@@ -41,7 +41,8 @@ static PREFIXES: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Decodes one physical line (without its terminator).
 pub fn decode(bytes: &[u8]) -> Decoded<'_> {
-    if bytes.contains(&0) {
+    // memchr's SIMD search: every line is scanned, and std's `contains` is a byte loop here.
+    if memchr::memchr(0, bytes).is_some() {
         let nuls = bytes.iter().filter(|&&b| b == 0).count();
         return Decoded::Reject(format!("line contains {nuls} NUL byte(s)"));
     }

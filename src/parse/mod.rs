@@ -221,7 +221,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValu
 /// value (nested too deep), which the general path reports.
 fn raw_text(raw: &RawValue) -> Result<Option<String>, ()> {
     let s = raw.get();
-    if s.len() >= 2 && s.starts_with('"') && !s.contains('\\') {
+    if s.len() >= 2 && s.starts_with('"') && memchr::memchr(b'\\', s.as_bytes()).is_none() {
         return Ok(Some(s[1..s.len() - 1].to_string()));
     }
     serde_json::from_str::<Value>(s)

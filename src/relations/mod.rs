@@ -424,7 +424,12 @@ pub fn legacy_event_type(event_type: &str) -> &str {
 /// `Org/Course/Run` from a URL or path containing `/courses/Org/Course/Run/…` or a
 /// `course-v1:Org+Course+Run` key.
 pub fn org_course_run(s: &str) -> Option<String> {
-    if let Some(i) = s.find("course-v1:") {
+    // Called for most events: searchers built once, not per call as `str::find` does.
+    static COURSE_V1: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("course-v1:"));
+    static COURSES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("courses/"));
+    if let Some(i) = COURSE_V1.find(s.as_bytes()) {
         let key = &s[i + "course-v1:".len()..];
         let key = key.split(['/', '?', '#', ' ']).next().unwrap_or("");
         let parts: Vec<_> = key.split('+').collect();
@@ -432,7 +437,7 @@ pub fn org_course_run(s: &str) -> Option<String> {
             return Some(parts[..3].join("/"));
         }
     }
-    let i = s.find("courses/")?;
+    let i = COURSES.find(s.as_bytes())?;
     let parts: Vec<_> = s[i + "courses/".len()..]
         .split('/')
         .filter(|p| !p.is_empty())
