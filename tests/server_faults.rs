@@ -111,6 +111,43 @@ fn run_load(url: &str, log: &Path) -> (i32, String) {
     (code, stderr)
 }
 
+/// [`run_load`] with `--method method`.
+fn run_load_with(method: &str, url: &str, log: &Path) -> (i32, String) {
+    let log = log.to_str().unwrap();
+    let (code, _, stderr) = moocdb(&["load", "-q", "--method", method, "--database-url", url, log]);
+    (code, stderr)
+}
+
+/// Sets up a fault on the second of two files: generates a log of `events` events in `dir`,
+/// loads `sample.log` and it into database `clean` (what a re-run must equal), and `sample.log`
+/// alone into `database`. Returns the generated log and the URLs of `clean` and `database`.
+fn two_logs_loaded(
+    server: &PrivateServer,
+    dir: &Path,
+    events: u32,
+    database: &str,
+) -> (PathBuf, String, String) {
+    let first = data("sample.log");
+    let second = dir.join("second.log");
+    let (code, _, stderr) = moocdb(&[
+        "generate",
+        "--events",
+        &events.to_string(),
+        "-o",
+        second.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let clean = server.url("clean");
+    for log in [&first, &second] {
+        let (code, stderr) = run_load(&clean, log);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let url = server.url(database);
+    let (code, stderr) = run_load(&url, &first);
+    assert_eq!(code, 0, "{stderr}");
+    (second, clean, url)
+}
+
 /// A load that fails must end with one error line that says what happened and what to do, and
 /// print no password. (Warnings before it, such as a recovery notice, are fine.)
 fn assert_clear_error(stderr: &str, expect: &[&str]) {
@@ -235,25 +272,7 @@ async fn a_lock_wait_timeout_fails_clearly_and_a_rerun_completes() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let first = data("sample.log");
-    let second = dir.path().join("second.log");
-    let (code, _, stderr) = moocdb(&[
-        "generate",
-        "--events",
-        "2000",
-        "-o",
-        second.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let clean = server.url("clean");
-    for log in [&first, &second] {
-        let (code, stderr) = run_load(&clean, log);
-        assert_eq!(code, 0, "{stderr}");
-    }
-
-    let url = server.url("locked");
-    let (code, stderr) = run_load(&url, &first);
-    assert_eq!(code, 0, "{stderr}");
+    let (second, clean, url) = two_logs_loaded(&server, dir.path(), 2000, "locked");
     // Another session holds every row and gap of EdxTrackEvent in an open transaction, as a
     // long report query with FOR UPDATE or an unfinished bulk edit would.
     let mut holder = <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect(&url)
@@ -264,15 +283,7 @@ async fn a_lock_wait_timeout_fails_clearly_and_a_rerun_completes() {
         .await
         .unwrap();
     for method in ["infile", "insert"] {
-        let (code, _, stderr) = moocdb(&[
-            "load",
-            "-q",
-            "--method",
-            method,
-            "--database-url",
-            &url,
-            second.to_str().unwrap(),
-        ]);
+        let (code, stderr) = run_load_with(method, &url, &second);
         eprintln!("{method}: exit {code}, {}", stderr.trim());
         assert_ne!(code, 0, "{method}: the load should time out");
         assert_clear_error(
@@ -301,24 +312,7 @@ async fn a_full_tablespace_fails_clearly_and_a_rerun_completes_once_there_is_roo
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let first = data("sample.log");
-    let second = dir.path().join("second.log");
-    let (code, _, stderr) = moocdb(&[
-        "generate",
-        "--events",
-        "3000",
-        "-o",
-        second.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let clean = server.url("clean");
-    for log in [&first, &second] {
-        let (code, stderr) = run_load(&clean, log);
-        assert_eq!(code, 0, "{stderr}");
-    }
-    let url = server.url("full");
-    let (code, stderr) = run_load(&url, &first);
-    assert_eq!(code, 0, "{stderr}");
+    let (second, clean, url) = two_logs_loaded(&server, dir.path(), 3000, "full");
 
     server.stop();
     let mb = std::fs::metadata(server.data_dir().join("ibdata1"))
@@ -328,15 +322,7 @@ async fn a_full_tablespace_fails_clearly_and_a_rerun_completes_once_there_is_roo
     server.add_options(&[&format!("innodb_data_file_path=ibdata1:{mb}M")]);
     server.start_again();
     for method in ["infile", "insert"] {
-        let (code, _, stderr) = moocdb(&[
-            "load",
-            "-q",
-            "--method",
-            method,
-            "--database-url",
-            &url,
-            second.to_str().unwrap(),
-        ]);
+        let (code, stderr) = run_load_with(method, &url, &second);
         eprintln!(
             "{method} into a {mb} MB tablespace: exit {code}, {}",
             stderr.trim()
