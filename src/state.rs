@@ -120,94 +120,105 @@ fn time(sql: &mut Vec<u8>, t: &NaiveDateTime) {
     let _ = write!(sql, "'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"));
 }
 
-/// Statements storing `delta`, each under `max_bytes`.
-fn statements(delta: &CarriedState, max_bytes: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    // Rows are encoded one at a time into the statement: with tens of thousands of users, a
-    // list of encoded rows beside the statements would double this step's memory.
-    let mut push_rows = |head: &str, rows: &mut dyn Iterator<Item = Vec<u8>>| {
+/// What a file changed in the carried state, read lazily: the users' state is encoded one user at
+/// a time, so that the end of a file with tens of thousands of users holds one statement, not
+/// every user's state twice over.
+pub struct StateChange<'a> {
+    /// The state of every user the file touched.
+    pub users: Box<dyn Iterator<Item = UserState> + 'a>,
+    /// IPs whose latest event time changed, with that time.
+    pub ips: &'a [(String, NaiveDateTime)],
+    /// The course domain, once known.
+    pub domain: Option<&'a str>,
+}
+
+/// Rows packed into statements that start with `head`, each under `max_bytes` (a row alone over
+/// the limit still gets a statement of its own).
+fn packed<'a>(
+    head: &'static str,
+    rows: impl Iterator<Item = Vec<u8>> + 'a,
+    max_bytes: usize,
+) -> impl Iterator<Item = String> + 'a {
+    let mut rows = rows.peekable();
+    std::iter::from_fn(move || {
+        let first = rows.next()?;
         let mut sql = head.as_bytes().to_vec();
-        let mut first = true;
-        for row in rows {
-            if !first && sql.len() + row.len() + 1 > max_bytes {
-                out.push(
-                    String::from_utf8(std::mem::replace(&mut sql, head.as_bytes().to_vec()))
-                        .expect("utf-8"),
-                );
-                first = true;
-            }
-            if !first {
-                sql.push(b',');
-            }
+        sql.extend_from_slice(&first);
+        while let Some(row) = rows.next_if(|row| sql.len() + row.len() < max_bytes) {
+            sql.push(b',');
             sql.extend_from_slice(&row);
-            first = false;
         }
-        if !first {
-            out.push(String::from_utf8(sql).expect("utf-8"));
+        Some(String::from_utf8(sql).expect("utf-8"))
+    })
+}
+
+fn user_row(u: &UserState) -> Vec<u8> {
+    let mut r = b"(".to_vec();
+    text(&mut r, &u.user);
+    match &u.staged {
+        Some(s) => {
+            r.push(b',');
+            text(&mut r, &s.id);
+            let _ = write!(r, ",{},", s.resource_id);
+            time(&mut r, &s.time);
+            r.push(b',');
+            text(&mut r, &s.ip);
+            let _ = write!(r, ",{},{},", s.os, s.agent);
+            text(&mut r, &s.event_type);
         }
-    };
-    let mut users = delta.users.iter().map(|u| {
-        let mut r = b"(".to_vec();
-        text(&mut r, &u.user);
-        match &u.staged {
-            Some(s) => {
-                r.push(b',');
-                text(&mut r, &s.id);
-                let _ = write!(r, ",{},", s.resource_id);
-                time(&mut r, &s.time);
-                r.push(b',');
-                text(&mut r, &s.ip);
-                let _ = write!(r, ",{},{},", s.os, s.agent);
-                text(&mut r, &s.event_type);
-            }
-            None => r.extend_from_slice(b",NULL,NULL,NULL,NULL,NULL,NULL,NULL"),
+        None => r.extend_from_slice(b",NULL,NULL,NULL,NULL,NULL,NULL,NULL"),
+    }
+    match &u.location {
+        Some((url, at)) => {
+            r.push(b',');
+            text(&mut r, url);
+            r.push(b',');
+            time(&mut r, at);
         }
-        match &u.location {
-            Some((url, at)) => {
-                r.push(b',');
-                text(&mut r, url);
-                r.push(b',');
-                time(&mut r, at);
-            }
-            None => r.extend_from_slice(b",NULL,NULL"),
-        }
-        r.push(b')');
-        r
-    });
-    push_rows(
+        None => r.extend_from_slice(b",NULL,NULL"),
+    }
+    r.push(b')');
+    r
+}
+
+/// Statements storing `change`, each under `max_bytes`, made one at a time as they are taken.
+fn statements<'a>(change: StateChange<'a>, max_bytes: usize) -> impl Iterator<Item = String> + 'a {
+    let users = packed(
         "REPLACE INTO moocdb_loader_user_state (user_id, staged_event_id, staged_resource_id, \
          staged_time, staged_ip, staged_os, staged_agent, staged_event_type, location_url, \
          location_time) VALUES ",
-        &mut users,
+        change.users.map(|u| user_row(&u)),
+        max_bytes,
     );
-    let mut ips = delta.ips.iter().map(|(ip, at)| {
-        let mut r = b"(".to_vec();
-        text(&mut r, ip);
-        r.push(b',');
-        time(&mut r, at);
-        r.push(b')');
-        r
-    });
-    push_rows(
+    let ips = packed(
         "REPLACE INTO moocdb_loader_ip_state (ip, last_seen) VALUES ",
-        &mut ips,
+        change.ips.iter().map(|(ip, at)| {
+            let mut r = b"(".to_vec();
+            text(&mut r, ip);
+            r.push(b',');
+            time(&mut r, at);
+            r.push(b')');
+            r
+        }),
+        max_bytes,
     );
-    if let Some(domain) = &delta.domain {
-        let mut r = b"('domain',".to_vec();
-        text(&mut r, domain);
-        r.push(b')');
-        push_rows(
-            "REPLACE INTO moocdb_loader_settings (name, value) VALUES ",
-            &mut std::iter::once(r),
-        );
-    }
-    out
+    let domain = packed(
+        "REPLACE INTO moocdb_loader_settings (name, value) VALUES ",
+        change.domain.into_iter().map(|domain| {
+            let mut r = b"('domain',".to_vec();
+            text(&mut r, domain);
+            r.push(b')');
+            r
+        }),
+        max_bytes,
+    );
+    users.chain(ips).chain(domain)
 }
 
 /// Stores the state a file changed and marks the file loaded (or failed), in one transaction.
 pub async fn commit_file(
     pool: &MySqlPool,
-    delta: &CarriedState,
+    change: StateChange<'_>,
     file_id: i64,
     counts: &FileCounts,
     status: &str,
@@ -216,7 +227,7 @@ pub async fn commit_file(
     let e = err("storing the carried state and the ledger entry");
     let mut tx = pool.begin().await.map_err(&e)?;
     if status == "loaded" {
-        for sql in statements(delta, max_statement_bytes) {
+        for sql in statements(change, max_statement_bytes) {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
@@ -235,21 +246,23 @@ mod tests {
     #[test]
     fn statements_stay_under_the_size_limit() {
         let t = NaiveDateTime::parse_from_str("2026-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        let delta = CarriedState {
-            users: (0..100)
-                .map(|i| UserState {
-                    user: format!("user{i:035}"),
-                    staged: None,
-                    location: Some((format!("https://x.org/{i}/it's"), t)),
-                })
-                .collect(),
-            ips: vec![("192.0.2.1".into(), t)],
-            domain: Some("https://x.org".into()),
+        let ips = [("192.0.2.1".to_string(), t)];
+        let change = StateChange {
+            users: Box::new((0..100).map(|i| UserState {
+                user: format!("user{i:035}"),
+                staged: None,
+                location: Some((format!("https://x.org/{i}/it's"), t)),
+            })),
+            ips: &ips,
+            domain: Some("https://x.org"),
         };
-        let sql = statements(&delta, 2000);
+        let sql: Vec<String> = statements(change, 2000).collect();
         assert!(sql.len() > 3);
         assert!(sql.iter().all(|s| s.len() <= 2000));
         assert!(sql.iter().any(|s| s.contains("it\\'s")));
         assert!(sql.last().unwrap().contains("'domain'"));
+        let users: usize = sql.iter().map(|s| s.matches("('user").count()).sum();
+        assert_eq!(users, 100, "every user once");
+        assert_eq!(sql.iter().filter(|s| s.contains("192.0.2.1")).count(), 1);
     }
 }

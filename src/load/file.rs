@@ -28,7 +28,7 @@ use crate::relations::{GeoIp, RelationBuilder};
 use crate::schema::Table;
 use crate::sink::{Batch, BatchOut, Encoding, Rows, WriterSender};
 use crate::source::{self, TrackingLog};
-use crate::state::{self, CarriedState};
+use crate::state::{self, CarriedState, StateChange};
 
 /// Lines parsed before the duplicate check runs on them (one query per chunk).
 const CHUNK: usize = 2048;
@@ -444,7 +444,7 @@ impl Transform {
         counts.prefix_hash = log.prefix_hash(counts.raw_end)?.unwrap_or_default();
 
         // The file's state, then every row stored, then the state and the ledger entry together.
-        let users = self.moocdb.end_of_file(&mut self.rows)?;
+        self.moocdb.end_of_file(&mut self.rows)?;
         let ips = self.relations.take_changed_ips();
         self.rows.flush_all()?;
         if let Some(sender) = &self.cx.sender {
@@ -461,21 +461,22 @@ impl Transform {
             && counts.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
         if let (Some(pool), Some(id)) = (&self.cx.pool, self.file_id) {
             let status = if breached { "failed" } else { "loaded" };
-            let delta = CarriedState {
-                users,
-                ips,
-                domain: self.moocdb.domain().map(str::to_string),
+            let change = StateChange {
+                users: Box::new(self.moocdb.changed_users()),
+                ips: &ips,
+                domain: self.moocdb.domain(),
             };
             crash_point("before-commit");
             self.block_on(state::commit_file(
                 pool,
-                &delta,
+                change,
                 id,
                 &counts,
                 status,
                 self.cx.max_statement,
             ))?;
         }
+        self.moocdb.clear_changed();
         // This file's lines are in the database now: later files ask it about possible matches.
         self.spill_recent();
         self.summary.files += 1;

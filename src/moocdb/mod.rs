@@ -597,29 +597,44 @@ impl MoocdbBuilder {
 
     /// At the end of a file: writes the staged event of every user the file touched (duration
     /// not known yet: NULL; it is rewritten when the user's next event arrives) and the hierarchy
-    /// nodes the file created; returns the state of those users, to be carried to the next file.
-    pub fn end_of_file(&mut self, rows: &mut Rows) -> Result<Vec<UserState>, LoadError> {
-        let mut changed: Vec<(&str, &mut UserRecord)> = self
-            .users
-            .iter_mut()
-            .filter(|(_, record)| record.changed)
-            .map(|(user, record)| (&**user, record))
-            .collect();
-        changed.sort_unstable_by_key(|(user, _)| *user);
-        let mut carried = Vec::with_capacity(changed.len());
-        for (user, record) in changed {
-            record.changed = false;
-            if let Some(event) = &record.staged {
+    /// nodes the file created. Those users' state, to be carried to the next file, is then read
+    /// with [`changed_users`](Self::changed_users) and marked stored with
+    /// [`clear_changed`](Self::clear_changed).
+    pub fn end_of_file(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
+        for user in self.changed_names() {
+            if let Some(event) = &self.users[user].staged {
                 write_observed_event(rows, user, event, None)?;
             }
-            carried.push(UserState {
+        }
+        self.write_nodes(rows)
+    }
+
+    /// The state of every user the current file touched, in user order, made one user at a time.
+    pub fn changed_users(&self) -> impl Iterator<Item = UserState> + '_ {
+        self.changed_names().into_iter().map(|user| {
+            let record = &self.users[user];
+            UserState {
                 user: user.to_string(),
                 staged: record.staged.clone(),
                 location: (record.location.as_ref()).map(|(url, at)| (url.raw().to_string(), *at)),
-            });
+            }
+        })
+    }
+
+    /// Marks the touched users' state as carried (stored, or not needed in a dry run).
+    pub fn clear_changed(&mut self) {
+        for record in self.users.values_mut() {
+            record.changed = false;
         }
-        self.write_nodes(rows)?;
-        Ok(carried)
+    }
+
+    fn changed_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = (self.users.iter())
+            .filter(|(_, record)| record.changed)
+            .map(|(user, _)| &**user)
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     fn write_nodes(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
