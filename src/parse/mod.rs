@@ -203,12 +203,19 @@ struct RawRecord<'a> {
     referer: Option<&'a RawValue>,
     #[serde(default, borrow, deserialize_with = "present")]
     accept_language: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    context: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    event: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    data: Option<&'a RawValue>,
+    // The large members are built as values in the same pass: kept raw, they were scanned
+    // twice (once to skip them, once to build them).
+    #[serde(default, deserialize_with = "present_value")]
+    context: Option<Value>,
+    #[serde(default, deserialize_with = "present_value")]
+    event: Option<Value>,
+    #[serde(default, deserialize_with = "present_value")]
+    data: Option<Value>,
+}
+
+// As `present`, for members built as values: `null` is `Some(Value::Null)`.
+fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    <Value as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 // `Option<&RawValue>` would read `null` as absent; a member present as `null` must not fall
@@ -236,13 +243,12 @@ fn raw_value(raw: &RawValue) -> Option<Value> {
 impl RawRecord<'_> {
     /// The event, or `None` to leave the record to the general path.
     fn into_event(self) -> Option<Result<TrackingEvent, ParseError>> {
-        let context = match self.context.map(raw_value) {
-            Some(Some(Value::Object(c))) => Some(c),
-            Some(Some(Value::String(s))) => match serde_json::from_str(&s) {
+        let context = match self.context {
+            Some(Value::Object(c)) => Some(c),
+            Some(Value::String(s)) => match serde_json::from_str(&s) {
                 Ok(Value::Object(c)) => Some(c),
                 _ => None,
             },
-            Some(None) => return None,
             _ => None,
         };
         // Asynchronous representation: common fields live in `context`.
@@ -281,9 +287,14 @@ impl RawRecord<'_> {
         let Ok(time) = parse_time(&time_value) else {
             return None;
         };
-        let event = first_of(self.event, "event", self.data, "data")
-            .ok()?
-            .unwrap_or(Value::Null);
+        let event = match (self.event, self.data) {
+            (Some(v), _) => v,
+            (None, _) if from_context("event").is_some() => {
+                from_context("event").unwrap_or_default()
+            }
+            (None, Some(v)) => v,
+            (None, None) => from_context("data").unwrap_or_default(),
+        };
         let event = match event {
             Value::Null => EventPayload::Absent,
             v => payload_of(v),
