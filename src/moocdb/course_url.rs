@@ -91,21 +91,25 @@ impl CourseUrl {
 
     /// Sets the sequence position (`…/<sub-unit>/<seq>/`).
     pub fn set_seq(&mut self, seq: &str) {
-        match &self.seq {
-            Some(old) => {
-                if let (Some(unit), Some(subunit)) = (&self.unit, &self.subunit) {
-                    let from = format!("courseware/{unit}/{subunit}/{old}/");
-                    let to = format!("courseware/{unit}/{subunit}/{seq}/");
-                    self.url = self.url.replacen(&from, &to, 1);
-                }
+        if let (Some(unit), Some(subunit)) = (&self.unit, &self.subunit) {
+            // `courseware/<unit>/<sub-unit>/`, then the old position if there is one: the part
+            // of the URL to find (navigation events call this often; no `format!`).
+            let mut base = String::with_capacity(unit.len() + subunit.len() + 32);
+            base.push_str("courseware/");
+            base.push_str(unit);
+            base.push('/');
+            base.push_str(subunit);
+            base.push('/');
+            let prefix = base.len();
+            if let Some(old) = &self.seq {
+                base.push_str(old);
+                base.push('/');
             }
-            None => {
-                if let (Some(unit), Some(subunit)) = (&self.unit, &self.subunit) {
-                    let base = format!("courseware/{unit}/{subunit}/");
-                    if let Some(i) = self.url.find(&base) {
-                        self.url.insert_str(i + base.len(), &format!("{seq}/"));
-                    }
-                }
+            if let Some(i) = self.url.find(&base) {
+                let at = i + prefix;
+                self.url.replace_range(at..i + base.len(), "");
+                self.url.insert(at, '/');
+                self.url.insert_str(at, seq);
             }
         }
         self.seq = Some(seq.to_string());

@@ -455,7 +455,7 @@ impl MoocdbBuilder {
         if class != EventClass::Navigational
             && let Some(m) = &module
         {
-            uri.push_str(&m.relative_uri());
+            m.push_relative_uri(&mut uri);
         }
         if class == EventClass::Video {
             let code = if row.video_code.is_empty() {

@@ -91,12 +91,25 @@ impl ModuleUri {
 
     /// The full module URI, `i4x://Org/Course/<category>/<id>/`.
     pub fn uri(&self) -> String {
-        format!("{}{}", self.root, self.relative_uri())
+        let mut uri = self.root.clone();
+        self.push_relative_uri(&mut uri);
+        uri
     }
 
     /// The URI without its root, `<category>/<id>/`.
     pub fn relative_uri(&self) -> String {
-        format!("{}/{}/", self.category, self.id)
+        let mut uri = String::new();
+        self.push_relative_uri(&mut uri);
+        uri
+    }
+
+    /// Appends [`ModuleUri::relative_uri`] to `out` (once per event: no `format!`).
+    pub fn push_relative_uri(&self, out: &mut String) {
+        out.reserve(self.category.len() + self.id.len() + 2);
+        out.push_str(&self.category);
+        out.push('/');
+        out.push_str(&self.id);
+        out.push('/');
     }
 
     /// A readable name: the id with `_` as spaces, unless it is an opaque 32-hex hash.

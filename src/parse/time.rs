@@ -67,7 +67,11 @@ pub fn quarter(t: &NaiveDateTime) -> String {
         6..=8 => "summer",
         _ => "fall",
     };
-    format!("{season}{}", t.year())
+    // Once per event: built without `format!`.
+    let mut q = String::with_capacity(season.len() + 4);
+    q.push_str(season);
+    q.push_str(itoa::Buffer::new().format(t.year()));
+    q
 }
 
 #[cfg(test)]

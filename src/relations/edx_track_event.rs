@@ -147,6 +147,17 @@ pub mod col {
 // Integer-typed columns: their legacy default is -1; every other column defaults to ''.
 const INT_COLUMNS: [usize; 12] = [19, 20, 25, 30, 33, 34, 50, 52, 53, 54, 55, 59];
 
+// `INT_COLUMNS` as a lookup by position, for the encoder's loop.
+const IS_INT_COLUMN: [bool; 65] = {
+    let mut is_int = [false; 65];
+    let mut i = 0;
+    while i < INT_COLUMNS.len() {
+        is_int[INT_COLUMNS[i]] = true;
+        i += 1;
+    }
+    is_int
+};
+
 /// One value of an `EdxTrackEvent` row.
 #[derive(Debug, Clone, Default)]
 pub enum Cell<'a> {
@@ -227,7 +238,7 @@ impl<'a> EdxTrackEventRow<'a> {
     pub fn encode(&self, out: &mut RowBuffer) {
         for (i, cell) in self.cells.iter().enumerate() {
             match cell {
-                Cell::Default if INT_COLUMNS.contains(&i) => out.int(-1),
+                Cell::Default if IS_INT_COLUMN[i] => out.int(-1),
                 Cell::Default => out.text(""),
                 Cell::Text(s) => out.text(s),
                 Cell::Owned(s) => out.text(s),

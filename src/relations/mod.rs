@@ -384,15 +384,32 @@ fn legacy_timedelta(gap: chrono::TimeDelta) -> String {
     let fraction = micros % 1_000_000;
     let days = seconds / 86_400;
     let rest = seconds % 86_400;
-    let mut hms = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
-    if fraction > 0 {
-        hms.push_str(&format!(".{fraction:06}"));
-    }
+    // Most events after a pause get one: written without `format!`.
+    let mut out = String::with_capacity(32);
+    let mut number = itoa::Buffer::new();
     match days {
-        0 => hms,
-        1 => format!("1 day, {hms}"),
-        d => format!("{d} days, {hms}"),
+        0 => {}
+        1 => out.push_str("1 day, "),
+        d => {
+            out.push_str(number.format(d));
+            out.push_str(" days, ");
+        }
     }
+    out.push_str(number.format(rest / 3600));
+    let two_digits = |out: &mut String, v: i64| {
+        out.push(':');
+        out.push(char::from(b'0' + (v / 10) as u8));
+        out.push(char::from(b'0' + (v % 10) as u8));
+    };
+    two_digits(&mut out, rest % 3600 / 60);
+    two_digits(&mut out, rest % 60);
+    if fraction > 0 {
+        let digits = number.format(fraction);
+        out.push('.');
+        out.extend(std::iter::repeat_n('0', 6 - digits.len()));
+        out.push_str(digits);
+    }
+    out
 }
 
 fn login_email(event: &serde_json::Map<String, Value>) -> Option<String> {

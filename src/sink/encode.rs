@@ -94,20 +94,18 @@ impl RowBuffer {
         (head, rows)
     }
 
+    #[inline]
     fn separator(&mut self) {
-        if self.fields_in_row == 0 {
-            if self.encoding == Encoding::SqlValues {
-                if self.rows > 0 {
-                    self.buf.push(b',');
-                }
-                self.buf.push(b'(');
-            }
-        } else {
-            self.buf.push(if self.encoding == Encoding::Tsv {
-                b'\t'
-            } else {
-                b','
+        if self.fields_in_row != 0 {
+            self.buf.push(match self.encoding {
+                Encoding::Tsv => b'\t',
+                Encoding::SqlValues => b',',
             });
+        } else if self.encoding == Encoding::SqlValues {
+            if self.rows > 0 {
+                self.buf.push(b',');
+            }
+            self.buf.push(b'(');
         }
         self.fields_in_row += 1;
     }
@@ -116,6 +114,8 @@ impl RowBuffer {
     pub fn text(&mut self, s: &str) {
         self.separator();
         match self.encoding {
+            // Most columns of a wide row are empty: nothing to scan or copy.
+            Encoding::Tsv if s.is_empty() => {}
             Encoding::Tsv => escape_tsv(&mut self.buf, s.as_bytes()),
             Encoding::SqlValues => {
                 self.buf.push(b'\'');
@@ -261,6 +261,12 @@ fn escape_with(
     printable: &[u8],
     rep: impl Fn(u8) -> Option<&'static [u8; 2]>,
 ) {
+    // Short values (most columns) are checked byte by byte against a table: cheaper than
+    // setting up the SIMD searches below.
+    if s.len() <= 16 && !s.iter().any(|&b| b < 0x20 || printable.contains(&b)) {
+        out.extend_from_slice(s);
+        return;
+    }
     out.reserve(s.len());
     let mut last = 0;
     let mut replace = |i: usize, out: &mut Vec<u8>| {
