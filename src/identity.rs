@@ -72,15 +72,18 @@ pub struct RowId([u8; 36]);
 impl RowId {
     fn from_u128(v: u128) -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = [b'_'; 36];
-        let mut nibble = 0;
-        for (i, slot) in out.iter_mut().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                continue;
-            }
-            *slot = HEX[((v >> (124 - 4 * nibble)) & 0xF) as usize];
-            nibble += 1;
+        // Several ids per event: the 32 digits a byte at a time, then placed around the `_`s.
+        let mut digits = [0u8; 32];
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(v.to_be_bytes()) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xF)];
         }
+        let mut out = [b'_'; 36];
+        out[..8].copy_from_slice(&digits[..8]);
+        out[9..13].copy_from_slice(&digits[8..12]);
+        out[14..18].copy_from_slice(&digits[12..16]);
+        out[19..23].copy_from_slice(&digits[16..20]);
+        out[24..].copy_from_slice(&digits[20..]);
         RowId(out)
     }
 
@@ -224,5 +227,14 @@ mod tests {
             "time-ordered like its event"
         );
         assert_ne!(account, row.account_id(1));
+    }
+
+    #[test]
+    fn ids_are_the_value_in_hex_around_underscores() {
+        let v = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128;
+        assert_eq!(
+            RowId::from_u128(v).as_str(),
+            "01234567_89ab_cdef_fedc_ba9876543210"
+        );
     }
 }
