@@ -48,6 +48,16 @@ impl LineIdentity {
         self.hash
     }
 
+    /// The line's key in `moocdb_loader_lines`, as 32 lowercase hex digits.
+    pub fn line_key(&self, keys: LineKeys) -> [u8; 32] {
+        match keys {
+            LineKeys::Hash => hex_digits(self.hash),
+            LineKeys::TimeThenHash => {
+                hex_digits((u128::from(self.millis & 0xFFFF_FFFF_FFFF) << 80) | (self.hash >> 48))
+            }
+        }
+    }
+
     /// The id of the `index`-th row of `kind` derived from this line.
     pub fn id(&self, kind: RowKind, index: u32) -> RowId {
         let mut seed = [0u8; 21];
@@ -65,19 +75,56 @@ impl LineIdentity {
     }
 }
 
+/// How a database's `moocdb_loader_lines` keys its lines: its `line_keys` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKeys {
+    /// The line's 128-bit hash (`hash`): databases whose lines were stored before
+    /// time-ordered keys keep this form, as their stored keys cannot be recomputed.
+    Hash,
+    /// The event time in milliseconds (48 bits), then the hash's first 80 bits (`time_hash`).
+    /// InnoDB clusters by the key, and random keys made each insert of a large load touch a
+    /// random page of the table: the server spent more time on this table than on any other
+    /// but `EdxTrackEvent`. A log in time order now appends to it.
+    TimeThenHash,
+}
+
+impl LineKeys {
+    /// The setting's value for this form.
+    pub fn setting(self) -> &'static str {
+        match self {
+            LineKeys::Hash => "hash",
+            LineKeys::TimeThenHash => "time_hash",
+        }
+    }
+
+    /// The form a `line_keys` setting names; a database without the setting uses hashes.
+    pub fn from_setting(value: Option<&str>) -> LineKeys {
+        match value {
+            Some("time_hash") => LineKeys::TimeThenHash,
+            _ => LineKeys::Hash,
+        }
+    }
+}
+
+/// `v` as 32 lowercase hex digits, most significant first.
+fn hex_digits(v: u128) -> [u8; 32] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 32];
+    for (pair, byte) in digits.chunks_exact_mut(2).zip(v.to_be_bytes()) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xF)];
+    }
+    digits
+}
+
 /// A 36-character row id, `xxxxxxxx_xxxx_xxxx_xxxx_xxxxxxxxxxxx`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RowId([u8; 36]);
 
 impl RowId {
     fn from_u128(v: u128) -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         // Several ids per event: the 32 digits a byte at a time, then placed around the `_`s.
-        let mut digits = [0u8; 32];
-        for (pair, byte) in digits.chunks_exact_mut(2).zip(v.to_be_bytes()) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0xF)];
-        }
+        let digits = hex_digits(v);
         let mut out = [b'_'; 36];
         out[..8].copy_from_slice(&digits[..8]);
         out[9..13].copy_from_slice(&digits[8..12]);
@@ -227,6 +274,25 @@ mod tests {
             "time-ordered like its event"
         );
         assert_ne!(account, row.account_id(1));
+    }
+
+    #[test]
+    fn line_keys_in_both_forms() {
+        let t =
+            NaiveDateTime::parse_from_str("2013-06-09 06:28:13.5", "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        let line = LineIdentity::new(b"{\"x\":1}", &t);
+        let hash = format!("{:032x}", line.hash());
+        let key = |keys| String::from_utf8(line.line_key(keys).to_vec()).unwrap();
+        assert_eq!(key(LineKeys::Hash), hash);
+        let time_hash = key(LineKeys::TimeThenHash);
+        assert_eq!(&time_hash[..12], format!("{:012x}", 1_370_759_293_500u64));
+        assert_eq!(&time_hash[12..], &hash[..20]);
+        let later = LineIdentity::new(b"{\"x\":0}", &(t + chrono::TimeDelta::milliseconds(1)));
+        assert!(later.line_key(LineKeys::TimeThenHash) > line.line_key(LineKeys::TimeThenHash));
+        for keys in [LineKeys::Hash, LineKeys::TimeThenHash] {
+            assert_eq!(LineKeys::from_setting(Some(keys.setting())), keys);
+        }
+        assert_eq!(LineKeys::from_setting(None), LineKeys::Hash);
     }
 
     #[test]

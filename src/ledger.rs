@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
 use crate::error::LoadError;
+use crate::identity::{LineIdentity, LineKeys};
 
 /// Raw bytes of a rejected line are kept up to this size.
 pub const REJECT_RAW_LIMIT: usize = 64 * 1024;
@@ -417,21 +418,29 @@ pub struct Forgotten {
     pub users: Vec<String>,
 }
 
-/// Which of these line hashes are already recorded as loaded.
+/// Which of these lines are already recorded as loaded (by their hashes), looked up by their
+/// keys in the database's form.
 pub async fn known_lines(
     pool: &MySqlPool,
-    hashes: &[u128],
+    lines: &[LineIdentity],
+    keys: LineKeys,
 ) -> Result<ahash::AHashSet<u128>, LoadError> {
-    if hashes.is_empty() {
+    if lines.is_empty() {
         return Ok(Default::default());
     }
-    let mut sql = String::with_capacity(80 + hashes.len() * 36);
+    let by_key: ahash::AHashMap<[u8; 32], u128> = lines
+        .iter()
+        .map(|line| (line.line_key(keys), line.hash()))
+        .collect();
+    let mut sql = String::with_capacity(80 + by_key.len() * 35);
     sql.push_str("SELECT line_hash FROM moocdb_loader_lines WHERE line_hash IN (");
-    for (i, h) in hashes.iter().enumerate() {
+    for (i, key) in by_key.keys().enumerate() {
         if i > 0 {
             sql.push(',');
         }
-        sql.push_str(&format!("'{h:032x}'"));
+        sql.push('\'');
+        sql.push_str(std::str::from_utf8(key).expect("hex digits are ASCII"));
+        sql.push('\'');
     }
     sql.push(')');
     let found: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
@@ -440,8 +449,19 @@ pub async fn known_lines(
         .map_err(query_error("checking for lines already loaded"))?;
     Ok(found
         .iter()
-        .filter_map(|h| u128::from_str_radix(h, 16).ok())
+        .filter_map(|key| by_key.get(key.as_bytes()).copied())
         .collect())
+}
+
+/// How the database keys its lines (its `line_keys` setting, written by the migration that
+/// introduced time-ordered keys).
+pub async fn line_keys(pool: &MySqlPool) -> Result<LineKeys, LoadError> {
+    let value: Option<String> =
+        sqlx::query_scalar("SELECT value FROM moocdb_loader_settings WHERE name = 'line_keys'")
+            .fetch_optional(pool)
+            .await
+            .map_err(query_error("reading the line_keys setting"))?;
+    Ok(LineKeys::from_setting(value.as_deref()))
 }
 
 /// Stores rejected lines (raw bytes as a hex literal, so any bytes are kept exactly).

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use moocdb_loader::decode::{Decoded, decode};
+use moocdb_loader::identity::{LineIdentity, LineKeys};
 use moocdb_loader::schema::Table;
 
 /// Every row of every table the loader writes (private ones included), as text: two databases
@@ -286,6 +288,19 @@ async fn overlapping_files_in_one_run_give_each_event_once_past_the_exact_set() 
 
 #[tokio::test]
 async fn overlapping_gzip_and_plain_files_give_each_event_once() {
+    overlapping_gzip_and_plain_files("overlap", LineKeys::TimeThenHash).await;
+}
+
+#[tokio::test]
+async fn a_database_keyed_by_line_hashes_keeps_them_and_finds_duplicates() {
+    // A database whose lines were stored before time-ordered keys: migration 0005 marks it
+    // `hash`, as done here by hand after the migrations of a first (empty) load.
+    overlapping_gzip_and_plain_files("overlap_hash_keys", LineKeys::Hash).await;
+}
+
+/// Loads a rotated gzip file and an overlapping live file into a database keying its lines as
+/// `keys` says, and checks each event is stored once, under the key of that form.
+async fn overlapping_gzip_and_plain_files(test: &str, keys: LineKeys) {
     use flate2::{Compression, write::GzEncoder};
     let lines = synthetic_lines(2);
     let dir = tempfile::tempdir().unwrap();
@@ -302,7 +317,25 @@ async fn overlapping_gzip_and_plain_files_give_each_event_once() {
     let whole = dir.path().join("whole.log");
     write_lines(&whole, &lines);
 
-    let (overlap, _) = fresh_database("overlap").await;
+    let (overlap, _) = fresh_database(test).await;
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    load(options(&overlap, &[&empty])).await;
+    let db = pool(&overlap).await;
+    let setting: String =
+        sqlx::query_scalar("SELECT value FROM moocdb_loader_settings WHERE name = 'line_keys'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(
+        setting, "time_hash",
+        "a new database gets time-ordered keys"
+    );
+    sqlx::query("UPDATE moocdb_loader_settings SET value = ? WHERE name = 'line_keys'")
+        .bind(keys.setting())
+        .execute(&db)
+        .await
+        .unwrap();
     let s1 = load(options(&overlap, &[&gz])).await;
     let s2 = load(options(&overlap, &[&live])).await;
     let (once, _) = fresh_database("overlap_once").await;
@@ -331,6 +364,27 @@ async fn overlapping_gzip_and_plain_files_give_each_event_once() {
             "{table}"
         );
     }
+    // Every stored key is the key of one of the lines, in the database's form.
+    let expected: std::collections::HashSet<String> = lines
+        .iter()
+        .filter_map(|l| {
+            let Decoded::Json(json) = decode(l.as_bytes()) else {
+                return None;
+            };
+            let event = moocdb_loader::parse::TrackingEvent::parse(json).ok()?;
+            let key = LineIdentity::new(json.as_bytes(), &event.time).line_key(keys);
+            Some(String::from_utf8(key.to_vec()).unwrap())
+        })
+        .collect();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT line_hash FROM moocdb_loader_lines")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len() as u64, s1.events + s2.events);
+    assert!(
+        stored.iter().all(|k| expected.contains(k)),
+        "keys in the {keys:?} form"
+    );
 }
 
 /// Runs the binary on `files` with a crash point (or none); returns its exit status.

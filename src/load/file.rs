@@ -19,7 +19,7 @@ use super::seen_lines::SeenLines;
 use super::{LoadOptions, LoadSummary, event_course, normal_course_id};
 use crate::decode::{Decoded, decode};
 use crate::error::LoadError;
-use crate::identity::{LineIdentity, ripemd160_hex};
+use crate::identity::{LineIdentity, LineKeys, ripemd160_hex};
 use crate::ledger::{self, FileCounts, REJECT_RAW_LIMIT, Reject, Segment};
 use crate::moocdb::{KnownEntries, MoocdbBuilder, MoocdbOptions};
 use crate::parse::{ParseError, TrackingEvent};
@@ -213,6 +213,8 @@ pub struct Transform {
     seen: SeenLines,
     /// Whether earlier runs stored lines (then every line is checked against the database).
     check_db: bool,
+    /// How `moocdb_loader_lines` keys lines in this database.
+    line_keys: LineKeys,
     pending: Vec<Pending>,
     file_id: Option<i64>,
     course_filter: Option<String>,
@@ -274,6 +276,8 @@ impl Transform {
             recent: HashSet::new(),
             seen: SeenLines::default(),
             check_db,
+            // Read from the database when the run starts.
+            line_keys: LineKeys::TimeThenHash,
             pending: Vec::with_capacity(CHUNK),
             file_id: None,
             course_filter,
@@ -283,6 +287,9 @@ impl Transform {
 
     /// Loads every log in order.
     pub fn run_all(&mut self, logs: &[TrackingLog]) -> Result<(), LoadError> {
+        if let Some(pool) = &self.cx.pool {
+            self.line_keys = self.block_on(ledger::line_keys(pool))?;
+        }
         for log in logs {
             if self.cx.stop.load(Ordering::Relaxed) {
                 return Err(self.interrupted(log));
@@ -527,14 +534,14 @@ impl Transform {
         let check_db = self.check_db;
         let known = match &self.cx.pool {
             Some(pool) => {
-                let hashes: Vec<u128> = self
+                let lines: Vec<LineIdentity> = self
                     .pending
                     .iter()
-                    .map(|p| p.identity.hash())
-                    .filter(|h| !self.recent.contains(h))
-                    .filter(|h| check_db || self.seen.may_contain(*h))
+                    .map(|p| p.identity)
+                    .filter(|line| !self.recent.contains(&line.hash()))
+                    .filter(|line| check_db || self.seen.may_contain(line.hash()))
                     .collect();
-                self.block_on(ledger::known_lines(pool, &hashes))?
+                self.block_on(ledger::known_lines(pool, &lines, self.line_keys))?
             }
             _ => HashSet::new(),
         };
@@ -589,9 +596,9 @@ impl Transform {
         counts.events += 1;
         self.cx.progress.add(0, 0, 1);
         let file_id = self.file_id.unwrap_or(0);
+        let key = identity.line_key(self.line_keys);
         self.rows.add(Table::Lines, |r| {
-            let mut hex = [0u8; 32];
-            r.token(hex_of(identity.hash(), &mut hex));
+            r.token(std::str::from_utf8(&key).expect("hex digits are ASCII"));
             r.int(file_id);
         })?;
         let outcome = self.relations.add_event(&mut self.rows, event, identity)?;
@@ -815,15 +822,6 @@ impl Transform {
 /// A test hook: with `MOOCDB_CRASH_AT=<point>[:<n>]` the process aborts (as abruptly as
 /// SIGKILL: no cleanup, no flush) the n-th time (default first) it reaches `point`. Used by the
 /// crash tests; never set in normal use.
-/// A line hash as 32 lowercase hex digits, as `moocdb_loader_lines` stores it.
-fn hex_of(hash: u128, out: &mut [u8; 32]) -> &str {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = DIGITS[(hash >> (124 - 4 * i) & 0xf) as usize];
-    }
-    std::str::from_utf8(out).expect("hex digits are ASCII")
-}
-
 fn crash_point(point: &str) {
     static SPEC: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
     static HITS: AtomicU64 = AtomicU64::new(0);
