@@ -277,23 +277,24 @@ impl RawRecord<'_> {
         // A member present at the top (even `null`) wins over `context`, in this order.
         // `Err` when the member is there but is not a value serde_json builds (too deep).
         let first_of =
-            |a: Option<&RawValue>, a_key: &str, b: Option<&RawValue>, b_key: &str| match (a, b) {
-                (Some(r), _) => raw_value(r).map(Some).ok_or(()),
-                (None, _) if from_context(a_key).is_some() => Ok(from_context(a_key)),
-                (None, Some(r)) => raw_value(r).map(Some).ok_or(()),
-                (None, None) => Ok(from_context(b_key)),
+            |a: Option<&RawValue>, a_key: &str, b: Option<&RawValue>, b_key: &str| match a {
+                Some(r) => raw_value(r).map(Some).ok_or(()),
+                None => match (from_context(a_key), b) {
+                    (Some(v), _) => Ok(Some(v)),
+                    (None, Some(r)) => raw_value(r).map(Some).ok_or(()),
+                    (None, None) => Ok(from_context(b_key)),
+                },
             };
         let time_value = first_of(self.time, "time", self.timestamp, "timestamp").ok()??;
         let Ok(time) = parse_time(&time_value) else {
             return None;
         };
-        let event = match (self.event, self.data) {
-            (Some(v), _) => v,
-            (None, _) if from_context("event").is_some() => {
-                from_context("event").unwrap_or_default()
-            }
-            (None, Some(v)) => v,
-            (None, None) => from_context("data").unwrap_or_default(),
+        // The same precedence as `first_of`, for members already built as values.
+        let event = match self.event {
+            Some(v) => v,
+            None => (from_context("event").or(self.data))
+                .or_else(|| from_context("data"))
+                .unwrap_or_default(),
         };
         let event = match event {
             Value::Null => EventPayload::Absent,
