@@ -5,32 +5,36 @@
 //! leaves state that covers half a file.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
 use crate::error::LoadError;
+use crate::identity::RowId;
 use crate::ledger::FileCounts;
 use crate::sink::escape_sql;
 
-/// A user's latest observed event, not yet written with its duration.
+/// A user's latest observed event, not yet written with its duration. Every user the load has
+/// seen holds one, so it is kept small: a fixed-size id, and the country and event type shared
+/// with the other users' events (see `MoocdbBuilder`'s interned texts).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StagedEvent {
     /// `observed_event_id`.
-    pub id: String,
+    pub id: RowId,
     /// `url_id` (a resource id).
     pub resource_id: i64,
     /// `observed_event_timestamp`.
     pub time: NaiveDateTime,
     /// `observed_event_ip` (country code).
-    pub ip: String,
+    pub ip: Arc<str>,
     /// `observed_event_os`.
     pub os: i64,
     /// `observed_event_agent`.
     pub agent: i64,
     /// `observed_event_type_id`.
-    pub event_type: String,
+    pub event_type: Arc<str>,
 }
 
 /// The carried state of one user.
@@ -71,23 +75,33 @@ pub async fn read(pool: &MySqlPool) -> Result<CarriedState, LoadError> {
     .await
     .map_err(&e)?
     {
+        let user: String = r.try_get(0).map_err(&e)?;
         let id: Option<String> = r.try_get(1).map_err(&e)?;
         let staged = match id {
             Some(id) => Some(StagedEvent {
-                id,
+                id: RowId::parse(&id).ok_or_else(|| LoadError::Query {
+                    what: "reading the carried user state".to_string(),
+                    message: format!(
+                        "`moocdb_loader_user_state` holds `{id}` as the staged event of user \
+                         `{user}`, which is not a row id this loader writes; the table was \
+                         changed by hand: set that row's staged_* columns to NULL and load again"
+                    ),
+                })?,
                 resource_id: r.try_get::<Option<i32>, _>(2).map_err(&e)?.unwrap_or(0).into(),
                 time: r.try_get::<Option<NaiveDateTime>, _>(3).map_err(&e)?.unwrap_or_default(),
-                ip: r.try_get::<Option<String>, _>(4).map_err(&e)?.unwrap_or_default(),
+                ip: r.try_get::<Option<String>, _>(4).map_err(&e)?.unwrap_or_default().into(),
                 os: r.try_get::<Option<i32>, _>(5).map_err(&e)?.unwrap_or(0).into(),
                 agent: r.try_get::<Option<i32>, _>(6).map_err(&e)?.unwrap_or(0).into(),
-                event_type: r.try_get::<Option<String>, _>(7).map_err(&e)?.unwrap_or_default(),
+                event_type: (r.try_get::<Option<String>, _>(7).map_err(&e)?)
+                    .unwrap_or_default()
+                    .into(),
             }),
             None => None,
         };
         let url: Option<String> = r.try_get(8).map_err(&e)?;
         let at: Option<NaiveDateTime> = r.try_get(9).map_err(&e)?;
         state.users.push(UserState {
-            user: r.try_get(0).map_err(&e)?,
+            user,
             staged,
             location: url.zip(at),
         });
@@ -158,7 +172,7 @@ fn user_row(u: &UserState) -> Vec<u8> {
     match &u.staged {
         Some(s) => {
             r.push(b',');
-            text(&mut r, &s.id);
+            text(&mut r, s.id.as_str());
             let _ = write!(r, ",{},", s.resource_id);
             time(&mut r, &s.time);
             r.push(b',');

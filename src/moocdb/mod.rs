@@ -10,6 +10,7 @@ pub mod hierarchy;
 pub mod module_uri;
 
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
@@ -195,8 +196,11 @@ pub struct MoocdbBuilder {
     agent_cache: HashMap<String, (i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
-    url_cache: HashMap<String, CourseUrl>,
+    // Shared, not copied: a user's location is usually a page many users are on.
+    url_cache: HashMap<String, Arc<CourseUrl>>,
     module_cache: HashMap<String, Option<ModuleUri>>,
+    // Countries and event types, one copy each however many users' staged events hold them.
+    texts: HashSet<Arc<str>>,
 }
 
 /// The duration of an observed event from `from` to the user's next event at `to`: a gap over
@@ -225,7 +229,7 @@ struct UserRecord {
     /// The user's latest observed event, not yet written with its duration.
     staged: Option<StagedEvent>,
     /// The user's current location and when it was set.
-    location: Option<(CourseUrl, NaiveDateTime)>,
+    location: Option<(Arc<CourseUrl>, NaiveDateTime)>,
 }
 
 /// Entries a parse cache holds before it is cleared.
@@ -249,14 +253,29 @@ impl MoocdbBuilder {
             agent_cache: HashMap::new(),
             url_cache: HashMap::new(),
             module_cache: HashMap::new(),
+            texts: HashSet::new(),
         };
         for user in known.users {
             b.user(&user).stored = true;
         }
+        // Carried locations are complete URLs, parsed without a domain: not for `url_cache`,
+        // whose pages are completed with the log's.
+        let mut locations: HashMap<String, Arc<CourseUrl>> = HashMap::new();
         for u in users {
+            let staged = u.staged.map(|staged| StagedEvent {
+                ip: b.interned(&staged.ip),
+                event_type: b.interned(&staged.event_type),
+                ..staged
+            });
+            let location = u.location.map(|(url, at)| {
+                let parsed = locations
+                    .entry(url)
+                    .or_insert_with_key(|url| Arc::new(CourseUrl::parse(url, "")));
+                (Arc::clone(parsed), at)
+            });
             let record = b.user(&u.user);
-            record.staged = u.staged;
-            record.location = u.location.map(|(url, at)| (CourseUrl::parse(&url, ""), at));
+            record.staged = staged;
+            record.location = location;
         }
         for (id, url) in known.urls {
             b.urls.insert_existing(url, id);
@@ -290,7 +309,7 @@ impl MoocdbBuilder {
             if record
                 .staged
                 .as_ref()
-                .is_some_and(|e| event_ids.contains(&e.id))
+                .is_some_and(|e| event_ids.contains(e.id.as_str()))
             {
                 record.staged = None;
             }
@@ -392,7 +411,7 @@ impl MoocdbBuilder {
             if page.at_subunit()
                 && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
             {
-                page.set_seq(&dest.to_string());
+                Arc::make_mut(&mut page).set_seq(&dest.to_string());
             }
         } else if event_type.contains("i4x:/") {
             if let Some(m) = ModuleUri::parse(&event_type) {
@@ -415,22 +434,22 @@ impl MoocdbBuilder {
             if !location.is_empty() && (0..3600).contains(&gap) {
                 if page.is_empty() {
                     if location.at_subunit() {
-                        page = location.clone();
+                        page = Arc::clone(location);
                     }
                 } else if page.seq().is_none()
                     && page.same_subunit(location)
                     && let Some(seq) = location.seq()
                 {
-                    page.set_seq(seq);
+                    Arc::make_mut(&mut page).set_seq(seq);
                 }
             }
         }
-        let mut location = page.clone();
+        let mut location = Arc::clone(&page);
         if event_type.starts_with("seq_")
             && location.at_subunit()
             && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
         {
-            location.set_seq(&dest.to_string());
+            Arc::make_mut(&mut location).set_seq(&dest.to_string());
         }
         let record = self.user(user);
         record.location = Some((location, event.time));
@@ -480,7 +499,10 @@ impl MoocdbBuilder {
                 r.int(url_id);
             })?;
         }
-        let ip: String = relations.ip_country.chars().take(3).collect();
+        let ip = match relations.ip_country.char_indices().nth(3) {
+            Some((end, _)) => &relations.ip_country[..end],
+            None => relations.ip_country.as_str(),
+        };
 
         // 9. Problems, submissions, assessments.
         if matches!(class, EventClass::Problem | EventClass::OpenResponse)
@@ -499,7 +521,7 @@ impl MoocdbBuilder {
                     r.int(row.attempts.unwrap_or(-1));
                     r.text(&row.answer);
                     r.int(code);
-                    r.opt_text((!ip.is_empty()).then_some(ip.as_str()));
+                    r.opt_text((!ip.is_empty()).then_some(ip));
                     r.int(os_id);
                     r.int(agent_id);
                 })?;
@@ -529,13 +551,13 @@ impl MoocdbBuilder {
         }
         self.add_user(rows, user)?;
         let current = StagedEvent {
-            id: row_id.to_string(),
+            id: row_id,
             resource_id,
             time: event.time,
-            ip,
+            ip: self.interned(ip),
             os: os_id,
             agent: agent_id,
-            event_type,
+            event_type: self.interned(&event_type),
         };
         let (max_duration, default_duration) =
             (self.options.max_duration, self.options.default_duration);
@@ -559,16 +581,30 @@ impl MoocdbBuilder {
         Ok(())
     }
 
-    fn course_url(&mut self, page: &str, domain: &str) -> CourseUrl {
+    fn course_url(&mut self, page: &str, domain: &str) -> Arc<CourseUrl> {
         if let Some(u) = self.url_cache.get(page) {
-            return u.clone();
+            return Arc::clone(u);
         }
-        let u = CourseUrl::parse(page, domain);
+        let u = Arc::new(CourseUrl::parse(page, domain));
         if self.url_cache.len() >= CACHE_LIMIT {
             self.url_cache.clear();
         }
-        self.url_cache.insert(page.to_string(), u.clone());
+        self.url_cache.insert(page.to_string(), Arc::clone(&u));
         u
+    }
+
+    /// The shared copy of `text`.
+    fn interned(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.texts.get(text) {
+            return Arc::clone(shared);
+        }
+        if self.texts.len() >= CACHE_LIMIT {
+            // Values still held stay valid; only the sharing of new ones starts over.
+            self.texts.clear();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.texts.insert(Arc::clone(&shared));
+        shared
     }
 
     fn module_uri(&mut self, s: &str) -> Option<ModuleUri> {
@@ -821,12 +857,12 @@ fn write_observed_event(
     duration: Option<i64>,
 ) -> Result<(), LoadError> {
     rows.add(Table::ObservedEvents, |r| {
-        r.text(&e.id);
+        r.token(e.id.as_str());
         r.text(user);
         r.int(e.resource_id);
         r.datetime(&e.time);
         r.opt_int(duration);
-        r.opt_text((!e.ip.is_empty()).then_some(e.ip.as_str()));
+        r.opt_text((!e.ip.is_empty()).then_some(&*e.ip));
         r.int(e.os);
         r.int(e.agent);
         r.text(&e.event_type);
