@@ -3,14 +3,16 @@
 //! creation order and kept across loads.
 
 use ahash::AHashMap as HashMap;
+use std::sync::Arc;
 
 /// One node of a hierarchy.
 #[derive(Debug, Clone)]
 pub struct Node {
     /// The row id.
     pub id: i64,
-    /// The URI (`resource_uri` / `problem_name`).
-    pub uri: String,
+    /// The URI (`resource_uri` / `problem_name`), shared with the index by URI: resources grow
+    /// with the course's pages, and their URIs are most of a hierarchy's memory.
+    pub uri: Arc<str>,
     /// The parent node's id (`None` for the root).
     pub parent: Option<i64>,
     /// The name (resources: display name or module name).
@@ -30,7 +32,7 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub struct Hierarchy {
     nodes: Vec<Node>,
-    by_uri: HashMap<String, usize>,
+    by_uri: HashMap<Arc<str>, usize>,
     next_id: i64,
 }
 
@@ -44,7 +46,8 @@ impl Hierarchy {
         };
         for (id, uri, parent) in existing {
             h.next_id = h.next_id.max(id + 1);
-            h.by_uri.insert(uri.clone(), h.nodes.len());
+            let uri: Arc<str> = uri.into();
+            h.by_uri.insert(Arc::clone(&uri), h.nodes.len());
             h.nodes.push(Node {
                 id,
                 uri,
@@ -57,16 +60,17 @@ impl Hierarchy {
             });
         }
         if !h.by_uri.contains_key(root_uri) {
-            h.create(root_uri.to_string(), None, false);
+            h.create(root_uri, None, false);
         }
         h
     }
 
-    fn create(&mut self, uri: String, parent: Option<i64>, leaf: bool) -> usize {
+    fn create(&mut self, uri: &str, parent: Option<i64>, leaf: bool) -> usize {
         let id = self.next_id;
         self.next_id += 1;
-        let child_number = trailing_number(&uri);
-        self.by_uri.insert(uri.clone(), self.nodes.len());
+        let child_number = trailing_number(uri);
+        let uri: Arc<str> = uri.into();
+        self.by_uri.insert(Arc::clone(&uri), self.nodes.len());
         self.nodes.push(Node {
             id,
             uri,
@@ -101,7 +105,7 @@ impl Hierarchy {
             let level = &uri[..cut];
             index = match self.by_uri.get(level) {
                 Some(&i) => i,
-                None => self.create(level.to_string(), parent, cut == uri.len()),
+                None => self.create(level, parent, cut == uri.len()),
             };
             parent = Some(self.nodes[index].id);
         }
@@ -159,7 +163,7 @@ mod tests {
         let mut h = Hierarchy::new("https://", Vec::new());
         let (leaf, created) = h.insert("https://x.org/courses/A/");
         assert!(created);
-        let uris: Vec<_> = (0..4).map(|i| h.node(i).uri.clone()).collect();
+        let uris: Vec<_> = (0..4).map(|i| h.node(i).uri.to_string()).collect();
         assert_eq!(
             uris,
             [
@@ -172,7 +176,10 @@ mod tests {
         assert_eq!(h.node(leaf).parent, Some(h.node(2).id));
         assert!(h.node(leaf).leaf && !h.node(2).leaf);
         let (video, _) = h.insert("https://x.org/courses/A/video/v1/_html5");
-        assert_eq!(h.node(video).uri, "https://x.org/courses/A/video/v1/_html5");
+        assert_eq!(
+            &*h.node(video).uri,
+            "https://x.org/courses/A/video/v1/_html5"
+        );
         assert_eq!(h.insert("https://x.org/courses/"), (2, false));
         assert_eq!(h.take_unstored().len(), 7);
         assert!(h.take_unstored().is_empty());
@@ -187,7 +194,7 @@ mod tests {
         let (leaf, _) = h.insert("i4x://A/B/problem/p/2/1/");
         assert_eq!(h.node(leaf).child_number, Some(1));
         assert_eq!(h.node(leaf - 1).child_number, Some(2));
-        assert_eq!(h.node(leaf - 1).uri, "i4x://A/B/problem/p/2/");
+        assert_eq!(&*h.node(leaf - 1).uri, "i4x://A/B/problem/p/2/");
         assert!(h.node(leaf).id > 7);
         assert_eq!(
             h.node(2).parent,
