@@ -10,6 +10,7 @@ use std::process::Command;
 use common::*;
 use moocdb_loader::decode::{Decoded, decode};
 use moocdb_loader::identity::{LineIdentity, LineKeys};
+use moocdb_loader::progress::{Progress, ProgressMode};
 use moocdb_loader::schema::Table;
 
 /// Every row of every table the loader writes (private ones included), as text: two databases
@@ -181,6 +182,39 @@ async fn a_second_run_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(ledger, 3);
+}
+
+#[tokio::test]
+async fn a_carried_staged_event_changed_by_hand_is_named_not_loaded_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = daily_files(dir.path());
+    let (url, _) = fresh_database("bad_staged_id").await;
+    load(options(&url, &[&files[0]])).await;
+    let changed = sqlx::query(
+        "UPDATE moocdb_loader_user_state SET staged_event_id = 'not-an-id' \
+         WHERE staged_event_id IS NOT NULL LIMIT 1",
+    )
+    .execute(&pool(&url).await)
+    .await
+    .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    let e = moocdb_loader::run(
+        options(&url, &[&files[1]]),
+        Progress::new(ProgressMode::Quiet),
+        Default::default(),
+    )
+    .await
+    .expect_err("a staged id that is not a row id stops the load");
+    let message = e.to_string();
+    assert!(
+        message.contains("moocdb_loader_user_state") && message.contains("not-an-id"),
+        "{message}"
+    );
+    let ledger: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM moocdb_loader_files")
+        .fetch_one(&pool(&url).await)
+        .await
+        .unwrap();
+    assert_eq!(ledger, 1, "the second file is not recorded as loaded");
 }
 
 #[tokio::test]
