@@ -173,45 +173,6 @@ async fn durations_are_seconds_to_the_users_next_event() {
     );
 }
 
-#[tokio::test]
-async fn rows_written_before_the_users_next_event_end_as_if_it_had_been_waited_for() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("settled.log");
-    let lines = [
-        event("c", "2026-01-01T10:00:00Z", "s1"),
-        event("e", "2026-01-01T10:00:05Z", "s1"),
-        // The log is now 2 h past c's and e's events: their rows are written with the default
-        // duration before their next events.
-        event("d", "2026-01-01T12:00:00Z", "s1"),
-        // c's next event arrives late (another server's log): c's row is rewritten with 600 s.
-        event("c", "2026-01-01T10:10:00Z", "s1"),
-        event("d", "2026-01-01T12:00:30Z", "s1"),
-        // e has no later event: its row ends with NULL, as a latest event does.
-    ];
-    std::fs::write(&log, lines.join("\n")).unwrap();
-    let (url, _) = fresh_database("settled_durations").await;
-    let summary = load(options(&url, &[&log])).await;
-    let d = durations(&url).await;
-    let of = |user: &str| -> Vec<(String, Option<i32>)> {
-        let user = crate::anon(user);
-        d.iter()
-            .filter(|(u, _, _)| *u == user)
-            .map(|(_, t, d)| (t[11..19].to_string(), *d))
-            .collect()
-    };
-    assert_eq!(
-        of("c"),
-        vec![("10:00:00".into(), Some(600)), ("10:10:00".into(), None)]
-    );
-    assert_eq!(of("e"), vec![("10:00:05".into(), None)]);
-    assert_eq!(
-        of("d"),
-        vec![("12:00:00".into(), Some(30)), ("12:00:30".into(), None)]
-    );
-    // c's and e's rows were each written twice: early, then with their final duration.
-    assert_eq!(summary.rows.get("observed_events"), Some(&7));
-}
-
 fn anon(user: &str) -> String {
     moocdb_loader::identity::anon_screen_name(user)
 }

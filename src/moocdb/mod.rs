@@ -10,13 +10,11 @@ pub mod hierarchy;
 pub mod module_uri;
 
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
-use crate::identity::RowId;
 use crate::parse::TrackingEvent;
 use crate::relations::{RelationsOutcome, TrackRow};
 use crate::schema::Table;
@@ -194,7 +192,7 @@ pub struct MoocdbBuilder {
     resources: Hierarchy,
     problems: Hierarchy,
     // One entry per user, not one per user in each of four maps: memory grows with the users.
-    users: HashMap<Arc<str>, UserRecord>,
+    users: HashMap<Box<str>, UserRecord>,
     agent_cache: HashMap<String, (i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
@@ -203,24 +201,6 @@ pub struct MoocdbBuilder {
     module_cache: HashMap<String, Option<ModuleUri>>,
     // Countries and event types, one copy each however many users' staged events hold them.
     texts: HashSet<Arc<str>>,
-    // This file's staged events in time order, until the log is past their time plus
-    // `max_duration` (see `write_settled`).
-    settling: VecDeque<Settling>,
-    // The latest event time of this file.
-    clock: Option<NaiveDateTime>,
-}
-
-/// How far (seconds) an event may be older than the last one queued to settle and still be
-/// queued: an entry is only written once the log is past its time, so one older than the front
-/// waits at most this much longer.
-const SETTLING_DISORDER_S: i64 = 60;
-
-/// A staged event waiting for the log to move past its time plus `max_duration`.
-#[derive(Debug)]
-struct Settling {
-    time: NaiveDateTime,
-    id: RowId,
-    user: Arc<str>,
 }
 
 /// The duration of an observed event from `from` to the user's next event at `to`: a gap over
@@ -248,9 +228,6 @@ struct UserRecord {
     changed: bool,
     /// The user's latest observed event, not yet written with its duration.
     staged: Option<StagedEvent>,
-    /// `staged` has a row already, with the default duration, written once the log was past its
-    /// time plus `max_duration` (see `write_settled`).
-    staged_written: bool,
     /// The user's current location and when it was set.
     location: Option<(Arc<CourseUrl>, NaiveDateTime)>,
 }
@@ -277,8 +254,6 @@ impl MoocdbBuilder {
             url_cache: HashMap::new(),
             module_cache: HashMap::new(),
             texts: HashSet::new(),
-            settling: VecDeque::new(),
-            clock: None,
         };
         for user in known.users {
             b.user(&user).stored = true;
@@ -337,7 +312,6 @@ impl MoocdbBuilder {
                 .is_some_and(|e| event_ids.contains(e.id.as_str()))
             {
                 record.staged = None;
-                record.staged_written = false;
             }
         }
         for u in users {
@@ -594,60 +568,14 @@ impl MoocdbBuilder {
                 // Arrived out of time order: it lasts until the staged (later) event.
                 let duration = duration(current.time, staged.time);
                 write_observed_event(rows, user, &current, Some(duration))?;
-                return Ok(());
             }
             Some(staged) => {
                 let duration = duration(staged.time, current.time);
-                // A row written early holds the default duration: rewritten only if wrong.
-                if !(record.staged_written && duration == default_duration) {
-                    write_observed_event(rows, user, staged, Some(duration))?;
-                }
+                write_observed_event(rows, user, staged, Some(duration))?;
+                record.staged = Some(current);
             }
-            None => {}
-        }
-        record.staged = Some(current);
-        record.staged_written = false;
-        // Only in about time order: the front of the queue is then about the oldest, and an
-        // event from the far future cannot hold back a growing queue behind it. Logs merged
-        // from several servers are out of order by seconds.
-        if (self.settling.back())
-            .is_none_or(|last| (last.time - event.time).num_seconds() <= SETTLING_DISORDER_S)
-        {
-            let (user, _) = self.users.get_key_value(user).expect("just staged");
-            self.settling.push_back(Settling {
-                time: event.time,
-                id: row_id,
-                user: Arc::clone(user),
-            });
-        }
-        self.clock = self.clock.max(Some(event.time));
-        self.write_settled(rows)
-    }
-
-    /// Writes, with the default duration, the staged events the log has moved past by more
-    /// than `max_duration`: in a log in time order, the user's next event can only give them
-    /// that duration. Written now, their rows reach the server in about the order of their
-    /// keys (the time), instead of when each user comes back, which may be days later and
-    /// makes the server insert into old, cold pages of `observed_events`. The result is the
-    /// same as waiting: a next event that arrives out of order and gives another duration
-    /// rewrites the row (REPLACE, in order: see the writers), and the end of the file still
-    /// writes the user's latest event with NULL.
-    fn write_settled(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
-        let Some(clock) = self.clock else {
-            return Ok(());
-        };
-        while let Some(front) = self.settling.front() {
-            if (clock - front.time).num_seconds() <= self.options.max_duration {
-                break;
-            }
-            let front = self.settling.pop_front().expect("just seen");
-            if let Some(record) = self.users.get_mut(&*front.user)
-                && !record.staged_written
-                && let Some(staged) = record.staged.as_ref().filter(|s| s.id == front.id)
-            {
-                let duration = Some(self.options.default_duration);
-                write_observed_event(rows, &front.user, staged, duration)?;
-                record.staged_written = true;
+            None => {
+                record.staged = Some(current);
             }
         }
         Ok(())
@@ -713,12 +641,6 @@ impl MoocdbBuilder {
             if let Some(event) = &self.users[user].staged {
                 write_observed_event(rows, user, event, None)?;
             }
-        }
-        // Every staged row the file wrote early now holds NULL; the next file starts afresh.
-        self.settling.clear();
-        self.clock = None;
-        for record in self.users.values_mut() {
-            record.staged_written = false;
         }
         self.write_nodes(rows)
     }

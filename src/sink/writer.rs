@@ -178,11 +178,6 @@ async fn dispatch(
         })
         .collect();
     let slots = Arc::new(Semaphore::new(parallel));
-    // For each table whose rows replace earlier ones: the end of its latest statement. A row
-    // written twice in one file (an observed event written early, then rewritten) must reach
-    // the server in the order it was produced, so such a table's statements run one after the
-    // other; other tables' statements run beside them.
-    let mut in_order: BTreeMap<Table, oneshot::Receiver<()>> = BTreeMap::new();
     let mut running: JoinSet<Result<(Table, u64), LoadError>> = JoinSet::new();
     let mut total = WrittenRows::new();
     let mut since_barrier = WrittenRows::new();
@@ -219,24 +214,11 @@ async fn dispatch(
                 let permit = slots.clone().acquire_owned().await.expect("semaphore open");
                 let head = heads[&batch.table].clone();
                 let connections = connections.clone();
-                let (done, finished) = oneshot::channel::<()>();
-                let after = if batch.table.replaces() {
-                    in_order.insert(batch.table, finished)
-                } else {
-                    None
-                };
                 running.spawn(async move {
                     let _permit = permit;
-                    if let Some(earlier) = after {
-                        // Ends when the earlier statement's task ends, whatever its outcome
-                        // (a failure is reported by that task).
-                        let _ = earlier.await;
-                    }
                     let table = batch.table;
                     let sent = batch.rows;
-                    let n = execute(&connections, &head, batch).await;
-                    drop(done);
-                    let n = n?;
+                    let n = execute(&connections, &head, batch).await?;
                     // REPLACE counts a replaced row twice: report the rows sent.
                     Ok((table, if table.replaces() { sent } else { n }))
                 });
