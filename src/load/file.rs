@@ -81,9 +81,12 @@ struct ReadLine {
     content: LineContent,
 }
 
+// Nearly every line is an event: boxing that variant to make the rare ones smaller cost an
+// allocation per line, freed by the other thread.
+#[allow(clippy::large_enum_variant)]
 enum LineContent {
     /// A parsed event.
-    Event(Box<Pending>),
+    Event(Pending),
     /// A blank line or a comment.
     NotAnEvent,
     /// Not an event, with the reason and the line's first bytes.
@@ -99,12 +102,16 @@ enum LineContent {
 }
 
 /// The reading thread: lines of `reader` through decode and parse, in batches, in order, until
-/// the end, an unreadable point, or the receiver hanging up.
+/// the end, an unreadable point, or the receiver hanging up. Events the transform is done with
+/// come back on `done` to be dropped here, by the thread that allocated them: the allocator frees
+/// a block of its own thread's pages without the cross-thread bookkeeping, and the transform, the
+/// busier thread, is spared the drops.
 fn read_lines(
     mut reader: source::LineReader,
     wait_for_last_line: bool,
     max_line_bytes: usize,
     sender: std::sync::mpsc::SyncSender<Vec<ReadLine>>,
+    done: std::sync::mpsc::Receiver<Vec<Pending>>,
 ) {
     let mut batch = Vec::with_capacity(READ_BATCH);
     loop {
@@ -148,7 +155,7 @@ fn read_lines(
                     };
                 let content = match parsed {
                     _ if unfinished => LineContent::Unfinished,
-                    Ok(Some(pending)) => LineContent::Event(Box::new(pending)),
+                    Ok(Some(pending)) => LineContent::Event(pending),
                     Ok(None) => LineContent::NotAnEvent,
                     Err(reason) => LineContent::Reject {
                         reason,
@@ -170,15 +177,17 @@ fn read_lines(
         if last {
             break;
         }
-        if batch.len() == READ_BATCH
-            && sender
+        if batch.len() == READ_BATCH {
+            done.try_iter().for_each(drop);
+            if sender
                 .send(std::mem::replace(
                     &mut batch,
                     Vec::with_capacity(READ_BATCH),
                 ))
                 .is_err()
-        {
-            return;
+            {
+                return;
+            }
         }
     }
     let _ = sender.send(batch);
@@ -216,6 +225,8 @@ pub struct Transform {
     /// How `moocdb_loader_lines` keys lines in this database.
     line_keys: LineKeys,
     pending: Vec<Pending>,
+    /// Where processed chunks go to be dropped: the reading thread, while one runs.
+    done_with: Option<std::sync::mpsc::Sender<Vec<Pending>>>,
     file_id: Option<i64>,
     course_filter: Option<String>,
     /// The counts of the run so far.
@@ -279,6 +290,7 @@ impl Transform {
             // Read from the database when the run starts.
             line_keys: LineKeys::TimeThenHash,
             pending: Vec::with_capacity(CHUNK),
+            done_with: None,
             file_id: None,
             course_filter,
             summary: LoadSummary::default(),
@@ -554,7 +566,14 @@ impl Transform {
             }
             self.accept(&p.event, &p.identity, counts)?;
         }
-        self.pending = pending;
+        self.pending = match &self.done_with {
+            Some(done) => match done.send(pending) {
+                Ok(()) => Vec::with_capacity(CHUNK),
+                // The reading thread has ended: dropped here.
+                Err(std::sync::mpsc::SendError(pending)) => pending,
+            },
+            None => pending,
+        };
         self.pending.clear();
         if self.recent.len() > self.options.recent_lines {
             // Bound the memory: once these lines are stored, the database answers for them.
@@ -672,12 +691,18 @@ impl Transform {
         let wait_for_last_line = log.live && !compressed;
         let max_line_bytes = self.options.max_line_bytes;
         let (sender, receiver) = std::sync::mpsc::sync_channel(READ_AHEAD);
+        // Unbounded, but the reading thread empties it before every batch it sends, and the
+        // transform sends one chunk per CHUNK lines taken.
+        let (done_with, done) = std::sync::mpsc::channel();
+        self.done_with = Some(done_with);
         let mut reported_stored = 0u64;
         // Bytes of the plain file consumed by whole lines: where a later load continues.
         let mut consumed = 0u64;
         let mut damaged = false;
-        std::thread::scope(|scope| -> Result<(), LoadError> {
-            scope.spawn(move || read_lines(reader, wait_for_last_line, max_line_bytes, sender));
+        let read = std::thread::scope(|scope| -> Result<(), LoadError> {
+            scope.spawn(move || {
+                read_lines(reader, wait_for_last_line, max_line_bytes, sender, done)
+            });
             // Dropped on return, so that the reading thread stops if this one stops early.
             let receiver = receiver;
             for batch in receiver.iter() {
@@ -715,7 +740,7 @@ impl Transform {
                         }
                         LineContent::Event(pending) => {
                             counts.lines += 1;
-                            self.enqueue(*pending, counts)?;
+                            self.enqueue(pending, counts)?;
                         }
                         LineContent::Reject {
                             reason,
@@ -742,7 +767,9 @@ impl Transform {
                 }
             }
             Ok(())
-        })?;
+        });
+        self.done_with = None;
+        read?;
         let now = stored.load(Ordering::Relaxed);
         self.cx
             .progress
