@@ -179,13 +179,16 @@ pub enum Cell<'a> {
 /// An `EdxTrackEvent` row under construction; unset columns get the legacy defaults.
 #[derive(Debug, Clone)]
 pub struct EdxTrackEventRow<'a> {
-    cells: [Cell<'a>; 65],
+    // Boxed: the cells take about 2.6 KB, and a row moves several times on its way from the
+    // common fields through a handler to the encoder.
+    cells: Box<[Cell<'a>; 65]>,
 }
 
 impl Default for EdxTrackEventRow<'_> {
     fn default() -> Self {
+        let cells: Box<[Cell<'_>]> = (0..65).map(|_| Cell::Default).collect();
         EdxTrackEventRow {
-            cells: std::array::from_fn(|_| Cell::Default),
+            cells: cells.try_into().expect("65 cells"),
         }
     }
 }
