@@ -10,6 +10,7 @@ pub mod hierarchy;
 pub mod module_uri;
 
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -361,8 +362,8 @@ impl MoocdbBuilder {
                 self.url_cache.clear();
             }
         }
-        for row in &relations.rows {
-            self.add_row(rows, event, relations, row)?;
+        for row in relations.rows() {
+            self.add_row(rows, event, relations, &row)?;
         }
         Ok(())
     }
@@ -371,13 +372,13 @@ impl MoocdbBuilder {
         &mut self,
         rows: &mut Rows,
         event: &TrackingEvent,
-        relations: &RelationsOutcome,
-        row: &TrackRow,
+        relations: &RelationsOutcome<'_>,
+        row: &TrackRow<'_>,
     ) -> Result<(), LoadError> {
         let Some(row_id) = row.id else {
             return Ok(());
         };
-        let mut event_type = relations.event_type.clone();
+        let mut event_type = Cow::Borrowed(relations.event_type);
         // 1. Filter rules.
         if event_type.contains("sequential") || event_type.contains("page_close") {
             return Ok(());
@@ -385,18 +386,18 @@ impl MoocdbBuilder {
         // 2. Generic formatting.
         let domain = self.domain_or_default(event);
         let (os_id, agent_id) = self.agent_ids(rows, &event.agent)?;
-        let mut page = self.course_url(&row.page, &domain);
+        let mut page = self.course_url(row.page, &domain);
         let candidates = [
-            row.question_location.as_str(),
+            row.question_location,
             if row.video_id.is_empty() {
-                &row.transcript_id
+                row.transcript_id
             } else {
-                &row.video_id
+                row.video_id
             },
             if row.answer_identifier.is_empty() {
-                &row.problem_id
+                row.problem_id
             } else {
-                &row.answer_identifier
+                row.answer_identifier
             },
         ];
         let mut module = None;
@@ -416,8 +417,8 @@ impl MoocdbBuilder {
         } else if event_type.contains("i4x:/") {
             if let Some(m) = ModuleUri::parse(&event_type) {
                 event_type = match &m.action {
-                    Some(a) => format!("i4x_{}_{a}", m.category),
-                    None => format!("i4x_{}", m.category),
+                    Some(a) => Cow::Owned(format!("i4x_{}_{a}", m.category)),
+                    None => Cow::Owned(format!("i4x_{}", m.category)),
                 };
                 if module.is_none() {
                     module = Some(m);
@@ -425,10 +426,10 @@ impl MoocdbBuilder {
             }
         } else if event_type.starts_with('/') && !event_type.contains(':') {
             page = self.course_url(&event_type, &domain);
-            event_type = "url_change".to_string();
+            event_type = Cow::Borrowed("url_change");
         }
         // 4. Location inheritance, 5. location update (per user, within an hour).
-        let user = relations.anon_screen_name.as_str();
+        let user = &*relations.anon_screen_name;
         if let Some((location, at)) = self.users.get(user).and_then(|r| r.location.as_ref()) {
             let gap = (event.time - *at).num_seconds();
             if !location.is_empty() && (0..3600).contains(&gap) {
@@ -478,18 +479,21 @@ impl MoocdbBuilder {
         }
         if class == EventClass::Video {
             let code = if row.video_code.is_empty() {
-                &row.transcript_code
+                row.transcript_code
             } else {
-                &row.video_code
+                row.video_code
             };
             if !code.is_empty() {
                 uri.push('_');
                 uri.push_str(code);
             }
         }
-        let name = Some(row.resource_display_name.clone())
-            .filter(|n| !n.is_empty())
-            .or_else(|| module.as_ref().and_then(ModuleUri::name));
+        let name = || {
+            Some(row.resource_display_name)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .or_else(|| module.as_ref().and_then(ModuleUri::name))
+        };
         let resource_id = self.resource(rows, &uri, name)?;
         let (link_id, new_link) = self.resources_urls.id_of(&(resource_id, url_id));
         if new_link {
@@ -501,7 +505,7 @@ impl MoocdbBuilder {
         }
         let ip = match relations.ip_country.char_indices().nth(3) {
             Some((end, _)) => &relations.ip_country[..end],
-            None => relations.ip_country.as_str(),
+            None => &relations.ip_country,
         };
 
         // 9. Problems, submissions, assessments.
@@ -519,14 +523,14 @@ impl MoocdbBuilder {
                     r.int(problem_id);
                     r.datetime(&event.time);
                     r.int(row.attempts.unwrap_or(-1));
-                    r.text(&row.answer);
+                    r.text(row.answer);
                     r.int(code);
                     r.opt_text((!ip.is_empty()).then_some(ip));
                     r.int(os_id);
                     r.int(agent_id);
                 })?;
             }
-            let grade = match row.correctness.as_str() {
+            let grade = match row.correctness {
                 "correct" => Some(1.0),
                 "incorrect" => Some(0.0),
                 _ => None,
@@ -546,7 +550,7 @@ impl MoocdbBuilder {
         }
 
         // 11. Observed events, staged per user until the user's next event.
-        if NOT_OBSERVED.contains(&event_type.as_str()) {
+        if NOT_OBSERVED.contains(&&*event_type) {
             return Ok(());
         }
         self.add_user(rows, user)?;
@@ -752,7 +756,7 @@ impl MoocdbBuilder {
         &mut self,
         rows: &mut Rows,
         uri: &str,
-        name: Option<String>,
+        name: impl FnOnce() -> Option<String>,
     ) -> Result<i64, LoadError> {
         let (index, created) = self.resources.insert(uri);
         if created {
@@ -769,7 +773,7 @@ impl MoocdbBuilder {
         }
         let node = self.resources.node_mut(index);
         if node.name.is_none() && !node.stored {
-            node.name = name;
+            node.name = name();
         }
         Ok(node.id)
     }

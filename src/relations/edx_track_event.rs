@@ -168,6 +168,8 @@ pub enum Cell<'a> {
     Text(&'a str),
     /// Owned text.
     Owned(String),
+    /// Text shared with a cache (a user's hash, an IP's country).
+    Shared(std::sync::Arc<str>),
     /// An integer.
     Int(i64),
     /// A timestamp.
@@ -215,9 +217,21 @@ impl<'a> EdxTrackEventRow<'a> {
             Cell::Default => String::new(),
             Cell::Text(s) => s.to_string(),
             Cell::Owned(s) => s.clone(),
+            Cell::Shared(s) => s.to_string(),
             Cell::Int(v) => v.to_string(),
             Cell::Time(t) => t.to_string(),
             Cell::Id(id) => id.to_string(),
+        }
+    }
+
+    /// A text column's value, borrowed (`''` when unset). Only text columns are read this way:
+    /// any other cell reads as `''` too.
+    pub fn str_of(&self, column: usize) -> &str {
+        match &self.cells[column] {
+            Cell::Text(s) => s,
+            Cell::Owned(s) => s,
+            Cell::Shared(s) => s,
+            Cell::Default | Cell::Int(_) | Cell::Time(_) | Cell::Id(_) => "",
         }
     }
 
@@ -245,6 +259,7 @@ impl<'a> EdxTrackEventRow<'a> {
                 Cell::Default => out.text(""),
                 Cell::Text(s) => out.text(s),
                 Cell::Owned(s) => out.text(s),
+                Cell::Shared(s) => out.text(s),
                 Cell::Int(v) => out.int(*v),
                 Cell::Time(t) => out.datetime(t),
                 Cell::Id(id) => out.token(id.as_str()),

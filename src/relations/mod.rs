@@ -9,6 +9,8 @@ pub mod edx_track_event;
 pub mod geoip;
 pub mod handlers;
 
+use std::sync::Arc;
+
 use ahash::AHashMap as HashMap;
 
 use chrono::NaiveDateTime;
@@ -29,54 +31,69 @@ use crate::sink::Rows;
 const HEARTBEAT_PERIOD_SECONDS: i64 = 360;
 
 /// One written `EdxTrackEvent` row as qpipe read it: its columns, with `Answer.answer` and
-/// `CorrectMap.answer_identifier`/`correctness` joined in.
+/// `CorrectMap.answer_identifier`/`correctness` joined in. Borrowed from the relations
+/// stage's [`RelationsOutcome`].
 #[derive(Debug, Clone, Default)]
-pub struct TrackRow {
+pub struct TrackRow<'a> {
     /// `_id`.
     pub id: Option<RowId>,
     /// `page`.
-    pub page: String,
+    pub page: &'a str,
     /// `problem_id`.
-    pub problem_id: String,
+    pub problem_id: &'a str,
     /// `CorrectMap.answer_identifier` of the row's `correctMap_fk`.
-    pub answer_identifier: String,
+    pub answer_identifier: &'a str,
     /// `CorrectMap.correctness` of the row's `correctMap_fk`.
-    pub correctness: String,
+    pub correctness: &'a str,
     /// `Answer.answer` of the row's `answer_fk`.
-    pub answer: String,
+    pub answer: &'a str,
     /// `video_id`.
-    pub video_id: String,
+    pub video_id: &'a str,
     /// `video_code`.
-    pub video_code: String,
+    pub video_code: &'a str,
     /// `transcript_id`.
-    pub transcript_id: String,
+    pub transcript_id: &'a str,
     /// `transcript_code`.
-    pub transcript_code: String,
+    pub transcript_code: &'a str,
     /// `question_location`.
-    pub question_location: String,
+    pub question_location: &'a str,
     /// `goto_dest` (unset: `None`).
     pub goto_dest: Option<i64>,
     /// `attempts` (unset: `None`).
     pub attempts: Option<i64>,
     /// `resource_display_name`.
-    pub resource_display_name: String,
+    pub resource_display_name: &'a str,
 }
 
-/// What the relations stage made of one event, for the MOOCdb stage.
+/// What the relations stage made of one event, for the MOOCdb stage. It holds the rows
+/// written, which borrow from the event, so the MOOCdb stage reads them without copies.
 #[derive(Debug, Clone)]
-pub struct RelationsOutcome {
-    /// `anon_screen_name` of the event's user.
-    pub anon_screen_name: String,
+pub struct RelationsOutcome<'e> {
+    /// `anon_screen_name` of the event's user (shared with the builder's cache).
+    pub anon_screen_name: Arc<str>,
     /// The `EdxTrackEvent.event_type` written (after the legacy path rewrites).
-    pub event_type: String,
-    /// `ip_country` written.
-    pub ip_country: String,
+    pub event_type: &'e str,
+    /// `ip_country` written (shared with the IP's record).
+    pub ip_country: Arc<str>,
     /// Number of `EdxTrackEvent` rows written (0 for dropped heartbeats and pings).
     pub track_event_rows: u32,
     /// Why no `EdxTrackEvent` row was written, when none was.
     pub not_stored: Option<&'static str>,
+    /// The `EdxTrackEvent` rows written.
+    track_rows: Vec<EdxTrackEventRow<'e>>,
+    /// `Answer` rows written for this event: id and answer text.
+    answer_texts: Vec<(RowId, String)>,
+    /// `CorrectMap` rows written for this event: id, answer identifier and correctness.
+    correctness: Vec<(RowId, String, String)>,
+}
+
+impl RelationsOutcome<'_> {
     /// The `EdxTrackEvent` rows written, as the MOOCdb stage reads them.
-    pub rows: Vec<TrackRow>,
+    pub fn rows(&self) -> impl Iterator<Item = TrackRow<'_>> {
+        self.track_rows
+            .iter()
+            .map(|r| track_row(r, &self.answer_texts, &self.correctness))
+    }
 }
 
 /// Reason recorded for `/` pings, which json_to_relation never stored.
@@ -87,11 +104,11 @@ pub const REPEATED_HEARTBEAT: &str =
 
 /// Builds intermediary rows; keeps the per-IP state that heartbeat filtering needs.
 pub struct RelationBuilder {
-    load_info_id: String,
+    load_info_id: Arc<str>,
     // One entry per IP, not one per IP in each of three maps: memory grows with the IPs.
     ips: HashMap<Box<str>, IpRecord>,
     geoip: GeoIp,
-    anon_names: HashMap<String, String>,
+    anon_names: HashMap<String, Arc<str>>,
 }
 
 /// What the builder remembers of one IP.
@@ -102,7 +119,7 @@ struct IpRecord {
     /// `last_seen` changed since the last [`RelationBuilder::take_changed_ips`].
     changed: bool,
     /// The IP's country, once looked up.
-    country: Option<Box<str>>,
+    country: Option<Arc<str>>,
 }
 
 /// Usernames whose hash is kept before the cache starts over.
@@ -113,7 +130,7 @@ impl RelationBuilder {
     /// IPs' latest event times that earlier loads left.
     pub fn new(load_info_id: String, geoip: GeoIp, ips: Vec<(String, NaiveDateTime)>) -> Self {
         RelationBuilder {
-            load_info_id,
+            load_info_id: load_info_id.into(),
             ips: ips
                 .into_iter()
                 .map(|(ip, at)| {
@@ -156,7 +173,7 @@ impl RelationBuilder {
 
     /// Switches to the next input file's `LoadInfo` row.
     pub fn set_load_info(&mut self, load_info_id: String) {
-        self.load_info_id = load_info_id;
+        self.load_info_id = load_info_id.into();
     }
 
     /// Writes the `LoadInfo` row of one input file.
@@ -174,11 +191,11 @@ impl RelationBuilder {
     }
 
     // Hashing a username costs more than looking it up; the cache is bounded by the users.
-    fn anon_name_of(&mut self, username: &str) -> String {
+    fn anon_name_of(&mut self, username: &str) -> Arc<str> {
         if let Some(a) = self.anon_names.get(username) {
             return a.clone();
         }
-        let a = anon_screen_name(username);
+        let a: Arc<str> = anon_screen_name(username).into();
         if self.anon_names.len() >= ANON_CACHE_LIMIT {
             self.anon_names.clear();
         }
@@ -187,30 +204,30 @@ impl RelationBuilder {
     }
 
     // Country lookups are cached with the IP's other state.
-    fn country_of(&mut self, ip: &str) -> String {
+    fn country_of(&mut self, ip: &str) -> Arc<str> {
         if ip.is_empty() {
-            return String::new();
+            return Arc::from("");
         }
-        if let Some(c) = self.ips.get(ip).and_then(|r| r.country.as_deref()) {
-            return c.to_string();
+        if let Some(c) = self.ips.get(ip).and_then(|r| r.country.as_ref()) {
+            return c.clone();
         }
-        let c = self.geoip.country(ip);
-        self.ip_record(ip).country = Some(c.as_str().into());
+        let c: Arc<str> = self.geoip.country(ip).into();
+        self.ip_record(ip).country = Some(c.clone());
         c
     }
 
     /// Writes the rows of one event and reports what the MOOCdb stage needs.
-    pub fn add_event(
+    pub fn add_event<'e>(
         &mut self,
         rows: &mut Rows,
-        event: &TrackingEvent,
+        event: &'e TrackingEvent,
         identity: &LineIdentity,
-    ) -> Result<RelationsOutcome, LoadError> {
+    ) -> Result<RelationsOutcome<'e>, LoadError> {
         let row_id = identity.id(RowKind::TrackEventRow, 0);
         let ip = event.ip.as_deref().unwrap_or("");
         let anon = match (event.event_type.as_str(), &event.event) {
             ("/login_ajax", EventPayload::Object(m)) => login_email(m)
-                .map(|email| crate::identity::ripemd160_hex(email.as_bytes()))
+                .map(|email| crate::identity::ripemd160_hex(email.as_bytes()).into())
                 .unwrap_or_else(|| self.anon_name_of(event.username.as_deref().unwrap_or(""))),
             _ => self.anon_name_of(event.username.as_deref().unwrap_or("")),
         };
@@ -232,11 +249,13 @@ impl RelationBuilder {
         };
         let outcome = |n, not_stored| RelationsOutcome {
             anon_screen_name: anon.clone(),
-            event_type: event_type.to_string(),
+            event_type,
             ip_country: ip_country.clone(),
             track_event_rows: n,
             not_stored,
-            rows: Vec::new(),
+            track_rows: Vec::new(),
+            answer_texts: Vec::new(),
+            correctness: Vec::new(),
         };
         if event_type == "/" {
             return Ok(outcome(0, Some(PING)));
@@ -274,12 +293,12 @@ impl RelationBuilder {
         row.text(col::agent, &event.agent);
         row.text(col::event_source, &event.event_source);
         row.text(col::event_type, event_type);
-        row.set(col::ip_country, Cell::Owned(ip_country.clone()));
+        row.set(col::ip_country, Cell::Shared(ip_country.clone()));
         row.text(col::page, &event.page);
         row.text(col::session, &event.session);
         row.set(col::time, Cell::Time(event.time));
         row.set(col::quarter, Cell::Owned(quarter(&event.time)));
-        row.set(col::anon_screen_name, Cell::Owned(anon.clone()));
+        row.set(col::anon_screen_name, Cell::Shared(anon.clone()));
         if let Some(d) = downtime {
             row.set(col::downtime_for, Cell::Owned(d));
         }
@@ -298,7 +317,7 @@ impl RelationBuilder {
         {
             row.text(col::badly_formatted, text);
         }
-        row.text(col::load_info_fk, &self.load_info_id);
+        row.set(col::load_info_fk, Cell::Shared(self.load_info_id.clone()));
 
         let mut side = SideRows::new(rows, *identity);
         let track_rows = if finished {
@@ -311,8 +330,8 @@ impl RelationBuilder {
             std::mem::take(&mut side.correctness),
         );
         let n = track_rows.len() as u32;
-        let mut summaries = Vec::with_capacity(track_rows.len());
-        for (i, mut r) in track_rows.into_iter().enumerate() {
+        let mut track_rows = track_rows;
+        for (i, r) in track_rows.iter_mut().enumerate() {
             if i > 0 {
                 r.set(
                     col::_id,
@@ -320,10 +339,11 @@ impl RelationBuilder {
                 );
             }
             rows.add(Table::EdxTrackEvent, |b| r.encode(b))?;
-            summaries.push(track_row(&r, &answer_texts, &correctness));
         }
         let mut result = outcome(n, None);
-        result.rows = summaries;
+        result.track_rows = track_rows;
+        result.answer_texts = answer_texts;
+        result.correctness = correctness;
         Ok(result)
     }
 
@@ -344,36 +364,34 @@ impl RelationBuilder {
     }
 }
 
-fn track_row(
-    r: &EdxTrackEventRow<'_>,
-    answers: &[(RowId, String)],
-    maps: &[(RowId, String, String)],
-) -> TrackRow {
+fn track_row<'a>(
+    r: &'a EdxTrackEventRow<'_>,
+    answers: &'a [(RowId, String)],
+    maps: &'a [(RowId, String, String)],
+) -> TrackRow<'a> {
     let answer = r
         .id_of(col::answer_fk)
         .and_then(|id| answers.iter().find(|(a, _)| *a == id))
-        .map(|(_, text)| text.clone())
-        .unwrap_or_default();
+        .map_or("", |(_, text)| text.as_str());
     let (answer_identifier, correctness) = r
         .id_of(col::correct_map_fk)
         .and_then(|id| maps.iter().find(|(m, _, _)| *m == id))
-        .map(|(_, ident, c)| (ident.clone(), c.clone()))
-        .unwrap_or_default();
+        .map_or(("", ""), |(_, ident, c)| (ident.as_str(), c.as_str()));
     TrackRow {
         id: r.id_of(col::_id),
-        page: r.text_of(col::page),
-        problem_id: r.text_of(col::problem_id),
+        page: r.str_of(col::page),
+        problem_id: r.str_of(col::problem_id),
         answer_identifier,
         correctness,
         answer,
-        video_id: r.text_of(col::video_id),
-        video_code: r.text_of(col::video_code),
-        transcript_id: r.text_of(col::transcript_id),
-        transcript_code: r.text_of(col::transcript_code),
-        question_location: r.text_of(col::question_location),
+        video_id: r.str_of(col::video_id),
+        video_code: r.str_of(col::video_code),
+        transcript_id: r.str_of(col::transcript_id),
+        transcript_code: r.str_of(col::transcript_code),
+        question_location: r.str_of(col::question_location),
         goto_dest: r.int_of(col::goto_dest),
         attempts: r.int_of(col::attempts),
-        resource_display_name: r.text_of(col::resource_display_name),
+        resource_display_name: r.str_of(col::resource_display_name),
     }
 }
 
