@@ -558,6 +558,13 @@ mod tests {
             Some("DemoX/Loader201/2026_T1".into())
         );
         assert_eq!(org_course_run("/dashboard"), None);
+        // A key of two parts falls back to the path; a path of two parts is no course.
+        assert_eq!(
+            org_course_run("/courses/course-v1:A+B/x//y?z"),
+            Some("course-v1:A+B/x/y?z".into())
+        );
+        assert_eq!(org_course_run("course-v1:A+B+C+D#x"), Some("A/B/C".into()));
+        assert_eq!(org_course_run("/courses/A/B"), None);
     }
 
     #[test]

@@ -72,19 +72,27 @@ impl InfilePool {
         let secret = self.secret.as_deref();
         let operation = format!("writing to table `{table}`");
         let write_error = |e: mysql_async::Error| classify(e, &operation, table, secret);
-        let mut conn = self.pool.get_conn().await.map_err(write_error)?;
         let bytes = Bytes::from(data);
-        let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())
-            .step_by(INFILE_CHUNK)
-            .map(|start| Ok(bytes.slice(start..(start + INFILE_CHUNK).min(bytes.len()))))
-            .collect();
-        conn.set_infile_handler(async move { Ok(futures_util::stream::iter(chunks).boxed()) });
-        conn.query_drop(statement).await.map_err(write_error)?;
+        let run = || async {
+            let mut conn = self.pool.get_conn().await?;
+            // The stream is made again for each run: its chunks share the batch's bytes.
+            let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())
+                .step_by(INFILE_CHUNK)
+                .map(|start| Ok(bytes.slice(start..(start + INFILE_CHUNK).min(bytes.len()))))
+                .collect();
+            conn.set_infile_handler(async move { Ok(futures_util::stream::iter(chunks).boxed()) });
+            conn.query_drop(statement).await?;
+            Ok(conn.affected_rows())
+        };
+        let is_deadlock = |e: &mysql_async::Error| matches!(e, mysql_async::Error::Server(s) if s.code == super::writer::DEADLOCK_CODE);
+        let affected = super::writer::retry_deadlocks(table, run, is_deadlock)
+            .await
+            .map_err(write_error)?;
         // The statement has consumed every slice: the buffer is ours again.
         if let Ok(buffer) = bytes.try_into_mut() {
             super::spare::give(buffer.into());
         }
-        Ok(conn.affected_rows())
+        Ok(affected)
     }
 
     /// Checks that the server accepts LOCAL INFILE, with an empty load into a temporary table.

@@ -261,11 +261,87 @@ async fn execute(connections: &Connections, head: &str, batch: Batch) -> Result<
                 table: table.to_string(),
                 message: "internal error: encoded rows are not UTF-8".into(),
             })?;
-            let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(pool)
+            let is_deadlock = |e: &sqlx::Error| match e {
+                sqlx::Error::Database(db) => db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|m| m.number() == DEADLOCK_CODE),
+                _ => false,
+            };
+            let run = || sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str())).execute(pool);
+            let result = retry_deadlocks(table, run, is_deadlock)
                 .await
                 .map_err(|e| LoadError::write(table, e))?;
             Ok(result.rows_affected())
         }
+    }
+}
+
+/// InnoDB's error for a statement it rolled back to break a deadlock ("try restarting
+/// transaction"). Two writers' statements into one table deadlock now and then under load.
+pub(super) const DEADLOCK_CODE: u16 = 1213;
+
+/// Times a statement is run before a deadlock fails the load.
+const DEADLOCK_ATTEMPTS: u32 = 6;
+
+/// Runs a writer's statement, again after a short pause when the server rolled it back to break a
+/// deadlock. Safe because each statement is its own transaction, rolled back whole, and adds the
+/// same rows with `IGNORE` or `REPLACE` each time it runs.
+pub(super) async fn retry_deadlocks<T, E, Run, Attempt>(
+    table: &str,
+    mut run: Run,
+    is_deadlock: impl Fn(&E) -> bool,
+) -> Result<T, E>
+where
+    Run: FnMut() -> Attempt,
+    Attempt: std::future::Future<Output = Result<T, E>>,
+{
+    let mut attempt = 1;
+    loop {
+        match run().await {
+            Err(e) if attempt < DEADLOCK_ATTEMPTS && is_deadlock(&e) => {
+                tracing::debug!(
+                    "table `{table}`: a statement was rolled back to break a deadlock; running it \
+                     again (attempt {})",
+                    attempt + 1
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_deadlocked_statement_runs_again_until_it_succeeds_or_the_attempts_run_out() {
+        // Fails with a deadlock `fails` times, then succeeds; counts the runs.
+        async fn statement(runs: &std::cell::Cell<u32>, fails: u32) -> Result<u32, u16> {
+            runs.set(runs.get() + 1);
+            if runs.get() <= fails {
+                Err(DEADLOCK_CODE)
+            } else {
+                Ok(runs.get())
+            }
+        }
+        let deadlock = |code: &u16| *code == DEADLOCK_CODE;
+
+        let runs = std::cell::Cell::new(0);
+        let result = retry_deadlocks("t", || statement(&runs, 2), deadlock).await;
+        assert_eq!(result, Ok(3));
+
+        let runs = std::cell::Cell::new(0);
+        let result = retry_deadlocks("t", || statement(&runs, 100), deadlock).await;
+        assert_eq!(result, Err(DEADLOCK_CODE));
+        assert_eq!(runs.get(), DEADLOCK_ATTEMPTS);
+
+        // Any other error fails at once.
+        let runs = std::cell::Cell::new(0);
+        let other = |code: &u16| *code == 1205;
+        let result = retry_deadlocks("t", || statement(&runs, 100), other).await;
+        assert_eq!((result, runs.get()), (Err(DEADLOCK_CODE), 1));
     }
 }
