@@ -42,6 +42,14 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
+/// A value as a column's cell, as [`text`] gives it, with strings borrowed from the event.
+fn cell(v: Option<&Value>) -> Cell<'_> {
+    match v {
+        Some(Value::String(s)) => Cell::Text(s),
+        v => Cell::Owned(text(v)),
+    }
+}
+
 fn int(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
@@ -402,18 +410,18 @@ pub fn apply<'e>(
     let obj: Option<&Map<String, Value>> = event.event.as_object();
     let get = |k: &str| obj.and_then(|m| m.get(k));
     let course_id = row.text_of(col::course_id);
-    let set = |row: &mut EdxTrackEventRow<'e>, c: usize, v: String| row.set(c, Cell::Owned(v));
+    let set = |row: &mut EdxTrackEventRow<'e>, c: usize, v: Cell<'e>| row.set(c, v);
     let set_int = |row: &mut EdxTrackEventRow<'e>, c: usize, v: Option<i64>| {
         if let Some(v) = v {
             row.set(c, Cell::Int(v));
         }
     };
     // Browser video events say currentTime, newer ones current_time.
-    let current_time = || text(get("currentTime").or(get("current_time")));
+    let current_time = || cell(get("currentTime").or(get("current_time")));
     use Family::*;
     match family(event_type) {
         Sequence => {
-            set(&mut row, col::sequence_id, text(get("id")));
+            set(&mut row, col::sequence_id, cell(get("id")));
             set_int(&mut row, col::goto_from, Some(int(get("old")).unwrap_or(0)));
             set_int(&mut row, col::goto_dest, Some(int(get("new")).unwrap_or(0)));
         }
@@ -428,12 +436,12 @@ pub fn apply<'e>(
                 EventPayload::Object(m) => text(first(m.get("POST").and_then(|p| p.get("id")))),
                 _ => String::new(),
             };
-            set(&mut row, col::problem_id, id);
+            set(&mut row, col::problem_id, Cell::Owned(id));
         }
-        ProblemShow => set(&mut row, col::problem_id, text(get("problem"))),
-        QuestionLocation => set(&mut row, col::question_location, text(get("location"))),
+        ProblemShow => set(&mut row, col::problem_id, cell(get("problem"))),
+        QuestionLocation => set(&mut row, col::question_location, cell(get("location"))),
         RubricSelect => {
-            set(&mut row, col::question_location, text(get("location")));
+            set(&mut row, col::question_location, cell(get("location")));
             set_int(&mut row, col::rubric_selection, int(get("selection")));
             set_int(&mut row, col::rubric_category, int(get("category")));
         }
@@ -443,29 +451,29 @@ pub fn apply<'e>(
                 EventPayload::Text(s) => s.clone(),
                 _ => String::new(),
             };
-            set(&mut row, col::feedback, v);
+            set(&mut row, col::feedback, Cell::Owned(v));
         }
         FeedbackResponse => set_int(&mut row, col::feedback_response_selected, int(get("value"))),
         Transcript => {
-            set(&mut row, col::transcript_id, text(get("id")));
-            set(&mut row, col::transcript_code, text(get("code")));
+            set(&mut row, col::transcript_id, cell(get("id")));
+            set(&mut row, col::transcript_code, cell(get("code")));
         }
         Video => {
             video_ids(&mut row, obj);
             set(&mut row, col::video_current_time, current_time());
-            set(&mut row, col::video_speed, text(get("speed")));
+            set(&mut row, col::video_speed, cell(get("speed")));
         }
         SeekVideo => {
             video_ids(&mut row, obj);
-            set(&mut row, col::video_old_time, text(get("old_time")));
-            set(&mut row, col::video_new_time, text(get("new_time")));
-            set(&mut row, col::video_seek_type, text(get("type")));
+            set(&mut row, col::video_old_time, cell(get("old_time")));
+            set(&mut row, col::video_new_time, cell(get("new_time")));
+            set(&mut row, col::video_seek_type, cell(get("type")));
         }
         SpeedChangeVideo => {
             video_ids(&mut row, obj);
             set(&mut row, col::video_current_time, current_time());
-            set(&mut row, col::video_old_speed, text(get("old_speed")));
-            set(&mut row, col::video_new_speed, text(get("new_speed")));
+            set(&mut row, col::video_old_speed, cell(get("old_speed")));
+            set(&mut row, col::video_new_speed, cell(get("new_speed")));
         }
         Fullscreen => {
             video_ids(&mut row, obj);
@@ -475,7 +483,7 @@ pub fn apply<'e>(
             set(
                 &mut row,
                 col::book_interaction_type,
-                text(get("type").or(get("name"))),
+                cell(get("type").or(get("name"))),
             );
             set_int(&mut row, col::goto_from, int(get("old").or(get("page"))));
             set_int(&mut row, col::goto_dest, int(get("new").or(get("page"))));
@@ -483,14 +491,14 @@ pub fn apply<'e>(
         ShowAnswer => set(
             &mut row,
             col::problem_id,
-            text(get("problem_id").or(get("problem"))),
+            cell(get("problem_id").or(get("problem"))),
         ),
         ProblemCheckFail | SaveProblem => {
-            set(&mut row, col::problem_id, text(get("problem_id")));
+            set(&mut row, col::problem_id, cell(get("problem_id")));
             set(
                 &mut row,
                 col::success,
-                text(get("failure").or(get("success"))),
+                cell(get("failure").or(get("success"))),
             );
             let mut answers = Vec::new();
             if let Some(Value::Object(a)) = get("answers") {
@@ -505,7 +513,7 @@ pub fn apply<'e>(
             return Ok(fan_out(row, &answers, &[], &states));
         }
         ProblemRescoreFail => {
-            set(&mut row, col::problem_id, text(get("problem_id")));
+            set(&mut row, col::problem_id, cell(get("problem_id")));
             let states = match get("state") {
                 Some(s) => side.state(s, &course_id)?,
                 None => Vec::new(),
@@ -513,8 +521,8 @@ pub fn apply<'e>(
             return Ok(fan_out(row, &[], &[], &states));
         }
         ProblemRescore => {
-            set(&mut row, col::problem_id, text(get("problem_id")));
-            set(&mut row, col::success, text(get("success")));
+            set(&mut row, col::problem_id, cell(get("problem_id")));
+            set(&mut row, col::success, cell(get("success")));
             set_int(&mut row, col::attempts, int(get("attempts")));
             set_int(&mut row, col::orig_score, int(get("orig_score")));
             set_int(&mut row, col::orig_total, int(get("orig_total")));
@@ -529,7 +537,7 @@ pub fn apply<'e>(
             return Ok(fan_out(row, &[], &maps, &[]));
         }
         ResetProblem => {
-            set(&mut row, col::problem_id, text(get("problem_id")));
+            set(&mut row, col::problem_id, cell(get("problem_id")));
             let mut states = Vec::new();
             for key in ["old_state", "new_state"] {
                 if let Some(s) = get(key) {
@@ -539,30 +547,30 @@ pub fn apply<'e>(
             return Ok(fan_out(row, &[], &[], &states));
         }
         CourseProblem => {
-            set(&mut row, col::course_id, text(get("course")));
-            set(&mut row, col::problem_id, text(get("problem")));
+            set(&mut row, col::course_id, cell(get("course")));
+            set(&mut row, col::problem_id, cell(get("problem")));
         }
         CourseProblemStudent => {
-            set(&mut row, col::course_id, text(get("course")));
-            set(&mut row, col::problem_id, text(get("problem")));
-            set(&mut row, col::student_id, text(get("student")));
+            set(&mut row, col::course_id, cell(get("course")));
+            set(&mut row, col::problem_id, cell(get("problem")));
+            set(&mut row, col::student_id, cell(get("student")));
         }
         ResetStudentAttempts => {
-            set(&mut row, col::problem_id, text(get("problem")));
-            set(&mut row, col::student_id, text(get("student")));
-            set(&mut row, col::instructor_id, text(get("instructor_id")));
+            set(&mut row, col::problem_id, cell(get("problem")));
+            set(&mut row, col::student_id, cell(get("student")));
+            set(&mut row, col::instructor_id, cell(get("instructor_id")));
             set_int(&mut row, col::attempts, int(get("old_attempts")));
         }
         StudentProgress => {
-            set(&mut row, col::student_id, text(get("student")));
-            set(&mut row, col::instructor_id, text(get("instructor_id")));
+            set(&mut row, col::student_id, cell(get("student")));
+            set(&mut row, col::instructor_id, cell(get("instructor_id")));
         }
-        Instructor => set(&mut row, col::instructor_id, text(get("instructor"))),
-        ProblemOnly => set(&mut row, col::problem_id, text(get("problem"))),
+        Instructor => set(&mut row, col::instructor_id, cell(get("instructor"))),
+        ProblemOnly => set(&mut row, col::problem_id, cell(get("problem"))),
         UserGroup => {
-            set(&mut row, col::event_name, text(get("event_name")));
-            set(&mut row, col::group_user, text(get("user")));
-            set(&mut row, col::group_action, text(get("event")));
+            set(&mut row, col::event_name, cell(get("event_name")));
+            set(&mut row, col::group_user, cell(get("user")));
+            set(&mut row, col::group_action, cell(get("event")));
         }
         CreateAccount => create_account(event, side)?,
         ProblemGraded => return problem_graded(event, row, side, &course_id),
@@ -582,44 +590,44 @@ pub fn apply<'e>(
         AbExperiment => ab_experiment(event, event_type, anon, &row, side)?,
         OpenAssessment => open_assessment(event, event_type, anon, &row, side)?,
         Enrollment => {
-            set(&mut row, col::mode, text(get("mode")));
+            set(&mut row, col::mode, cell(get("mode")));
             if let Some(s) = get("session").filter(|v| !v.is_null()) {
-                set(&mut row, col::session, py_str(s));
+                set(&mut row, col::session, cell(Some(s)));
             }
             if let Some(c) = get("course_id").filter(|v| !v.is_null()) {
-                set(&mut row, col::course_display_name, py_str(c));
+                set(&mut row, col::course_display_name, cell(Some(c)));
             }
         }
         ForumSearch => {
-            set(&mut row, col::submission_id, text(get("query")));
-            set(&mut row, col::page, text(get("page")));
-            set(&mut row, col::success, text(get("total_results")));
+            set(&mut row, col::submission_id, cell(get("query")));
+            set(&mut row, col::page, cell(get("page")));
+            set(&mut row, col::success, cell(get("total_results")));
         }
         Grades => {
             set(
                 &mut row,
                 col::problem_id,
-                text(get("problem_id").or(get("subsection_id"))),
+                cell(get("problem_id").or(get("subsection_id"))),
             );
             if let Some(c) = get("course_id").filter(|v| !v.is_null()) {
-                set(&mut row, col::course_display_name, py_str(c));
+                set(&mut row, col::course_display_name, cell(Some(c)));
             }
         }
         Bookmark => {
-            set(&mut row, col::problem_id, text(get("component_usage_id")));
+            set(&mut row, col::problem_id, cell(get("component_usage_id")));
             if let Some(c) = get("course_id").filter(|v| !v.is_null()) {
-                set(&mut row, col::course_display_name, py_str(c));
+                set(&mut row, col::course_display_name, cell(Some(c)));
             }
         }
         SpecialExam => {
-            set(&mut row, col::problem_id, text(get("exam_content_id")));
+            set(&mut row, col::problem_id, cell(get("exam_content_id")));
             set_int(&mut row, col::attempts, int(get("attempt_id")));
         }
         UiLms => {
             set(
                 &mut row,
                 col::sequence_id,
-                text(get("id").or(get("target_url"))),
+                cell(get("id").or(get("target_url"))),
             );
             set_int(&mut row, col::goto_from, int(get("old")));
             set_int(&mut row, col::goto_dest, int(get("new")));
@@ -641,10 +649,10 @@ pub fn apply<'e>(
     Ok(vec![row])
 }
 
-fn video_ids(row: &mut EdxTrackEventRow<'_>, obj: Option<&Map<String, Value>>) {
+fn video_ids<'e>(row: &mut EdxTrackEventRow<'e>, obj: Option<&'e Map<String, Value>>) {
     let get = |k: &str| obj.and_then(|m| m.get(k));
-    row.set(col::video_id, Cell::Owned(text(get("id"))));
-    row.set(col::video_code, Cell::Owned(text(get("code"))));
+    row.set(col::video_id, cell(get("id")));
+    row.set(col::video_code, cell(get("code")));
 }
 
 /// One row per answer, carrying the answer's id and problem id.
@@ -695,16 +703,16 @@ fn fan_out<'e>(
 }
 
 fn problem_check_object<'e>(
-    m: &Map<String, Value>,
+    m: &'e Map<String, Value>,
     mut row: EdxTrackEventRow<'e>,
     side: &mut SideRows<'_>,
     course_id: &str,
 ) -> Result<Vec<EdxTrackEventRow<'e>>, LoadError> {
-    row.set(col::success, Cell::Owned(text(m.get("success"))));
+    row.set(col::success, cell(m.get("success")));
     if let Some(a) = int(m.get("attempts")) {
         row.set(col::attempts, Cell::Int(a));
     }
-    row.set(col::problem_id, Cell::Owned(text(m.get("problem_id"))));
+    row.set(col::problem_id, cell(m.get("problem_id")));
     let mut maps = Vec::new();
     if let Some(Value::Object(cm)) = m.get("correct_map") {
         for (k, v) in cm {
@@ -805,7 +813,7 @@ fn path_style<'e>(
     let p = |k: &str| post.and_then(|m| first(m.get(k)));
     match verb {
         "is_student_calibrated" | "problem" => {
-            row.set(col::question_location, Cell::Owned(text(p("location"))));
+            row.set(col::question_location, cell(p("location")));
         }
         "goto_position" => {
             if let Some(pos) = int(p("position")) {
@@ -813,16 +821,13 @@ fn path_style<'e>(
             }
         }
         "save_answer" => {
-            row.set(col::student_file, Cell::Owned(text(p("student_file"))));
-            row.set(col::long_answer, Cell::Owned(text(p("student_answer"))));
-            row.set(
-                col::can_upload_file,
-                Cell::Owned(text(p("can_upload_files"))),
-            );
+            row.set(col::student_file, cell(p("student_file")));
+            row.set(col::long_answer, cell(p("student_answer")));
+            row.set(col::can_upload_file, cell(p("can_upload_files")));
         }
         "save_grade" => {
-            row.set(col::submission_id, Cell::Owned(text(p("submission_id"))));
-            row.set(col::long_answer, Cell::Owned(text(p("feedback"))));
+            row.set(col::submission_id, cell(p("submission_id")));
+            row.set(col::long_answer, cell(p("feedback")));
         }
         "problem_check" => {
             let pairs: Vec<(String, String)> = post
