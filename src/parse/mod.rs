@@ -285,9 +285,19 @@ impl RawRecord<'_> {
                     (None, None) => Ok(from_context(b_key)),
                 },
             };
-        let time_value = first_of(self.time, "time", self.timestamp, "timestamp").ok()??;
-        let Ok(time) = parse_time(&time_value) else {
-            return None;
+        // The usual time, a plain string at the top, is read without building a value.
+        let fast_time = self
+            .time
+            .map(RawValue::get)
+            .and_then(|t| t.strip_prefix('"')?.strip_suffix('"'))
+            .and_then(time::parse_utc_time_fast);
+        let time = match fast_time {
+            Some(time) => time,
+            None => {
+                let time_value =
+                    first_of(self.time, "time", self.timestamp, "timestamp").ok()??;
+                parse_time(&time_value).ok()?
+            }
         };
         // The same precedence as `first_of`, for members already built as values.
         let event = match self.event {
