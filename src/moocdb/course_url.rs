@@ -105,7 +105,14 @@ impl CourseUrl {
                 base.push_str(old);
                 base.push('/');
             }
-            if let Some(i) = self.url.find(&base) {
+            // `find(&base)`, looking only where `courseware/` is: building a general searcher
+            // for the long `base` cost more than the search.
+            static COURSEWARE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+                std::sync::LazyLock::new(|| memchr::memmem::Finder::new("courseware/"));
+            let found = COURSEWARE
+                .find_iter(self.url.as_bytes())
+                .find(|&i| self.url[i..].starts_with(&base));
+            if let Some(i) = found {
                 let at = i + prefix;
                 self.url.replace_range(at..i + base.len(), "");
                 self.url.insert(at, '/');

@@ -11,7 +11,9 @@ pub mod module_uri;
 
 use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use memchr::memmem::Finder;
 
 use chrono::NaiveDateTime;
 
@@ -380,7 +382,7 @@ impl MoocdbBuilder {
         };
         let mut event_type = Cow::Borrowed(relations.event_type);
         // 1. Filter rules.
-        if event_type.contains("sequential") || event_type.contains("page_close") {
+        if contains(&SEQUENTIAL, &event_type) || contains(&PAGE_CLOSE, &event_type) {
             return Ok(());
         }
         // 2. Generic formatting.
@@ -414,7 +416,7 @@ impl MoocdbBuilder {
             {
                 Arc::make_mut(&mut page).set_seq(&dest.to_string());
             }
-        } else if event_type.contains("i4x:/") {
+        } else if contains(&I4X, &event_type) {
             if let Some(m) = ModuleUri::parse(&event_type) {
                 event_type = match &m.action {
                     Some(a) => Cow::Owned(format!("i4x_{}_{a}", m.category)),
@@ -871,6 +873,16 @@ fn write_observed_event(
         r.int(e.agent);
         r.text(&e.event_type);
     })
+}
+
+// The filter and formatting rules test every event type for these: searchers built once, not
+// for each test as `str::contains` does.
+static SEQUENTIAL: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("sequential"));
+static PAGE_CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("page_close"));
+static I4X: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("i4x:/"));
+
+fn contains(needle: &Finder<'_>, haystack: &str) -> bool {
+    needle.find(haystack.as_bytes()).is_some()
 }
 
 #[cfg(test)]
