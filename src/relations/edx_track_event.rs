@@ -158,6 +158,35 @@ const IS_INT_COLUMN: [bool; 65] = {
     is_int
 };
 
+/// Every column's legacy default (`''`, or `-1` for integers) encoded with its leading separator,
+/// in both encodings, one after another; `…_at[i]` is where column `i`'s starts.
+struct EncodedDefaults {
+    tsv: Vec<u8>,
+    tsv_at: [usize; 66],
+    sql: Vec<u8>,
+    sql_at: [usize; 66],
+}
+
+static DEFAULTS: std::sync::LazyLock<EncodedDefaults> = std::sync::LazyLock::new(|| {
+    let mut d = EncodedDefaults {
+        tsv: Vec::new(),
+        tsv_at: [0; 66],
+        sql: Vec::new(),
+        sql_at: [0; 66],
+    };
+    for (i, is_int) in IS_INT_COLUMN.iter().enumerate() {
+        d.tsv_at[i] = d.tsv.len();
+        d.sql_at[i] = d.sql.len();
+        d.tsv
+            .extend_from_slice(if *is_int { b"\t-1" } else { b"\t" });
+        d.sql
+            .extend_from_slice(if *is_int { b",-1" } else { b",''" });
+    }
+    d.tsv_at[65] = d.tsv.len();
+    d.sql_at[65] = d.sql.len();
+    d
+});
+
 /// One value of an `EdxTrackEvent` row.
 #[derive(Debug, Clone, Default)]
 pub enum Cell<'a> {
@@ -253,8 +282,23 @@ impl<'a> EdxTrackEventRow<'a> {
 
     /// Encodes the row.
     pub fn encode(&self, out: &mut RowBuffer) {
-        for (i, cell) in self.cells.iter().enumerate() {
-            match cell {
+        let mut i = 0;
+        while i < self.cells.len() {
+            // Most columns are unset: each run of them is copied at once from the encoded defaults.
+            if i > 0 && matches!(self.cells[i], Cell::Default) {
+                let start = i;
+                while i < self.cells.len() && matches!(self.cells[i], Cell::Default) {
+                    i += 1;
+                }
+                let d = &*DEFAULTS;
+                out.encoded_fields(
+                    &d.tsv[d.tsv_at[start]..d.tsv_at[i]],
+                    &d.sql[d.sql_at[start]..d.sql_at[i]],
+                    i - start,
+                );
+                continue;
+            }
+            match &self.cells[i] {
                 Cell::Default if IS_INT_COLUMN[i] => out.int(-1),
                 Cell::Default => out.text(""),
                 Cell::Text(s) => out.text(s),
@@ -264,6 +308,7 @@ impl<'a> EdxTrackEventRow<'a> {
                 Cell::Time(t) => out.datetime(t),
                 Cell::Id(id) => out.token(id.as_str()),
             }
+            i += 1;
         }
     }
 }
@@ -271,6 +316,33 @@ impl<'a> EdxTrackEventRow<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unset_columns_encode_as_their_legacy_defaults_in_both_encodings() {
+        use crate::sink::Encoding;
+        let mut row = EdxTrackEventRow::default();
+        row.text(col::_id, "id");
+        row.set(col::attempts, Cell::Int(3));
+        row.text(col::load_info_fk, "L");
+        for encoding in [Encoding::Tsv, Encoding::SqlValues] {
+            let mut fast = RowBuffer::new(encoding);
+            row.encode(&mut fast);
+            fast.end_row();
+            // The same row a value at a time.
+            let mut slow = RowBuffer::new(encoding);
+            for (i, is_int) in IS_INT_COLUMN.iter().enumerate() {
+                match row.get(i) {
+                    Cell::Default if *is_int => slow.int(-1),
+                    Cell::Default => slow.text(""),
+                    Cell::Int(v) => slow.int(*v),
+                    Cell::Text(s) => slow.text(s),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            slow.end_row();
+            assert_eq!(fast.take().0, slow.take().0, "{encoding:?}");
+        }
+    }
 
     #[test]
     fn column_positions_match_the_names() {
