@@ -167,6 +167,11 @@ impl RowId {
             .then_some(RowId(bytes))
     }
 
+    /// The id as bytes (ASCII), for the row encoder.
+    pub fn as_bytes(&self) -> &[u8; 36] {
+        &self.0
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         // Built from ASCII hex digits and hyphens only.

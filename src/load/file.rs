@@ -617,7 +617,7 @@ impl Transform {
         let file_id = self.file_id.unwrap_or(0);
         let key = identity.line_key(self.line_keys);
         self.rows.add(Table::Lines, |r| {
-            r.token(std::str::from_utf8(&key).expect("hex digits are ASCII"));
+            r.token(key);
             r.int(file_id);
         })?;
         let outcome = self.relations.add_event(&mut self.rows, event, identity)?;

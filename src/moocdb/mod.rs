@@ -520,7 +520,7 @@ impl MoocdbBuilder {
                 submitted = true;
                 self.add_user(rows, user)?;
                 rows.add(Table::Submissions, |r| {
-                    r.token(row_id.as_str());
+                    r.token(row_id.as_bytes());
                     r.text(user);
                     r.int(problem_id);
                     r.datetime(&event.time);
@@ -540,8 +540,8 @@ impl MoocdbBuilder {
             // An assessment grades a submission: without one it would point nowhere.
             if let (Some(grade), true) = (grade, submitted) {
                 rows.add(Table::Assessments, |r| {
-                    r.token(row_id.as_str());
-                    r.token(row_id.as_str());
+                    r.token(row_id.as_bytes());
+                    r.token(row_id.as_bytes());
                     r.null();
                     r.float(grade);
                     r.null();
@@ -863,7 +863,7 @@ fn write_observed_event(
     duration: Option<i64>,
 ) -> Result<(), LoadError> {
     rows.add(Table::ObservedEvents, |r| {
-        r.token(e.id.as_str());
+        r.token(e.id.as_bytes());
         r.text(user);
         r.int(e.resource_id);
         r.datetime(&e.time);

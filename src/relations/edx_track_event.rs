@@ -306,7 +306,7 @@ impl<'a> EdxTrackEventRow<'a> {
                 Cell::Shared(s) => out.text(s),
                 Cell::Int(v) => out.int(*v),
                 Cell::Time(t) => out.datetime(t),
-                Cell::Id(id) => out.token(id.as_str()),
+                Cell::Id(id) => out.token(id.as_bytes()),
             }
             i += 1;
         }

@@ -239,7 +239,7 @@ impl<'r> SideRows<'r> {
         let id = self.identity.id(RowKind::Answer, self.answers);
         self.answers += 1;
         self.rows.add(Table::Answer, |r| {
-            r.token(id.as_str());
+            r.token(id.as_bytes());
             r.text(problem_id);
             r.text(answer);
             r.text(course_id);
@@ -261,7 +261,7 @@ impl<'r> SideRows<'r> {
         self.correctness
             .push((id, answer_identifier.to_string(), correctness.clone()));
         self.rows.add(Table::CorrectMap, |r| {
-            r.token(id.as_str());
+            r.token(id.as_bytes());
             r.text(answer_identifier);
             r.text(&correctness);
             r.int(int(get("npoints")).unwrap_or(-1));
@@ -282,7 +282,7 @@ impl<'r> SideRows<'r> {
             other => py_str(other),
         };
         self.rows.add(Table::InputState, |r| {
-            r.token(id.as_str());
+            r.token(id.as_bytes());
             r.text(problem_id);
             r.text(&state);
         })?;
@@ -324,7 +324,7 @@ impl<'r> SideRows<'r> {
             let fk = |v: &Vec<RowId>| v.get(i).map(|x| x.to_string()).unwrap_or_default();
             let (a, m, s) = (fk(&answers), fk(&maps), fk(&inputs));
             self.rows.add(Table::State, |r| {
-                r.token(id.as_str());
+                r.token(id.as_bytes());
                 r.int(seed);
                 r.text(&done);
                 r.text(&problem_id);
@@ -867,7 +867,7 @@ fn account_row(side: &mut SideRows<'_>, a: &AccountRow) -> Result<(), LoadError>
         .account_id(side.accounts);
     side.accounts += 1;
     side.rows.add(Table::Account, |r| {
-        r.token(id.as_str());
+        r.token(id.as_bytes());
         r.text(&a.screen_name);
         r.text(&a.name);
         r.text(&a.anon_screen_name);

@@ -233,7 +233,7 @@ impl RelationBuilder {
         };
         // The private IP row exists for every event, as in json_to_relation.
         rows.add(Table::EventIp, |r| {
-            r.token(row_id.as_str());
+            r.token(row_id.as_bytes());
             r.text(ip);
         })?;
         let ip_country = self.country_of(ip);

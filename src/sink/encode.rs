@@ -126,19 +126,22 @@ impl RowBuffer {
     }
 
     /// Appends text that never needs escaping (ids, hashes, codes: ASCII letters, digits and
-    /// `-_.:`), without scanning it.
-    pub fn token(&mut self, s: &str) {
+    /// `-_.:`), without scanning it. Given as bytes or text: row ids and line keys are ASCII by
+    /// construction and need no UTF-8 check to be written.
+    pub fn token(&mut self, s: impl AsRef<[u8]>) {
+        let s = s.as_ref();
         debug_assert!(
-            s.bytes()
+            s.iter()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')),
-            "{s:?} is not a token"
+            "{:?} is not a token",
+            String::from_utf8_lossy(s)
         );
         self.separator();
         match self.encoding {
-            Encoding::Tsv => self.buf.extend_from_slice(s.as_bytes()),
+            Encoding::Tsv => self.buf.extend_from_slice(s),
             Encoding::SqlValues => {
                 self.buf.push(b'\'');
-                self.buf.extend_from_slice(s.as_bytes());
+                self.buf.extend_from_slice(s);
                 self.buf.push(b'\'');
             }
         }
