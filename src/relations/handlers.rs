@@ -409,7 +409,11 @@ pub fn apply<'e>(
 ) -> Result<Vec<EdxTrackEventRow<'e>>, LoadError> {
     let obj: Option<&Map<String, Value>> = event.event.as_object();
     let get = |k: &str| obj.and_then(|m| m.get(k));
-    let course_id = row.text_of(col::course_id);
+    // Borrowed from the event when the row's course id is (a browser event's page).
+    let course_id: std::borrow::Cow<'e, str> = match row.get(col::course_id) {
+        Cell::Text(s) => std::borrow::Cow::Borrowed(*s),
+        _ => std::borrow::Cow::Owned(row.str_of(col::course_id).to_owned()),
+    };
     let set = |row: &mut EdxTrackEventRow<'e>, c: usize, v: Cell<'e>| row.set(c, v);
     let set_int = |row: &mut EdxTrackEventRow<'e>, c: usize, v: Option<i64>| {
         if let Some(v) = v {

@@ -302,7 +302,7 @@ impl RelationBuilder {
         if let Some(d) = downtime {
             row.set(col::downtime_for, Cell::Owned(d));
         }
-        row.set(col::course_id, Cell::Owned(course_id));
+        row.set(col::course_id, course_id);
         row.set(col::course_display_name, Cell::Owned(course_display_name));
         row.set(
             col::resource_display_name,
@@ -483,14 +483,15 @@ pub fn org_course_run(s: &str) -> Option<String> {
 
 /// json_to_relation's `get_course_id`: `(course_id, course_display_name)` of an event without
 /// `context` (a `context` overrides the display name).
-fn legacy_course_ids(event: &TrackingEvent) -> (String, String) {
+// The course id is often the event's own text (its page or type): borrowed then, not copied.
+fn legacy_course_ids(event: &TrackingEvent) -> (Cell<'_>, String) {
     let et = event.event_type.as_str();
     if et == "/dashboard" || et.ends_with("/heartbeat") {
-        return (String::new(), String::new());
+        return (Cell::Default, String::new());
     }
     if event.event_source == "browser" {
         let display = org_course_run(&event.page).unwrap_or_default();
-        return (event.page.clone(), display);
+        return (Cell::Text(&event.page), display);
     }
     if et == "/accounts/login" {
         let next = event
@@ -506,17 +507,20 @@ fn legacy_course_ids(event: &TrackingEvent) -> (String, String) {
             .unwrap_or_default();
         // As json_to_relation: the dashboard is no course.
         if next == "/dashboard" {
-            return (String::new(), String::new());
+            return (Cell::Default, String::new());
         }
         let display = org_course_run(&next).unwrap_or_default();
-        return (next, display);
+        return (Cell::Owned(next), display);
     }
     if et.starts_with("/courses") {
-        return (org_course_run(et).unwrap_or_default(), String::new());
+        return (
+            Cell::Owned(org_course_run(et).unwrap_or_default()),
+            String::new(),
+        );
     }
     if et.contains("problem_") {
         return (
-            handlers::course_from_problem_event(&event.event),
+            Cell::Owned(handlers::course_from_problem_event(&event.event)),
             String::new(),
         );
     }
@@ -525,7 +529,7 @@ fn legacy_course_ids(event: &TrackingEvent) -> (String, String) {
     } else {
         String::new()
     };
-    (et.to_string(), display)
+    (Cell::Text(et), display)
 }
 
 #[cfg(test)]
