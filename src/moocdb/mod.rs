@@ -195,7 +195,8 @@ pub struct MoocdbBuilder {
     resources: Hierarchy,
     problems: Hierarchy,
     // One entry per user, not one per user in each of four maps: memory grows with the users.
-    users: HashMap<Box<str>, UserRecord>,
+    // Keyed by the relations stage's shared copy of the user's hash.
+    users: HashMap<Arc<str>, UserRecord>,
     agent_cache: HashMap<String, (i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
@@ -259,7 +260,7 @@ impl MoocdbBuilder {
             texts: HashSet::new(),
         };
         for user in known.users {
-            b.user(&user).stored = true;
+            b.user(&Arc::from(user)).stored = true;
         }
         // Carried locations are complete URLs, parsed without a domain: not for `url_cache`,
         // whose pages are completed with the log's.
@@ -276,7 +277,7 @@ impl MoocdbBuilder {
                     .or_insert_with_key(|url| Arc::new(CourseUrl::parse(url, "")));
                 (Arc::clone(parsed), at)
             });
-            let record = b.user(&u.user);
+            let record = b.user(&Arc::from(u.user.as_str()));
             record.staged = staged;
             record.location = location;
         }
@@ -325,11 +326,9 @@ impl MoocdbBuilder {
     }
 
     // The record of `user`, created when first seen: an owned key only for a new user.
-    fn user(&mut self, user: &str) -> &mut UserRecord {
-        if !self.users.contains_key(user) {
-            self.users.insert(user.into(), UserRecord::default());
-        }
-        self.users.get_mut(user).expect("just inserted")
+    // One lookup: the key is shared, so making it costs no copy.
+    fn user(&mut self, user: &Arc<str>) -> &mut UserRecord {
+        self.users.entry(Arc::clone(user)).or_default()
     }
 
     /// The ids the next new dictionary and hierarchy rows will get, by table.
@@ -431,7 +430,7 @@ impl MoocdbBuilder {
             event_type = Cow::Borrowed("url_change");
         }
         // 4. Location inheritance, 5. location update (per user, within an hour).
-        let user = &*relations.anon_screen_name;
+        let user = &relations.anon_screen_name;
         if let Some((location, at)) = self.users.get(user).and_then(|r| r.location.as_ref()) {
             let gap = (event.time - *at).num_seconds();
             if !location.is_empty() && (0..3600).contains(&gap) {
@@ -628,7 +627,7 @@ impl MoocdbBuilder {
         m
     }
 
-    fn add_user(&mut self, rows: &mut Rows, user: &str) -> Result<(), LoadError> {
+    fn add_user(&mut self, rows: &mut Rows, user: &Arc<str>) -> Result<(), LoadError> {
         let record = self.user(user);
         if !record.stored {
             record.stored = true;
