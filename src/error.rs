@@ -167,6 +167,10 @@ pub const CONNECTION_LOST_CODES: [u16; 5] = [1053, 1927, 4031, 2006, 2013];
 /// Server error code of a lock wait timeout.
 pub const LOCK_TIMEOUT_CODE: u16 = 1205;
 
+/// Server error code of a statement InnoDB rolled back to break a deadlock ("try restarting
+/// transaction"): not a fault, the writers run the statement again.
+pub const DEADLOCK_CODE: u16 = 1213;
+
 /// Server error codes meaning there is no room for the rows: 1114 "the table is full" (a
 /// tablespace that cannot grow, or a full disk under InnoDB) and 1021 "disk full".
 pub const SERVER_FULL_CODES: [u16; 2] = [1114, 1021];
@@ -191,9 +195,16 @@ pub fn sqlx_fault(e: &sqlx::Error) -> Option<Fault> {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => {
             Some(Fault::ConnectionLost)
         }
+        _ => sqlx_server_code(e).and_then(fault_of_code),
+    }
+}
+
+/// The server's error code behind an sqlx error, if the server sent one.
+pub fn sqlx_server_code(e: &sqlx::Error) -> Option<u16> {
+    match e {
         sqlx::Error::Database(db) => db
             .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-            .and_then(|m| fault_of_code(m.number())),
+            .map(|m| m.number()),
         _ => None,
     }
 }

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
-use crate::error::{Fault, LoadError, fault_of_code, scrub};
+use crate::error::{DEADLOCK_CODE, Fault, LoadError, fault_of_code, scrub};
 
 use super::database::{SESSION_SETUP, Target};
 
@@ -84,7 +84,10 @@ impl InfilePool {
             conn.query_drop(statement).await?;
             Ok(conn.affected_rows())
         };
-        let is_deadlock = |e: &mysql_async::Error| matches!(e, mysql_async::Error::Server(s) if s.code == super::writer::DEADLOCK_CODE);
+        let is_deadlock = |e: &mysql_async::Error| match e {
+            mysql_async::Error::Server(server) => server.code == DEADLOCK_CODE,
+            _ => false,
+        };
         let affected = super::writer::retry_deadlocks(table, run, is_deadlock)
             .await
             .map_err(write_error)?;

@@ -9,7 +9,7 @@ use sqlx::mysql::MySqlPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use crate::error::LoadError;
+use crate::error::{DEADLOCK_CODE, LoadError, sqlx_server_code};
 use crate::schema::Table;
 
 use super::infile::InfilePool;
@@ -261,12 +261,7 @@ async fn execute(connections: &Connections, head: &str, batch: Batch) -> Result<
                 table: table.to_string(),
                 message: "internal error: encoded rows are not UTF-8".into(),
             })?;
-            let is_deadlock = |e: &sqlx::Error| match e {
-                sqlx::Error::Database(db) => db
-                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                    .is_some_and(|m| m.number() == DEADLOCK_CODE),
-                _ => false,
-            };
+            let is_deadlock = |e: &sqlx::Error| sqlx_server_code(e) == Some(DEADLOCK_CODE);
             let run = || sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str())).execute(pool);
             let result = retry_deadlocks(table, run, is_deadlock)
                 .await
@@ -276,11 +271,8 @@ async fn execute(connections: &Connections, head: &str, batch: Batch) -> Result<
     }
 }
 
-/// InnoDB's error for a statement it rolled back to break a deadlock ("try restarting
-/// transaction"). Two writers' statements into one table deadlock now and then under load.
-pub(super) const DEADLOCK_CODE: u16 = 1213;
-
-/// Times a statement is run before a deadlock fails the load.
+/// Times a statement is run before a deadlock fails the load. Two writers' statements into one
+/// table deadlock now and then under load.
 const DEADLOCK_ATTEMPTS: u32 = 6;
 
 /// Runs a writer's statement, again after a short pause when the server rolled it back to break a
