@@ -325,8 +325,8 @@ impl MoocdbBuilder {
         }
     }
 
-    // The record of `user`, created when first seen: an owned key only for a new user.
-    // One lookup: the key is shared, so making it costs no copy.
+    // The record of `user`, created when first seen. One lookup: the key is the relations
+    // stage's shared copy of the hash, so passing it to `entry` copies no text.
     fn user(&mut self, user: &Arc<str>) -> &mut UserRecord {
         self.users.entry(Arc::clone(user)).or_default()
     }

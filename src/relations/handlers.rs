@@ -414,7 +414,6 @@ pub fn apply<'e>(
         Cell::Text(s) => std::borrow::Cow::Borrowed(*s),
         _ => std::borrow::Cow::Owned(row.str_of(col::course_id).to_owned()),
     };
-    let set = |row: &mut EdxTrackEventRow<'e>, c: usize, v: Cell<'e>| row.set(c, v);
     let set_int = |row: &mut EdxTrackEventRow<'e>, c: usize, v: Option<i64>| {
         if let Some(v) = v {
             row.set(c, Cell::Int(v));
@@ -425,7 +424,7 @@ pub fn apply<'e>(
     use Family::*;
     match family(event_type) {
         Sequence => {
-            set(&mut row, col::sequence_id, cell(get("id")));
+            row.set(col::sequence_id, cell(get("id")));
             set_int(&mut row, col::goto_from, Some(int(get("old")).unwrap_or(0)));
             set_int(&mut row, col::goto_dest, Some(int(get("new")).unwrap_or(0)));
         }
@@ -440,12 +439,12 @@ pub fn apply<'e>(
                 EventPayload::Object(m) => text(first(m.get("POST").and_then(|p| p.get("id")))),
                 _ => String::new(),
             };
-            set(&mut row, col::problem_id, Cell::Owned(id));
+            row.set(col::problem_id, Cell::Owned(id));
         }
-        ProblemShow => set(&mut row, col::problem_id, cell(get("problem"))),
-        QuestionLocation => set(&mut row, col::question_location, cell(get("location"))),
+        ProblemShow => row.set(col::problem_id, cell(get("problem"))),
+        QuestionLocation => row.set(col::question_location, cell(get("location"))),
         RubricSelect => {
-            set(&mut row, col::question_location, cell(get("location")));
+            row.set(col::question_location, cell(get("location")));
             set_int(&mut row, col::rubric_selection, int(get("selection")));
             set_int(&mut row, col::rubric_category, int(get("category")));
         }
@@ -455,55 +454,46 @@ pub fn apply<'e>(
                 EventPayload::Text(s) => s.clone(),
                 _ => String::new(),
             };
-            set(&mut row, col::feedback, Cell::Owned(v));
+            row.set(col::feedback, Cell::Owned(v));
         }
         FeedbackResponse => set_int(&mut row, col::feedback_response_selected, int(get("value"))),
         Transcript => {
-            set(&mut row, col::transcript_id, cell(get("id")));
-            set(&mut row, col::transcript_code, cell(get("code")));
+            row.set(col::transcript_id, cell(get("id")));
+            row.set(col::transcript_code, cell(get("code")));
         }
         Video => {
             video_ids(&mut row, obj);
-            set(&mut row, col::video_current_time, current_time());
-            set(&mut row, col::video_speed, cell(get("speed")));
+            row.set(col::video_current_time, current_time());
+            row.set(col::video_speed, cell(get("speed")));
         }
         SeekVideo => {
             video_ids(&mut row, obj);
-            set(&mut row, col::video_old_time, cell(get("old_time")));
-            set(&mut row, col::video_new_time, cell(get("new_time")));
-            set(&mut row, col::video_seek_type, cell(get("type")));
+            row.set(col::video_old_time, cell(get("old_time")));
+            row.set(col::video_new_time, cell(get("new_time")));
+            row.set(col::video_seek_type, cell(get("type")));
         }
         SpeedChangeVideo => {
             video_ids(&mut row, obj);
-            set(&mut row, col::video_current_time, current_time());
-            set(&mut row, col::video_old_speed, cell(get("old_speed")));
-            set(&mut row, col::video_new_speed, cell(get("new_speed")));
+            row.set(col::video_current_time, current_time());
+            row.set(col::video_old_speed, cell(get("old_speed")));
+            row.set(col::video_new_speed, cell(get("new_speed")));
         }
         Fullscreen => {
             video_ids(&mut row, obj);
-            set(&mut row, col::video_current_time, current_time());
+            row.set(col::video_current_time, current_time());
         }
         Book => {
-            set(
-                &mut row,
+            row.set(
                 col::book_interaction_type,
                 cell(get("type").or(get("name"))),
             );
             set_int(&mut row, col::goto_from, int(get("old").or(get("page"))));
             set_int(&mut row, col::goto_dest, int(get("new").or(get("page"))));
         }
-        ShowAnswer => set(
-            &mut row,
-            col::problem_id,
-            cell(get("problem_id").or(get("problem"))),
-        ),
+        ShowAnswer => row.set(col::problem_id, cell(get("problem_id").or(get("problem")))),
         ProblemCheckFail | SaveProblem => {
-            set(&mut row, col::problem_id, cell(get("problem_id")));
-            set(
-                &mut row,
-                col::success,
-                cell(get("failure").or(get("success"))),
-            );
+            row.set(col::problem_id, cell(get("problem_id")));
+            row.set(col::success, cell(get("failure").or(get("success"))));
             let mut answers = Vec::new();
             if let Some(Value::Object(a)) = get("answers") {
                 for (k, v) in a {
@@ -517,7 +507,7 @@ pub fn apply<'e>(
             return Ok(fan_out(row, &answers, &[], &states));
         }
         ProblemRescoreFail => {
-            set(&mut row, col::problem_id, cell(get("problem_id")));
+            row.set(col::problem_id, cell(get("problem_id")));
             let states = match get("state") {
                 Some(s) => side.state(s, &course_id)?,
                 None => Vec::new(),
@@ -525,8 +515,8 @@ pub fn apply<'e>(
             return Ok(fan_out(row, &[], &[], &states));
         }
         ProblemRescore => {
-            set(&mut row, col::problem_id, cell(get("problem_id")));
-            set(&mut row, col::success, cell(get("success")));
+            row.set(col::problem_id, cell(get("problem_id")));
+            row.set(col::success, cell(get("success")));
             set_int(&mut row, col::attempts, int(get("attempts")));
             set_int(&mut row, col::orig_score, int(get("orig_score")));
             set_int(&mut row, col::orig_total, int(get("orig_total")));
@@ -541,7 +531,7 @@ pub fn apply<'e>(
             return Ok(fan_out(row, &[], &maps, &[]));
         }
         ResetProblem => {
-            set(&mut row, col::problem_id, cell(get("problem_id")));
+            row.set(col::problem_id, cell(get("problem_id")));
             let mut states = Vec::new();
             for key in ["old_state", "new_state"] {
                 if let Some(s) = get(key) {
@@ -551,30 +541,30 @@ pub fn apply<'e>(
             return Ok(fan_out(row, &[], &[], &states));
         }
         CourseProblem => {
-            set(&mut row, col::course_id, cell(get("course")));
-            set(&mut row, col::problem_id, cell(get("problem")));
+            row.set(col::course_id, cell(get("course")));
+            row.set(col::problem_id, cell(get("problem")));
         }
         CourseProblemStudent => {
-            set(&mut row, col::course_id, cell(get("course")));
-            set(&mut row, col::problem_id, cell(get("problem")));
-            set(&mut row, col::student_id, cell(get("student")));
+            row.set(col::course_id, cell(get("course")));
+            row.set(col::problem_id, cell(get("problem")));
+            row.set(col::student_id, cell(get("student")));
         }
         ResetStudentAttempts => {
-            set(&mut row, col::problem_id, cell(get("problem")));
-            set(&mut row, col::student_id, cell(get("student")));
-            set(&mut row, col::instructor_id, cell(get("instructor_id")));
+            row.set(col::problem_id, cell(get("problem")));
+            row.set(col::student_id, cell(get("student")));
+            row.set(col::instructor_id, cell(get("instructor_id")));
             set_int(&mut row, col::attempts, int(get("old_attempts")));
         }
         StudentProgress => {
-            set(&mut row, col::student_id, cell(get("student")));
-            set(&mut row, col::instructor_id, cell(get("instructor_id")));
+            row.set(col::student_id, cell(get("student")));
+            row.set(col::instructor_id, cell(get("instructor_id")));
         }
-        Instructor => set(&mut row, col::instructor_id, cell(get("instructor"))),
-        ProblemOnly => set(&mut row, col::problem_id, cell(get("problem"))),
+        Instructor => row.set(col::instructor_id, cell(get("instructor"))),
+        ProblemOnly => row.set(col::problem_id, cell(get("problem"))),
         UserGroup => {
-            set(&mut row, col::event_name, cell(get("event_name")));
-            set(&mut row, col::group_user, cell(get("user")));
-            set(&mut row, col::group_action, cell(get("event")));
+            row.set(col::event_name, cell(get("event_name")));
+            row.set(col::group_user, cell(get("user")));
+            row.set(col::group_action, cell(get("event")));
         }
         CreateAccount => create_account(event, side)?,
         ProblemGraded => return problem_graded(event, row, side, &course_id),
@@ -594,45 +584,40 @@ pub fn apply<'e>(
         AbExperiment => ab_experiment(event, event_type, anon, &row, side)?,
         OpenAssessment => open_assessment(event, event_type, anon, &row, side)?,
         Enrollment => {
-            set(&mut row, col::mode, cell(get("mode")));
+            row.set(col::mode, cell(get("mode")));
             if let Some(s) = get("session").filter(|v| !v.is_null()) {
-                set(&mut row, col::session, cell(Some(s)));
+                row.set(col::session, cell(Some(s)));
             }
             if let Some(c) = get("course_id").filter(|v| !v.is_null()) {
-                set(&mut row, col::course_display_name, cell(Some(c)));
+                row.set(col::course_display_name, cell(Some(c)));
             }
         }
         ForumSearch => {
-            set(&mut row, col::submission_id, cell(get("query")));
-            set(&mut row, col::page, cell(get("page")));
-            set(&mut row, col::success, cell(get("total_results")));
+            row.set(col::submission_id, cell(get("query")));
+            row.set(col::page, cell(get("page")));
+            row.set(col::success, cell(get("total_results")));
         }
         Grades => {
-            set(
-                &mut row,
+            row.set(
                 col::problem_id,
                 cell(get("problem_id").or(get("subsection_id"))),
             );
             if let Some(c) = get("course_id").filter(|v| !v.is_null()) {
-                set(&mut row, col::course_display_name, cell(Some(c)));
+                row.set(col::course_display_name, cell(Some(c)));
             }
         }
         Bookmark => {
-            set(&mut row, col::problem_id, cell(get("component_usage_id")));
+            row.set(col::problem_id, cell(get("component_usage_id")));
             if let Some(c) = get("course_id").filter(|v| !v.is_null()) {
-                set(&mut row, col::course_display_name, cell(Some(c)));
+                row.set(col::course_display_name, cell(Some(c)));
             }
         }
         SpecialExam => {
-            set(&mut row, col::problem_id, cell(get("exam_content_id")));
+            row.set(col::problem_id, cell(get("exam_content_id")));
             set_int(&mut row, col::attempts, int(get("attempt_id")));
         }
         UiLms => {
-            set(
-                &mut row,
-                col::sequence_id,
-                cell(get("id").or(get("target_url"))),
-            );
+            row.set(col::sequence_id, cell(get("id").or(get("target_url"))));
             set_int(&mut row, col::goto_from, int(get("old")));
             set_int(&mut row, col::goto_dest, int(get("new")));
         }

@@ -320,7 +320,7 @@ impl RelationBuilder {
         row.set(col::load_info_fk, Cell::Shared(self.load_info_id.clone()));
 
         let mut side = SideRows::new(rows, *identity);
-        let track_rows = if finished {
+        let mut track_rows = if finished {
             vec![row]
         } else {
             handlers::apply(event, event_type, &anon, row, &mut side)?
@@ -330,7 +330,6 @@ impl RelationBuilder {
             std::mem::take(&mut side.correctness),
         );
         let n = track_rows.len() as u32;
-        let mut track_rows = track_rows;
         for (i, r) in track_rows.iter_mut().enumerate() {
             if i > 0 {
                 r.set(
