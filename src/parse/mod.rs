@@ -8,6 +8,9 @@ mod time;
 
 pub use time::{json_kind, parse_time, quarter};
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use chrono::NaiveDateTime;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -17,8 +20,9 @@ use serde_json::{Map, Value};
 pub enum EventPayload {
     /// No `event` member, or `null`.
     Absent,
-    /// A JSON object (given as an object, or as a string holding one).
-    Object(Map<String, Value>),
+    /// A JSON object (given as an object, or as a string holding one). Borrowed for the
+    /// commonest event of all, a page view's empty request (see [`EMPTY_REQUEST_TEXT`]).
+    Object(Cow<'static, Map<String, Value>>),
     /// A JSON list (given as a list, or as a string holding one).
     List(Vec<Value>),
     /// A string that is not JSON: a query string (`input_…=choice_2&…`), a truncated implicit
@@ -28,11 +32,22 @@ pub enum EventPayload {
     Scalar(Value),
 }
 
+/// The `event` of a server's page view without parameters, as the log writes it (a string
+/// holding JSON): about half of all events in a course's log.
+pub const EMPTY_REQUEST_TEXT: &str = r#"{"POST": {}, "GET": {}}"#;
+
+/// [`EMPTY_REQUEST_TEXT`] parsed, shared by every event that carries it.
+static EMPTY_REQUEST: LazyLock<Map<String, Value>> =
+    LazyLock::new(|| match serde_json::from_str(EMPTY_REQUEST_TEXT) {
+        Ok(Value::Object(m)) => m,
+        _ => unreachable!("a fixed JSON object"),
+    });
+
 impl EventPayload {
     /// The object form, if the event is an object.
     pub fn as_object(&self) -> Option<&Map<String, Value>> {
         match self {
-            EventPayload::Object(m) => Some(m),
+            EventPayload::Object(m) => Some(m.as_ref()),
             _ => None,
         }
     }
@@ -208,14 +223,86 @@ struct RawRecord<'a> {
     #[serde(default, deserialize_with = "present_value")]
     context: Option<Value>,
     #[serde(default, deserialize_with = "present_value")]
-    event: Option<Value>,
+    event: Option<EventMember>,
     #[serde(default, deserialize_with = "present_value")]
-    data: Option<Value>,
+    data: Option<EventMember>,
 }
 
 // As `present`, for members built as values: `null` is `Some(Value::Null)`.
-fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    <Value as serde::Deserialize>::deserialize(d).map(Some)
+fn present_value<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// The `event` (or `data`) member as the fast path builds it: the empty request is recognized
+/// while it is read, without building a string and parsing it again.
+enum EventMember {
+    EmptyRequest,
+    Value(Value),
+}
+
+impl<'de> serde::Deserialize<'de> for EventMember {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(EventMemberVisitor)
+    }
+}
+
+/// Builds values as `Value`'s own `Deserialize` does (objects and lists are handed to it),
+/// except for the one string it recognizes.
+struct EventMemberVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EventMemberVisitor {
+    type Value = EventMember;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<EventMember, E> {
+        Ok(if s == EMPTY_REQUEST_TEXT {
+            EventMember::EmptyRequest
+        } else {
+            EventMember::Value(Value::String(s.to_owned()))
+        })
+    }
+    fn visit_string<E: serde::de::Error>(self, s: String) -> Result<EventMember, E> {
+        Ok(if s == EMPTY_REQUEST_TEXT {
+            EventMember::EmptyRequest
+        } else {
+            EventMember::Value(Value::String(s))
+        })
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<EventMember, E> {
+        Ok(EventMember::Value(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<EventMember, E> {
+        Ok(EventMember::Value(Value::from(n)))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<EventMember, E> {
+        Ok(EventMember::Value(Value::from(n)))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<EventMember, E> {
+        Ok(EventMember::Value(Value::from(n)))
+    }
+    fn visit_unit<E>(self) -> Result<EventMember, E> {
+        Ok(EventMember::Value(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<EventMember, E> {
+        Ok(EventMember::Value(Value::Null))
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<EventMember, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<EventMember, A::Error> {
+        let d = serde::de::value::MapAccessDeserializer::new(map);
+        <Value as serde::Deserialize>::deserialize(d).map(EventMember::Value)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<EventMember, A::Error> {
+        let d = serde::de::value::SeqAccessDeserializer::new(seq);
+        <Value as serde::Deserialize>::deserialize(d).map(EventMember::Value)
+    }
 }
 
 // `Option<&RawValue>` would read `null` as absent; a member present as `null` must not fall
@@ -301,14 +388,15 @@ impl RawRecord<'_> {
         };
         // The same precedence as `first_of`, for members already built as values.
         let event = match self.event {
-            Some(v) => v,
-            None => (from_context("event").or(self.data))
-                .or_else(|| from_context("data"))
-                .unwrap_or_default(),
+            Some(member) => member,
+            None => (from_context("event").map(EventMember::Value).or(self.data))
+                .or_else(|| from_context("data").map(EventMember::Value))
+                .unwrap_or(EventMember::Value(Value::Null)),
         };
         let event = match event {
-            Value::Null => EventPayload::Absent,
-            v => payload_of(v),
+            EventMember::EmptyRequest => EventPayload::Object(Cow::Borrowed(&EMPTY_REQUEST)),
+            EventMember::Value(Value::Null) => EventPayload::Absent,
+            EventMember::Value(v) => payload_of(v),
         };
         let event = TrackingEvent {
             username: text(self.username, "username"),
@@ -354,7 +442,7 @@ pub fn text_of(v: Value) -> Option<String> {
 
 fn payload_of(v: Value) -> EventPayload {
     match v {
-        Value::Object(m) => EventPayload::Object(m),
+        Value::Object(m) => EventPayload::Object(Cow::Owned(m)),
         Value::Array(a) => EventPayload::List(a),
         Value::String(s) => {
             let t = s.trim_start();
@@ -362,11 +450,11 @@ fn payload_of(v: Value) -> EventPayload {
                 && let Ok(inner) = serde_json::from_str::<Value>(t)
             {
                 return match inner {
-                    Value::Object(m) => EventPayload::Object(m),
+                    Value::Object(m) => EventPayload::Object(Cow::Owned(m)),
                     Value::Array(a) => EventPayload::List(a),
                     // A double-encoded string: one level is enough, as in real logs.
                     Value::String(s2) => match serde_json::from_str::<Value>(&s2) {
-                        Ok(Value::Object(m)) => EventPayload::Object(m),
+                        Ok(Value::Object(m)) => EventPayload::Object(Cow::Owned(m)),
                         Ok(Value::Array(a)) => EventPayload::List(a),
                         _ => EventPayload::Text(s2),
                     },
@@ -496,6 +584,51 @@ mod tests {
             }
         }
         assert!(lines > 100, "only {lines} lines compared");
+    }
+
+    #[test]
+    fn the_empty_request_is_shared_and_equals_the_parsed_string() {
+        let record = |member: &str, event: &str| {
+            format!(
+                r#"{{"event_type":"/courses/x","time":"2013-06-09T06:28:13Z","{member}":{}}}"#,
+                serde_json::to_string(event).unwrap()
+            )
+        };
+        for member in ["event", "data"] {
+            let line = record(member, EMPTY_REQUEST_TEXT);
+            let e = TrackingEvent::parse(&line).unwrap();
+            assert!(
+                matches!(e.event, EventPayload::Object(Cow::Borrowed(_))),
+                "{line}"
+            );
+            let m = e.event.as_object().unwrap();
+            assert_eq!(m.len(), 2);
+            assert_eq!(m["POST"], Value::Object(Map::new()));
+            assert_eq!(m["GET"], Value::Object(Map::new()));
+            both_paths_agree(&line);
+        }
+        // Anything else is parsed as before.
+        for other in [
+            r#"{"POST": {}, "GET": {"page": "2"}}"#,
+            r#"{"POST":{},"GET":{}}"#,
+            r#" {"POST": {}, "GET": {}}"#,
+        ] {
+            let line = record("event", other);
+            let e = TrackingEvent::parse(&line).unwrap();
+            assert!(
+                matches!(e.event, EventPayload::Object(Cow::Owned(_))),
+                "{line}"
+            );
+            both_paths_agree(&line);
+        }
+        // Given as an object, not a string, it is an object like any other.
+        let line =
+            r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","event":{"POST":{},"GET":{}}}"#;
+        assert!(matches!(
+            TrackingEvent::parse(line).unwrap().event,
+            EventPayload::Object(Cow::Owned(_))
+        ));
+        both_paths_agree(line);
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub fn py_str(v: &Value) -> String {
     }
 }
 
+/// A list or object as compact JSON, exactly as `Value`'s `Display` writes it (objects with
+/// sorted keys), without copying it into a `Value` first.
+fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
 /// A value as text for a column: like [`py_str`] but `null`/absent give the empty string (the
 /// legacy wrote the literal `None` here; see docs/deviations.md).
 fn text(v: Option<&Value>) -> String {
@@ -388,9 +394,9 @@ pub fn course_from_problem_event(event: &EventPayload) -> String {
         }
     }
     let text = match event {
-        EventPayload::Object(m) => Value::Object(m.clone()).to_string(),
+        EventPayload::Object(m) => json_text(m.as_ref()),
         EventPayload::Text(s) => s.clone(),
-        EventPayload::List(l) => Value::Array(l.clone()).to_string(),
+        EventPayload::List(l) => json_text(l),
         _ => return String::new(),
     };
     PROBLEM_COURSE
@@ -450,7 +456,7 @@ pub fn apply<'e>(
         }
         Feedback => {
             let v = match &event.event {
-                EventPayload::Object(m) => Value::Object(m.clone()).to_string(),
+                EventPayload::Object(m) => json_text(m.as_ref()),
                 EventPayload::Text(s) => s.clone(),
                 _ => String::new(),
             };
@@ -767,7 +773,7 @@ fn problem_graded<'e>(
     let html = match &event.event {
         EventPayload::List(items) => items.iter().map(py_str).collect::<Vec<_>>().join(","),
         EventPayload::Text(s) => s.clone(),
-        EventPayload::Object(m) => Value::Object(m.clone()).to_string(),
+        EventPayload::Object(m) => json_text(m.as_ref()),
         _ => String::new(),
     };
     let pairs: Vec<(String, String)> = GRADED
