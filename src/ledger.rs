@@ -424,11 +424,11 @@ pub async fn known_lines(
     pool: &MySqlPool,
     lines: &[LineIdentity],
     keys: LineKeys,
-) -> Result<ahash::AHashSet<u128>, LoadError> {
+) -> Result<foldhash::HashSet<u128>, LoadError> {
     if lines.is_empty() {
         return Ok(Default::default());
     }
-    let by_key: ahash::AHashMap<[u8; 32], u128> = lines
+    let by_key: foldhash::HashMap<[u8; 32], u128> = lines
         .iter()
         .map(|line| (line.line_key(keys), line.hash()))
         .collect();

@@ -7,7 +7,7 @@
 //! every row to be stored, then commit the carried state with the ledger's "loaded" in one
 //! transaction.
 
-use ahash::AHashSet as HashSet;
+use foldhash::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -284,7 +284,7 @@ impl Transform {
             rows,
             relations,
             moocdb,
-            recent: HashSet::new(),
+            recent: HashSet::default(),
             seen: SeenLines::default(),
             check_db,
             // Read from the database when the run starts.
@@ -555,7 +555,7 @@ impl Transform {
                     .collect();
                 self.block_on(ledger::known_lines(pool, &lines, self.line_keys))?
             }
-            _ => HashSet::new(),
+            _ => HashSet::default(),
         };
         let pending = std::mem::take(&mut self.pending);
         for p in &pending {

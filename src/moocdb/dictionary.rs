@@ -1,7 +1,7 @@
 //! Value → integer id dictionaries (`urls`, `os`, `agent`, `resource_types`, resources by URI)
 //! whose ids stay stable across runs: the existing rows are read back before a load.
 
-use ahash::AHashMap as HashMap;
+use foldhash::HashMap;
 use std::hash::Hash;
 
 /// A dictionary assigning ids in first-seen order, continuing after the largest known id.
@@ -15,7 +15,7 @@ impl<K: Eq + Hash + Clone> Dictionary<K> {
     /// An empty dictionary whose first id is `first_id`.
     pub fn new(first_id: i64) -> Self {
         Dictionary {
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             next_id: first_id,
         }
     }

@@ -2,7 +2,7 @@
 //! (rooted at `i4x://`): a tree of URIs with one node per path level, ids assigned top-down in
 //! creation order and kept across loads.
 
-use ahash::AHashMap as HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 /// One node of a hierarchy.
@@ -41,7 +41,7 @@ impl Hierarchy {
     pub fn new(root_uri: &str, existing: Vec<(i64, String, Option<i64>)>) -> Hierarchy {
         let mut h = Hierarchy {
             nodes: Vec::new(),
-            by_uri: HashMap::new(),
+            by_uri: HashMap::default(),
             next_id: 1,
         };
         for (id, uri, parent) in existing {

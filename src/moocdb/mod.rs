@@ -9,7 +9,7 @@ pub mod dictionary;
 pub mod hierarchy;
 pub mod module_uri;
 
-use ahash::{AHashMap as HashMap, AHashSet as HashSet};
+use foldhash::{HashMap, HashSet};
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 
@@ -269,18 +269,18 @@ impl MoocdbBuilder {
             resources_urls: Dictionary::new(1),
             resources: Hierarchy::new("https://", known.resources),
             problems: Hierarchy::new("i4x://", known.problems),
-            users: HashMap::new(),
-            agent_cache: HashMap::new(),
-            url_cache: HashMap::new(),
-            module_cache: HashMap::new(),
-            texts: HashSet::new(),
+            users: HashMap::default(),
+            agent_cache: HashMap::default(),
+            url_cache: HashMap::default(),
+            module_cache: HashMap::default(),
+            texts: HashSet::default(),
         };
         for user in known.users {
             b.user(&Arc::from(user)).stored = true;
         }
         // Carried locations are complete URLs, parsed without a domain: not for `url_cache`,
         // whose pages are completed with the log's.
-        let mut locations: HashMap<String, Arc<CourseUrl>> = HashMap::new();
+        let mut locations: HashMap<String, Arc<CourseUrl>> = HashMap::default();
         for u in users {
             let staged = u.staged.map(|staged| StagedEvent {
                 ip: b.interned(&staged.ip),

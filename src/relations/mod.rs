@@ -11,7 +11,7 @@ pub mod handlers;
 
 use std::sync::Arc;
 
-use ahash::AHashMap as HashMap;
+use foldhash::HashMap;
 
 use chrono::NaiveDateTime;
 use serde_json::Value;
@@ -142,7 +142,7 @@ impl RelationBuilder {
                 })
                 .collect(),
             geoip,
-            anon_names: HashMap::new(),
+            anon_names: HashMap::default(),
         }
     }
 
