@@ -568,6 +568,22 @@ mod tests {
         );
         assert_eq!(org_course_run("course-v1:A+B+C+D#x"), Some("A/B/C".into()));
         assert_eq!(org_course_run("/courses/A/B"), None);
+        // A key later in the text wins over an earlier path; only the first key and the first
+        // path are looked at.
+        assert_eq!(
+            org_course_run("/courses/x/y/z/jump/course-v1:A+B+C"),
+            Some("A/B/C".into())
+        );
+        assert_eq!(
+            org_course_run("/courses/A/B/C/x/courses/D/E/F"),
+            Some("A/B/C".into())
+        );
+        assert_eq!(
+            org_course_run("course-v1:A+B/courses/D/E/F/course-v1:G+H+I"),
+            Some("D/E/F".into())
+        );
+        assert_eq!(org_course_run("coursecourses/A/B/C"), Some("A/B/C".into()));
+        assert_eq!(org_course_run("course-v1:+++"), Some("//".into()));
     }
 
     #[test]
