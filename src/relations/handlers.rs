@@ -1098,4 +1098,16 @@ mod tests {
         assert_eq!(py_str(&Value::Null), "None");
         assert_eq!(py_str(&serde_json::json!(1.5)), "1.5");
     }
+
+    #[test]
+    fn json_text_writes_what_the_value_displays() {
+        let v = serde_json::json!({
+            "z": [1, 2.5, -3, null, true, "é\"\\\n\t<p>"],
+            "a": {"nested": {"b": 1e300, "a": ""}},
+            "M": "\u{1F600}"
+        });
+        assert_eq!(json_text(v.as_object().unwrap()), v.to_string());
+        assert_eq!(json_text(v["z"].as_array().unwrap()), v["z"].to_string());
+        assert!(json_text(v.as_object().unwrap()).starts_with(r#"{"M":"#));
+    }
 }
