@@ -444,6 +444,9 @@ fn payload_of(v: Value) -> EventPayload {
     match v {
         Value::Object(m) => EventPayload::Object(Cow::Owned(m)),
         Value::Array(a) => EventPayload::List(a),
+        Value::String(s) if s == EMPTY_REQUEST_TEXT => {
+            EventPayload::Object(Cow::Borrowed(&EMPTY_REQUEST))
+        }
         Value::String(s) => {
             let t = s.trim_start();
             if (t.starts_with('{') || t.starts_with('[') || t.starts_with('"'))
@@ -601,6 +604,11 @@ mod tests {
                 matches!(e.event, EventPayload::Object(Cow::Borrowed(_))),
                 "{line}"
             );
+            let general = TrackingEvent::parse_value(&line).unwrap();
+            assert!(matches!(
+                general.event,
+                EventPayload::Object(Cow::Borrowed(_))
+            ));
             let m = e.event.as_object().unwrap();
             assert_eq!(m.len(), 2);
             assert_eq!(m["POST"], Value::Object(Map::new()));
