@@ -279,6 +279,8 @@ async fn infile_and_insert_give_identical_tables() {
     let (url_a, _) = fresh_database("method_infile").await;
     let mut o = options(&url_a, &[&sample]);
     o.method = MethodChoice::Infile;
+    // Small batches: each table's one statement carries many of them.
+    o.batch_bytes = 16 * 1024;
     let a = load(o).await;
     assert_eq!(a.method, "infile");
     let (url_b, _) = fresh_database("method_insert").await;
@@ -290,6 +292,50 @@ async fn infile_and_insert_give_identical_tables() {
     assert_eq!(b.method, "insert");
     assert_eq!(a.rows, b.rows);
     assert_same_public_tables(&url_a, &url_b).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_statement_that_fails_is_reported_not_waited_for() {
+    use moocdb_loader::sink::database::Target;
+    use moocdb_loader::sink::infile::InfilePool;
+    use moocdb_loader::sink::{Batch, Connections, Writers};
+    // A database without the loader's tables: the `os` table's statement fails at once, while
+    // its batches keep coming.
+    let (url, db) = fresh_database("stream_failure").await;
+    let admin = pool(&format!("{}/mysql", server_url())).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{db}`")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let target = Target::parse(&url, None).unwrap();
+    let writers = Writers::start(
+        Connections::Infile(InfilePool::new(&target, 4).unwrap()),
+        db.clone(),
+        format!("{db}_private"),
+        4,
+        4,
+    );
+    let sender = writers.sender();
+    let sent = tokio::task::spawn_blocking(move || {
+        for id in 1..=20 {
+            let data = format!("{id}\tLinux\n").into_bytes();
+            let batch = Batch {
+                table: Table::Os,
+                data,
+                rows: 1,
+            };
+            sender.send(batch)?;
+        }
+        sender.barrier().map(drop)
+    });
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(60), sent)
+        .await
+        .expect("the failure ends the load, not a wait")
+        .unwrap();
+    assert!(sent.is_err(), "the failed statement stops the senders");
+    let error = writers.finish().await.unwrap_err().to_string();
+    assert!(error.contains("`os`"), "{error}");
+    assert!(error.contains("doesn't exist"), "{error}");
 }
 
 /// Strings that break naive escaping, as JSON string literals.

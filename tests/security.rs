@@ -25,21 +25,25 @@ async fn a_local_infile_request_for_a_client_file_gets_only_the_loaders_rows() {
     let target = Target::parse(&url, None).unwrap();
     let infile = InfilePool::new(&target, 1).unwrap();
     // The statement (as a hostile server would) names /etc/passwd: the loader's handler serves
-    // the rows it built in memory, whatever file name is asked for.
+    // the rows it built in memory (here two batches), whatever file name is asked for.
+    let (batches, received) = tokio::sync::mpsc::channel(2);
+    batches.send(b"harmless row\n".to_vec()).await.unwrap();
+    batches.send(b"second batch\n".to_vec()).await.unwrap();
+    drop(batches);
     let n = infile
-        .load(
+        .load_stream(
             "LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE leak (line)",
             "leak",
-            b"harmless row\n".to_vec(),
+            received,
         )
         .await
         .unwrap();
-    assert_eq!(n, 1);
-    let lines: Vec<String> = sqlx::query_scalar("SELECT line FROM leak")
+    assert_eq!(n, 2);
+    let lines: Vec<String> = sqlx::query_scalar("SELECT line FROM leak ORDER BY line")
         .fetch_all(&admin)
         .await
         .unwrap();
-    assert_eq!(lines, ["harmless row"]);
+    assert_eq!(lines, ["harmless row", "second batch"]);
     assert!(!lines.iter().any(|l| l.contains("root:")));
     // Without a batch to serve (any other statement on the loader's connections), there is no
     // handler at all: the request fails instead of reading a file.
@@ -49,7 +53,7 @@ async fn a_local_infile_request_for_a_client_file_gets_only_the_loaders_rows() {
         .fetch_one(&admin)
         .await
         .unwrap();
-    assert_eq!(count, 1);
+    assert_eq!(count, 2);
     infile.close().await;
 }
 

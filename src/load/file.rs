@@ -579,7 +579,9 @@ impl Transform {
             // Bound the memory: once these lines are stored, the database answers for them.
             self.rows.flush(Table::Lines)?;
             if let Some(sender) = &self.cx.sender {
-                sender.barrier()?;
+                // Only the lines must be stored: the other tables' statements go on (with the
+                // infile method, ending them would end their bulk load into an empty table).
+                sender.table_barrier(Table::Lines)?;
             }
             self.spill_recent();
         }

@@ -366,7 +366,8 @@ async fn choose_method(
     if options.method == MethodChoice::Insert {
         return Ok((Method::Insert, Connections::Insert(pool.clone())));
     }
-    let infile = InfilePool::new(target, options.writers)?;
+    // One connection per table: the infile method streams each table's rows as one statement.
+    let infile = InfilePool::new(target, Table::ALL.len())?;
     match infile.probe().await {
         Ok(()) => Ok((Method::Infile, Connections::Infile(infile))),
         Err(LoadError::InfileRefused { message }) if options.method == MethodChoice::Auto => {

@@ -5,12 +5,16 @@
 //! per-connection handler that serves the batch built in memory, whatever file name the server
 //! asks for, so a server can never make the loader read a client file.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use mysql_async::prelude::Queryable;
 use mysql_async::{OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
+use tokio::sync::mpsc;
 
-use crate::error::{DEADLOCK_CODE, Fault, LoadError, fault_of_code, scrub};
+use crate::error::{Fault, LoadError, fault_of_code, scrub};
 
 use super::database::{SESSION_SETUP, Target};
 
@@ -22,6 +26,11 @@ pub const REFUSED_CODES: [u16; 3] = [1148, 3948, 4166];
 /// must not exceed the server's `max_allowed_packet` (1 MB on some servers, 1 KB at the least),
 /// while a batch is 2 MiB by default; 64 KiB keeps the number of writes small.
 const INFILE_CHUNK: usize = 64 * 1024;
+
+/// How long the server waits for the next piece of a table's streamed rows (its
+/// `net_read_timeout`, 30 s by default): a table whose rows are rare gets a batch only now and
+/// then, and the transform may wait on another table's full queue meanwhile.
+const STREAM_SESSION: &str = "SET SESSION net_read_timeout = 28800";
 
 /// A pool of `mysql_async` connections for `LOAD DATA LOCAL INFILE`.
 #[derive(Clone)]
@@ -61,41 +70,32 @@ impl InfilePool {
         })
     }
 
-    /// Sends one batch with `statement` (a `LOAD DATA LOCAL INFILE` statement); returns the rows
-    /// the server inserted. A refusal is returned as [`LoadError::InfileRefused`].
-    pub async fn load(
+    /// Sends every batch received on `batches` with one `statement` (a `LOAD DATA LOCAL INFILE`
+    /// statement) that lasts until the channel closes; returns the rows the server inserted.
+    ///
+    /// One statement per table is what lets the server load rows into an empty table in bulk:
+    /// MariaDB then writes no undo record per row and builds secondary indexes by sorting, which
+    /// it does only for the first statement into an empty table. It cannot be run again after a
+    /// deadlock (its rows are gone), but no other statement of the load writes the table.
+    pub async fn load_stream(
         &self,
         statement: &str,
         table: &str,
-        data: Vec<u8>,
+        batches: mpsc::Receiver<Vec<u8>>,
     ) -> Result<u64, LoadError> {
         let secret = self.secret.as_deref();
         let operation = format!("writing to table `{table}`");
         let write_error = |e: mysql_async::Error| classify(e, &operation, table, secret);
-        let bytes = Bytes::from(data);
-        let run = || async {
-            let mut conn = self.pool.get_conn().await?;
-            // The stream is made again for each run: its chunks share the batch's bytes.
-            let chunks: Vec<std::io::Result<Bytes>> = (0..bytes.len())
-                .step_by(INFILE_CHUNK)
-                .map(|start| Ok(bytes.slice(start..(start + INFILE_CHUNK).min(bytes.len()))))
-                .collect();
-            conn.set_infile_handler(async move { Ok(futures_util::stream::iter(chunks).boxed()) });
-            conn.query_drop(statement).await?;
-            Ok(conn.affected_rows())
+        let mut conn = self.pool.get_conn().await.map_err(write_error)?;
+        conn.query_drop(STREAM_SESSION).await.map_err(write_error)?;
+        let chunks = BatchChunks {
+            batches,
+            current: Bytes::new(),
+            at: 0,
         };
-        let is_deadlock = |e: &mysql_async::Error| match e {
-            mysql_async::Error::Server(server) => server.code == DEADLOCK_CODE,
-            _ => false,
-        };
-        let affected = super::writer::retry_deadlocks(table, run, is_deadlock)
-            .await
-            .map_err(write_error)?;
-        // The statement has consumed every slice: the buffer is ours again.
-        if let Ok(buffer) = bytes.try_into_mut() {
-            super::spare::give(buffer.into());
-        }
-        Ok(affected)
+        conn.set_infile_handler(async move { Ok(chunks.boxed()) });
+        conn.query_drop(statement).await.map_err(write_error)?;
+        Ok(conn.affected_rows())
     }
 
     /// Checks that the server accepts LOCAL INFILE, with an empty load into a temporary table.
@@ -124,6 +124,42 @@ impl InfilePool {
     /// Closes every connection.
     pub async fn close(self) {
         let _ = self.pool.disconnect().await;
+    }
+}
+
+/// The batches of a table's stream, cut into pieces of [`INFILE_CHUNK`] bytes. A batch whose
+/// pieces have all been sent goes back to the spare buffers.
+struct BatchChunks {
+    batches: mpsc::Receiver<Vec<u8>>,
+    current: Bytes,
+    at: usize,
+}
+
+impl Stream for BatchChunks {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.at < this.current.len() {
+                let end = (this.at + INFILE_CHUNK).min(this.current.len());
+                let chunk = this.current.slice(this.at..end);
+                this.at = end;
+                return Poll::Ready(Some(Ok(chunk)));
+            }
+            match this.batches.poll_recv(cx) {
+                Poll::Ready(Some(data)) => {
+                    let sent = std::mem::replace(&mut this.current, Bytes::from(data));
+                    this.at = 0;
+                    // The driver has written the last piece by the time it asks for the next.
+                    if let Ok(buffer) = sent.try_into_mut() {
+                        super::spare::give(buffer.into());
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 

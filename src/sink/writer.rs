@@ -1,6 +1,7 @@
-//! The writers: batches from the transform thread become `LOAD DATA` or `INSERT` statements,
-//! several at a time, with a bounded queue so that memory stays flat when the server is slower
-//! than the transform.
+//! The writers: batches from the transform thread become `LOAD DATA` or `INSERT` statements, with
+//! bounded queues so that memory stays flat when the server is slower than the transform.
+//! `LOAD DATA` streams each table's batches through one statement per file (a bulk load when the
+//! table starts empty); `INSERT` runs batches as statements of their own, several at a time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,7 +41,43 @@ pub type WrittenRows = BTreeMap<Table, u64>;
 
 enum Message {
     Batch(Batch),
-    Barrier(oneshot::Sender<Result<WrittenRows, String>>),
+    /// Wait until every batch sent so far is stored (`None`), or only `table`'s.
+    Barrier(Option<Table>, oneshot::Sender<Result<WrittenRows, String>>),
+}
+
+/// Batches of one table's stream waiting to be sent: one, besides the one being sent, keeps
+/// the statement fed without holding much memory per table.
+const STREAM_QUEUE: usize = 1;
+
+/// One table's rows going to the server as one `LOAD DATA LOCAL` statement (infile method).
+struct TableStream {
+    table: Table,
+    data: mpsc::Sender<Vec<u8>>,
+    /// Rows sent so far.
+    sent: u64,
+    statement: tokio::task::JoinHandle<Result<u64, LoadError>>,
+}
+
+impl TableStream {
+    fn start(pool: InfilePool, head: Arc<str>, table: Table) -> TableStream {
+        let (data, batches) = mpsc::channel(STREAM_QUEUE);
+        let statement =
+            tokio::spawn(async move { pool.load_stream(&head, table.name(), batches).await });
+        TableStream {
+            table,
+            data,
+            sent: 0,
+            statement,
+        }
+    }
+
+    /// Ends the statement and waits for it: the table and the rows it stored.
+    async fn finish(self) -> Result<Result<(Table, u64), LoadError>, tokio::task::JoinError> {
+        drop(self.data);
+        let (table, sent) = (self.table, self.sent);
+        // REPLACE counts a replaced row twice: report the rows sent.
+        (self.statement.await).map(|r| r.map(|n| (table, if table.replaces() { sent } else { n })))
+    }
 }
 
 /// The qualified `db`.`table` name of a table.
@@ -146,9 +183,19 @@ impl WriterSender {
     /// Waits until every batch sent so far is stored; returns the rows written since the last
     /// barrier.
     pub fn barrier(&self) -> Result<WrittenRows, LoadError> {
+        self.barrier_of(None)
+    }
+
+    /// Waits until every batch of `table` sent so far is stored (with the insert method, every
+    /// batch of every table).
+    pub fn table_barrier(&self, table: Table) -> Result<(), LoadError> {
+        self.barrier_of(Some(table)).map(drop)
+    }
+
+    fn barrier_of(&self, only: Option<Table>) -> Result<WrittenRows, LoadError> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .blocking_send(Message::Barrier(done))
+            .blocking_send(Message::Barrier(only, done))
             .map_err(|_| LoadError::WritersStopped)?;
         match wait.blocking_recv() {
             Ok(Ok(rows)) => Ok(rows),
@@ -182,6 +229,7 @@ async fn dispatch(
     let mut total = WrittenRows::new();
     let mut since_barrier = WrittenRows::new();
     let mut failure: Option<LoadError> = None;
+    let mut streams: BTreeMap<Table, TableStream> = BTreeMap::new();
 
     let record = |result: Result<Result<(Table, u64), LoadError>, tokio::task::JoinError>,
                   total: &mut WrittenRows,
@@ -210,24 +258,59 @@ async fn dispatch(
             break;
         }
         match message {
-            Message::Batch(batch) => {
-                let permit = slots.clone().acquire_owned().await.expect("semaphore open");
-                let head = heads[&batch.table].clone();
-                let connections = connections.clone();
-                running.spawn(async move {
-                    let _permit = permit;
+            Message::Batch(batch) => match &connections {
+                Connections::Infile(pool) => {
                     let table = batch.table;
-                    let sent = batch.rows;
-                    let n = execute(&connections, &head, batch).await?;
-                    // REPLACE counts a replaced row twice: report the rows sent.
-                    Ok((table, if table.replaces() { sent } else { n }))
-                });
-            }
-            Message::Barrier(reply) => {
+                    let stream = streams.entry(table).or_insert_with(|| {
+                        TableStream::start(pool.clone(), heads[&table].clone(), table)
+                    });
+                    stream.sent += batch.rows;
+                    if stream.data.send(batch.data).await.is_err() {
+                        // The statement ended before its rows did: its error is the load's.
+                        let stream = streams.remove(&table).expect("the stream just used");
+                        record(
+                            stream.finish().await,
+                            &mut total,
+                            &mut since_barrier,
+                            &mut failure,
+                        );
+                    }
+                }
+                Connections::Insert(pool) => {
+                    let permit = slots.clone().acquire_owned().await.expect("semaphore open");
+                    let head = heads[&batch.table].clone();
+                    let pool = pool.clone();
+                    running.spawn(async move {
+                        let _permit = permit;
+                        let table = batch.table;
+                        let sent = batch.rows;
+                        let n = insert(&pool, &head, batch).await?;
+                        // REPLACE counts a replaced row twice: report the rows sent.
+                        Ok((table, if table.replaces() { sent } else { n }))
+                    });
+                }
+            },
+            Message::Barrier(only, reply) => {
+                let ending: Vec<Table> = (streams.keys().copied())
+                    .filter(|t| only.is_none_or(|o| o == *t))
+                    .collect();
+                for table in ending {
+                    let stream = streams.remove(&table).expect("a running stream");
+                    record(
+                        stream.finish().await,
+                        &mut total,
+                        &mut since_barrier,
+                        &mut failure,
+                    );
+                }
                 while let Some(done) = running.join_next().await {
                     record(done, &mut total, &mut since_barrier, &mut failure);
                 }
                 match &failure {
+                    // A table's barrier leaves the count since the last full one running.
+                    None if only.is_some() => {
+                        let _ = reply.send(Ok(WrittenRows::new()));
+                    }
                     None => {
                         let _ = reply.send(Ok(std::mem::take(&mut since_barrier)));
                     }
@@ -239,6 +322,14 @@ async fn dispatch(
             }
         }
     }
+    for (_, stream) in std::mem::take(&mut streams) {
+        record(
+            stream.finish().await,
+            &mut total,
+            &mut since_barrier,
+            &mut failure,
+        );
+    }
     while let Some(done) = running.join_next().await {
         record(done, &mut total, &mut since_barrier, &mut failure);
     }
@@ -248,37 +339,33 @@ async fn dispatch(
     }
 }
 
-async fn execute(connections: &Connections, head: &str, batch: Batch) -> Result<u64, LoadError> {
+/// Runs one batch as a multi-row `INSERT` (or `REPLACE`) statement.
+async fn insert(pool: &MySqlPool, head: &str, batch: Batch) -> Result<u64, LoadError> {
     let table = batch.table.name();
-    match connections {
-        Connections::Infile(pool) => pool.load(head, table, batch.data).await,
-        Connections::Insert(pool) => {
-            let mut sql = Vec::with_capacity(head.len() + batch.data.len());
-            sql.extend_from_slice(head.as_bytes());
-            sql.extend_from_slice(&batch.data);
-            super::spare::give(batch.data);
-            let sql = String::from_utf8(sql).map_err(|_| LoadError::Write {
-                table: table.to_string(),
-                message: "internal error: encoded rows are not UTF-8".into(),
-            })?;
-            let is_deadlock = |e: &sqlx::Error| sqlx_server_code(e) == Some(DEADLOCK_CODE);
-            let run = || sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str())).execute(pool);
-            let result = retry_deadlocks(table, run, is_deadlock)
-                .await
-                .map_err(|e| LoadError::write(table, e))?;
-            Ok(result.rows_affected())
-        }
-    }
+    let mut sql = Vec::with_capacity(head.len() + batch.data.len());
+    sql.extend_from_slice(head.as_bytes());
+    sql.extend_from_slice(&batch.data);
+    super::spare::give(batch.data);
+    let sql = String::from_utf8(sql).map_err(|_| LoadError::Write {
+        table: table.to_string(),
+        message: "internal error: encoded rows are not UTF-8".into(),
+    })?;
+    let is_deadlock = |e: &sqlx::Error| sqlx_server_code(e) == Some(DEADLOCK_CODE);
+    let run = || sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str())).execute(pool);
+    let result = retry_deadlocks(table, run, is_deadlock)
+        .await
+        .map_err(|e| LoadError::write(table, e))?;
+    Ok(result.rows_affected())
 }
 
-/// Times a statement is run before a deadlock fails the load. Two writers' statements into one
-/// table deadlock now and then under load.
+/// Times an `INSERT` statement is run before a deadlock fails the load. Two writers' statements
+/// into one table deadlock now and then under load.
 const DEADLOCK_ATTEMPTS: u32 = 6;
 
-/// Runs a writer's statement, again after a short pause when the server rolled it back to break a
+/// Runs an `INSERT` writer's statement, again after a short pause when the server rolled it back to break a
 /// deadlock. Safe because each statement is its own transaction, rolled back whole, and adds the
 /// same rows with `IGNORE` or `REPLACE` each time it runs.
-pub(super) async fn retry_deadlocks<T, E, Run, Attempt>(
+async fn retry_deadlocks<T, E, Run, Attempt>(
     table: &str,
     mut run: Run,
     is_deadlock: impl Fn(&E) -> bool,
