@@ -268,12 +268,17 @@ async fn dispatch(
                     if stream.data.send(batch.data).await.is_err() {
                         // The statement ended before its rows did: its error is the load's.
                         let stream = streams.remove(&table).expect("the stream just used");
-                        record(
-                            stream.finish().await,
-                            &mut total,
-                            &mut since_barrier,
-                            &mut failure,
-                        );
+                        let ended = match stream.finish().await {
+                            // Never expected: the statement reads until the stream is closed.
+                            Ok(Ok(_)) => Ok(Err(LoadError::Write {
+                                table: table.name().to_string(),
+                                message: "the statement ended before all its rows were sent; \
+                                          run the same command again"
+                                    .into(),
+                            })),
+                            other => other,
+                        };
+                        record(ended, &mut total, &mut since_barrier, &mut failure);
                     }
                 }
                 Connections::Insert(pool) => {
