@@ -126,8 +126,8 @@ pub struct Writers {
 }
 
 impl Writers {
-    /// Starts writers that run up to `parallel` statements at once, with at most `queued`
-    /// batches waiting.
+    /// Starts writers with at most `queued` batches waiting. `INSERT` runs up to `parallel`
+    /// statements at once; `LOAD DATA` runs one statement per table that has rows.
     pub fn start(
         connections: Connections,
         database: String,
