@@ -2,8 +2,8 @@
 //! launchbadge/sqlx#1766).
 //!
 //! Security: no global infile handler is ever installed. Each statement gets a one-shot,
-//! per-connection handler that serves the batch built in memory, whatever file name the server
-//! asks for, so a server can never make the loader read a client file.
+//! per-connection handler that serves the table's batches built in memory, whatever file name the
+//! server asks for, so a server can never make the loader read a client file.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,7 +28,7 @@ pub const REFUSED_CODES: [u16; 3] = [1148, 3948, 4166];
 const INFILE_CHUNK: usize = 64 * 1024;
 
 /// How long the server waits for the next piece of a table's streamed rows (its
-/// `net_read_timeout`, 30 s by default): a table whose rows are rare gets a batch only now and
+/// `net_read_timeout`, 30 s by default; set once per connection): a table whose rows are rare gets a batch only now and
 /// then, and the transform may wait on another table's full queue meanwhile.
 const STREAM_SESSION: &str = "SET SESSION net_read_timeout = 28800";
 
@@ -51,7 +51,7 @@ impl InfilePool {
             .user(Some(user))
             .pass(password.clone())
             .db_name(Some(target.database.clone()))
-            .setup(vec![SESSION_SETUP.to_string()])
+            .setup(vec![SESSION_SETUP.to_string(), STREAM_SESSION.to_string()])
             // Connect exactly where the URL says, like the sqlx connections: by default
             // mysql_async reconnects to the Unix socket the server names in @@socket when the
             // host is local, which changes the account ('user'@'localhost'), drops the TLS the
@@ -87,7 +87,6 @@ impl InfilePool {
         let operation = format!("writing to table `{table}`");
         let write_error = |e: mysql_async::Error| classify(e, &operation, table, secret);
         let mut conn = self.pool.get_conn().await.map_err(write_error)?;
-        conn.query_drop(STREAM_SESSION).await.map_err(write_error)?;
         let chunks = BatchChunks {
             batches,
             current: Bytes::new(),

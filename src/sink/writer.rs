@@ -75,8 +75,7 @@ impl TableStream {
     async fn finish(self) -> Result<Result<(Table, u64), LoadError>, tokio::task::JoinError> {
         drop(self.data);
         let (table, sent) = (self.table, self.sent);
-        // REPLACE counts a replaced row twice: report the rows sent.
-        (self.statement.await).map(|r| r.map(|n| (table, if table.replaces() { sent } else { n })))
+        (self.statement.await).map(|r| r.map(|n| (table, rows_stored(table, sent, n))))
     }
 }
 
@@ -290,8 +289,7 @@ async fn dispatch(
                         let table = batch.table;
                         let sent = batch.rows;
                         let n = insert(&pool, &head, batch).await?;
-                        // REPLACE counts a replaced row twice: report the rows sent.
-                        Ok((table, if table.replaces() { sent } else { n }))
+                        Ok((table, rows_stored(table, sent, n)))
                     });
                 }
             },
@@ -344,6 +342,12 @@ async fn dispatch(
     }
 }
 
+/// The rows a statement stored, from the rows `sent` and the rows the server says it `affected`:
+/// `REPLACE` counts a replaced row twice, so for its tables the rows sent are reported.
+fn rows_stored(table: Table, sent: u64, affected: u64) -> u64 {
+    if table.replaces() { sent } else { affected }
+}
+
 /// Runs one batch as a multi-row `INSERT` (or `REPLACE`) statement.
 async fn insert(pool: &MySqlPool, head: &str, batch: Batch) -> Result<u64, LoadError> {
     let table = batch.table.name();
@@ -367,9 +371,9 @@ async fn insert(pool: &MySqlPool, head: &str, batch: Batch) -> Result<u64, LoadE
 /// into one table deadlock now and then under load.
 const DEADLOCK_ATTEMPTS: u32 = 6;
 
-/// Runs an `INSERT` writer's statement, again after a short pause when the server rolled it back to break a
-/// deadlock. Safe because each statement is its own transaction, rolled back whole, and adds the
-/// same rows with `IGNORE` or `REPLACE` each time it runs.
+/// Runs an `INSERT` writer's statement, again after a short pause when the server rolled it back
+/// to break a deadlock. Safe because each statement is its own transaction, rolled back whole,
+/// and adds the same rows with `IGNORE` or `REPLACE` each time it runs.
 async fn retry_deadlocks<T, E, Run, Attempt>(
     table: &str,
     mut run: Run,
