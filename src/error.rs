@@ -134,6 +134,17 @@ pub enum LoadError {
         /// The server's message.
         message: String,
     },
+    /// The server refused another connection: it is at `max_connections`, or the account at its
+    /// `max_user_connections` (server errors 1040, 1203 and 1226).
+    #[error(
+        "the server refused another connection while {operation} ({message}): it has as many as its max_connections (or the account's max_user_connections) allows. Close other clients or raise the limit (the infile method uses one connection per table when there is room, fewer otherwise, and `--method insert` uses --writers + 3), then run the same command again: the unfinished file is completed then, nothing is doubled"
+    )]
+    NoConnections {
+        /// What was being done, naming the table or file.
+        operation: String,
+        /// The server's message.
+        message: String,
+    },
     /// The server asked for a client file in answer to a statement that is not the loader's
     /// `LOAD DATA`: a misbehaving or hostile server. Nothing was sent.
     #[error(
@@ -157,6 +168,8 @@ pub enum Fault {
     ConnectionLost,
     /// The server's disk or tablespace is full.
     ServerFull,
+    /// The server, or the account, has no connection left.
+    NoConnections,
 }
 
 /// Server error codes meaning the connection is gone: 1053 server shutdown in progress, 1927
@@ -175,6 +188,11 @@ pub const DEADLOCK_CODE: u16 = 1213;
 /// tablespace that cannot grow, or a full disk under InnoDB) and 1021 "disk full".
 pub const SERVER_FULL_CODES: [u16; 2] = [1114, 1021];
 
+/// Server error codes meaning no more connections: 1040 "too many connections"
+/// (`max_connections`), 1203 (the account's `max_user_connections`) and 1226 (an account
+/// resource limit, `MAX_USER_CONNECTIONS` among them).
+pub const NO_CONNECTION_CODES: [u16; 3] = [1040, 1203, 1226];
+
 /// The fault a server error code means, if any.
 pub fn fault_of_code(code: u16) -> Option<Fault> {
     if code == LOCK_TIMEOUT_CODE {
@@ -183,6 +201,8 @@ pub fn fault_of_code(code: u16) -> Option<Fault> {
         Some(Fault::ConnectionLost)
     } else if SERVER_FULL_CODES.contains(&code) {
         Some(Fault::ServerFull)
+    } else if NO_CONNECTION_CODES.contains(&code) {
+        Some(Fault::NoConnections)
     } else {
         None
     }
@@ -218,6 +238,7 @@ impl LoadError {
             Fault::LockTimeout => LoadError::LockTimeout { operation, message },
             Fault::ConnectionLost => LoadError::ConnectionLost { operation, message },
             Fault::ServerFull => LoadError::ServerFull { operation, message },
+            Fault::NoConnections => LoadError::NoConnections { operation, message },
         }
     }
 
@@ -247,11 +268,14 @@ impl LoadError {
 }
 
 /// What to check when connecting failed with `message`: the TLS settings when the TLS handshake
-/// failed, else the URL and the server.
+/// failed, the connection limits when the server has no connection left, else the URL and the
+/// server.
 pub fn connect_advice(message: &str) -> &'static str {
     let m = message.to_ascii_lowercase();
     if m.contains("certificate") || m.contains("tls") || m.contains("ssl") {
         "Check the URL's ssl-mode and ssl-ca (ssl-ca must be the CA that signed the server's certificate; ssl-mode=REQUIRED encrypts without checking it)"
+    } else if m.contains("too many connections") || m.contains("max_user_connections") {
+        "The server is at its connection limit (max_connections, or the account's max_user_connections): close other clients or raise the limit, then run again"
     } else {
         "Check --database-url / DATABASE_URL and that the server is running"
     }
@@ -325,5 +349,18 @@ mod tests {
         assert!(e.to_string().contains("run the same command again"));
         assert!(connect_advice("invalid peer certificate: UnknownIssuer").contains("ssl-ca"));
         assert!(connect_advice("Connection refused").contains("--database-url"));
+        for code in [1040, 1203, 1226] {
+            assert_eq!(fault_of_code(code), Some(Fault::NoConnections));
+        }
+        let none = LoadError::from_fault(
+            Fault::NoConnections,
+            "writing to table `agent`",
+            "ERROR 1040 (HY000): Too many connections".into(),
+        );
+        assert!(none.to_string().contains("table `agent`"), "{none}");
+        assert!(none.to_string().contains("raise the limit"), "{none}");
+        let advice =
+            connect_advice("error returned from database: 1040 (08004): Too many connections");
+        assert!(advice.contains("max_connections"), "{advice}");
     }
 }

@@ -295,6 +295,61 @@ async fn infile_and_insert_give_identical_tables() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_account_with_few_connections_left_gets_the_same_tables() {
+    // An account limited to 12 connections: the bookkeeping pool may use 7, so LOAD DATA gets
+    // fewer connections than there are tables and must take turns; one per table would fail
+    // with "too many connections".
+    let sample = data("sample.log");
+    let (url_a, db_a) = fresh_database("few_connections").await;
+    let admin = pool(&format!("{}/mysql", server_url())).await;
+    let host: String = sqlx::query_scalar("SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', -1)")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    let account = format!("'moocdb_few'@'{host}'");
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP USER IF EXISTS {account}"
+    )))
+    .execute(&admin)
+    .await;
+    let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE USER {account} IDENTIFIED BY 'few-pw' WITH MAX_USER_CONNECTIONS 12; \
+         GRANT ALL ON `{db_a}`.* TO {account}; GRANT ALL ON `{db_a}_private`.* TO {account}"
+    )))
+    .execute(&admin)
+    .await;
+    if let Err(e) = created {
+        eprintln!("SKIPPED: the test account cannot create a limited account here ({e})");
+        return;
+    }
+    let mut limited = url::Url::parse(&url_a).unwrap();
+    limited.set_username("moocdb_few").unwrap();
+    limited.set_password(Some("few-pw")).unwrap();
+    let mut o = options(limited.as_str(), &[&sample]);
+    o.method = MethodChoice::Infile;
+    o.batch_bytes = 16 * 1024;
+    let a = moocdb_loader::run(
+        o,
+        moocdb_loader::progress::Progress::new(moocdb_loader::progress::ProgressMode::Quiet),
+        Default::default(),
+    )
+    .await;
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP USER {account}")))
+        .execute(&admin)
+        .await;
+    let a = a.expect("the load fits in the account's connections");
+    assert_eq!(a.method, "infile");
+
+    let (url_b, _) = fresh_database("many_connections").await;
+    let mut o = options(&url_b, &[&sample]);
+    o.method = MethodChoice::Infile;
+    o.batch_bytes = 16 * 1024;
+    let b = load(o).await;
+    assert_eq!(a.rows, b.rows);
+    assert_same_public_tables(&url_a, &url_b).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_table_statement_that_fails_is_reported_not_waited_for() {
     use moocdb_loader::sink::database::Target;
     use moocdb_loader::sink::infile::InfilePool;

@@ -211,7 +211,7 @@ async fn run_logs(
         let target = Target::parse(url, options.private_database.as_deref())?;
         private_database = target.private_database.clone();
         let pool = target
-            .prepare(!options.no_pii, options.writers as u32 + 3)
+            .prepare(!options.no_pii, bookkeeping_connections(&options))
             .await?;
         lock = Some(database::lock(&pool, &target.database).await?);
         for path in ledger::recover(&pool).await? {
@@ -366,8 +366,22 @@ async fn choose_method(
     if options.method == MethodChoice::Insert {
         return Ok((Method::Insert, Connections::Insert(pool.clone())));
     }
-    // One connection per table: the infile method streams each table's rows as one statement.
-    let infile = InfilePool::new(target, Table::ALL.len())?;
+    // One connection per table, where the server has room: the infile method streams each
+    // table's rows as one statement.
+    let room = database::connection_room(pool).await;
+    // The bookkeeping pool may still open connections up to its size; and one for anyone else.
+    let growth = bookkeeping_connections(options).saturating_sub(pool.size());
+    let streams = infile_streams(room, u64::from(growth) + 1);
+    if streams < Table::ALL.len() {
+        tracing::warn!(
+            "the server accepts only {} more connection(s) from this account (max_connections, \
+             max_user_connections); LOAD DATA keeps {streams} table(s) streaming at once instead \
+             of one per table ({}), which is slower. Raise the limit for the fastest loads",
+            room.unwrap_or_default(),
+            Table::ALL.len()
+        );
+    }
+    let infile = InfilePool::new(target, streams)?;
     match infile.probe().await {
         Ok(()) => Ok((Method::Infile, Connections::Infile(infile))),
         Err(LoadError::InfileRefused { message }) if options.method == MethodChoice::Auto => {
@@ -381,6 +395,25 @@ async fn choose_method(
             infile.close().await;
             Err(e)
         }
+    }
+}
+
+/// The size of the sqlx pool: the `INSERT` writers, and the bookkeeping beside them (the lock,
+/// the ledger, line look-ups).
+fn bookkeeping_connections(options: &LoadOptions) -> u32 {
+    options.writers as u32 + 3
+}
+
+/// How many tables' `LOAD DATA` statements may stream at once, from the connections the server
+/// has `room` for: one per table when there is room, else what is left after `reserved`
+/// connections, at least one.
+fn infile_streams(room: Option<u64>, reserved: u64) -> usize {
+    let tables = Table::ALL.len();
+    match room {
+        None => tables,
+        Some(room) => usize::try_from(room.saturating_sub(reserved))
+            .unwrap_or(tables)
+            .clamp(1, tables),
     }
 }
 
@@ -453,6 +486,21 @@ pub fn event_course(event: &TrackingEvent) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn infile_streams_fit_in_the_connections_the_server_has_room_for() {
+        let tables = Table::ALL.len();
+        // Unknown limits, or room to spare: one statement per table.
+        assert_eq!(infile_streams(None, 8), tables);
+        assert_eq!(infile_streams(Some(140), 8), tables);
+        assert_eq!(infile_streams(Some(tables as u64 + 8), 8), tables);
+        // Less room: what is left after the reserve.
+        assert_eq!(infile_streams(Some(tables as u64 + 7), 8), tables - 1);
+        assert_eq!(infile_streams(Some(12), 8), 4);
+        // No room: still one, and the server's own error says why if even that fails.
+        assert_eq!(infile_streams(Some(8), 8), 1);
+        assert_eq!(infile_streams(Some(0), 8), 1);
+    }
 
     #[test]
     fn course_ids_normalise() {

@@ -226,6 +226,39 @@ pub async fn max_allowed_packet(pool: &MySqlPool) -> Result<u64, LoadError> {
     Ok(v.parse::<u64>().unwrap_or(4 << 20).max(1024))
 }
 
+/// How many more connections the server would accept from this account now: `max_connections`
+/// less the connections open, and, when the account has a limit (`max_user_connections`), that
+/// limit less the account's own connections. `None` when the server does not say (the queries
+/// are best effort: a server that hides them is not a reason to stop).
+pub async fn connection_room(pool: &MySqlPool) -> Option<u64> {
+    let limits: (i64, i64) = sqlx::query_as(
+        "SELECT CAST(@@max_connections AS SIGNED), CAST(@@max_user_connections AS SIGNED)",
+    )
+    .fetch_one(pool)
+    .await
+    .ok()?;
+    let (_, open): (String, String) = sqlx::query_as("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+        .fetch_one(pool)
+        .await
+        .ok()?;
+    let open: i64 = open.parse().ok()?;
+    let mut room = limits.0 - open;
+    // 0 is no limit; MariaDB's -1 forbids connections only to accounts without a limit of
+    // their own, which this one then has (it is connected).
+    if limits.1 > 0 {
+        // Without the PROCESS privilege the process list shows only the account's own threads.
+        let own: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE USER = SUBSTRING_INDEX(USER(), '@', 1)",
+        )
+        .fetch_one(pool)
+        .await
+        .ok()?;
+        room = room.min(limits.1 - own);
+    }
+    Some(room.max(0) as u64)
+}
+
 /// Reads back the dictionaries and users earlier loads wrote.
 pub async fn known_entries(pool: &MySqlPool) -> Result<KnownEntries, LoadError> {
     let err = query_error("reading existing dictionaries");

@@ -36,14 +36,18 @@ const STREAM_SESSION: &str = "SET SESSION net_read_timeout = 28800";
 #[derive(Clone)]
 pub struct InfilePool {
     pool: Pool,
+    /// The most connections the pool opens: the most tables streaming at once.
+    connections: usize,
     secret: Option<String>,
     /// For connection errors: the target (its URL's password is never shown).
     target: Target,
 }
 
 impl InfilePool {
-    /// Connections to the target's course database with the loader's session settings.
+    /// Up to `connections` connections to the target's course database with the loader's
+    /// session settings.
     pub fn new(target: &Target, connections: usize) -> Result<InfilePool, LoadError> {
+        let connections = connections.max(1);
         let (host, port, user, password) = target.parts();
         let mut opts = OptsBuilder::default()
             .ip_or_hostname(host)
@@ -58,16 +62,22 @@ impl InfilePool {
             // URL asks for, and lets the server choose where the loader connects.
             .prefer_socket(false)
             .pool_opts(PoolOpts::default().with_constraints(
-                PoolConstraints::new(0, connections.max(1)).expect("valid pool bounds"),
+                PoolConstraints::new(0, connections).expect("valid pool bounds"),
             ));
         if let Some(ssl) = ssl_opts(target) {
             opts = opts.ssl_opts(ssl);
         }
         Ok(InfilePool {
             pool: Pool::new(opts),
+            connections,
             secret: password,
             target: target.clone(),
         })
+    }
+
+    /// The most statements that can run at once, one per connection.
+    pub fn connections(&self) -> usize {
+        self.connections
     }
 
     /// Sends every batch received on `batches` with one `statement` (a `LOAD DATA LOCAL INFILE`

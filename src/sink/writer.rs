@@ -1,7 +1,9 @@
 //! The writers: batches from the transform thread become `LOAD DATA` or `INSERT` statements, with
 //! bounded queues so that memory stays flat when the server is slower than the transform.
 //! `LOAD DATA` streams each table's batches through one statement per file (a bulk load when the
-//! table starts empty); `INSERT` runs batches as statements of their own, several at a time.
+//! table starts empty), or, on a server with fewer connections to spare than there are tables,
+//! through statements that take turns; `INSERT` runs batches as statements of their own, several
+//! at a time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,11 +57,14 @@ struct TableStream {
     data: mpsc::Sender<Vec<u8>>,
     /// Rows sent so far.
     sent: u64,
+    /// When its last batch came, in batches of the load: the stream to end first when a
+    /// table needs a connection and all are taken.
+    used: u64,
     statement: tokio::task::JoinHandle<Result<u64, LoadError>>,
 }
 
 impl TableStream {
-    fn start(pool: InfilePool, head: Arc<str>, table: Table) -> TableStream {
+    fn start(pool: InfilePool, head: Arc<str>, table: Table, used: u64) -> TableStream {
         let (data, batches) = mpsc::channel(STREAM_QUEUE);
         let statement =
             tokio::spawn(async move { pool.load_stream(&head, table.name(), batches).await });
@@ -67,6 +72,7 @@ impl TableStream {
             table,
             data,
             sent: 0,
+            used,
             statement,
         }
     }
@@ -126,7 +132,8 @@ pub struct Writers {
 
 impl Writers {
     /// Starts writers with at most `queued` batches waiting. `INSERT` runs up to `parallel`
-    /// statements at once; `LOAD DATA` runs one statement per table that has rows.
+    /// statements at once; `LOAD DATA` runs one statement per table that has rows, as many at
+    /// once as the infile pool has connections.
     pub fn start(
         connections: Connections,
         database: String,
@@ -229,6 +236,7 @@ async fn dispatch(
     let mut since_barrier = WrittenRows::new();
     let mut failure: Option<LoadError> = None;
     let mut streams: BTreeMap<Table, TableStream> = BTreeMap::new();
+    let mut batches: u64 = 0;
 
     let record = |result: Result<Result<(Table, u64), LoadError>, tokio::task::JoinError>,
                   total: &mut WrittenRows,
@@ -260,9 +268,30 @@ async fn dispatch(
             Message::Batch(batch) => match &connections {
                 Connections::Infile(pool) => {
                     let table = batch.table;
+                    batches += 1;
+                    // With fewer connections than tables (a server near its connection limit),
+                    // the table whose rows came longest ago ends its statement to make room; its
+                    // next rows start another.
+                    if !streams.contains_key(&table)
+                        && streams.len() >= pool.connections()
+                        && let Some(idle) =
+                            (streams.values().min_by_key(|s| s.used)).map(|s| s.table)
+                    {
+                        let stream = streams.remove(&idle).expect("a running stream");
+                        record(
+                            stream.finish().await,
+                            &mut total,
+                            &mut since_barrier,
+                            &mut failure,
+                        );
+                        if failure.is_some() {
+                            break;
+                        }
+                    }
                     let stream = streams.entry(table).or_insert_with(|| {
-                        TableStream::start(pool.clone(), heads[&table].clone(), table)
+                        TableStream::start(pool.clone(), heads[&table].clone(), table, batches)
                     });
+                    stream.used = batches;
                     stream.sent += batch.rows;
                     if stream.data.send(batch.data).await.is_err() {
                         // The statement ended before its rows did: its error is the load's.
