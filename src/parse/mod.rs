@@ -4,6 +4,7 @@
 //! absent; fields may have the wrong JSON type; the asynchronous representation (`data`,
 //! `timestamp`, common fields inside `context`) is mapped back to the log shape.
 
+mod scan;
 mod time;
 
 pub use time::{json_kind, parse_time, quarter};
@@ -94,9 +95,9 @@ impl TrackingEvent {
     /// Parses one JSON record.
     pub fn parse(json: &str) -> Result<TrackingEvent, ParseError> {
         // The usual record goes through a borrowed view of its members; anything unusual
-        // (duplicate members, invalid JSON, over-escaped quotes) takes the general path, which
-        // decides the outcome and the error message.
-        if let Ok(record) = serde_json::from_str::<RawRecord<'_>>(json)
+        // (duplicate or escaped keys, deep nesting, invalid JSON, over-escaped quotes) takes the
+        // general path, which decides the outcome and the error message.
+        if let Some(record) = RawRecord::scan(json)
             && let Some(event) = record.into_event()
         {
             return event;
@@ -188,53 +189,39 @@ impl TrackingEvent {
     }
 }
 
-/// The members of a record the loader reads, borrowed from the line as raw JSON text. Only the
-/// members needed are turned into values, and strings without escapes are copied once.
-#[derive(serde::Deserialize)]
+/// The members of a record the loader reads, borrowed from the line as raw JSON text, found by
+/// [`RawRecord::scan`]. Only the members needed are turned into values, and strings without
+/// escapes are copied once. A member present as `null` is `Some`: like the general path, it
+/// must not fall back to `context`.
+#[derive(Default)]
 struct RawRecord<'a> {
-    #[serde(default, borrow, deserialize_with = "present")]
-    username: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    event_source: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    event_type: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    name: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    time: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    timestamp: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    ip: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    agent: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    host: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    page: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    session: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    referer: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    accept_language: Option<&'a RawValue>,
+    username: Option<Member<'a>>,
+    event_source: Option<Member<'a>>,
+    event_type: Option<Member<'a>>,
+    name: Option<Member<'a>>,
+    time: Option<Member<'a>>,
+    timestamp: Option<Member<'a>>,
+    ip: Option<Member<'a>>,
+    agent: Option<Member<'a>>,
+    host: Option<Member<'a>>,
+    page: Option<Member<'a>>,
+    session: Option<Member<'a>>,
+    referer: Option<Member<'a>>,
+    accept_language: Option<Member<'a>>,
     // The large members are built as values in the same pass: kept raw, they were scanned
     // twice (once to skip them, once to build them).
-    #[serde(default, deserialize_with = "present_value")]
     context: Option<Value>,
-    #[serde(default, deserialize_with = "present_value")]
     event: Option<EventMember>,
-    #[serde(default, deserialize_with = "present_value")]
     data: Option<EventMember>,
 }
 
-// As `present`, for members built as values: `null` is `Some(Value::Null)`.
-fn present_value<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
+/// A member read as text.
+#[derive(Clone, Copy)]
+enum Member<'a> {
+    /// A JSON string without escapes or control bytes: its content.
+    Plain(&'a str),
+    /// Any other JSON value, as its text.
+    Raw(&'a RawValue),
 }
 
 /// The `event` (or `data`) member as the fast path builds it: the empty request is recognized
@@ -305,26 +292,45 @@ impl<'de> serde::de::Visitor<'de> for EventMemberVisitor {
     }
 }
 
-// `Option<&RawValue>` would read `null` as absent; a member present as `null` must not fall
-// back to `context` (as in the general path), so presence is kept.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue as serde::Deserialize>::deserialize(d).map(Some)
+/// Brackets a member's JSON text may hold to be read on its own. serde_json allows 128 levels
+/// of nesting, the record's own among them; a member read on its own would get one level more,
+/// so one that could come near the limit is left to the general path, which reads the whole
+/// record and decides.
+const MAX_BRACKETS: usize = 100;
+
+/// Whether a member's JSON text is surely nested less deep than serde_json's limit.
+fn shallow(text: &str) -> bool {
+    !text.starts_with(['{', '['])
+        || memchr::memchr2_iter(b'{', b'[', text.as_bytes()).count() <= MAX_BRACKETS
 }
 
 /// A raw member as text, as `text_of` would give it; `Err` when serde_json cannot build it as a
 /// value (nested too deep), which the general path reports.
-fn raw_text(raw: &RawValue) -> Result<Option<String>, ()> {
+fn raw_text(member: Member) -> Result<Option<String>, ()> {
+    let raw = match member {
+        Member::Plain(s) => return Ok(Some(s.to_string())),
+        Member::Raw(raw) => raw,
+    };
     let s = raw.get();
     if s.len() >= 2 && s.starts_with('"') && memchr::memchr(b'\\', s.as_bytes()).is_none() {
         return Ok(Some(s[1..s.len() - 1].to_string()));
+    }
+    if !shallow(s) {
+        return Err(());
     }
     serde_json::from_str::<Value>(s)
         .map(text_of)
         .map_err(|_| ())
 }
 
-fn raw_value(raw: &RawValue) -> Option<Value> {
-    serde_json::from_str(raw.get()).ok()
+/// A member as a value; `None` when it is not one serde_json builds on its own (too deep).
+fn raw_value(member: Member) -> Option<Value> {
+    match member {
+        Member::Plain(s) => Some(Value::String(s.to_string())),
+        Member::Raw(raw) => shallow(raw.get())
+            .then(|| serde_json::from_str(raw.get()).ok())
+            .flatten(),
+    }
 }
 
 impl RawRecord<'_> {
@@ -345,7 +351,7 @@ impl RawRecord<'_> {
                 .and_then(|c| c.get(key).filter(|v| !v.is_null()).cloned())
         };
         let unusable = std::cell::Cell::new(false);
-        let text = |raw: Option<&RawValue>, key: &str| -> Option<String> {
+        let text = |raw: Option<Member>, key: &str| -> Option<String> {
             match raw {
                 Some(r) => raw_text(r).unwrap_or_else(|()| {
                     unusable.set(true);
@@ -363,21 +369,21 @@ impl RawRecord<'_> {
         };
         // A member present at the top (even `null`) wins over `context`, in this order.
         // `Err` when the member is there but is not a value serde_json builds (too deep).
-        let first_of =
-            |a: Option<&RawValue>, a_key: &str, b: Option<&RawValue>, b_key: &str| match a {
-                Some(r) => raw_value(r).map(Some).ok_or(()),
-                None => match (from_context(a_key), b) {
-                    (Some(v), _) => Ok(Some(v)),
-                    (None, Some(r)) => raw_value(r).map(Some).ok_or(()),
-                    (None, None) => Ok(from_context(b_key)),
-                },
-            };
+        let first_of = |a: Option<Member>, a_key: &str, b: Option<Member>, b_key: &str| match a {
+            Some(r) => raw_value(r).map(Some).ok_or(()),
+            None => match (from_context(a_key), b) {
+                (Some(v), _) => Ok(Some(v)),
+                (None, Some(r)) => raw_value(r).map(Some).ok_or(()),
+                (None, None) => Ok(from_context(b_key)),
+            },
+        };
         // The usual time, a plain string at the top, is read without building a value.
-        let fast_time = self
-            .time
-            .map(RawValue::get)
-            .and_then(|t| t.strip_prefix('"')?.strip_suffix('"'))
-            .and_then(time::parse_utc_time_fast);
+        let fast_time = match self.time {
+            Some(Member::Plain(t)) => Some(t),
+            Some(Member::Raw(t)) => t.get().strip_prefix('"').and_then(|t| t.strip_suffix('"')),
+            None => None,
+        }
+        .and_then(time::parse_utc_time_fast);
         let time = match fast_time {
             Some(time) => time,
             None => {
@@ -587,6 +593,78 @@ mod tests {
             }
         }
         assert!(lines > 100, "only {lines} lines compared");
+    }
+
+    /// A record whose `key` holds `levels` nested lists.
+    fn nested(key: &str, levels: usize) -> String {
+        format!(
+            r#"{{"event_type":"x","time":"2026-01-01T00:00:00Z","{key}":{}{}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+    }
+
+    #[test]
+    fn the_scanner_agrees_with_serde_on_unusual_and_broken_records() {
+        let t = r#""time":"2013-06-09T06:28:13Z""#;
+        let request = r#""{\"POST\": {}, \"GET\": {}}""#;
+        let mut records = vec![
+            format!(r#" {{ "event_type" : "x" ,{t} , "agent":"a" }} "#),
+            format!("{{\n\"event_type\":\"x\",\r\n{t}\t}}\n"),
+            format!(r#"{{"event_type":"x",{t},"agent":"a	b"}}"#),
+            format!(r#"{{"event_type":"x",{t},"other":"a	b"}}"#),
+            format!(r#"{{"event\u005ftype":"x",{t}}}"#),
+            format!(r#"{{"event_type":"x",{t},"other":{{"a":[1,2,{{}}]}},"more":-1.5e3}}"#),
+            format!(r#"{{"event_type":"x",{t},"other":01}}"#),
+            format!(r#"{{"event_type":"x",{t},"other":tru}}"#),
+            format!(r#"{{"event_type":"x",{t},"session":nul}}"#),
+            format!(r#"{{"event_type":"x",{t}}} x"#),
+            format!(r#"{{"event_type":"x",{t},}}"#),
+            format!(r#"{{"event_type":"x",{t}"#),
+            format!(r#"{{"event_type":"x" {t}}}"#),
+            format!(r#"{{"event_type":"x",{t},"event":{request}}}"#),
+            format!(r#"{{"event_type":"x",{t},"event":{request} }}"#),
+            format!(r#"{{"event_type":"x",{t},"event":{request}x}}"#),
+            format!(r#"{{"event_type":"x",{t},"data":{request},"event":null}}"#),
+            format!(r#"{{"event_type":"x",{t},"agent":"a\"b\\","ip":"1.2.3.4"}}"#),
+            format!(r#"{{"event_type":"x",{t},"agent":"a\u00e9\ud83d\ude00"}}"#),
+            format!(r#"{{"event_type":"x",{t},"agent":"a\x"}}"#),
+            format!(r#"{{"event_type":"x",{t},"agent":"é ü 日本"}}"#),
+            format!(r#"{{"event_type":"x",{t},"Event_type":"y","event_type":"z"}}"#),
+            format!(r#"{{"event_type":"x","time":1370759293,"page":[1,"a"],"host":{{"h":1}}}}"#),
+            format!(
+                r#"{{"event_type":"x",{t},"context":{{"course_id":"c","module":{{"display_name":"d"}}}}}}"#
+            ),
+            format!(r#"{{"event_type":"x",{t},"context":"{{\"course_id\":\"c\"}}"}}"#),
+            format!(r#"{{"ev	ent_type":"x",{t}}}"#),
+            "{}".to_string(),
+            "{".to_string(),
+            "".to_string(),
+            "[]".to_string(),
+        ];
+        // Around serde_json's nesting limit of 128 (the record is one level).
+        for key in ["context", "event", "ip", "other"] {
+            for levels in [99, 100, 101, 126, 127, 128, 129] {
+                records.push(nested(key, levels));
+            }
+        }
+        for record in &records {
+            both_paths_agree(record);
+        }
+        // Every prefix of real-looking records: truncated lines are the commonest damage.
+        let sample = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/sample.log"
+        ))
+        .unwrap();
+        let mut prefixes = 0;
+        for line in sample.lines().step_by(7).take(40) {
+            for (cut, _) in line.char_indices() {
+                both_paths_agree(&line[..cut]);
+                prefixes += 1;
+            }
+        }
+        assert!(prefixes > 5_000, "only {prefixes} prefixes compared");
     }
 
     #[test]
