@@ -252,6 +252,17 @@ struct UserRecord {
     location: Option<(Arc<CourseUrl>, NaiveDateTime)>,
 }
 
+impl UserRecord {
+    /// Writes the user's `users` row unless it has one.
+    fn store(&mut self, rows: &mut Rows, user: &str) -> Result<(), LoadError> {
+        if !self.stored {
+            self.stored = true;
+            rows.add(Table::Users, |r| r.text(user))?;
+        }
+        Ok(())
+    }
+}
+
 /// Entries a parse cache holds before it is cleared.
 const CACHE_LIMIT: usize = 100_000;
 
@@ -447,7 +458,8 @@ impl MoocdbBuilder {
         }
         // 4. Location inheritance, 5. location update (per user, within an hour).
         let user = &relations.anon_screen_name;
-        if let Some((location, at)) = self.users.get(user).and_then(|r| r.location.as_ref()) {
+        let record = self.user(user);
+        if let Some((location, at)) = &record.location {
             let gap = (event.time - *at).num_seconds();
             if !location.is_empty() && (0..3600).contains(&gap) {
                 if page.is_empty() {
@@ -469,7 +481,6 @@ impl MoocdbBuilder {
         {
             Arc::make_mut(&mut location).set_seq(&dest.to_string());
         }
-        let record = self.user(user);
         record.location = Some((location, event.time));
         record.changed = true;
 
@@ -570,7 +581,6 @@ impl MoocdbBuilder {
         if NOT_OBSERVED.contains(&&*event_type) {
             return Ok(());
         }
-        self.add_user(rows, user)?;
         let current = StagedEvent {
             id: row_id,
             resource_id,
@@ -584,6 +594,7 @@ impl MoocdbBuilder {
             (self.options.max_duration, self.options.default_duration);
         let duration = |from, to| event_duration(from, to, max_duration, default_duration);
         let record = self.user(user);
+        record.store(rows, user)?;
         match &record.staged {
             Some(staged) if current.time < staged.time => {
                 // Arrived out of time order: it lasts until the staged (later) event.
@@ -644,12 +655,7 @@ impl MoocdbBuilder {
     }
 
     fn add_user(&mut self, rows: &mut Rows, user: &Arc<str>) -> Result<(), LoadError> {
-        let record = self.user(user);
-        if !record.stored {
-            record.stored = true;
-            rows.add(Table::Users, |r| r.text(user))?;
-        }
-        Ok(())
+        self.user(user).store(rows, user)
     }
 
     /// At the end of a file: writes the staged event of every user the file touched (duration
