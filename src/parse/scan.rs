@@ -12,7 +12,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{EventMember, Member, RawRecord, shallow};
-use crate::sink::encode::tsv_clean;
+use crate::sink::encode::no_backslash_or_control;
 
 /// The empty request as the log writes it: a JSON string holding [`super::EMPTY_REQUEST_TEXT`].
 const EMPTY_REQUEST_MEMBER: &str = r#""{\"POST\": {}, \"GET\": {}}""#;
@@ -155,7 +155,7 @@ fn plain_string(text: &str, at: usize) -> Option<&str> {
         return None;
     }
     let end = at + 1 + memchr::memchr(b'"', &b[at + 1..])?;
-    tsv_clean(&b[at + 1..end]).then(|| &text[at + 1..end])
+    no_backslash_or_control(&b[at + 1..end]).then(|| &text[at + 1..end])
 }
 
 /// The JSON value at the start of `rest`, as serde_json reads it there, and the bytes it takes.
