@@ -120,11 +120,14 @@ fn general_log(path: &Path) -> (Vec<(String, String)>, Vec<String>) {
     let mut connects = Vec::new();
     let mut loads = Vec::new();
     for line in text.lines() {
-        // "[timestamp]\t<spaces><thread id> <command>\t<argument>"
+        // "[timestamp]\t<spaces><thread id> <command>\t<argument>". The timestamp, written on the
+        // first line of each second, is two words too ("261127 14:38:01"): the command is a word
+        // of letters, the time is not.
         let fields: Vec<&str> = line.split('\t').collect();
         let Some(i) = fields.iter().position(|f| {
             let mut w = f.split_whitespace();
-            matches!((w.next(), w.next(), w.next()), (Some(id), Some(_), None) if id.parse::<u64>().is_ok())
+            matches!((w.next(), w.next(), w.next()), (Some(id), Some(command), None)
+                if id.parse::<u64>().is_ok() && command.chars().all(|c| c.is_ascii_alphabetic()))
         }) else {
             continue;
         };
