@@ -232,36 +232,15 @@ async fn dispatch(
         .collect();
     let slots = Arc::new(Semaphore::new(parallel));
     let mut running: JoinSet<Result<(Table, u64), LoadError>> = JoinSet::new();
-    let mut total = WrittenRows::new();
-    let mut since_barrier = WrittenRows::new();
-    let mut failure: Option<LoadError> = None;
+    let mut tally = Tally::default();
     let mut streams: BTreeMap<Table, TableStream> = BTreeMap::new();
     let mut batches: u64 = 0;
 
-    let record = |result: Result<Result<(Table, u64), LoadError>, tokio::task::JoinError>,
-                  total: &mut WrittenRows,
-                  since: &mut WrittenRows,
-                  failure: &mut Option<LoadError>| match result {
-        Ok(Ok((table, n))) => {
-            *total.entry(table).or_default() += n;
-            *since.entry(table).or_default() += n;
-        }
-        Ok(Err(e)) => {
-            failure.get_or_insert(e);
-        }
-        Err(e) => {
-            failure.get_or_insert(LoadError::Write {
-                table: "(writer)".into(),
-                message: e.to_string(),
-            });
-        }
-    };
-
     while let Some(message) = rx.recv().await {
         while let Some(done) = running.try_join_next() {
-            record(done, &mut total, &mut since_barrier, &mut failure);
+            tally.record(done);
         }
-        if failure.is_some() {
+        if tally.failure.is_some() {
             break;
         }
         match message {
@@ -278,13 +257,8 @@ async fn dispatch(
                             (streams.values().min_by_key(|s| s.used)).map(|s| s.table)
                     {
                         let stream = streams.remove(&idle).expect("a running stream");
-                        record(
-                            stream.finish().await,
-                            &mut total,
-                            &mut since_barrier,
-                            &mut failure,
-                        );
-                        if failure.is_some() {
+                        tally.record(stream.finish().await);
+                        if tally.failure.is_some() {
                             break;
                         }
                     }
@@ -306,7 +280,7 @@ async fn dispatch(
                             })),
                             other => other,
                         };
-                        record(ended, &mut total, &mut since_barrier, &mut failure);
+                        tally.record(ended);
                     }
                 }
                 Connections::Insert(pool) => {
@@ -328,23 +302,18 @@ async fn dispatch(
                     .collect();
                 for table in ending {
                     let stream = streams.remove(&table).expect("a running stream");
-                    record(
-                        stream.finish().await,
-                        &mut total,
-                        &mut since_barrier,
-                        &mut failure,
-                    );
+                    tally.record(stream.finish().await);
                 }
                 while let Some(done) = running.join_next().await {
-                    record(done, &mut total, &mut since_barrier, &mut failure);
+                    tally.record(done);
                 }
-                match &failure {
+                match &tally.failure {
                     // A table's barrier leaves the count since the last full one running.
                     None if only.is_some() => {
                         let _ = reply.send(Ok(WrittenRows::new()));
                     }
                     None => {
-                        let _ = reply.send(Ok(std::mem::take(&mut since_barrier)));
+                        let _ = reply.send(Ok(std::mem::take(&mut tally.since_barrier)));
                     }
                     Some(e) => {
                         let _ = reply.send(Err(e.to_string()));
@@ -355,19 +324,44 @@ async fn dispatch(
         }
     }
     for (_, stream) in std::mem::take(&mut streams) {
-        record(
-            stream.finish().await,
-            &mut total,
-            &mut since_barrier,
-            &mut failure,
-        );
+        tally.record(stream.finish().await);
     }
     while let Some(done) = running.join_next().await {
-        record(done, &mut total, &mut since_barrier, &mut failure);
+        tally.record(done);
     }
-    match failure {
+    match tally.failure {
         Some(e) => Err(e),
-        None => Ok(total),
+        None => Ok(tally.total),
+    }
+}
+
+/// What the statements that ended have done: their rows (in all, and since the last full
+/// barrier), and the first error.
+#[derive(Default)]
+struct Tally {
+    total: WrittenRows,
+    since_barrier: WrittenRows,
+    failure: Option<LoadError>,
+}
+
+impl Tally {
+    /// Counts an ended statement's rows, or keeps its error if it is the first.
+    fn record(&mut self, ended: Result<Result<(Table, u64), LoadError>, tokio::task::JoinError>) {
+        match ended {
+            Ok(Ok((table, n))) => {
+                *self.total.entry(table).or_default() += n;
+                *self.since_barrier.entry(table).or_default() += n;
+            }
+            Ok(Err(e)) => {
+                self.failure.get_or_insert(e);
+            }
+            Err(e) => {
+                self.failure.get_or_insert(LoadError::Write {
+                    table: "(writer)".into(),
+                    message: e.to_string(),
+                });
+            }
+        }
     }
 }
 
