@@ -294,38 +294,57 @@ async fn infile_and_insert_give_identical_tables() {
     assert_same_public_tables(&url_a, &url_b).await;
 }
 
+/// An account that may hold at most `limit` connections, with every right on database `db` and
+/// its private one, and the URL of `db` for it; `None` (after saying so) when the test account
+/// cannot create accounts. Drop it with [`drop_account`].
+async fn limited_account(
+    admin: &sqlx::MySqlPool,
+    db: &str,
+    limit: u32,
+) -> Option<(String, String)> {
+    let host: String = sqlx::query_scalar("SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', -1)")
+        .fetch_one(admin)
+        .await
+        .unwrap();
+    let name = format!("moocdb_l{limit}");
+    let account = format!("'{name}'@'{host}'");
+    drop_account(admin, &account).await;
+    let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE USER {account} IDENTIFIED BY 'few-pw' WITH MAX_USER_CONNECTIONS {limit}; \
+         GRANT ALL ON `{db}`.* TO {account}; GRANT ALL ON `{db}_private`.* TO {account}"
+    )))
+    .execute(admin)
+    .await;
+    if let Err(e) = created {
+        eprintln!("SKIPPED: the test account cannot create a limited account here ({e})");
+        return None;
+    }
+    let mut url = url::Url::parse(&format!("{}/{db}", server_url())).unwrap();
+    url.set_username(&name).unwrap();
+    url.set_password(Some("few-pw")).unwrap();
+    Some((account, url.to_string()))
+}
+
+async fn drop_account(admin: &sqlx::MySqlPool, account: &str) {
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP USER IF EXISTS {account}"
+    )))
+    .execute(admin)
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_account_with_few_connections_left_gets_the_same_tables() {
     // An account limited to 12 connections: the bookkeeping pool may use 7, so LOAD DATA gets
     // fewer connections than there are tables and must take turns; one per table would fail
     // with "too many connections".
     let sample = data("sample.log");
-    let (url_a, db_a) = fresh_database("few_connections").await;
+    let (_, db_a) = fresh_database("few_connections").await;
     let admin = pool(&format!("{}/mysql", server_url())).await;
-    let host: String = sqlx::query_scalar("SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', -1)")
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-    let account = format!("'moocdb_few'@'{host}'");
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP USER IF EXISTS {account}"
-    )))
-    .execute(&admin)
-    .await;
-    let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE USER {account} IDENTIFIED BY 'few-pw' WITH MAX_USER_CONNECTIONS 12; \
-         GRANT ALL ON `{db_a}`.* TO {account}; GRANT ALL ON `{db_a}_private`.* TO {account}"
-    )))
-    .execute(&admin)
-    .await;
-    if let Err(e) = created {
-        eprintln!("SKIPPED: the test account cannot create a limited account here ({e})");
+    let Some((account, limited)) = limited_account(&admin, &db_a, 12).await else {
         return;
-    }
-    let mut limited = url::Url::parse(&url_a).unwrap();
-    limited.set_username("moocdb_few").unwrap();
-    limited.set_password(Some("few-pw")).unwrap();
-    let mut o = options(limited.as_str(), &[&sample]);
+    };
+    let mut o = options(&limited, &[&sample]);
     o.method = MethodChoice::Infile;
     o.batch_bytes = 16 * 1024;
     let a = moocdb_loader::run(
@@ -334,9 +353,7 @@ async fn an_account_with_few_connections_left_gets_the_same_tables() {
         Default::default(),
     )
     .await;
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP USER {account}")))
-        .execute(&admin)
-        .await;
+    drop_account(&admin, &account).await;
     let a = a.expect("the load fits in the account's connections");
     assert_eq!(a.method, "infile");
 
@@ -346,7 +363,71 @@ async fn an_account_with_few_connections_left_gets_the_same_tables() {
     o.batch_bytes = 16 * 1024;
     let b = load(o).await;
     assert_eq!(a.rows, b.rows);
-    assert_same_public_tables(&url_a, &url_b).await;
+    assert_same_public_tables(&format!("{}/{db_a}", server_url()), &url_b).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statements_take_turns_when_the_server_refuses_connections_midway() {
+    use moocdb_loader::sink::database::Target;
+    use moocdb_loader::sink::infile::InfilePool;
+    use moocdb_loader::sink::{Batch, Connections, Writers};
+    // The pool may open a connection per table, but the account may hold only 3: the server
+    // refuses the fourth, as when other clients take the room the server had when the load
+    // began. The five tables' statements must take turns on three connections.
+    let (url, db) = fresh_database("refused_midway").await;
+    let schema = Target::parse(&url, None)
+        .unwrap()
+        .prepare(false, 1)
+        .await
+        .unwrap();
+    schema.close().await;
+    let admin = pool(&format!("{}/mysql", server_url())).await;
+    let Some((account, limited)) = limited_account(&admin, &db, 3).await else {
+        return;
+    };
+    let target = Target::parse(&limited, None).unwrap();
+    let writers = Writers::start(
+        Connections::Infile(InfilePool::new(&target, Table::ALL.len()).unwrap()),
+        db.clone(),
+        format!("{db}_private"),
+        4,
+        4,
+    );
+    let sender = writers.sender();
+    let tables = [
+        Table::Os,
+        Table::Agent,
+        Table::Urls,
+        Table::ProblemTypes,
+        Table::Users,
+    ];
+    let sent = tokio::task::spawn_blocking(move || {
+        for round in 0..20 {
+            for (i, &table) in tables.iter().enumerate() {
+                let id = round * 10 + i + 1;
+                let data = match table {
+                    Table::Users => format!("user{id}\n"),
+                    _ => format!("{id}\tname {id}\n"),
+                };
+                let data = data.into_bytes();
+                sender.send(Batch {
+                    table,
+                    data,
+                    rows: 1,
+                })?;
+            }
+        }
+        sender.barrier()
+    });
+    let sent = sent.await.unwrap();
+    let finished = writers.finish().await;
+    drop_account(&admin, &account).await;
+    sent.expect("every batch is stored, with fewer statements at once");
+    finished.unwrap();
+    let check = pool(&url).await;
+    for table in tables {
+        assert_eq!(count(&check, table.name()).await, 20, "{}", table.name());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

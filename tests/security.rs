@@ -30,8 +30,10 @@ async fn a_local_infile_request_for_a_client_file_gets_only_the_loaders_rows() {
     batches.send(b"harmless row\n".to_vec()).await.unwrap();
     batches.send(b"second batch\n".to_vec()).await.unwrap();
     drop(batches);
+    let connection = infile.connection("leak").await.unwrap();
     let n = infile
         .load_stream(
+            connection,
             "LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE leak (line)",
             "leak",
             received,

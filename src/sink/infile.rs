@@ -80,8 +80,19 @@ impl InfilePool {
         self.connections
     }
 
+    /// A connection for `table`'s statement: an idle one of the pool, or a new one while the
+    /// pool has fewer than its most. Refused ([`LoadError::NoConnections`]) when the server or
+    /// the account is at its connection limit.
+    pub async fn connection(&self, table: &str) -> Result<StreamConnection, LoadError> {
+        let operation = format!("writing to table `{table}`");
+        (self.pool.get_conn().await)
+            .map(StreamConnection)
+            .map_err(|e| classify(e, &operation, table, self.secret.as_deref()))
+    }
+
     /// Sends every batch received on `batches` with one `statement` (a `LOAD DATA LOCAL INFILE`
-    /// statement) that lasts until the channel closes; returns the rows the server inserted.
+    /// statement) on `connection` that lasts until the channel closes; returns the rows the
+    /// server inserted.
     ///
     /// One statement per table is what lets the server load rows into an empty table in bulk:
     /// MariaDB then writes no undo record per row and builds secondary indexes by sorting, which
@@ -89,6 +100,7 @@ impl InfilePool {
     /// deadlock (its rows are gone), but no other statement of the load writes the table.
     pub async fn load_stream(
         &self,
+        connection: StreamConnection,
         statement: &str,
         table: &str,
         batches: mpsc::Receiver<Vec<u8>>,
@@ -96,7 +108,7 @@ impl InfilePool {
         let secret = self.secret.as_deref();
         let operation = format!("writing to table `{table}`");
         let write_error = |e: mysql_async::Error| classify(e, &operation, table, secret);
-        let mut conn = self.pool.get_conn().await.map_err(write_error)?;
+        let StreamConnection(mut conn) = connection;
         let chunks = BatchChunks {
             batches,
             current: Bytes::new(),
@@ -135,6 +147,9 @@ impl InfilePool {
         let _ = self.pool.disconnect().await;
     }
 }
+
+/// A connection of the infile pool, taken for one table's statement.
+pub struct StreamConnection(mysql_async::Conn);
 
 /// The batches of a table's stream, cut into pieces of [`INFILE_CHUNK`] bytes. A batch whose
 /// pieces have all been sent goes back to the spare buffers.

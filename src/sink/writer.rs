@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::error::{DEADLOCK_CODE, LoadError, sqlx_server_code};
 use crate::schema::Table;
 
-use super::infile::InfilePool;
+use super::infile::{InfilePool, StreamConnection};
 use super::rows::Batch;
 
 /// How rows reach the server.
@@ -64,10 +64,17 @@ struct TableStream {
 }
 
 impl TableStream {
-    fn start(pool: InfilePool, head: Arc<str>, table: Table, used: u64) -> TableStream {
+    fn start(
+        pool: InfilePool,
+        connection: StreamConnection,
+        head: Arc<str>,
+        table: Table,
+        used: u64,
+    ) -> TableStream {
         let (data, batches) = mpsc::channel(STREAM_QUEUE);
-        let statement =
-            tokio::spawn(async move { pool.load_stream(&head, table.name(), batches).await });
+        let statement = tokio::spawn(async move {
+            (pool.load_stream(connection, &head, table.name(), batches)).await
+        });
         TableStream {
             table,
             data,
@@ -235,6 +242,12 @@ async fn dispatch(
     let mut tally = Tally::default();
     let mut streams: BTreeMap<Table, TableStream> = BTreeMap::new();
     let mut batches: u64 = 0;
+    // The most statements open at once: the infile pool's connections, fewer if the server
+    // refuses some.
+    let mut room = match &connections {
+        Connections::Infile(pool) => pool.connections(),
+        Connections::Insert(_) => 0,
+    };
 
     while let Some(message) = rx.recv().await {
         while let Some(done) = running.try_join_next() {
@@ -248,23 +261,24 @@ async fn dispatch(
                 Connections::Infile(pool) => {
                     let table = batch.table;
                     batches += 1;
-                    // With fewer connections than tables (a server near its connection limit),
-                    // the table whose rows came longest ago ends its statement to make room; its
-                    // next rows start another.
-                    if !streams.contains_key(&table)
-                        && streams.len() >= pool.connections()
-                        && let Some(idle) =
-                            (streams.values().min_by_key(|s| s.used)).map(|s| s.table)
-                    {
-                        let stream = streams.remove(&idle).expect("a running stream");
-                        tally.record(stream.finish().await);
-                        if tally.failure.is_some() {
+                    if !streams.contains_key(&table) {
+                        let Some(connection) = open_stream_connection(
+                            pool,
+                            table,
+                            &mut streams,
+                            &mut tally,
+                            &mut room,
+                        )
+                        .await
+                        else {
                             break;
-                        }
+                        };
+                        let head = heads[&table].clone();
+                        let stream =
+                            TableStream::start(pool.clone(), connection, head, table, batches);
+                        streams.insert(table, stream);
                     }
-                    let stream = streams.entry(table).or_insert_with(|| {
-                        TableStream::start(pool.clone(), heads[&table].clone(), table, batches)
-                    });
+                    let stream = streams.get_mut(&table).expect("a running stream");
                     stream.used = batches;
                     stream.sent += batch.rows;
                     if stream.data.send(batch.data).await.is_err() {
@@ -332,6 +346,46 @@ async fn dispatch(
     match tally.failure {
         Some(e) => Err(e),
         None => Ok(tally.total),
+    }
+}
+
+/// A connection for a new statement into `table`. With fewer connections than tables (a server
+/// near its connection limit), the table whose rows came longest ago ends its statement to make
+/// room; its next rows start another. A connection the server refuses (other clients took the
+/// room it had when the load began) lowers `room` to the statements still open, which then
+/// take turns. `None` when the load fails (`tally` has the error).
+async fn open_stream_connection(
+    pool: &InfilePool,
+    table: Table,
+    streams: &mut BTreeMap<Table, TableStream>,
+    tally: &mut Tally,
+    room: &mut usize,
+) -> Option<StreamConnection> {
+    loop {
+        if streams.len() >= *room
+            && let Some(idle) = (streams.values().min_by_key(|s| s.used)).map(|s| s.table)
+        {
+            let stream = streams.remove(&idle).expect("a running stream");
+            tally.record(stream.finish().await);
+            if tally.failure.is_some() {
+                return None;
+            }
+        }
+        match pool.connection(table.name()).await {
+            Ok(connection) => return Some(connection),
+            Err(LoadError::NoConnections { message, .. }) if !streams.is_empty() => {
+                *room = streams.len();
+                tracing::warn!(
+                    "the server refused another connection ({message}); LOAD DATA goes on with \
+                     {} table(s) streaming at once, which is slower",
+                    *room
+                );
+            }
+            Err(e) => {
+                tally.failure.get_or_insert(e);
+                return None;
+            }
+        }
     }
 }
 
