@@ -307,14 +307,11 @@ fn shallow(text: &str) -> bool {
 /// A raw member as text, as `text_of` would give it; `Err` when serde_json cannot build it as a
 /// value (nested too deep), which the general path reports.
 fn raw_text(member: Member) -> Result<Option<String>, ()> {
-    let raw = match member {
+    // A string without escapes is always `Plain`: the scanner rejects raw control bytes.
+    let s = match member {
         Member::Plain(s) => return Ok(Some(s.to_string())),
-        Member::Raw(raw) => raw,
+        Member::Raw(raw) => raw.get(),
     };
-    let s = raw.get();
-    if s.len() >= 2 && s.starts_with('"') && memchr::memchr(b'\\', s.as_bytes()).is_none() {
-        return Ok(Some(s[1..s.len() - 1].to_string()));
-    }
     if !shallow(s) {
         return Err(());
     }

@@ -1,11 +1,11 @@
-//! The usual record's members found by a byte scanner instead of serde's derived deserializer.
+//! The usual record's members found by a byte scanner.
 //!
 //! A tracking-log record is a flat object of short strings beside `context` and `event`. The
 //! scanner keeps strings without escapes as slices of the line (found with `memchr`), and hands
 //! every other value to serde_json, which parses it as it would inside the record and says where
 //! it ends. Anything unusual (a duplicate or escaped key, a member with many brackets, text after
-//! the object) returns `None`, and the record takes the derived path, which decides the outcome
-//! as before.
+//! the object) returns `None`, and the record takes the general path, which reads the whole
+//! record as a value and decides the outcome and the error message.
 
 use serde::de::{Deserialize, IgnoredAny};
 use serde_json::Value;
@@ -63,7 +63,7 @@ impl Field {
 }
 
 impl<'a> RawRecord<'a> {
-    /// The record's members, or `None` to leave the record to the derived deserializer.
+    /// The record's members, or `None` to leave the record to the general path.
     pub(super) fn scan(json: &'a str) -> Option<RawRecord<'a>> {
         let b = json.as_bytes();
         let mut record = RawRecord::default();
@@ -125,7 +125,11 @@ impl<'a> RawRecord<'a> {
                 value::<EventMember>(rest)
             }
         };
-        let put = |slot: &mut Option<Member<'a>>| text().map(|(m, n)| (*slot = Some(m), n).1);
+        let put = |slot: &mut Option<Member<'a>>| {
+            let (member, used) = text()?;
+            *slot = Some(member);
+            Some(used)
+        };
         match field {
             Field::Username => put(&mut self.username),
             Field::EventSource => put(&mut self.event_source),
@@ -140,9 +144,21 @@ impl<'a> RawRecord<'a> {
             Field::Session => put(&mut self.session),
             Field::Referer => put(&mut self.referer),
             Field::AcceptLanguage => put(&mut self.accept_language),
-            Field::Context => value::<Value>(rest).map(|(v, n)| (self.context = Some(v), n).1),
-            Field::Event => event().map(|(e, n)| (self.event = Some(e), n).1),
-            Field::Data => event().map(|(e, n)| (self.data = Some(e), n).1),
+            Field::Context => {
+                let (context, used) = value::<Value>(rest)?;
+                self.context = Some(context);
+                Some(used)
+            }
+            Field::Event => {
+                let (event, used) = event()?;
+                self.event = Some(event);
+                Some(used)
+            }
+            Field::Data => {
+                let (data, used) = event()?;
+                self.data = Some(data);
+                Some(used)
+            }
         }
     }
 }

@@ -28,8 +28,9 @@ pub const REFUSED_CODES: [u16; 3] = [1148, 3948, 4166];
 const INFILE_CHUNK: usize = 64 * 1024;
 
 /// How long the server waits for the next piece of a table's streamed rows (its
-/// `net_read_timeout`, 30 s by default; set once per connection): a table whose rows are rare gets a batch only now and
-/// then, and the transform may wait on another table's full queue meanwhile.
+/// `net_read_timeout`, 30 s by default; set once per connection): a table whose rows are rare
+/// gets a batch only now and then, and the transform may wait on another table's full queue
+/// meanwhile.
 const STREAM_SESSION: &str = "SET SESSION net_read_timeout = 28800";
 
 /// A pool of `mysql_async` connections for `LOAD DATA LOCAL INFILE`.
@@ -97,7 +98,7 @@ impl InfilePool {
     /// One statement per table is what lets the server load rows into an empty table in bulk:
     /// MariaDB then writes no undo record per row and builds secondary indexes by sorting, which
     /// it does only for the first statement into an empty table. It cannot be run again after a
-    /// deadlock (its rows are gone), but no other statement of the load writes the table.
+    /// deadlock (its rows are gone), but no other statement writes the table at the same time.
     pub async fn load_stream(
         &self,
         connection: StreamConnection,
