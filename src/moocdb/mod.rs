@@ -201,7 +201,8 @@ pub struct KnownEntries {
 /// Builds the MOOCdb rows.
 pub struct MoocdbBuilder {
     options: MoocdbOptions,
-    domain: Option<String>,
+    // Shared: every row needs it while the builder is borrowed mutably.
+    domain: Option<Arc<str>>,
     urls: Dictionary<String>,
     os: Dictionary<String>,
     agents: Dictionary<String>,
@@ -216,11 +217,25 @@ pub struct MoocdbBuilder {
     agent_cache: HashMap<String, (i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
-    // Shared, not copied: a user's location is usually a page many users are on.
-    url_cache: HashMap<String, Arc<CourseUrl>>,
+    // Shared, not copied: a user's location is usually a page many users are on. The index of
+    // the page's entry in `pages`.
+    url_cache: HashMap<String, usize>,
+    pages: Vec<CachedPage>,
     module_cache: HashMap<String, Option<ModuleUri>>,
     // Countries and event types, one copy each however many users' staged events hold them.
     texts: HashSet<Arc<str>>,
+}
+
+/// A page parsed once, with what it maps to when an event leaves it as it is (most events):
+/// its `urls` row and the resource whose URI is the URL itself, found on first use. Without
+/// them every event hashed and compared its URL text (about 100 bytes) in three maps, and
+/// rendered and copied it twice.
+struct CachedPage {
+    url: Arc<CourseUrl>,
+    /// The `urls` text and id.
+    url_row: Option<(Arc<str>, i64)>,
+    /// The index of the `resources` node for an event without a module or video code.
+    resource: Option<usize>,
 }
 
 /// The duration of an observed event from `from` to the user's next event at `to`: a gap over
@@ -270,7 +285,7 @@ impl MoocdbBuilder {
     /// A builder continuing from what the database already holds and the users' carried state.
     pub fn new(options: MoocdbOptions, known: KnownEntries, users: Vec<UserState>) -> Self {
         let mut b = MoocdbBuilder {
-            domain: options.domain.clone(),
+            domain: options.domain.as_deref().map(Arc::from),
             options,
             urls: Dictionary::new(1),
             os: Dictionary::new(1),
@@ -283,6 +298,7 @@ impl MoocdbBuilder {
             users: HashMap::default(),
             agent_cache: HashMap::default(),
             url_cache: HashMap::default(),
+            pages: Vec::new(),
             module_cache: HashMap::default(),
             texts: HashSet::default(),
         };
@@ -384,10 +400,11 @@ impl MoocdbBuilder {
     ) -> Result<(), LoadError> {
         if self.domain.is_none() {
             self.domain = course_url::domain_of(&event.page)
-                .or_else(|| course_url::domain_of(&event.referer));
+                .or_else(|| course_url::domain_of(&event.referer))
+                .map(Arc::from);
             if self.domain.is_some() {
                 // URLs parsed so far were completed with the default domain.
-                self.url_cache.clear();
+                self.clear_pages();
             }
         }
         for row in relations.rows() {
@@ -414,7 +431,9 @@ impl MoocdbBuilder {
         // 2. Generic formatting.
         let domain = self.domain_or_default(event);
         let (os_id, agent_id) = self.agent_ids(rows, &event.agent)?;
-        let mut page = self.course_url(row.page, &domain);
+        // The page's cache entry while `page` is the page as parsed.
+        let (mut page, slot) = self.course_url(row.page, &domain);
+        let mut page_slot = Some(slot);
         let candidates = [
             row.question_location,
             if row.video_id.is_empty() {
@@ -441,6 +460,7 @@ impl MoocdbBuilder {
                 && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
             {
                 Arc::make_mut(&mut page).set_seq(&dest.to_string());
+                page_slot = None;
             }
         } else if contains(&I4X, &event_type) {
             if let Some(m) = ModuleUri::parse(&event_type) {
@@ -453,7 +473,8 @@ impl MoocdbBuilder {
                 }
             }
         } else if event_type.starts_with('/') && !event_type.contains(':') {
-            page = self.course_url(&event_type, &domain);
+            let (url, slot) = self.course_url(&event_type, &domain);
+            (page, page_slot) = (url, Some(slot));
             event_type = Cow::Borrowed("url_change");
         }
         // 4. Location inheritance, 5. location update (per user, within an hour).
@@ -465,12 +486,14 @@ impl MoocdbBuilder {
                 if page.is_empty() {
                     if location.at_subunit() {
                         page = Arc::clone(location);
+                        page_slot = None;
                     }
                 } else if page.seq().is_none()
                     && page.same_subunit(location)
                     && let Some(seq) = location.seq()
                 {
                     Arc::make_mut(&mut page).set_seq(seq);
+                    page_slot = None;
                 }
             }
         }
@@ -485,44 +508,57 @@ impl MoocdbBuilder {
         record.changed = true;
 
         // 6. urls.
-        let url = page.to_string();
-        let (url_id, new_url) = self.urls.id_of(&url);
-        if new_url {
-            rows.add(Table::Urls, |r| {
-                r.int(url_id);
-                r.text(&url);
-            })?;
-        }
-        // 7-8. The resource.
+        let (url, url_id) = self.url_row(rows, &page, page_slot)?;
+        // 7-8. The resource: the URL, extended by the module and the video code.
         let class = event_class(&event_type);
-        let mut uri = if url.is_empty() {
-            "https://unknown/".to_string()
-        } else {
-            url.clone()
+        let module_part = module
+            .as_ref()
+            .filter(|_| class != EventClass::Navigational);
+        let code = match class {
+            EventClass::Video if row.video_code.is_empty() => row.transcript_code,
+            EventClass::Video => row.video_code,
+            _ => "",
         };
-        if class != EventClass::Navigational
-            && let Some(m) = &module
-        {
-            m.push_relative_uri(&mut uri);
-        }
-        if class == EventClass::Video {
-            let code = if row.video_code.is_empty() {
-                row.transcript_code
+        let index = if module_part.is_none() && code.is_empty() {
+            let cached = page_slot.and_then(|slot| self.pages[slot].resource);
+            match cached {
+                Some(index) => index,
+                None => {
+                    let uri = if url.is_empty() {
+                        "https://unknown/"
+                    } else {
+                        &url
+                    };
+                    let index = self.resource_node(rows, uri)?;
+                    if let Some(slot) = page_slot {
+                        self.pages[slot].resource = Some(index);
+                    }
+                    index
+                }
+            }
+        } else {
+            let mut uri = if url.is_empty() {
+                "https://unknown/".to_string()
             } else {
-                row.video_code
+                url.to_string()
             };
+            if let Some(m) = module_part {
+                m.push_relative_uri(&mut uri);
+            }
             if !code.is_empty() {
                 uri.push('_');
                 uri.push_str(code);
             }
-        }
-        let name = || {
-            Some(row.resource_display_name)
+            self.resource_node(rows, &uri)?
+        };
+        let node = self.resources.node_mut(index);
+        if node.name.is_none() && !node.stored {
+            node.name = Some(row.resource_display_name)
                 .filter(|n| !n.is_empty())
                 .map(str::to_string)
-                .or_else(|| module.as_ref().and_then(ModuleUri::name))
-        };
-        let resource_id = self.resource(rows, &uri, name)?;
+                .or_else(|| module.as_ref().and_then(ModuleUri::name));
+        }
+        let resource_id = node.id;
         let (link_id, new_link) = self.resources_urls.id_of(&(resource_id, url_id));
         if new_link {
             rows.add(Table::ResourcesUrls, |r| {
@@ -613,16 +649,54 @@ impl MoocdbBuilder {
         Ok(())
     }
 
-    fn course_url(&mut self, page: &str, domain: &str) -> Arc<CourseUrl> {
-        if let Some(u) = self.url_cache.get(page) {
-            return Arc::clone(u);
+    // The parsed page and the index of its cache entry.
+    fn course_url(&mut self, page: &str, domain: &str) -> (Arc<CourseUrl>, usize) {
+        if let Some(&slot) = self.url_cache.get(page) {
+            return (Arc::clone(&self.pages[slot].url), slot);
         }
-        let u = Arc::new(CourseUrl::parse(page, domain));
-        if self.url_cache.len() >= CACHE_LIMIT {
-            self.url_cache.clear();
+        let url = Arc::new(CourseUrl::parse(page, domain));
+        if self.pages.len() >= CACHE_LIMIT {
+            self.clear_pages();
         }
-        self.url_cache.insert(page.to_string(), Arc::clone(&u));
-        u
+        let slot = self.pages.len();
+        self.pages.push(CachedPage {
+            url: Arc::clone(&url),
+            url_row: None,
+            resource: None,
+        });
+        self.url_cache.insert(page.to_string(), slot);
+        (url, slot)
+    }
+
+    fn clear_pages(&mut self) {
+        self.url_cache.clear();
+        self.pages.clear();
+    }
+
+    // The text and id of `page`'s `urls` row, written when new. `slot`: the cache entry `page`
+    // is still the parsed form of, which remembers them.
+    fn url_row(
+        &mut self,
+        rows: &mut Rows,
+        page: &CourseUrl,
+        slot: Option<usize>,
+    ) -> Result<(Arc<str>, i64), LoadError> {
+        if let Some((text, id)) = slot.and_then(|s| self.pages[s].url_row.as_ref()) {
+            return Ok((Arc::clone(text), *id));
+        }
+        let text = page.to_string();
+        let (id, new) = self.urls.id_of(&text);
+        if new {
+            rows.add(Table::Urls, |r| {
+                r.int(id);
+                r.text(&text);
+            })?;
+        }
+        let text: Arc<str> = Arc::from(text);
+        if let Some(s) = slot {
+            self.pages[s].url_row = Some((Arc::clone(&text), id));
+        }
+        Ok((text, id))
     }
 
     /// The shared copy of `text`.
@@ -741,18 +815,19 @@ impl MoocdbBuilder {
         Ok(())
     }
 
-    fn domain_or_default(&mut self, event: &TrackingEvent) -> String {
+    fn domain_or_default(&mut self, event: &TrackingEvent) -> Arc<str> {
+        static DEFAULT: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("https://www.edx.org"));
         if let Some(d) = &self.domain {
-            return d.clone();
+            return Arc::clone(d);
         }
         if !event.host.is_empty() {
-            let d = format!("https://{}", event.host.trim_end_matches('/'));
-            self.domain = Some(d.clone());
+            let d: Arc<str> = Arc::from(format!("https://{}", event.host.trim_end_matches('/')));
+            self.domain = Some(Arc::clone(&d));
             // URLs parsed so far were completed with the default domain.
-            self.url_cache.clear();
+            self.clear_pages();
             return d;
         }
-        "https://www.edx.org".to_string()
+        Arc::clone(&DEFAULT)
     }
 
     fn resource_type(
@@ -773,14 +848,9 @@ impl MoocdbBuilder {
         Ok(type_id)
     }
 
-    // The resource node of `uri`; a node created by an event is typed by qpipe's content and
-    // medium rules and named.
-    fn resource(
-        &mut self,
-        rows: &mut Rows,
-        uri: &str,
-        name: impl FnOnce() -> Option<String>,
-    ) -> Result<i64, LoadError> {
+    // The index of `uri`'s resource node; a node created by an event is typed by qpipe's content
+    // and medium rules (and named by the caller).
+    fn resource_node(&mut self, rows: &mut Rows, uri: &str) -> Result<usize, LoadError> {
         let (index, created) = self.resources.insert(uri);
         if created {
             let rule = |rules: &[(&'static str, &'static str)]| {
@@ -794,11 +864,7 @@ impl MoocdbBuilder {
             let type_id = self.resource_type(rows, content, medium)?;
             self.resources.node_mut(index).attached = Some(type_id);
         }
-        let node = self.resources.node_mut(index);
-        if node.name.is_none() && !node.stored {
-            node.name = name();
-        }
-        Ok(node.id)
+        Ok(index)
     }
 
     fn problem(&mut self, module: &ModuleUri, resource_id: i64) -> Result<i64, LoadError> {
