@@ -236,6 +236,8 @@ struct CachedPage {
     url_row: Option<(Arc<str>, i64)>,
     /// The index of the `resources` node for an event without a module or video code.
     resource: Option<usize>,
+    /// Whether that node's `resources_urls` row with this URL exists.
+    linked: bool,
 }
 
 /// The duration of an observed event from `from` to the user's next event at `to`: a gap over
@@ -519,8 +521,11 @@ impl MoocdbBuilder {
             EventClass::Video => row.video_code,
             _ => "",
         };
-        let index = if module_part.is_none() && code.is_empty() {
-            let cached = page_slot.and_then(|slot| self.pages[slot].resource);
+        // The resource is the page's own (its URI is the URL): then the page's cache entry knows it.
+        let plain = module_part.is_none() && code.is_empty();
+        let plain_slot = page_slot.filter(|_| plain);
+        let index = if plain {
+            let cached = plain_slot.and_then(|slot| self.pages[slot].resource);
             match cached {
                 Some(index) => index,
                 None => {
@@ -530,7 +535,7 @@ impl MoocdbBuilder {
                         &url
                     };
                     let index = self.resource_node(rows, uri)?;
-                    if let Some(slot) = page_slot {
+                    if let Some(slot) = plain_slot {
                         self.pages[slot].resource = Some(index);
                     }
                     index
@@ -559,13 +564,18 @@ impl MoocdbBuilder {
                 .or_else(|| module.as_ref().and_then(ModuleUri::name));
         }
         let resource_id = node.id;
-        let (link_id, new_link) = self.resources_urls.id_of(&(resource_id, url_id));
-        if new_link {
-            rows.add(Table::ResourcesUrls, |r| {
-                r.int(link_id);
-                r.int(resource_id);
-                r.int(url_id);
-            })?;
+        if !plain_slot.is_some_and(|slot| self.pages[slot].linked) {
+            let (link_id, new_link) = self.resources_urls.id_of(&(resource_id, url_id));
+            if new_link {
+                rows.add(Table::ResourcesUrls, |r| {
+                    r.int(link_id);
+                    r.int(resource_id);
+                    r.int(url_id);
+                })?;
+            }
+            if let Some(slot) = plain_slot {
+                self.pages[slot].linked = true;
+            }
         }
         let ip = match relations.ip_country.char_indices().nth(3) {
             Some((end, _)) => &relations.ip_country[..end],
@@ -663,6 +673,7 @@ impl MoocdbBuilder {
             url: Arc::clone(&url),
             url_row: None,
             resource: None,
+            linked: false,
         });
         self.url_cache.insert(page.to_string(), slot);
         (url, slot)
