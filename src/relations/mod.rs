@@ -9,7 +9,7 @@ pub mod edx_track_event;
 pub mod geoip;
 pub mod handlers;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use foldhash::HashMap;
 
@@ -164,13 +164,6 @@ impl RelationBuilder {
     }
 
     // The record of `ip`, created on its first event: an owned key only for a new IP.
-    fn ip_record(&mut self, ip: &str) -> &mut IpRecord {
-        if !self.ips.contains_key(ip) {
-            self.ips.insert(ip.into(), IpRecord::default());
-        }
-        self.ips.get_mut(ip).expect("just inserted")
-    }
-
     /// Switches to the next input file's `LoadInfo` row.
     pub fn set_load_info(&mut self, load_info_id: String) {
         self.load_info_id = load_info_id.into();
@@ -203,19 +196,6 @@ impl RelationBuilder {
         a
     }
 
-    // Country lookups are cached with the IP's other state.
-    fn country_of(&mut self, ip: &str) -> Arc<str> {
-        if ip.is_empty() {
-            return Arc::from("");
-        }
-        if let Some(c) = self.ips.get(ip).and_then(|r| r.country.as_ref()) {
-            return c.clone();
-        }
-        let c: Arc<str> = self.geoip.country(ip).into();
-        self.ip_record(ip).country = Some(c.clone());
-        c
-    }
-
     /// Writes the rows of one event and reports what the MOOCdb stage needs.
     pub fn add_event<'e>(
         &mut self,
@@ -236,17 +216,11 @@ impl RelationBuilder {
             r.token(row_id.as_bytes());
             r.text(ip);
         })?;
-        let ip_country = self.country_of(ip);
-
         let event_type = legacy_event_type(&event.event_type);
         // Types the legacy code rewrote end the row after the common fields, without the
         // downtime check.
         let finished = event_type != event.event_type;
-        let downtime = if finished {
-            None
-        } else {
-            self.downtime_for(ip, &event.time)
-        };
+        let (ip_country, downtime) = self.visit_ip(ip, (!finished).then_some(&event.time));
         let outcome = |n, not_stored| RelationsOutcome {
             anon_screen_name: anon.clone(),
             event_type,
@@ -350,16 +324,47 @@ impl RelationBuilder {
     // first event, the gap since the IP's previous event when it exceeds the heartbeat period.
     // The legacy test used `timedelta.seconds` (days dropped, negative gaps reported as
     // `-1 day, 23:59:…`); here the whole gap counts and a gap backwards in time is no downtime.
-    fn downtime_for(&mut self, ip: &str, time: &NaiveDateTime) -> Option<String> {
-        let record = self.ip_record(ip);
-        record.changed = true;
-        match record.last_seen.replace(*time) {
-            None => Some("0:00:00".to_string()),
-            Some(last) => {
-                let gap = *time - last;
-                (gap.num_seconds() > HEARTBEAT_PERIOD_SECONDS).then(|| legacy_timedelta(gap))
-            }
+    // The IP's country and, for an event `at` a time, its `downtime_for` (the time becomes the
+    // IP's latest). One look-up of the IP's record per event: there were three.
+    fn visit_ip(&mut self, ip: &str, at: Option<&NaiveDateTime>) -> (Arc<str>, Option<String>) {
+        if ip.is_empty() && at.is_none() {
+            return (Arc::clone(&NO_COUNTRY), None);
         }
+        if let Some(record) = self.ips.get_mut(ip) {
+            return record.visit(&self.geoip, ip, at);
+        }
+        let record = self.ips.entry(ip.into()).or_default();
+        record.visit(&self.geoip, ip, at)
+    }
+}
+
+/// The country of an event without an IP.
+static NO_COUNTRY: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
+
+impl IpRecord {
+    // See `RelationBuilder::visit_ip`.
+    fn visit(
+        &mut self,
+        geoip: &GeoIp,
+        ip: &str,
+        at: Option<&NaiveDateTime>,
+    ) -> (Arc<str>, Option<String>) {
+        let country = if ip.is_empty() {
+            Arc::clone(&NO_COUNTRY)
+        } else {
+            Arc::clone(self.country.get_or_insert_with(|| geoip.country(ip).into()))
+        };
+        let downtime = at.and_then(|time| {
+            self.changed = true;
+            match self.last_seen.replace(*time) {
+                None => Some("0:00:00".to_string()),
+                Some(last) => {
+                    let gap = *time - last;
+                    (gap.num_seconds() > HEARTBEAT_PERIOD_SECONDS).then(|| legacy_timedelta(gap))
+                }
+            }
+        });
+        (country, downtime)
     }
 }
 
