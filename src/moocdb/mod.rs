@@ -679,6 +679,8 @@ impl MoocdbBuilder {
         (url, slot)
     }
 
+    // A slot from `course_url` is valid until the next call to this (which only `course_url`
+    // and the domain's discovery make): `add_row` takes a new slot whenever it parses a page.
     fn clear_pages(&mut self) {
         self.url_cache.clear();
         self.pages.clear();

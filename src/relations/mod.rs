@@ -165,7 +165,6 @@ impl RelationBuilder {
         ips
     }
 
-    // The record of `ip`, created on its first event: an owned key only for a new IP.
     /// Switches to the next input file's `LoadInfo` row.
     pub fn set_load_info(&mut self, load_info_id: String) {
         self.load_info_id = load_info_id.into();
@@ -322,12 +321,9 @@ impl RelationBuilder {
         Ok(result)
     }
 
-    // json_to_relation's downtime detection, keyed by the event's IP: "0:00:00" for the IP's
-    // first event, the gap since the IP's previous event when it exceeds the heartbeat period.
-    // The legacy test used `timedelta.seconds` (days dropped, negative gaps reported as
-    // `-1 day, 23:59:…`); here the whole gap counts and a gap backwards in time is no downtime.
     // The IP's country and, for an event `at` a time, its `downtime_for` (the time becomes the
-    // IP's latest). One look-up of the IP's record per event: there were three.
+    // IP's latest). One look-up of the IP's record per event, where there were three; the
+    // record (an owned key) is created on the IP's first event.
     fn visit_ip(&mut self, ip: &str, at: Option<&NaiveDateTime>) -> (Arc<str>, Option<String>) {
         if ip.is_empty() && at.is_none() {
             return (Arc::clone(&NO_COUNTRY), None);
@@ -344,7 +340,11 @@ impl RelationBuilder {
 static NO_COUNTRY: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
 
 impl IpRecord {
-    // See `RelationBuilder::visit_ip`.
+    // See `RelationBuilder::visit_ip`. The downtime is json_to_relation's, keyed by the event's
+    // IP: "0:00:00" for the IP's first event, the gap since the IP's previous event when it
+    // exceeds the heartbeat period. The legacy test used `timedelta.seconds` (days dropped,
+    // negative gaps reported as `-1 day, 23:59:…`); here the whole gap counts and a gap
+    // backwards in time is no downtime.
     fn visit(
         &mut self,
         geoip: &GeoIp,
