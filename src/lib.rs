@@ -22,6 +22,7 @@ pub mod sink;
 pub mod source;
 pub mod state;
 pub mod status;
+pub mod text_cache;
 
 pub use error::LoadError;
 pub use load::{LoadOptions, LoadSummary, MethodChoice, run};

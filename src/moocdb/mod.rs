@@ -23,6 +23,7 @@ use crate::relations::{RelationsOutcome, TrackRow};
 use crate::schema::Table;
 use crate::sink::Rows;
 use crate::state::{StagedEvent, UserState};
+use crate::text_cache::TextCache;
 
 use course_url::CourseUrl;
 use dictionary::Dictionary;
@@ -221,7 +222,7 @@ pub struct MoocdbBuilder {
     // the page's entry in `pages`.
     url_cache: HashMap<String, usize>,
     pages: Vec<CachedPage>,
-    module_cache: HashMap<String, Option<ModuleUri>>,
+    module_cache: TextCache<Option<ModuleUri>>,
     // Countries and event types, one copy each however many users' staged events hold them.
     texts: HashSet<Arc<str>>,
 }
@@ -301,7 +302,7 @@ impl MoocdbBuilder {
             agent_cache: HashMap::default(),
             url_cache: HashMap::default(),
             pages: Vec::new(),
-            module_cache: HashMap::default(),
+            module_cache: TextCache::new(CACHE_LIMIT),
             texts: HashSet::default(),
         };
         for user in known.users {
@@ -730,15 +731,7 @@ impl MoocdbBuilder {
         if s.is_empty() {
             return None;
         }
-        if let Some(m) = self.module_cache.get(s) {
-            return m.clone();
-        }
-        let m = ModuleUri::parse(s);
-        if self.module_cache.len() >= CACHE_LIMIT {
-            self.module_cache.clear();
-        }
-        self.module_cache.insert(s.to_string(), m.clone());
-        m
+        self.module_cache.get_or_derive(s, ModuleUri::parse)
     }
 
     fn add_user(&mut self, rows: &mut Rows, user: &Arc<str>) -> Result<(), LoadError> {

@@ -25,6 +25,7 @@ use crate::identity::{LineIdentity, RowId, RowKind, anon_screen_name};
 use crate::parse::{EventPayload, TrackingEvent, quarter};
 use crate::schema::Table;
 use crate::sink::Rows;
+use crate::text_cache::TextCache;
 
 /// Gap after which an IP's next event marks server downtime (json_to_relation's
 /// `EDX_HEARTBEAT_PERIOD`, 360 s).
@@ -108,8 +109,10 @@ pub struct RelationBuilder {
     // One entry per IP, not one per IP in each of three maps: memory grows with the IPs.
     ips: HashMap<Box<str>, IpRecord>,
     geoip: GeoIp,
-    anon_names: HashMap<String, Arc<str>>,
-    course_ids: CourseIds,
+    anon_names: TextCache<Arc<str>>,
+    // `org_course_run` of the texts events repeat (pages, page views' types): finding the course
+    // in a 100-byte URL took about 1,300 instructions, for three events in four.
+    course_ids: TextCache<Option<String>>,
 }
 
 /// What the builder remembers of one IP.
@@ -143,8 +146,8 @@ impl RelationBuilder {
                 })
                 .collect(),
             geoip,
-            anon_names: HashMap::default(),
-            course_ids: CourseIds::default(),
+            anon_names: TextCache::new(ANON_CACHE_LIMIT),
+            course_ids: TextCache::new(COURSE_IDS_LIMIT),
         }
     }
 
@@ -186,15 +189,8 @@ impl RelationBuilder {
 
     // Hashing a username costs more than looking it up; the cache is bounded by the users.
     fn anon_name_of(&mut self, username: &str) -> Arc<str> {
-        if let Some(a) = self.anon_names.get(username) {
-            return a.clone();
-        }
-        let a: Arc<str> = anon_screen_name(username).into();
-        if self.anon_names.len() >= ANON_CACHE_LIMIT {
-            self.anon_names.clear();
-        }
-        self.anon_names.insert(username.to_string(), a.clone());
-        a
+        self.anon_names
+            .get_or_derive(username, |u| anon_screen_name(u).into())
     }
 
     /// Writes the rows of one event and reports what the MOOCdb stage needs.
@@ -487,40 +483,24 @@ pub fn org_course_run(s: &str) -> Option<String> {
     (parts.len() == 3).then(|| parts.join("/"))
 }
 
-/// [`org_course_run`] of the texts events repeat (pages, page views' types), remembered: finding
-/// the course in a 100-byte URL took about 1,300 instructions, for three events in four.
-#[derive(Default)]
-struct CourseIds {
-    known: HashMap<String, Option<String>>,
-}
-
-/// Texts [`CourseIds`] remembers before it starts over.
+/// Texts whose course id is remembered before the cache starts over.
 const COURSE_IDS_LIMIT: usize = 100_000;
-
-impl CourseIds {
-    fn of(&mut self, text: &str) -> Option<String> {
-        if let Some(id) = self.known.get(text) {
-            return id.clone();
-        }
-        let id = org_course_run(text);
-        if self.known.len() >= COURSE_IDS_LIMIT {
-            self.known.clear();
-        }
-        self.known.insert(text.to_string(), id.clone());
-        id
-    }
-}
 
 /// json_to_relation's `get_course_id`: `(course_id, course_display_name)` of an event without
 /// `context` (a `context` overrides the display name).
 // The course id is often the event's own text (its page or type): borrowed then, not copied.
-fn legacy_course_ids<'e>(event: &'e TrackingEvent, ids: &mut CourseIds) -> (Cell<'e>, String) {
+fn legacy_course_ids<'e>(
+    event: &'e TrackingEvent,
+    ids: &mut TextCache<Option<String>>,
+) -> (Cell<'e>, String) {
     let et = event.event_type.as_str();
     if et == "/dashboard" || et.ends_with("/heartbeat") {
         return (Cell::Default, String::new());
     }
     if event.event_source == "browser" {
-        let display = ids.of(&event.page).unwrap_or_default();
+        let display = ids
+            .get_or_derive(&event.page, org_course_run)
+            .unwrap_or_default();
         return (Cell::Text(&event.page), display);
     }
     if et == "/accounts/login" {
@@ -543,7 +523,10 @@ fn legacy_course_ids<'e>(event: &'e TrackingEvent, ids: &mut CourseIds) -> (Cell
         return (Cell::Owned(next), display);
     }
     if et.starts_with("/courses") {
-        return (Cell::Owned(ids.of(et).unwrap_or_default()), String::new());
+        return (
+            Cell::Owned(ids.get_or_derive(et, org_course_run).unwrap_or_default()),
+            String::new(),
+        );
     }
     if et.contains("problem_") {
         return (
@@ -552,7 +535,7 @@ fn legacy_course_ids<'e>(event: &'e TrackingEvent, ids: &mut CourseIds) -> (Cell
         );
     }
     let display = if et.contains("courses") {
-        ids.of(et).unwrap_or_default()
+        ids.get_or_derive(et, org_course_run).unwrap_or_default()
     } else {
         String::new()
     };
