@@ -522,40 +522,34 @@ impl MoocdbBuilder {
             EventClass::Video => row.video_code,
             _ => "",
         };
+        let base = if url.is_empty() {
+            "https://unknown/"
+        } else {
+            &url
+        };
         // The resource is the page's own (its URI is the URL): then the page's cache entry knows it.
         let plain = module_part.is_none() && code.is_empty();
         let plain_slot = page_slot.filter(|_| plain);
-        let index = if plain {
-            let cached = plain_slot.and_then(|slot| self.pages[slot].resource);
-            match cached {
-                Some(index) => index,
-                None => {
-                    let uri = if url.is_empty() {
-                        "https://unknown/"
-                    } else {
-                        &url
-                    };
-                    let index = self.resource_node(rows, uri)?;
-                    if let Some(slot) = plain_slot {
-                        self.pages[slot].resource = Some(index);
-                    }
-                    index
+        let index = match plain_slot.and_then(|slot| self.pages[slot].resource) {
+            Some(index) => index,
+            None if plain => {
+                let index = self.resource_node(rows, base)?;
+                if let Some(slot) = plain_slot {
+                    self.pages[slot].resource = Some(index);
                 }
+                index
             }
-        } else {
-            let mut uri = if url.is_empty() {
-                "https://unknown/".to_string()
-            } else {
-                url.to_string()
-            };
-            if let Some(m) = module_part {
-                m.push_relative_uri(&mut uri);
+            None => {
+                let mut uri = base.to_string();
+                if let Some(m) = module_part {
+                    m.push_relative_uri(&mut uri);
+                }
+                if !code.is_empty() {
+                    uri.push('_');
+                    uri.push_str(code);
+                }
+                self.resource_node(rows, &uri)?
             }
-            if !code.is_empty() {
-                uri.push('_');
-                uri.push_str(code);
-            }
-            self.resource_node(rows, &uri)?
         };
         let node = self.resources.node_mut(index);
         if node.name.is_none() && !node.stored {
