@@ -120,6 +120,22 @@ impl InfilePool {
         Ok(conn.affected_rows())
     }
 
+    /// Whether `table` (named `qualified` in SQL) has no rows, asked on the connection about to
+    /// load it.
+    pub async fn is_empty(
+        &self,
+        connection: &mut StreamConnection,
+        qualified: &str,
+        table: &str,
+    ) -> Result<bool, LoadError> {
+        let operation = format!("checking whether table `{table}` is empty");
+        let first: Option<u8> = (connection.0)
+            .query_first(format!("SELECT 1 FROM {qualified} LIMIT 1"))
+            .await
+            .map_err(|e| classify(e, &operation, table, self.secret.as_deref()))?;
+        Ok(first.is_none())
+    }
+
     /// Checks that the server accepts LOCAL INFILE, with an empty load into a temporary table.
     pub async fn probe(&self) -> Result<(), LoadError> {
         let secret = self.secret.as_deref();
