@@ -5,7 +5,6 @@
 //! leaves state that covers half a file.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use sqlx::Row;
@@ -17,10 +16,11 @@ use crate::ledger::FileCounts;
 use crate::sink::escape_sql;
 
 /// A user's latest observed event, not yet written with its duration. Every user the load has
-/// seen holds one, so it is kept small: a fixed-size id, and the country and event type shared
-/// with the other users' events (see `MoocdbBuilder`'s interned texts).
+/// seen holds one, so it is kept small: a fixed-size id, and, in the MOOCdb stage, the country
+/// and event type shared with the other users' events (`Text` is `Rc<str>` there, see
+/// `MoocdbBuilder`'s interned texts; `String` here, where the state crosses threads).
 #[derive(Debug, Clone, PartialEq)]
-pub struct StagedEvent {
+pub struct StagedEvent<Text = String> {
     /// `observed_event_id`.
     pub id: RowId,
     /// `url_id` (a resource id).
@@ -28,13 +28,28 @@ pub struct StagedEvent {
     /// `observed_event_timestamp`.
     pub time: NaiveDateTime,
     /// `observed_event_ip` (country code).
-    pub ip: Arc<str>,
+    pub ip: Text,
     /// `observed_event_os`.
     pub os: i64,
     /// `observed_event_agent`.
     pub agent: i64,
     /// `observed_event_type_id`.
-    pub event_type: Arc<str>,
+    pub event_type: Text,
+}
+
+impl<Text: AsRef<str>> StagedEvent<Text> {
+    /// The same event with its texts in another form.
+    pub fn with_texts<T>(&self, mut text: impl FnMut(&str) -> T) -> StagedEvent<T> {
+        StagedEvent {
+            id: self.id,
+            resource_id: self.resource_id,
+            time: self.time,
+            ip: text(self.ip.as_ref()),
+            os: self.os,
+            agent: self.agent,
+            event_type: text(self.event_type.as_ref()),
+        }
+    }
 }
 
 /// The carried state of one user.
@@ -89,12 +104,10 @@ pub async fn read(pool: &MySqlPool) -> Result<CarriedState, LoadError> {
                 })?,
                 resource_id: r.try_get::<Option<i32>, _>(2).map_err(&e)?.unwrap_or(0).into(),
                 time: r.try_get::<Option<NaiveDateTime>, _>(3).map_err(&e)?.unwrap_or_default(),
-                ip: r.try_get::<Option<String>, _>(4).map_err(&e)?.unwrap_or_default().into(),
+                ip: r.try_get::<Option<String>, _>(4).map_err(&e)?.unwrap_or_default(),
                 os: r.try_get::<Option<i32>, _>(5).map_err(&e)?.unwrap_or(0).into(),
                 agent: r.try_get::<Option<i32>, _>(6).map_err(&e)?.unwrap_or(0).into(),
-                event_type: (r.try_get::<Option<String>, _>(7).map_err(&e)?)
-                    .unwrap_or_default()
-                    .into(),
+                event_type: (r.try_get::<Option<String>, _>(7).map_err(&e)?).unwrap_or_default(),
             }),
             None => None,
         };

@@ -3,7 +3,7 @@
 //! creation order and kept across loads.
 
 use foldhash::HashMap;
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// One node of a hierarchy.
 #[derive(Debug, Clone)]
@@ -12,7 +12,7 @@ pub struct Node {
     pub id: i64,
     /// The URI (`resource_uri` / `problem_name`), shared with the index by URI: resources grow
     /// with the course's pages, and their URIs are most of a hierarchy's memory.
-    pub uri: Arc<str>,
+    pub uri: Rc<str>,
     /// The parent node's id (`None` for the root).
     pub parent: Option<i64>,
     /// The name (resources: display name or module name).
@@ -32,7 +32,7 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub struct Hierarchy {
     nodes: Vec<Node>,
-    by_uri: HashMap<Arc<str>, usize>,
+    by_uri: HashMap<Rc<str>, usize>,
     next_id: i64,
 }
 
@@ -46,8 +46,8 @@ impl Hierarchy {
         };
         for (id, uri, parent) in existing {
             h.next_id = h.next_id.max(id + 1);
-            let uri: Arc<str> = uri.into();
-            h.by_uri.insert(Arc::clone(&uri), h.nodes.len());
+            let uri: Rc<str> = uri.into();
+            h.by_uri.insert(Rc::clone(&uri), h.nodes.len());
             h.nodes.push(Node {
                 id,
                 uri,
@@ -69,8 +69,8 @@ impl Hierarchy {
         let id = self.next_id;
         self.next_id += 1;
         let child_number = trailing_number(uri);
-        let uri: Arc<str> = uri.into();
-        self.by_uri.insert(Arc::clone(&uri), self.nodes.len());
+        let uri: Rc<str> = uri.into();
+        self.by_uri.insert(Rc::clone(&uri), self.nodes.len());
         self.nodes.push(Node {
             id,
             uri,

@@ -11,7 +11,8 @@ pub mod module_uri;
 
 use foldhash::{HashMap, HashSet};
 use std::borrow::Cow;
-use std::sync::{Arc, LazyLock};
+use std::rc::Rc;
+use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
@@ -199,11 +200,14 @@ pub struct KnownEntries {
     pub users: Vec<String>,
 }
 
-/// Builds the MOOCdb rows.
+/// Builds the MOOCdb rows. Its shared texts and pages are `Rc`: it lives on the transform thread
+/// alone (see `RelationBuilder`).
 pub struct MoocdbBuilder {
     options: MoocdbOptions,
     // Shared: every row needs it while the builder is borrowed mutably.
-    domain: Option<Arc<str>>,
+    domain: Option<Rc<str>>,
+    /// The domain of a log whose events name none.
+    default_domain: Rc<str>,
     urls: Dictionary<String>,
     os: Dictionary<String>,
     agents: Dictionary<String>,
@@ -214,7 +218,7 @@ pub struct MoocdbBuilder {
     problems: Hierarchy,
     // One entry per user, not one per user in each of four maps: memory grows with the users.
     // Keyed by the relations stage's shared copy of the user's hash.
-    users: HashMap<Arc<str>, UserRecord>,
+    users: HashMap<Rc<str>, UserRecord>,
     agent_cache: HashMap<String, (i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
@@ -224,7 +228,7 @@ pub struct MoocdbBuilder {
     pages: Vec<CachedPage>,
     module_cache: TextCache<Option<ModuleUri>>,
     // Countries and event types, one copy each however many users' staged events hold them.
-    texts: HashSet<Arc<str>>,
+    texts: HashSet<Rc<str>>,
 }
 
 /// A page parsed once, with what it maps to when an event leaves it as it is (most events):
@@ -232,9 +236,9 @@ pub struct MoocdbBuilder {
 /// them every event hashed and compared its URL text (about 100 bytes) in three maps, and
 /// rendered and copied it twice.
 struct CachedPage {
-    url: Arc<CourseUrl>,
+    url: Rc<CourseUrl>,
     /// The `urls` text and id.
-    url_row: Option<(Arc<str>, i64)>,
+    url_row: Option<(Rc<str>, i64)>,
     /// The index of the `resources` node for an event without a module or video code.
     resource: Option<usize>,
     /// Whether that node's `resources_urls` row with this URL exists.
@@ -265,9 +269,9 @@ struct UserRecord {
     /// `staged` or `location` changed in the current file.
     changed: bool,
     /// The user's latest observed event, not yet written with its duration.
-    staged: Option<StagedEvent>,
+    staged: Option<StagedEvent<Rc<str>>>,
     /// The user's current location and when it was set.
-    location: Option<(Arc<CourseUrl>, NaiveDateTime)>,
+    location: Option<(Rc<CourseUrl>, NaiveDateTime)>,
 }
 
 impl UserRecord {
@@ -288,7 +292,8 @@ impl MoocdbBuilder {
     /// A builder continuing from what the database already holds and the users' carried state.
     pub fn new(options: MoocdbOptions, known: KnownEntries, users: Vec<UserState>) -> Self {
         let mut b = MoocdbBuilder {
-            domain: options.domain.as_deref().map(Arc::from),
+            domain: options.domain.as_deref().map(Rc::from),
+            default_domain: Rc::from("https://www.edx.org"),
             options,
             urls: Dictionary::new(1),
             os: Dictionary::new(1),
@@ -306,24 +311,20 @@ impl MoocdbBuilder {
             texts: HashSet::default(),
         };
         for user in known.users {
-            b.user(&Arc::from(user)).stored = true;
+            b.user(&Rc::from(user)).stored = true;
         }
         // Carried locations are complete URLs, parsed without a domain: not for `url_cache`,
         // whose pages are completed with the log's.
-        let mut locations: HashMap<String, Arc<CourseUrl>> = HashMap::default();
+        let mut locations: HashMap<String, Rc<CourseUrl>> = HashMap::default();
         for u in users {
-            let staged = u.staged.map(|staged| StagedEvent {
-                ip: b.interned(&staged.ip),
-                event_type: b.interned(&staged.event_type),
-                ..staged
-            });
+            let staged = u.staged.map(|staged| staged.with_texts(|t| b.interned(t)));
             let location = u.location.map(|(url, at)| {
                 let parsed = locations
                     .entry(url)
-                    .or_insert_with_key(|url| Arc::new(CourseUrl::parse(url, "")));
-                (Arc::clone(parsed), at)
+                    .or_insert_with_key(|url| Rc::new(CourseUrl::parse(url, "")));
+                (Rc::clone(parsed), at)
             });
-            let record = b.user(&Arc::from(u.user.as_str()));
+            let record = b.user(&Rc::from(u.user.as_str()));
             record.staged = staged;
             record.location = location;
         }
@@ -373,8 +374,8 @@ impl MoocdbBuilder {
 
     // The record of `user`, created when first seen. One lookup: the key is the relations
     // stage's shared copy of the hash, so passing it to `entry` copies no text.
-    fn user(&mut self, user: &Arc<str>) -> &mut UserRecord {
-        self.users.entry(Arc::clone(user)).or_default()
+    fn user(&mut self, user: &Rc<str>) -> &mut UserRecord {
+        self.users.entry(Rc::clone(user)).or_default()
     }
 
     /// The ids the next new dictionary and hierarchy rows will get, by table.
@@ -404,7 +405,7 @@ impl MoocdbBuilder {
         if self.domain.is_none() {
             self.domain = course_url::domain_of(&event.page)
                 .or_else(|| course_url::domain_of(&event.referer))
-                .map(Arc::from);
+                .map(Rc::from);
             if self.domain.is_some() {
                 // URLs parsed so far were completed with the default domain.
                 self.clear_pages();
@@ -462,7 +463,7 @@ impl MoocdbBuilder {
             if page.at_subunit()
                 && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
             {
-                Arc::make_mut(&mut page).set_seq(&dest.to_string());
+                Rc::make_mut(&mut page).set_seq(&dest.to_string());
                 page_slot = None;
             }
         } else if contains(&I4X, &event_type) {
@@ -488,24 +489,24 @@ impl MoocdbBuilder {
             if !location.is_empty() && (0..3600).contains(&gap) {
                 if page.is_empty() {
                     if location.at_subunit() {
-                        page = Arc::clone(location);
+                        page = Rc::clone(location);
                         page_slot = None;
                     }
                 } else if page.seq().is_none()
                     && page.same_subunit(location)
                     && let Some(seq) = location.seq()
                 {
-                    Arc::make_mut(&mut page).set_seq(seq);
+                    Rc::make_mut(&mut page).set_seq(seq);
                     page_slot = None;
                 }
             }
         }
-        let mut location = Arc::clone(&page);
+        let mut location = Rc::clone(&page);
         if event_type.starts_with("seq_")
             && location.at_subunit()
             && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
         {
-            Arc::make_mut(&mut location).set_seq(&dest.to_string());
+            Rc::make_mut(&mut location).set_seq(&dest.to_string());
         }
         record.location = Some((location, event.time));
         record.changed = true;
@@ -655,17 +656,17 @@ impl MoocdbBuilder {
     }
 
     // The parsed page and the index of its cache entry.
-    fn course_url(&mut self, page: &str, domain: &str) -> (Arc<CourseUrl>, usize) {
+    fn course_url(&mut self, page: &str, domain: &str) -> (Rc<CourseUrl>, usize) {
         if let Some(&slot) = self.url_cache.get(page) {
-            return (Arc::clone(&self.pages[slot].url), slot);
+            return (Rc::clone(&self.pages[slot].url), slot);
         }
-        let url = Arc::new(CourseUrl::parse(page, domain));
+        let url = Rc::new(CourseUrl::parse(page, domain));
         if self.pages.len() >= CACHE_LIMIT {
             self.clear_pages();
         }
         let slot = self.pages.len();
         self.pages.push(CachedPage {
-            url: Arc::clone(&url),
+            url: Rc::clone(&url),
             url_row: None,
             resource: None,
             linked: false,
@@ -688,9 +689,9 @@ impl MoocdbBuilder {
         rows: &mut Rows,
         page: &CourseUrl,
         slot: Option<usize>,
-    ) -> Result<(Arc<str>, i64), LoadError> {
+    ) -> Result<(Rc<str>, i64), LoadError> {
         if let Some((text, id)) = slot.and_then(|s| self.pages[s].url_row.as_ref()) {
-            return Ok((Arc::clone(text), *id));
+            return Ok((Rc::clone(text), *id));
         }
         let text = page.to_string();
         let (id, new) = self.urls.id_of(&text);
@@ -700,24 +701,24 @@ impl MoocdbBuilder {
                 r.text(&text);
             })?;
         }
-        let text: Arc<str> = Arc::from(text);
+        let text: Rc<str> = Rc::from(text);
         if let Some(s) = slot {
-            self.pages[s].url_row = Some((Arc::clone(&text), id));
+            self.pages[s].url_row = Some((Rc::clone(&text), id));
         }
         Ok((text, id))
     }
 
     /// The shared copy of `text`.
-    fn interned(&mut self, text: &str) -> Arc<str> {
+    fn interned(&mut self, text: &str) -> Rc<str> {
         if let Some(shared) = self.texts.get(text) {
-            return Arc::clone(shared);
+            return Rc::clone(shared);
         }
         if self.texts.len() >= CACHE_LIMIT {
             // Values still held stay valid; only the sharing of new ones starts over.
             self.texts.clear();
         }
-        let shared: Arc<str> = Arc::from(text);
-        self.texts.insert(Arc::clone(&shared));
+        let shared: Rc<str> = Rc::from(text);
+        self.texts.insert(Rc::clone(&shared));
         shared
     }
 
@@ -728,7 +729,7 @@ impl MoocdbBuilder {
         self.module_cache.get_or_derive(s, ModuleUri::parse)
     }
 
-    fn add_user(&mut self, rows: &mut Rows, user: &Arc<str>) -> Result<(), LoadError> {
+    fn add_user(&mut self, rows: &mut Rows, user: &Rc<str>) -> Result<(), LoadError> {
         self.user(user).store(rows, user)
     }
 
@@ -752,7 +753,7 @@ impl MoocdbBuilder {
             let record = &self.users[user];
             UserState {
                 user: user.to_string(),
-                staged: record.staged.clone(),
+                staged: (record.staged.as_ref()).map(|s| s.with_texts(str::to_string)),
                 location: (record.location.as_ref()).map(|(url, at)| (url.raw().to_string(), *at)),
             }
         })
@@ -815,19 +816,18 @@ impl MoocdbBuilder {
         Ok(())
     }
 
-    fn domain_or_default(&mut self, event: &TrackingEvent) -> Arc<str> {
-        static DEFAULT: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("https://www.edx.org"));
+    fn domain_or_default(&mut self, event: &TrackingEvent) -> Rc<str> {
         if let Some(d) = &self.domain {
-            return Arc::clone(d);
+            return Rc::clone(d);
         }
         if !event.host.is_empty() {
-            let d: Arc<str> = Arc::from(format!("https://{}", event.host.trim_end_matches('/')));
-            self.domain = Some(Arc::clone(&d));
+            let d: Rc<str> = Rc::from(format!("https://{}", event.host.trim_end_matches('/')));
+            self.domain = Some(Rc::clone(&d));
             // URLs parsed so far were completed with the default domain.
             self.clear_pages();
             return d;
         }
-        Arc::clone(&DEFAULT)
+        Rc::clone(&self.default_domain)
     }
 
     fn resource_type(
@@ -946,7 +946,7 @@ pub fn describe_agent(agent: &str) -> (String, String) {
 fn write_observed_event(
     rows: &mut Rows,
     user: &str,
-    e: &StagedEvent,
+    e: &StagedEvent<Rc<str>>,
     duration: Option<i64>,
 ) -> Result<(), LoadError> {
     rows.add(Table::ObservedEvents, |r| {

@@ -198,7 +198,7 @@ pub enum Cell<'a> {
     /// Owned text.
     Owned(String),
     /// Text shared with a cache (a user's hash, an IP's country).
-    Shared(std::sync::Arc<str>),
+    Shared(std::rc::Rc<str>),
     /// An integer.
     Int(i64),
     /// A timestamp.

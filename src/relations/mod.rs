@@ -9,7 +9,7 @@ pub mod edx_track_event;
 pub mod geoip;
 pub mod handlers;
 
-use std::sync::{Arc, LazyLock};
+use std::rc::Rc;
 
 use foldhash::HashMap;
 
@@ -71,11 +71,11 @@ pub struct TrackRow<'a> {
 #[derive(Debug, Clone)]
 pub struct RelationsOutcome<'e> {
     /// `anon_screen_name` of the event's user (shared with the builder's cache).
-    pub anon_screen_name: Arc<str>,
+    pub anon_screen_name: Rc<str>,
     /// The `EdxTrackEvent.event_type` written (after the legacy path rewrites).
     pub event_type: &'e str,
     /// `ip_country` written (shared with the IP's record).
-    pub ip_country: Arc<str>,
+    pub ip_country: Rc<str>,
     /// Number of `EdxTrackEvent` rows written (0 for dropped heartbeats and pings).
     pub track_event_rows: u32,
     /// Why no `EdxTrackEvent` row was written, when none was.
@@ -104,12 +104,18 @@ pub const REPEATED_HEARTBEAT: &str =
     "repeated /heartbeat (json_to_relation keeps an IP's first one and those after downtime)";
 
 /// Builds intermediary rows; keeps the per-IP state that heartbeat filtering needs.
+///
+/// The texts rows share (a user's hash, a country) are `Rc`, not `Arc`: the builder lives on
+/// the transform thread alone, and the atomic counts of `Arc` took about 4% of a one-core dry
+/// run, with the MOOCdb stage's.
 pub struct RelationBuilder {
-    load_info_id: Arc<str>,
+    load_info_id: Rc<str>,
     // One entry per IP, not one per IP in each of three maps: memory grows with the IPs.
     ips: HashMap<Box<str>, IpRecord>,
     geoip: GeoIp,
-    anon_names: TextCache<Arc<str>>,
+    anon_names: TextCache<Rc<str>>,
+    /// The country of an event without an IP.
+    no_country: Rc<str>,
     // `org_course_run` of the texts events repeat (pages, page views' types): finding the course
     // in a 100-byte URL took about 1,300 instructions, for three events in four.
     course_ids: TextCache<Option<String>>,
@@ -123,7 +129,7 @@ struct IpRecord {
     /// `last_seen` changed since the last [`RelationBuilder::take_changed_ips`].
     changed: bool,
     /// The IP's country, once looked up.
-    country: Option<Arc<str>>,
+    country: Option<Rc<str>>,
 }
 
 /// Usernames whose hash is kept before the cache starts over.
@@ -147,6 +153,7 @@ impl RelationBuilder {
                 .collect(),
             geoip,
             anon_names: TextCache::new(ANON_CACHE_LIMIT),
+            no_country: Rc::from(""),
             course_ids: TextCache::new(COURSE_IDS_LIMIT),
         }
     }
@@ -188,7 +195,7 @@ impl RelationBuilder {
     }
 
     // Hashing a username costs more than looking it up; the cache is bounded by the users.
-    fn anon_name_of(&mut self, username: &str) -> Arc<str> {
+    fn anon_name_of(&mut self, username: &str) -> Rc<str> {
         self.anon_names
             .get_or_derive(username, |u| anon_screen_name(u).into())
     }
@@ -320,20 +327,17 @@ impl RelationBuilder {
     // The IP's country and, for an event `at` a time, its `downtime_for` (the time becomes the
     // IP's latest). One look-up of the IP's record per event, where there were three; the
     // record (an owned key) is created on the IP's first event.
-    fn visit_ip(&mut self, ip: &str, at: Option<&NaiveDateTime>) -> (Arc<str>, Option<String>) {
+    fn visit_ip(&mut self, ip: &str, at: Option<&NaiveDateTime>) -> (Rc<str>, Option<String>) {
         if ip.is_empty() && at.is_none() {
-            return (Arc::clone(&NO_COUNTRY), None);
+            return (Rc::clone(&self.no_country), None);
         }
         if let Some(record) = self.ips.get_mut(ip) {
-            return record.visit(&self.geoip, ip, at);
+            return record.visit(&self.geoip, &self.no_country, ip, at);
         }
         let record = self.ips.entry(ip.into()).or_default();
-        record.visit(&self.geoip, ip, at)
+        record.visit(&self.geoip, &self.no_country, ip, at)
     }
 }
-
-/// The country of an event without an IP.
-static NO_COUNTRY: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
 
 impl IpRecord {
     // See `RelationBuilder::visit_ip`. The downtime is json_to_relation's, keyed by the event's
@@ -344,13 +348,14 @@ impl IpRecord {
     fn visit(
         &mut self,
         geoip: &GeoIp,
+        no_country: &Rc<str>,
         ip: &str,
         at: Option<&NaiveDateTime>,
-    ) -> (Arc<str>, Option<String>) {
+    ) -> (Rc<str>, Option<String>) {
         let country = if ip.is_empty() {
-            Arc::clone(&NO_COUNTRY)
+            Rc::clone(no_country)
         } else {
-            Arc::clone(self.country.get_or_insert_with(|| geoip.country(ip).into()))
+            Rc::clone(self.country.get_or_insert_with(|| geoip.country(ip).into()))
         };
         let downtime = at.and_then(|time| {
             self.changed = true;
