@@ -468,7 +468,7 @@ fn rows_stored(table: Table, replaces: bool, sent: u64, affected: u64) -> Result
             message: format!(
                 "internal error: {} of the {sent} rows loaded into the empty table had the key of \
                  another row of the same file, and the first of each was kept. Please report it; \
-                 loading with --method insert does not depend on this",
+                 the same command with --method insert loads the file again without this",
                 sent - affected
             ),
         })
