@@ -72,7 +72,7 @@ impl Server {
         let (data, rows) = buffer.take();
         let connections = match encoding {
             Encoding::Tsv => Connections::Infile(self.infile.clone()),
-            Encoding::SqlValues => Connections::Insert(self.pool.clone()),
+            Encoding::Params => Connections::Insert(self.pool.clone()),
         };
         self.runtime.block_on(async {
             sqlx::query("DELETE FROM urls")
@@ -132,7 +132,7 @@ fn any_string_round_trips_through_the_server_with_both_methods() {
         Some("".into()),
         Some("NULL".into()),
     ];
-    for encoding in [Encoding::Tsv, Encoding::SqlValues] {
+    for encoding in [Encoding::Tsv, Encoding::Params] {
         assert_eq!(
             server.round_trip(encoding, &fixed),
             expected(&fixed),
@@ -147,7 +147,7 @@ fn any_string_round_trips_through_the_server_with_both_methods() {
     });
     runner
         .run(&values(), |values| {
-            for encoding in [Encoding::Tsv, Encoding::SqlValues] {
+            for encoding in [Encoding::Tsv, Encoding::Params] {
                 prop_assert_eq!(
                     server.round_trip(encoding, &values),
                     expected(&values),

@@ -5,8 +5,10 @@ mod common;
 use std::io::Write;
 
 use common::*;
+use moocdb_loader::generate::{GeneratorOptions, generate};
 use moocdb_loader::load::MethodChoice;
 use moocdb_loader::schema::Table;
+use moocdb_loader::sink::rows_per_statement;
 
 #[tokio::test]
 async fn sample_log_loads_every_stage() {
@@ -292,6 +294,54 @@ async fn infile_and_insert_give_identical_tables() {
     assert_eq!(b.method, "insert");
     assert_eq!(a.rows, b.rows);
     assert_same_public_tables(&url_a, &url_b).await;
+}
+
+#[tokio::test]
+async fn insert_gives_the_infile_tables_with_full_and_partial_statements() {
+    // Enough events for several full prepared statements per large table and a partial last
+    // one, in two files: the second's `observed_events`, `submissions` and `assessments` rows
+    // replace rows of the first.
+    let mut text = Vec::new();
+    let generated = GeneratorOptions {
+        events: 4000,
+        users: 40,
+        courses: 1,
+        days: 4,
+        seed: 11,
+    };
+    generate(&generated, &mut text).unwrap();
+    let cut = text.len() / 2
+        + text[text.len() / 2..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap()
+        + 1;
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.log");
+    let second = dir.path().join("second.log");
+    std::fs::write(&first, &text[..cut]).unwrap();
+    std::fs::write(&second, &text[cut..]).unwrap();
+    let mut summaries = Vec::new();
+    let mut urls = Vec::new();
+    for method in [MethodChoice::Infile, MethodChoice::Insert] {
+        let (url, _) = fresh_database("full_statements").await;
+        for log in [&first, &second] {
+            let mut o = options(&url, &[log]);
+            o.method = method;
+            summaries.push(load(o).await);
+        }
+        urls.push(url);
+    }
+    let full = rows_per_statement(Table::EdxTrackEvent);
+    assert!(
+        summaries[2].rows["EdxTrackEvent"] > 3 * full,
+        "{} rows: too few for full statements",
+        summaries[2].rows["EdxTrackEvent"]
+    );
+    assert_eq!(summaries[3].method, "insert");
+    assert_eq!(summaries[0].rows, summaries[2].rows);
+    assert_eq!(summaries[1].rows, summaries[3].rows);
+    assert_same_public_tables(&urls[0], &urls[1]).await;
 }
 
 /// An account that may hold at most `limit` connections, with every right on database `db` and

@@ -225,8 +225,12 @@ async fn run_logs(
         let max_statement = packet.saturating_sub(64 * 1024).max(16 * 1024) as usize;
         let batch = match method {
             Method::Infile => options.batch_bytes,
-            // An INSERT must fit in one packet: leave room for the statement head.
-            Method::Insert => options.batch_bytes.min(max_statement),
+            // A prepared INSERT's values must fit in one packet, beside the two bytes of type
+            // each of its parameters takes there (the batch's encoding has more bytes per value
+            // than the packet, but not the types).
+            Method::Insert => (options.batch_bytes)
+                .min(max_statement.saturating_sub(2 * crate::sink::PARAMETERS_PER_STATEMENT))
+                .max(16 * 1024),
         };
         let known = database::known_entries(&pool).await?;
         let carried = state::read(&pool).await?;
@@ -260,7 +264,7 @@ async fn run_logs(
     // A dry run encodes as the default method does, so that it measures the same work.
     let encoding = match method {
         Some(Method::Infile) | None => Encoding::Tsv,
-        Some(Method::Insert) => Encoding::SqlValues,
+        Some(Method::Insert) => Encoding::Params,
     };
     let (writer_handle, batch_bytes) = match writers {
         Some((w, b)) => (Some(w), b),

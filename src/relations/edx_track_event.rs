@@ -3,7 +3,8 @@
 use chrono::NaiveDateTime;
 
 use crate::identity::RowId;
-use crate::sink::RowBuffer;
+use crate::sink::{Encoding, RowBuffer};
+use std::sync::LazyLock;
 
 /// `EdxTrackEvent` columns in table order.
 pub const EDX_TRACK_EVENT_COLUMNS: [&str; 65] = [
@@ -159,33 +160,45 @@ const IS_INT_COLUMN: [bool; 65] = {
 };
 
 /// Every column's legacy default (`''`, or `-1` for integers) encoded with its leading separator,
-/// in both encodings, one after another; `…_at[i]` is where column `i`'s starts.
+/// one after another, in one encoding; `at[i]` is where column `i`'s starts.
 struct EncodedDefaults {
-    tsv: Vec<u8>,
-    tsv_at: [usize; 66],
-    sql: Vec<u8>,
-    sql_at: [usize; 66],
+    bytes: Vec<u8>,
+    at: [usize; 66],
 }
 
-static DEFAULTS: std::sync::LazyLock<EncodedDefaults> = std::sync::LazyLock::new(|| {
-    let mut d = EncodedDefaults {
-        tsv: Vec::new(),
-        tsv_at: [0; 66],
-        sql: Vec::new(),
-        sql_at: [0; 66],
-    };
-    for (i, is_int) in IS_INT_COLUMN.iter().enumerate() {
-        d.tsv_at[i] = d.tsv.len();
-        d.sql_at[i] = d.sql.len();
-        d.tsv
-            .extend_from_slice(if *is_int { b"\t-1" } else { b"\t" });
-        d.sql
-            .extend_from_slice(if *is_int { b",-1" } else { b",''" });
+impl EncodedDefaults {
+    /// Written by the row buffer itself, so that they are what it would write a value at a time.
+    fn new(encoding: Encoding) -> Self {
+        let mut b = RowBuffer::new(encoding);
+        // A first value, so that each default comes with its separator.
+        b.token("x");
+        let first = b.len();
+        let mut at = [0; 66];
+        for (i, is_int) in IS_INT_COLUMN.iter().enumerate() {
+            at[i] = b.len() - first;
+            if *is_int { b.int(-1) } else { b.text("") }
+        }
+        at[65] = b.len() - first;
+        let bytes = b.take().0[first..].to_vec();
+        EncodedDefaults { bytes, at }
     }
-    d.tsv_at[65] = d.tsv.len();
-    d.sql_at[65] = d.sql.len();
-    d
-});
+
+    fn of(encoding: Encoding) -> &'static EncodedDefaults {
+        static TSV: LazyLock<EncodedDefaults> =
+            LazyLock::new(|| EncodedDefaults::new(Encoding::Tsv));
+        static PARAMS: LazyLock<EncodedDefaults> =
+            LazyLock::new(|| EncodedDefaults::new(Encoding::Params));
+        match encoding {
+            Encoding::Tsv => &TSV,
+            Encoding::Params => &PARAMS,
+        }
+    }
+
+    /// Columns `start..end`'s defaults.
+    fn columns(&self, start: usize, end: usize) -> &[u8] {
+        &self.bytes[self.at[start]..self.at[end]]
+    }
+}
 
 /// One value of an `EdxTrackEvent` row.
 #[derive(Debug, Clone, Default)]
@@ -290,12 +303,8 @@ impl<'a> EdxTrackEventRow<'a> {
                 while i < self.cells.len() && matches!(self.cells[i], Cell::Default) {
                     i += 1;
                 }
-                let d = &*DEFAULTS;
-                out.encoded_fields(
-                    &d.tsv[d.tsv_at[start]..d.tsv_at[i]],
-                    &d.sql[d.sql_at[start]..d.sql_at[i]],
-                    i - start,
-                );
+                let defaults = EncodedDefaults::of(out.encoding());
+                out.encoded_fields(defaults.columns(start, i), i - start);
                 continue;
             }
             match &self.cells[i] {
@@ -319,12 +328,11 @@ mod tests {
 
     #[test]
     fn unset_columns_encode_as_their_legacy_defaults_in_both_encodings() {
-        use crate::sink::Encoding;
         let mut row = EdxTrackEventRow::default();
         row.text(col::_id, "id");
         row.set(col::attempts, Cell::Int(3));
         row.text(col::load_info_fk, "L");
-        for encoding in [Encoding::Tsv, Encoding::SqlValues] {
+        for encoding in [Encoding::Tsv, Encoding::Params] {
             let mut fast = RowBuffer::new(encoding);
             row.encode(&mut fast);
             fast.end_row();

@@ -9,6 +9,9 @@ pub mod spare;
 mod tricky_strings;
 pub mod writer;
 
-pub use encode::{Encoding, RowBuffer, escape_sql, escape_tsv};
+pub use encode::{Encoding, Param, Parameters, RowBuffer, escape_sql, escape_tsv};
 pub use rows::{Batch, BatchOut, Rows};
-pub use writer::{Connections, Method, WriterSender, Writers, WrittenRows};
+pub use writer::{
+    Connections, Method, PARAMETERS_PER_STATEMENT, WriterSender, Writers, WrittenRows,
+    rows_per_statement,
+};

@@ -4,6 +4,7 @@ use crate::error::LoadError;
 use crate::schema::Table;
 
 use super::encode::{Encoding, RowBuffer};
+use super::writer::rows_per_statement;
 
 /// A batch of encoded rows for one table, ready to be sent as one statement.
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub type BatchOut = Box<dyn FnMut(Batch) -> Result<(), LoadError> + Send>;
 /// The row buffers of every table, flushed by size.
 pub struct Rows {
     buffers: Vec<RowBuffer>,
+    /// Each table's most rows per batch: a full prepared statement's for the insert method.
+    max_rows: [u64; Table::ALL.len()],
     batch_bytes: usize,
     out: BatchOut,
     write_private: bool,
@@ -30,9 +33,14 @@ pub struct Rows {
 
 impl Rows {
     /// Buffers encoding rows as `encoding`, flushing a table's buffer when it reaches
-    /// `batch_bytes`. Rows of private tables are dropped unless `write_private`.
+    /// `batch_bytes`, or, for a prepared `INSERT`'s parameters, its statement's rows. Rows of
+    /// private tables are dropped unless `write_private`.
     pub fn new(encoding: Encoding, batch_bytes: usize, write_private: bool, out: BatchOut) -> Self {
         Rows {
+            max_rows: Table::ALL.map(|t| match encoding {
+                Encoding::Tsv => u64::MAX,
+                Encoding::Params => rows_per_statement(t),
+            }),
             buffers: Table::ALL
                 .iter()
                 // Room for the row that crosses the limit, so that it needs no reallocation.
@@ -75,7 +83,8 @@ impl Rows {
             let (data, rows) = buffer.take_all_but_last(before);
             (self.out)(Batch { table, data, rows })?;
         }
-        if self.buffers[slot].len() >= self.batch_bytes {
+        let buffer = &self.buffers[slot];
+        if buffer.len() >= self.batch_bytes || buffer.rows() >= self.max_rows[slot] {
             self.flush(table)?;
         }
         Ok(())
