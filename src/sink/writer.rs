@@ -583,7 +583,10 @@ async fn insert(
 fn arguments(table: &str, data: &[u8], values: usize) -> Result<MySqlArguments, LoadError> {
     let internal = |message: String| LoadError::Write {
         table: table.to_string(),
-        message,
+        message: format!(
+            "{message}. Please report it; the same command with --method infile loads the file \
+             without this step"
+        ),
     };
     let mut arguments = MySqlArguments::default();
     arguments.reserve(values, data.len());
