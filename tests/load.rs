@@ -169,16 +169,17 @@ async fn prefixed_lines_load_completely() {
     assert_eq!(count(&pool(&url).await, "EdxTrackEvent").await, 20);
 }
 
+/// Where the line that crosses the middle of `text` ends: the start of its second half.
+fn half_at_a_line_end(text: &[u8]) -> usize {
+    let middle = text.len() / 2;
+    middle + text[middle..].iter().position(|&b| b == b'\n').unwrap() + 1
+}
+
 #[tokio::test]
 async fn multi_member_gzip_loads_completely() {
     use flate2::{Compression, write::GzEncoder};
     let text = std::fs::read(data("sample.log")).unwrap();
-    let cut = text.len() / 2
-        + text[text.len() / 2..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .unwrap()
-        + 1;
+    let cut = half_at_a_line_end(&text);
     let dir = tempfile::tempdir().unwrap();
     let gz = dir.path().join("two-members.log.gz");
     let mut file = std::fs::File::create(&gz).unwrap();
@@ -310,12 +311,7 @@ async fn insert_gives_the_infile_tables_with_full_and_partial_statements() {
         seed: 11,
     };
     generate(&generated, &mut text).unwrap();
-    let cut = text.len() / 2
-        + text[text.len() / 2..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .unwrap()
-        + 1;
+    let cut = half_at_a_line_end(&text);
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first.log");
     let second = dir.path().join("second.log");
