@@ -248,7 +248,7 @@ impl LoadError {
             Some(fault) => LoadError::from_fault(fault, what, e.to_string()),
             None => LoadError::Query {
                 what: what.to_string(),
-                message: e.to_string(),
+                message: with_prepared_statements_advice(&e),
             },
         }
     }
@@ -261,7 +261,7 @@ impl LoadError {
             }
             None => LoadError::Write {
                 table: table.to_string(),
-                message: e.to_string(),
+                message: with_prepared_statements_advice(&e),
             },
         }
     }
@@ -283,15 +283,40 @@ pub fn connect_advice(message: &str) -> &'static str {
 
 /// What to do about a failed schema statement, when its message says more than itself: a server
 /// out of room says so only through an errno (135 "no more room in record file", 28 "no space
-/// left on device") or "is full".
+/// left on device") or "is full"; one whose prepared statements are used up, through its limit's
+/// name.
 pub fn schema_advice(message: &str) -> &'static str {
     let m = message.to_ascii_lowercase();
     if m.contains("errno: 135") || m.contains("errno: 28 ") || m.contains("is full") {
         "; the server is out of room: free disk space where it keeps its data, then run again"
+    } else if m.contains("max_prepared_stmt_count") {
+        PREPARED_STATEMENTS_ADVICE
     } else {
         ""
     }
 }
+
+/// Server error code of a statement refused because the server holds `max_prepared_stmt_count`
+/// prepared statements already.
+pub const TOO_MANY_PREPARED_STATEMENTS_CODE: u16 = 1461;
+
+/// The driver's message, with what to do when the server refused a prepared statement because it
+/// holds as many as it allows.
+fn with_prepared_statements_advice(e: &sqlx::Error) -> String {
+    if sqlx_server_code(e) == Some(TOO_MANY_PREPARED_STATEMENTS_CODE) {
+        format!("{e}{PREPARED_STATEMENTS_ADVICE}")
+    } else {
+        e.to_string()
+    }
+}
+
+/// What to do when the server holds as many prepared statements as it allows: the loader
+/// prepares its bookkeeping queries, and with `--method insert` one statement per table on each
+/// writer's connection.
+const PREPARED_STATEMENTS_ADVICE: &str = "; the server holds as many prepared statements as its \
+     max_prepared_stmt_count allows (other clients' count too; --method insert keeps one per \
+     table and connection): raise it (SET GLOBAL max_prepared_stmt_count = 16382, the default) \
+     or close the other clients, then run again";
 
 /// Removes the password from a database URL, for messages and logs.
 pub fn redact_url(url: &str) -> String {
@@ -328,6 +353,14 @@ mod tests {
         assert_eq!(redact_url("mysql://u@h/db"), "mysql://u@h/db");
         assert!(!redact_url("not a url s3cret").contains("s3cret"));
         assert_eq!(scrub("bad s3cret here", Some("s3cret")), "bad *** here");
+    }
+
+    #[test]
+    fn used_up_prepared_statements_get_advice() {
+        let refused = "error returned from database: 1461 (42000): Can't create more than \
+                       max_prepared_stmt_count statements (current value: 0)";
+        assert!(schema_advice(refused).contains("SET GLOBAL max_prepared_stmt_count"));
+        assert_eq!(schema_advice("error 1146: table doesn't exist"), "");
     }
 
     #[test]

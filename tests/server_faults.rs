@@ -264,6 +264,36 @@ fn wait_with_timeout(mut child: std::process::Child, seconds: u64) -> std::proce
 }
 
 #[tokio::test]
+async fn used_up_prepared_statements_fail_clearly_and_a_rerun_completes() {
+    let Some(server) = PrivateServer::start("prepared_statements", &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (second, clean, url) = two_logs_loaded(&server, dir.path(), 2000, "prepared");
+    // As if other clients held every prepared statement the server allows.
+    let admin = pool(&url).await;
+    let limit = |n: u32| format!("SET GLOBAL max_prepared_stmt_count = {n}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(limit(0)))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (code, stderr) = run_load_with("insert", &url, &second);
+    eprintln!("insert: exit {code}, {}", stderr.trim());
+    assert_ne!(code, 0, "the load should fail");
+    assert_clear_error(
+        &stderr,
+        &["max_prepared_stmt_count", "SET GLOBAL", "run again"],
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(limit(16382)))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (code, stderr) = run_load_with("insert", &url, &second);
+    assert_eq!(code, 0, "the re-run failed: {stderr}");
+    assert_same_public_tables(&clean, &url).await;
+}
+
+#[tokio::test]
 async fn a_lock_wait_timeout_fails_clearly_and_a_rerun_completes() {
     let Some(server) = PrivateServer::start(
         "lock_wait_timeout",
