@@ -321,23 +321,25 @@ async fn dispatch(
     let head = |t: Table, replace: bool| -> Arc<str> {
         statement_head(method, t, &database, &private_database, replace).into()
     };
-    let heads: BTreeMap<Table, InfileHeads> = (Table::ALL.iter())
-        .map(|&t| {
-            let into_empty = (method == Method::Infile && t.replaces()).then(|| {
-                let name = qualified(t, &database, &private_database);
-                (head(t, false), Arc::from(name))
-            });
-            let usual = head(t, t.replaces());
-            (t, InfileHeads { usual, into_empty })
-        })
-        .collect();
+    // Each method's statements: `LOAD DATA` heads for infile, prepared `INSERT`s for insert.
+    let heads: BTreeMap<Table, InfileHeads> = match method {
+        Method::Infile => (Table::ALL.iter())
+            .map(|&t| {
+                let into_empty = t.replaces().then(|| {
+                    let name = qualified(t, &database, &private_database);
+                    (head(t, false), Arc::from(name))
+                });
+                let usual = head(t, t.replaces());
+                (t, InfileHeads { usual, into_empty })
+            })
+            .collect(),
+        Method::Insert => BTreeMap::new(),
+    };
     let inserts: BTreeMap<Table, Arc<InsertStatement>> = match method {
         Method::Insert => (Table::ALL.iter())
             .map(|&t| {
-                (
-                    t,
-                    Arc::new(InsertStatement::new(head(t, t.replaces()).to_string(), t)),
-                )
+                let head = statement_head(method, t, &database, &private_database, t.replaces());
+                (t, Arc::new(InsertStatement::new(head, t)))
             })
             .collect(),
         Method::Infile => BTreeMap::new(),
