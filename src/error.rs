@@ -145,6 +145,18 @@ pub enum LoadError {
         /// The server's message.
         message: String,
     },
+    /// The server refused to prepare another statement: it holds as many as its
+    /// `max_prepared_stmt_count` allows (server error 1461).
+    #[error(
+        "the server refused to prepare a statement while {operation} ({message}){}",
+        PREPARED_STATEMENTS_ADVICE
+    )]
+    NoPreparedStatements {
+        /// What was being done, naming the table or file.
+        operation: String,
+        /// The server's message.
+        message: String,
+    },
     /// The server asked for a client file in answer to a statement that is not the loader's
     /// `LOAD DATA`: a misbehaving or hostile server. Nothing was sent.
     #[error(
@@ -170,6 +182,8 @@ pub enum Fault {
     ServerFull,
     /// The server, or the account, has no connection left.
     NoConnections,
+    /// The server holds as many prepared statements as it allows.
+    NoPreparedStatements,
 }
 
 /// Server error codes meaning the connection is gone: 1053 server shutdown in progress, 1927
@@ -203,6 +217,8 @@ pub fn fault_of_code(code: u16) -> Option<Fault> {
         Some(Fault::ServerFull)
     } else if NO_CONNECTION_CODES.contains(&code) {
         Some(Fault::NoConnections)
+    } else if code == TOO_MANY_PREPARED_STATEMENTS_CODE {
+        Some(Fault::NoPreparedStatements)
     } else {
         None
     }
@@ -239,6 +255,7 @@ impl LoadError {
             Fault::ConnectionLost => LoadError::ConnectionLost { operation, message },
             Fault::ServerFull => LoadError::ServerFull { operation, message },
             Fault::NoConnections => LoadError::NoConnections { operation, message },
+            Fault::NoPreparedStatements => LoadError::NoPreparedStatements { operation, message },
         }
     }
 
@@ -248,7 +265,7 @@ impl LoadError {
             Some(fault) => LoadError::from_fault(fault, what, e.to_string()),
             None => LoadError::Query {
                 what: what.to_string(),
-                message: with_prepared_statements_advice(&e),
+                message: e.to_string(),
             },
         }
     }
@@ -261,7 +278,7 @@ impl LoadError {
             }
             None => LoadError::Write {
                 table: table.to_string(),
-                message: with_prepared_statements_advice(&e),
+                message: e.to_string(),
             },
         }
     }
@@ -300,19 +317,9 @@ pub fn schema_advice(message: &str) -> &'static str {
 /// prepared statements already.
 pub const TOO_MANY_PREPARED_STATEMENTS_CODE: u16 = 1461;
 
-/// The driver's message, with what to do when the server refused a prepared statement because it
-/// holds as many as it allows.
-fn with_prepared_statements_advice(e: &sqlx::Error) -> String {
-    if sqlx_server_code(e) == Some(TOO_MANY_PREPARED_STATEMENTS_CODE) {
-        format!("{e}{PREPARED_STATEMENTS_ADVICE}")
-    } else {
-        e.to_string()
-    }
-}
-
-/// What to do when the server holds as many prepared statements as it allows: the loader
-/// prepares its bookkeeping queries, and with `--method insert` one statement per table on each
-/// writer's connection.
+/// What to do when the server holds as many prepared statements as it allows (a fault, or a
+/// schema statement's message naming the limit): the loader prepares its bookkeeping queries,
+/// and with `--method insert` one statement per table on each writer's connection.
 const PREPARED_STATEMENTS_ADVICE: &str = "; the server holds as many prepared statements as its \
      max_prepared_stmt_count allows (other clients' count too; --method insert keeps one per \
      table and connection): raise it (SET GLOBAL max_prepared_stmt_count = 16382, the default) \
@@ -361,6 +368,18 @@ mod tests {
                        max_prepared_stmt_count statements (current value: 0)";
         assert!(schema_advice(refused).contains("SET GLOBAL max_prepared_stmt_count"));
         assert_eq!(schema_advice("error 1146: table doesn't exist"), "");
+        assert_eq!(fault_of_code(1461), Some(Fault::NoPreparedStatements));
+        let refused = LoadError::from_fault(
+            Fault::NoPreparedStatements,
+            "writing to table `EdxTrackEvent`",
+            "x".into(),
+        );
+        assert!(
+            refused
+                .to_string()
+                .contains("SET GLOBAL max_prepared_stmt_count")
+        );
+        assert!(refused.to_string().contains("EdxTrackEvent"));
     }
 
     #[test]
