@@ -353,3 +353,71 @@ fn remaining_families() {
     assert_eq!(r[11]["state_fk"], t["State"][0]["state_id"]);
     assert_eq!((r[12]["success"].as_str(), r[12]["answer_fk"].as_str()), ("correct", t["Answer"][1]["answer_id"].as_str()));
 }
+
+/// Every table's rows from `lines` encoded as the insert method's parameters, each value as text
+/// as the `LOAD DATA` text has it.
+fn relations_as_parameters(lines: &[&str]) -> TableRows {
+    use crate::sink::{Param, Parameters};
+    let batches: Arc<Mutex<Vec<Batch>>> = Arc::default();
+    let sink = batches.clone();
+    let mut rows = Rows::new(
+        Encoding::Params,
+        1 << 30,
+        true,
+        Box::new(move |b| {
+            sink.lock().unwrap().push(b);
+            Ok(())
+        }),
+    );
+    let mut builder = RelationBuilder::new("load".into(), GeoIp::Embedded, Vec::new());
+    for line in lines {
+        let event = TrackingEvent::parse(line).expect("test line parses");
+        let identity = LineIdentity::new(line.as_bytes(), &event.time);
+        builder.add_event(&mut rows, &event, &identity).unwrap();
+    }
+    rows.flush_all().unwrap();
+    let mut out = TableRows::new();
+    for batch in batches.lock().unwrap().iter() {
+        let table = batch.table;
+        let values: Vec<String> = Parameters::new(&batch.data)
+            .map(|p| match p.unwrap() {
+                Param::Null => "NULL".to_string(),
+                Param::Text(s) => s.to_string(),
+                Param::Int(v) => v.to_string(),
+                Param::Float(v) => format!("{v}"),
+            })
+            .collect();
+        let width = table.columns().len();
+        assert_eq!(values.len() as u64, batch.rows * width as u64);
+        for row in values.chunks(width) {
+            let row = table.columns().iter().copied().zip(row.to_vec()).collect();
+            out.entry(table.name()).or_default().push(row);
+        }
+    }
+    out
+}
+
+#[test]
+fn rows_as_parameters_are_the_load_data_rows() {
+    use crate::generate::{GeneratorOptions, generate};
+    let mut text = Vec::new();
+    let options = GeneratorOptions {
+        events: 4000,
+        users: 40,
+        courses: 1,
+        days: 4,
+        seed: 11,
+    };
+    generate(&options, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let tsv = relations_of(&lines);
+    let params = relations_as_parameters(&lines);
+    assert_eq!(tsv.keys().collect::<Vec<_>>(), params.keys().collect::<Vec<_>>());
+    for (table, rows) in &tsv {
+        assert_eq!(rows.len(), params[table].len(), "{table}");
+        for (a, b) in rows.iter().zip(&params[table]) {
+            assert_eq!(a, b, "{table}");
+        }
+    }
+}
