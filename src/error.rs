@@ -137,7 +137,7 @@ pub enum LoadError {
     /// The server refused another connection: it is at `max_connections`, or the account at its
     /// `max_user_connections` (server errors 1040, 1203 and 1226).
     #[error(
-        "the server refused another connection while {operation} ({message}): it has as many as its max_connections (or the account's max_user_connections) allows. Close other clients or raise the limit (the infile method uses one connection per table when there is room, fewer otherwise, and `--method insert` uses --writers + 3), then run the same command again: the unfinished file is completed then, nothing is doubled"
+        "the server refused another connection while {operation} ({message}): it has as many as its max_connections (or the account's max_user_connections) allows. Close other clients or raise the limit (the loader uses --writers + 3, and one per table when there is room, fewer otherwise), then run the same command again: the unfinished file is completed then, nothing is doubled"
     )]
     NoConnections {
         /// What was being done, naming the table or file.

@@ -10,7 +10,7 @@ use common::*;
 use moocdb_loader::schema::Table;
 use moocdb_loader::sink::database::Target;
 use moocdb_loader::sink::infile::InfilePool;
-use moocdb_loader::sink::{Batch, Connections, Encoding, RowBuffer, Writers};
+use moocdb_loader::sink::{Batch, Connections, Encoding, InsertConnections, RowBuffer, Writers};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sqlx::mysql::MySqlPool;
@@ -72,7 +72,10 @@ impl Server {
         let (data, rows) = buffer.take();
         let connections = match encoding {
             Encoding::Tsv => Connections::Infile(self.infile.clone()),
-            Encoding::Params => Connections::Insert(self.pool.clone()),
+            Encoding::Params => Connections::Insert(InsertConnections {
+                pool: self.pool.clone(),
+                streams: 2,
+            }),
         };
         self.runtime.block_on(async {
             sqlx::query("DELETE FROM urls")

@@ -383,96 +383,119 @@ async fn drop_account(admin: &sqlx::MySqlPool, account: &str) {
 async fn an_account_with_few_connections_left_gets_the_same_tables() {
     // An account limited to 12 connections: the bookkeeping pool may use 7, so LOAD DATA gets
     // fewer connections than there are tables and must take turns; one per table would fail
-    // with "too many connections".
+    // with "too many connections". The insert method's transactions into the empty tables take
+    // turns too, and a table without one gets its rows a statement at a time.
     let sample = data("sample.log");
-    let (_, db_a) = fresh_database("few_connections").await;
-    let admin = pool(&format!("{}/mysql", server_url())).await;
-    let Some((account, limited)) = limited_account(&admin, &db_a, 12).await else {
-        return;
-    };
-    let mut o = options(&limited, &[&sample]);
-    o.method = MethodChoice::Infile;
-    o.batch_bytes = 16 * 1024;
-    let a = moocdb_loader::run(
-        o,
-        moocdb_loader::progress::Progress::new(moocdb_loader::progress::ProgressMode::Quiet),
-        Default::default(),
-    )
-    .await;
-    drop_account(&admin, &account).await;
-    let a = a.expect("the load fits in the account's connections");
-    assert_eq!(a.method, "infile");
-
     let (url_b, _) = fresh_database("many_connections").await;
     let mut o = options(&url_b, &[&sample]);
     o.method = MethodChoice::Infile;
     o.batch_bytes = 16 * 1024;
     let b = load(o).await;
-    assert_eq!(a.rows, b.rows);
-    assert_same_public_tables(&format!("{}/{db_a}", server_url()), &url_b).await;
+    for (method, name) in [
+        (MethodChoice::Infile, "infile"),
+        (MethodChoice::Insert, "insert"),
+    ] {
+        let (_, db_a) = fresh_database("few_connections").await;
+        let admin = pool(&format!("{}/mysql", server_url())).await;
+        let Some((account, limited)) = limited_account(&admin, &db_a, 12).await else {
+            return;
+        };
+        let mut o = options(&limited, &[&sample]);
+        o.method = method;
+        o.batch_bytes = 16 * 1024;
+        let a = moocdb_loader::run(
+            o,
+            moocdb_loader::progress::Progress::new(moocdb_loader::progress::ProgressMode::Quiet),
+            Default::default(),
+        )
+        .await;
+        drop_account(&admin, &account).await;
+        let a = a.expect("the load fits in the account's connections");
+        assert_eq!(a.method, name);
+        assert_eq!(a.rows, b.rows);
+        assert_same_public_tables(&format!("{}/{db_a}", server_url()), &url_b).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn statements_take_turns_when_the_server_refuses_connections_midway() {
     use moocdb_loader::sink::database::Target;
     use moocdb_loader::sink::infile::InfilePool;
-    use moocdb_loader::sink::{Batch, Connections, Writers};
-    // The pool may open a connection per table, but the account may hold only 3: the server
-    // refuses the fourth, as when other clients take the room the server had when the load
-    // began. The five tables' statements must take turns on three connections.
-    let (url, db) = fresh_database("refused_midway").await;
-    let schema = Target::parse(&url, None)
-        .unwrap()
-        .prepare(false, 1)
-        .await
-        .unwrap();
-    schema.close().await;
-    let admin = pool(&format!("{}/mysql", server_url())).await;
-    let Some((account, limited)) = limited_account(&admin, &db, 3).await else {
-        return;
+    use moocdb_loader::sink::{
+        Batch, Connections, Encoding, InsertConnections, RowBuffer, Writers,
     };
-    let target = Target::parse(&limited, None).unwrap();
-    let writers = Writers::start(
-        Connections::Infile(InfilePool::new(&target, Table::ALL.len()).unwrap()),
-        db.clone(),
-        format!("{db}_private"),
-        4,
-        4,
-    );
-    let sender = writers.sender();
-    let tables = [
-        Table::Os,
-        Table::Agent,
-        Table::Urls,
-        Table::ProblemTypes,
-        Table::Users,
-    ];
-    let sent = tokio::task::spawn_blocking(move || {
-        for round in 0..20 {
-            for (i, &table) in tables.iter().enumerate() {
-                let id = round * 10 + i + 1;
-                let data = match table {
-                    Table::Users => format!("user{id}\n"),
-                    _ => format!("{id}\tname {id}\n"),
-                };
-                let data = data.into_bytes();
-                sender.send(Batch {
-                    table,
-                    data,
-                    rows: 1,
-                })?;
+    // The writers may open a connection per table, but the account may hold only 3: the server
+    // refuses the fourth, as when other clients take the room the server had when the load
+    // began. The five tables' `LOAD DATA` statements must take turns on three connections; with
+    // the insert method, the transactions into the empty tables take turns on the two left
+    // beside the pool's, and the tables they had to end get their rows a statement at a time.
+    for (encoding, name) in [
+        (Encoding::Tsv, "refused_midway"),
+        (Encoding::Params, "refused_insert"),
+    ] {
+        let (url, db) = fresh_database(name).await;
+        let schema = Target::parse(&url, None)
+            .unwrap()
+            .prepare(false, 1)
+            .await
+            .unwrap();
+        schema.close().await;
+        let admin = pool(&format!("{}/mysql", server_url())).await;
+        let Some((account, limited)) = limited_account(&admin, &db, 3).await else {
+            return;
+        };
+        let target = Target::parse(&limited, None).unwrap();
+        let connections = match encoding {
+            Encoding::Tsv => {
+                Connections::Infile(InfilePool::new(&target, Table::ALL.len()).unwrap())
             }
+            Encoding::Params => Connections::Insert(InsertConnections {
+                pool: target.pool(&db, 1).await.unwrap(),
+                streams: Table::ALL.len(),
+            }),
+        };
+        let writers = Writers::start(connections, db.clone(), format!("{db}_private"), 4, 4);
+        let sender = writers.sender();
+        let tables = [
+            Table::Os,
+            Table::Agent,
+            Table::Urls,
+            Table::ProblemTypes,
+            Table::Users,
+        ];
+        let sent = tokio::task::spawn_blocking(move || {
+            for round in 0..20 {
+                for (i, &table) in tables.iter().enumerate() {
+                    let id = round * 10 + i + 1;
+                    let mut row = RowBuffer::new(encoding);
+                    match table {
+                        Table::Users => row.text(&format!("user{id}")),
+                        _ => {
+                            row.int(id as i64);
+                            row.text(&format!("name {id}"));
+                        }
+                    }
+                    row.end_row();
+                    let (data, rows) = row.take();
+                    sender.send(Batch { table, data, rows })?;
+                }
+            }
+            sender.barrier()
+        });
+        let sent = sent.await.unwrap();
+        let finished = writers.finish().await;
+        drop_account(&admin, &account).await;
+        sent.expect("every batch is stored, with fewer statements at once");
+        finished.unwrap();
+        let check = pool(&url).await;
+        for table in tables {
+            assert_eq!(
+                count(&check, table.name()).await,
+                20,
+                "{name}: {}",
+                table.name()
+            );
         }
-        sender.barrier()
-    });
-    let sent = sent.await.unwrap();
-    let finished = writers.finish().await;
-    drop_account(&admin, &account).await;
-    sent.expect("every batch is stored, with fewer statements at once");
-    finished.unwrap();
-    let check = pool(&url).await;
-    for table in tables {
-        assert_eq!(count(&check, table.name()).await, 20, "{}", table.name());
     }
 }
 

@@ -303,17 +303,35 @@ async fn a_lock_wait_timeout_fails_clearly_and_a_rerun_completes() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (second, clean, url) = two_logs_loaded(&server, dir.path(), 2000, "locked");
+    // Also tables that are still empty (a load of an empty log made them): the insert method
+    // then loads each table's rows as one transaction.
+    let empty_log = dir.path().join("empty.log");
+    std::fs::write(&empty_log, "").unwrap();
+    let (clean_alone, empty) = (server.url("clean_alone"), server.url("locked_empty"));
+    for (target, logs) in [
+        (&clean_alone, [&empty_log, &second]),
+        (&empty, [&empty_log; 2]),
+    ] {
+        for log in logs {
+            let (code, stderr) = run_load(target, log);
+            assert_eq!(code, 0, "{stderr}");
+        }
+    }
     // Another session holds every row and gap of EdxTrackEvent in an open transaction, as a
     // long report query with FOR UPDATE or an unfinished bulk edit would.
-    let mut holder = <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    sqlx::raw_sql("BEGIN; SELECT COUNT(*) FROM EdxTrackEvent FOR UPDATE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
-    for method in ["infile", "insert"] {
-        let (code, stderr) = run_load_with(method, &url, &second);
+    let mut holders = Vec::new();
+    for target in [&url, &empty] {
+        let mut holder = <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect(target)
+            .await
+            .unwrap();
+        sqlx::raw_sql("BEGIN; SELECT COUNT(*) FROM EdxTrackEvent FOR UPDATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        holders.push(holder);
+    }
+    for (method, target) in [("infile", &url), ("insert", &url), ("insert", &empty)] {
+        let (code, stderr) = run_load_with(method, target, &second);
         eprintln!("{method}: exit {code}, {}", stderr.trim());
         assert_ne!(code, 0, "{method}: the load should time out");
         assert_clear_error(
@@ -325,10 +343,14 @@ async fn a_lock_wait_timeout_fails_clearly_and_a_rerun_completes() {
             ],
         );
     }
-    sqlx::Connection::close(holder).await.unwrap();
-    let (code, stderr) = run_load(&url, &second);
-    assert_eq!(code, 0, "the re-run failed: {stderr}");
-    assert_same_public_tables(&clean, &url).await;
+    for holder in holders {
+        sqlx::Connection::close(holder).await.unwrap();
+    }
+    for (target, expected) in [(&url, &clean), (&empty, &clean_alone)] {
+        let (code, stderr) = run_load_with("insert", target, &second);
+        assert_eq!(code, 0, "the re-run failed: {stderr}");
+        assert_same_public_tables(expected, target).await;
+    }
 }
 
 #[tokio::test]

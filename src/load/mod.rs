@@ -22,7 +22,7 @@ use crate::relations::{GeoIp, org_course_run};
 use crate::schema::Table;
 use crate::sink::database::{self, Target};
 use crate::sink::infile::InfilePool;
-use crate::sink::{Connections, Encoding, Method, Writers};
+use crate::sink::{Connections, Encoding, InsertConnections, Method, Writers};
 use crate::source::{self, TrackingLog};
 use crate::state::{self, CarriedState};
 
@@ -367,15 +367,19 @@ async fn choose_method(
     target: &Target,
     pool: &MySqlPool,
 ) -> Result<(Method, Connections), LoadError> {
-    if options.method == MethodChoice::Insert {
-        return Ok((Method::Insert, Connections::Insert(pool.clone())));
-    }
     // One connection per table, where the server has room: the infile method streams each
-    // table's rows as one statement.
+    // table's rows as one statement, the insert method each empty table's as one transaction.
     let room = database::connection_room(pool).await;
     // The bookkeeping pool may still open connections up to its size; and one for anyone else.
     let growth = bookkeeping_connections(options).saturating_sub(pool.size());
-    let streams = infile_streams(room, u64::from(growth) + 1);
+    let streams = table_streams(room, u64::from(growth) + 1);
+    let insert = Connections::Insert(InsertConnections {
+        pool: pool.clone(),
+        streams,
+    });
+    if options.method == MethodChoice::Insert {
+        return Ok((Method::Insert, insert));
+    }
     if streams < Table::ALL.len() {
         tracing::warn!(
             "the server accepts only {} more connection(s) from this account (max_connections, \
@@ -393,7 +397,7 @@ async fn choose_method(
                 "the server refuses LOAD DATA LOCAL INFILE ({message}); loading with multi-row INSERT instead (slower; set local_infile=1 on the server to use the fast path)"
             );
             infile.close().await;
-            Ok((Method::Insert, Connections::Insert(pool.clone())))
+            Ok((Method::Insert, insert))
         }
         Err(e) => {
             infile.close().await;
@@ -408,10 +412,10 @@ fn bookkeeping_connections(options: &LoadOptions) -> u32 {
     options.writers as u32 + 3
 }
 
-/// How many tables' `LOAD DATA` statements may stream at once, from the connections the server
-/// has `room` for: one per table when there is room, else what is left after `reserved`
+/// How many tables may have a connection of their own at once (a `LOAD DATA` statement, or a
+/// transaction into an empty table), from the connections the server has `room` for: one per table when there is room, else what is left after `reserved`
 /// connections, at least one.
-fn infile_streams(room: Option<u64>, reserved: u64) -> usize {
+fn table_streams(room: Option<u64>, reserved: u64) -> usize {
     let tables = Table::ALL.len();
     match room {
         None => tables,
@@ -492,18 +496,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn infile_streams_fit_in_the_connections_the_server_has_room_for() {
+    fn table_streams_fit_in_the_connections_the_server_has_room_for() {
         let tables = Table::ALL.len();
         // Unknown limits, or room to spare: one statement per table.
-        assert_eq!(infile_streams(None, 8), tables);
-        assert_eq!(infile_streams(Some(140), 8), tables);
-        assert_eq!(infile_streams(Some(tables as u64 + 8), 8), tables);
+        assert_eq!(table_streams(None, 8), tables);
+        assert_eq!(table_streams(Some(140), 8), tables);
+        assert_eq!(table_streams(Some(tables as u64 + 8), 8), tables);
         // Less room: what is left after the reserve.
-        assert_eq!(infile_streams(Some(tables as u64 + 7), 8), tables - 1);
-        assert_eq!(infile_streams(Some(12), 8), 4);
+        assert_eq!(table_streams(Some(tables as u64 + 7), 8), tables - 1);
+        assert_eq!(table_streams(Some(12), 8), 4);
         // No room: still one, and the server's own error says why if even that fails.
-        assert_eq!(infile_streams(Some(8), 8), 1);
-        assert_eq!(infile_streams(Some(0), 8), 1);
+        assert_eq!(table_streams(Some(8), 8), 1);
+        assert_eq!(table_streams(Some(0), 8), 1);
     }
 
     #[test]

@@ -12,6 +12,6 @@ pub mod writer;
 pub use encode::{Encoding, Param, Parameters, RowBuffer, escape_sql, escape_tsv};
 pub use rows::{Batch, BatchOut, Rows};
 pub use writer::{
-    Connections, Method, PARAMETERS_PER_STATEMENT, WriterSender, Writers, WrittenRows,
-    rows_per_statement,
+    Connections, InsertConnections, Method, PARAMETERS_PER_STATEMENT, WriterSender, Writers,
+    WrittenRows, rows_per_statement,
 };

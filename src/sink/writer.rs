@@ -2,14 +2,15 @@
 //! bounded queues so that memory stays flat when the server is slower than the transform.
 //! `LOAD DATA` streams each table's batches through one statement per file (a bulk load when the
 //! table starts empty), or, on a server with fewer connections to spare than there are tables,
-//! through statements that take turns; `INSERT` runs batches as prepared statements of their own,
-//! several at a time.
+//! through statements that take turns. `INSERT` runs the batches of a table that starts the file
+//! empty as the prepared statements of one transaction on a connection of the table's own (a bulk
+//! load too), and other batches as prepared statements of their own, several at a time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sqlx::mysql::{MySqlArguments, MySqlPool};
-use sqlx::{Arguments, AssertSqlSafe};
+use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlPool};
+use sqlx::{Arguments, AssertSqlSafe, Connection, Executor};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -124,6 +125,70 @@ impl TableStream {
     }
 }
 
+/// One table's rows going into the table, empty when the file began, as the prepared statements
+/// of one transaction on a connection of its own (insert method). With the session's
+/// `unique_checks` and `foreign_key_checks` off, MariaDB (10.6 and later) then inserts them as it
+/// loads `LOAD DATA` into an empty table: no undo record per row, secondary indexes built by
+/// sorting, one lock for the table. On the 1M-event bench log that took a fifth of the server's
+/// CPU off the insert method's load (`BENCHMARKS.md`, session 13).
+struct InsertStream {
+    table: Table,
+    data: mpsc::Sender<Batch>,
+    /// When its last batch came, in batches of the load (as [`TableStream::used`]).
+    used: u64,
+    /// The rows stored.
+    statement: tokio::task::JoinHandle<Result<u64, LoadError>>,
+}
+
+impl InsertStream {
+    /// Runs the batches sent to it on `connection`, in the transaction begun there, with
+    /// `statement` (an `INSERT IGNORE`, also for a table whose rows replace older ones: into an
+    /// empty table they store the same rows, `rows_stored` checks it), then commits.
+    fn start(
+        mut connection: MySqlConnection,
+        statement: Arc<InsertStatement>,
+        table: Table,
+        used: u64,
+    ) -> InsertStream {
+        let (data, mut batches) = mpsc::channel::<Batch>(STREAM_QUEUE);
+        let statement = tokio::spawn(async move {
+            let name = table.name();
+            let (mut sent, mut affected) = (0, 0);
+            while let Some(batch) = batches.recv().await {
+                let arguments =
+                    arguments(name, &batch.data, batch.rows as usize * statement.columns)?;
+                let sql = statement.for_rows(batch.rows);
+                // A deadlock would have rolled the whole transaction back: not run again here
+                // (none is expected, the table is locked for the transaction).
+                let done = sqlx::query_with(AssertSqlSafe(sql), arguments)
+                    .persistent(batch.rows == statement.full_rows)
+                    .execute(&mut connection)
+                    .await
+                    .map_err(|e| LoadError::write(name, e))?;
+                sent += batch.rows;
+                affected += done.rows_affected();
+                super::spare::give(batch.data);
+            }
+            (connection.execute("COMMIT").await).map_err(|e| LoadError::write(name, e))?;
+            let _ = connection.close().await;
+            rows_stored(table, false, sent, affected)
+        });
+        InsertStream {
+            table,
+            data,
+            used,
+            statement,
+        }
+    }
+
+    /// Ends the transaction and waits for it: the table and the rows it stored.
+    async fn finish(self) -> Result<Result<(Table, u64), LoadError>, tokio::task::JoinError> {
+        drop(self.data);
+        let table = self.table;
+        (self.statement.await).map(|r| r.map(|rows| (table, rows)))
+    }
+}
+
 /// The qualified `db`.`table` name of a table.
 pub fn qualified(table: Table, database: &str, private_database: &str) -> String {
     let db = if table.is_private() {
@@ -218,7 +283,49 @@ pub enum Connections {
     /// `LOAD DATA LOCAL INFILE` through `mysql_async`.
     Infile(InfilePool),
     /// `INSERT` through sqlx.
-    Insert(MySqlPool),
+    Insert(InsertConnections),
+}
+
+/// The insert method's connections.
+#[derive(Clone)]
+pub struct InsertConnections {
+    /// The pool the statements into tables that had rows when the file began run on.
+    pub pool: MySqlPool,
+    /// How many tables may hold a connection of their own at once, for a transaction into the
+    /// table while it is empty ([`InsertStream`]); 0 for none. Each is opened beside the pool.
+    pub streams: usize,
+}
+
+impl InsertConnections {
+    /// A connection for the transaction into `table` (named `qualified` in SQL), begun, if the
+    /// table is empty; `None` if it has rows.
+    async fn begin_if_empty(
+        &self,
+        table: Table,
+        qualified: &str,
+    ) -> Result<Option<MySqlConnection>, LoadError> {
+        let name = table.name();
+        let error = |e: sqlx::Error| LoadError::write(name, e);
+        let options = self.pool.connect_options();
+        let mut connection = MySqlConnection::connect_with(&options)
+            .await
+            .map_err(error)?;
+        connection
+            .execute(super::database::SESSION_SETUP)
+            .await
+            .map_err(error)?;
+        let first: Option<i64> =
+            sqlx::query_scalar(AssertSqlSafe(format!("SELECT 1 FROM {qualified} LIMIT 1")))
+                .fetch_optional(&mut connection)
+                .await
+                .map_err(error)?;
+        if first.is_some() {
+            let _ = connection.close().await;
+            return Ok(None);
+        }
+        connection.execute("BEGIN").await.map_err(error)?;
+        Ok(Some(connection))
+    }
 }
 
 /// A handle to the running writers.
@@ -335,11 +442,22 @@ async fn dispatch(
             .collect(),
         Method::Insert => BTreeMap::new(),
     };
-    let inserts: BTreeMap<Table, Arc<InsertStatement>> = match method {
+    // Each table's prepared `INSERT`: the usual one, and the one into an empty table (`IGNORE`
+    // for those whose rows replace older ones too).
+    let inserts: BTreeMap<Table, (Arc<InsertStatement>, Arc<InsertStatement>)> = match method {
         Method::Insert => (Table::ALL.iter())
             .map(|&t| {
-                let head = statement_head(method, t, &database, &private_database, t.replaces());
-                (t, Arc::new(InsertStatement::new(head, t)))
+                let statement = |replace: bool| {
+                    let head = statement_head(method, t, &database, &private_database, replace);
+                    Arc::new(InsertStatement::new(head, t))
+                };
+                let usual = statement(t.replaces());
+                let into_empty = if t.replaces() {
+                    statement(false)
+                } else {
+                    usual.clone()
+                };
+                (t, (usual, into_empty))
             })
             .collect(),
         Method::Infile => BTreeMap::new(),
@@ -348,12 +466,16 @@ async fn dispatch(
     let mut running: JoinSet<Result<(Table, u64), LoadError>> = JoinSet::new();
     let mut tally = Tally::default();
     let mut streams: BTreeMap<Table, TableStream> = BTreeMap::new();
+    let mut insert_streams: BTreeMap<Table, InsertStream> = BTreeMap::new();
+    // Tables found with rows at a file's start: their batches run one statement each.
+    let mut with_rows: std::collections::BTreeSet<Table> = Default::default();
     let mut batches: u64 = 0;
-    // The most statements open at once: the infile pool's connections, fewer if the server
+    // The most statements (infile) or transactions (insert) open at once on connections of
+    // their own: the infile pool's connections, or the insert streams', fewer if the server
     // refuses some.
     let mut room = match &connections {
         Connections::Infile(pool) => pool.connections(),
-        Connections::Insert(_) => 0,
+        Connections::Insert(insert) => insert.streams,
     };
 
     while let Some(message) = rx.recv().await {
@@ -404,15 +526,59 @@ async fn dispatch(
                         tally.record(ended);
                     }
                 }
-                Connections::Insert(pool) => {
+                Connections::Insert(own) => {
+                    let table = batch.table;
+                    batches += 1;
+                    let (usual, into_empty) = inserts[&table].clone();
+                    if room > 0
+                        && !with_rows.contains(&table)
+                        && !insert_streams.contains_key(&table)
+                    {
+                        let qualified = qualified(table, &database, &private_database);
+                        match open_insert_stream(
+                            own,
+                            table,
+                            &qualified,
+                            &mut insert_streams,
+                            &mut tally,
+                            &mut room,
+                        )
+                        .await
+                        {
+                            Ok(Some(connection)) => {
+                                let stream =
+                                    InsertStream::start(connection, into_empty, table, batches);
+                                insert_streams.insert(table, stream);
+                            }
+                            Ok(None) => {
+                                with_rows.insert(table);
+                            }
+                            Err(()) => break,
+                        }
+                    }
+                    if let Some(stream) = insert_streams.get_mut(&table) {
+                        stream.used = batches;
+                        if let Err(mpsc::error::SendError(_)) = stream.data.send(batch).await {
+                            // The transaction failed: its error is the load's.
+                            let stream = insert_streams.remove(&table).expect("the stream used");
+                            tally.record(stream.finish().await);
+                            if tally.failure.is_none() {
+                                tally.failure = Some(LoadError::Write {
+                                    table: table.name().to_string(),
+                                    message: "the transaction ended before all its rows were \
+                                              sent; run the same command again"
+                                        .into(),
+                                });
+                            }
+                        }
+                        continue;
+                    }
                     let permit = slots.clone().acquire_owned().await.expect("semaphore open");
-                    let statement = inserts[&batch.table].clone();
-                    let pool = pool.clone();
+                    let pool = own.pool.clone();
                     running.spawn(async move {
                         let _permit = permit;
-                        let table = batch.table;
                         let sent = batch.rows;
-                        let n = insert(&pool, &statement, batch).await?;
+                        let n = insert(&pool, &usual, batch).await?;
                         Ok((table, rows_stored(table, table.replaces(), sent, n)?))
                     });
                 }
@@ -423,6 +589,15 @@ async fn dispatch(
                     .collect();
                 for table in ending {
                     let stream = streams.remove(&table).expect("a running stream");
+                    tally.record(stream.finish().await);
+                }
+                // Committed: the table's next rows (the next file's) see whether it is empty
+                // again.
+                let ending: Vec<Table> = (insert_streams.keys().copied())
+                    .filter(|t| only.is_none_or(|o| o == *t))
+                    .collect();
+                for table in ending {
+                    let stream = insert_streams.remove(&table).expect("a running stream");
                     tally.record(stream.finish().await);
                 }
                 while let Some(done) = running.join_next().await {
@@ -445,6 +620,11 @@ async fn dispatch(
         }
     }
     for (_, stream) in std::mem::take(&mut streams) {
+        tally.record(stream.finish().await);
+    }
+    // After a failure, a transaction still open is rolled back: its connection closes without a
+    // commit when its batches stop.
+    for (_, stream) in std::mem::take(&mut insert_streams) {
         tally.record(stream.finish().await);
     }
     while let Some(done) = running.join_next().await {
@@ -492,6 +672,45 @@ async fn open_stream_connection(
                 tally.failure.get_or_insert(e);
                 return None;
             }
+        }
+    }
+}
+
+/// A connection with a transaction begun for `table`'s rows if the table is empty (`Ok(None)` if
+/// it has rows, or if the server has no connection to spare: its rows then run one statement
+/// each on the pool). With as many transactions open as `room` allows, the one whose rows came
+/// longest ago commits first. `Err` when the load fails (`tally` has the error).
+async fn open_insert_stream(
+    insert: &InsertConnections,
+    table: Table,
+    qualified: &str,
+    streams: &mut BTreeMap<Table, InsertStream>,
+    tally: &mut Tally,
+    room: &mut usize,
+) -> Result<Option<MySqlConnection>, ()> {
+    if streams.len() >= *room
+        && let Some(idle) = (streams.values().min_by_key(|s| s.used)).map(|s| s.table)
+    {
+        let stream = streams.remove(&idle).expect("a running stream");
+        tally.record(stream.finish().await);
+        if tally.failure.is_some() {
+            return Err(());
+        }
+    }
+    match insert.begin_if_empty(table, qualified).await {
+        Ok(connection) => Ok(connection),
+        Err(LoadError::NoConnections { message, .. }) => {
+            *room = streams.len();
+            tracing::warn!(
+                "the server refused another connection ({message}); INSERT goes on with {} \
+                 empty table(s) loaded in bulk at once, which is slower",
+                *room
+            );
+            Ok(None)
+        }
+        Err(e) => {
+            tally.failure.get_or_insert(e);
+            Err(())
         }
     }
 }
