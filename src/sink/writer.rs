@@ -622,8 +622,9 @@ async fn dispatch(
     for (_, stream) in std::mem::take(&mut streams) {
         tally.record(stream.finish().await);
     }
-    // After a failure, a transaction still open is rolled back: its connection closes without a
-    // commit when its batches stop.
+    // After a failure, a transaction still open commits the rows it got, as a `LOAD DATA`
+    // statement still open stores them: the re-run's recovery (`ledger::recover`) makes the
+    // file's next load exact.
     for (_, stream) in std::mem::take(&mut insert_streams) {
         tally.record(stream.finish().await);
     }
