@@ -117,8 +117,12 @@ pub struct RelationBuilder {
     /// The country of an event without an IP.
     no_country: Rc<str>,
     // `org_course_run` of the texts events repeat (pages, page views' types): finding the course
-    // in a 100-byte URL took about 1,300 instructions, for three events in four.
-    course_ids: TextCache<Option<String>>,
+    // in a 100-byte URL took about 1,300 instructions, for three events in four. Shared, not
+    // copied, into the rows.
+    course_ids: TextCache<Option<Rc<str>>>,
+    /// The latest event's month, year and quarter (`fall2013`): events come in time order, so it
+    /// is nearly always the next event's too.
+    quarter: Option<(u32, i32, Rc<str>)>,
 }
 
 /// What the builder remembers of one IP.
@@ -155,6 +159,7 @@ impl RelationBuilder {
             anon_names: TextCache::new(ANON_CACHE_LIMIT),
             no_country: Rc::from(""),
             course_ids: TextCache::new(COURSE_IDS_LIMIT),
+            quarter: None,
         }
     }
 
@@ -243,26 +248,18 @@ impl RelationBuilder {
         }
 
         let (course_id, mut course_display_name) = legacy_course_ids(event, &mut self.course_ids);
-        let mut organization = String::new();
-        let mut resource_display_name = String::new();
+        // Borrowed from the event's `context`, not copied.
+        let mut organization = Cell::Default;
+        let mut resource_display_name = Cell::Default;
         if let Some(ctx) = &event.context {
+            let text =
+                |v: Option<&'e Value>| v.and_then(Value::as_str).map_or(Cell::Default, Cell::Text);
             // As json_to_relation: a context decides the display name, even when it has none.
-            course_display_name = ctx
-                .get("course_id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if let Some(o) = ctx.get("org_id").and_then(Value::as_str) {
-                organization = o.to_string();
-            }
-            if let Some(name) = ctx
-                .get("module")
-                .and_then(|m| m.get("display_name"))
-                .and_then(Value::as_str)
-            {
-                resource_display_name = name.to_string();
-            }
+            course_display_name = text(ctx.get("course_id"));
+            organization = text(ctx.get("org_id"));
+            resource_display_name = text(ctx.get("module").and_then(|m| m.get("display_name")));
         }
+        let quarter = self.quarter_of(&event.time);
 
         let event_id = identity.id(RowKind::Event, 0);
         let mut row = EdxTrackEventRow::default();
@@ -275,18 +272,15 @@ impl RelationBuilder {
         row.text(col::page, &event.page);
         row.text(col::session, &event.session);
         row.set(col::time, Cell::Time(event.time));
-        row.set(col::quarter, Cell::Owned(quarter(&event.time)));
+        row.set(col::quarter, Cell::Shared(quarter));
         row.set(col::anon_screen_name, Cell::Shared(anon.clone()));
         if let Some(d) = downtime {
             row.set(col::downtime_for, Cell::Owned(d));
         }
         row.set(col::course_id, course_id);
-        row.set(col::course_display_name, Cell::Owned(course_display_name));
-        row.set(
-            col::resource_display_name,
-            Cell::Owned(resource_display_name),
-        );
-        row.set(col::organization, Cell::Owned(organization));
+        row.set(col::course_display_name, course_display_name);
+        row.set(col::resource_display_name, resource_display_name);
+        row.set(col::organization, organization);
         // An `event` string that should have been JSON but is not (edX truncates implicit events
         // at 512 characters) is kept whole, as json_to_relation's `badly_formatted` intended.
         if let EventPayload::Text(text) = &event.event
@@ -322,6 +316,20 @@ impl RelationBuilder {
         result.answer_texts = answer_texts;
         result.correctness = correctness;
         Ok(result)
+    }
+
+    // The quarter of an event at `time`: the latest event's, shared, when it is the same month.
+    fn quarter_of(&mut self, time: &NaiveDateTime) -> Rc<str> {
+        use chrono::Datelike;
+        let (month, year) = (time.month(), time.year());
+        match &self.quarter {
+            Some((m, y, q)) if (*m, *y) == (month, year) => q.clone(),
+            _ => {
+                let q: Rc<str> = quarter(time).into();
+                self.quarter = Some((month, year, q.clone()));
+                q
+            }
+        }
     }
 
     // The IP's country and, for an event `at` a time, its `downtime_for` (the time becomes the
@@ -496,17 +504,19 @@ const COURSE_IDS_LIMIT: usize = 100_000;
 // The course id is often the event's own text (its page or type): borrowed then, not copied.
 fn legacy_course_ids<'e>(
     event: &'e TrackingEvent,
-    ids: &mut TextCache<Option<String>>,
-) -> (Cell<'e>, String) {
+    ids: &mut TextCache<Option<Rc<str>>>,
+) -> (Cell<'e>, Cell<'e>) {
+    let mut course_of =
+        |text: &str| match ids.get_or_derive(text, |t| org_course_run(t).map(Rc::from)) {
+            Some(id) => Cell::Shared(id),
+            None => Cell::Default,
+        };
     let et = event.event_type.as_str();
     if et == "/dashboard" || et.ends_with("/heartbeat") {
-        return (Cell::Default, String::new());
+        return (Cell::Default, Cell::Default);
     }
     if event.event_source == "browser" {
-        let display = ids
-            .get_or_derive(&event.page, org_course_run)
-            .unwrap_or_default();
-        return (Cell::Text(&event.page), display);
+        return (Cell::Text(&event.page), course_of(&event.page));
     }
     if et == "/accounts/login" {
         let next = event
@@ -522,27 +532,24 @@ fn legacy_course_ids<'e>(
             .unwrap_or_default();
         // As json_to_relation: the dashboard is no course.
         if next == "/dashboard" {
-            return (Cell::Default, String::new());
+            return (Cell::Default, Cell::Default);
         }
-        let display = org_course_run(&next).unwrap_or_default();
+        let display = org_course_run(&next).map_or(Cell::Default, Cell::Owned);
         return (Cell::Owned(next), display);
     }
     if et.starts_with("/courses") {
-        return (
-            Cell::Owned(ids.get_or_derive(et, org_course_run).unwrap_or_default()),
-            String::new(),
-        );
+        return (course_of(et), Cell::Default);
     }
     if et.contains("problem_") {
         return (
             Cell::Owned(handlers::course_from_problem_event(&event.event)),
-            String::new(),
+            Cell::Default,
         );
     }
     let display = if et.contains("courses") {
-        ids.get_or_derive(et, org_course_run).unwrap_or_default()
+        course_of(et)
     } else {
-        String::new()
+        Cell::Default
     };
     (Cell::Text(et), display)
 }
