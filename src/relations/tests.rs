@@ -30,12 +30,12 @@ fn unescape(field: &str) -> String {
     out
 }
 
-/// Runs the relations stage over JSON lines; returns every table's rows as column → value.
-fn relations_of(lines: &[&str]) -> TableRows {
+/// Runs the relations stage over JSON lines; returns the batches of rows, encoded as `encoding`.
+fn batches_of(lines: &[&str], encoding: Encoding) -> Vec<Batch> {
     let batches: Arc<Mutex<Vec<Batch>>> = Arc::default();
     let sink = batches.clone();
     let mut rows = Rows::new(
-        Encoding::Tsv,
+        encoding,
         1 << 30,
         true,
         Box::new(move |b| {
@@ -50,8 +50,13 @@ fn relations_of(lines: &[&str]) -> TableRows {
         builder.add_event(&mut rows, &event, &identity).unwrap();
     }
     rows.flush_all().unwrap();
+    std::mem::take(&mut *batches.lock().unwrap())
+}
+
+/// Runs the relations stage over JSON lines; returns every table's rows as column → value.
+fn relations_of(lines: &[&str]) -> TableRows {
     let mut out = TableRows::new();
-    for batch in batches.lock().unwrap().iter() {
+    for batch in batches_of(lines, Encoding::Tsv) {
         let text = String::from_utf8(batch.data.clone()).unwrap();
         for line in text.lines() {
             let values: Vec<String> = line.split('\t').map(unescape).collect();
@@ -358,26 +363,8 @@ fn remaining_families() {
 /// as the `LOAD DATA` text has it.
 fn relations_as_parameters(lines: &[&str]) -> TableRows {
     use crate::sink::{Param, Parameters};
-    let batches: Arc<Mutex<Vec<Batch>>> = Arc::default();
-    let sink = batches.clone();
-    let mut rows = Rows::new(
-        Encoding::Params,
-        1 << 30,
-        true,
-        Box::new(move |b| {
-            sink.lock().unwrap().push(b);
-            Ok(())
-        }),
-    );
-    let mut builder = RelationBuilder::new("load".into(), GeoIp::Embedded, Vec::new());
-    for line in lines {
-        let event = TrackingEvent::parse(line).expect("test line parses");
-        let identity = LineIdentity::new(line.as_bytes(), &event.time);
-        builder.add_event(&mut rows, &event, &identity).unwrap();
-    }
-    rows.flush_all().unwrap();
     let mut out = TableRows::new();
-    for batch in batches.lock().unwrap().iter() {
+    for batch in batches_of(lines, Encoding::Params) {
         let table = batch.table;
         let values: Vec<String> = Parameters::new(&batch.data)
             .map(|p| match p.unwrap() {

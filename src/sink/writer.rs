@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlPool};
+use sqlx::mysql::{MySql, MySqlArguments, MySqlConnection, MySqlPool};
+use sqlx::query::Query;
 use sqlx::{Arguments, AssertSqlSafe, Connection, Executor};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -155,13 +156,9 @@ impl InsertStream {
             let name = table.name();
             let (mut sent, mut affected) = (0, 0);
             while let Some(batch) = batches.recv().await {
-                let arguments =
-                    arguments(name, &batch.data, batch.rows as usize * statement.columns)?;
-                let sql = statement.for_rows(batch.rows);
                 // A deadlock would have rolled the whole transaction back: not run again here
                 // (none is expected, the table is locked for the transaction).
-                let done = sqlx::query_with(AssertSqlSafe(sql), arguments)
-                    .persistent(batch.rows == statement.full_rows)
+                let done = (statement.query(&batch)?)
                     .execute(&mut connection)
                     .await
                     .map_err(|e| LoadError::write(name, e))?;
@@ -274,6 +271,19 @@ impl InsertStatement {
         } else {
             Self::text(&self.head, self.columns, rows).into()
         }
+    }
+
+    /// The statement for `batch`, its values bound. A full batch's statement stays prepared on
+    /// the connection for the next one; the others (a table's last rows, or rows too long for a
+    /// full batch) are prepared for one run.
+    fn query(&self, batch: &Batch) -> Result<Query<'static, MySql, MySqlArguments>, LoadError> {
+        let values = batch.rows as usize * self.columns;
+        let arguments = arguments(batch.table.name(), &batch.data, values)?;
+        let sql = self.for_rows(batch.rows);
+        Ok(
+            sqlx::query_with(AssertSqlSafe(sql), arguments)
+                .persistent(batch.rows == self.full_rows),
+        )
     }
 }
 
@@ -776,21 +786,14 @@ async fn insert(
     batch: Batch,
 ) -> Result<u64, LoadError> {
     let table = batch.table.name();
-    let values = batch.rows as usize * statement.columns;
-    let mut first = Some(arguments(table, &batch.data, values)?);
-    let sql = statement.for_rows(batch.rows);
-    // A full batch's statement stays prepared on the connection for the next one; the others
-    // (a table's last rows, or rows too long for a full batch) are prepared for one run.
-    let persistent = batch.rows == statement.full_rows;
+    let mut first = Some(statement.query(&batch)?);
     let run = || {
-        let arguments = match first.take() {
-            Some(arguments) => arguments,
+        let query = match first.take() {
+            Some(query) => query,
             // Running again after a deadlock: the same data, read without error the first time.
-            None => arguments(table, &batch.data, values).expect("parameters read before"),
+            None => statement.query(&batch).expect("parameters read before"),
         };
-        sqlx::query_with(AssertSqlSafe(sql.clone()), arguments)
-            .persistent(persistent)
-            .execute(pool)
+        query.execute(pool)
     };
     let is_deadlock = |e: &sqlx::Error| sqlx_server_code(e) == Some(DEADLOCK_CODE);
     let result = retry_deadlocks(table, run, is_deadlock)
