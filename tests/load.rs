@@ -500,54 +500,6 @@ async fn statements_take_turns_when_the_server_refuses_connections_midway() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_key_twice_in_a_bulk_insert_fails_the_load_and_keeps_nothing() {
-    use moocdb_loader::sink::database::Target;
-    use moocdb_loader::sink::{
-        Batch, Connections, Encoding, InsertConnections, RowBuffer, Writers,
-    };
-    // The loader never sends a key twice in a file, but if it did, MariaDB's bulk load into an
-    // empty table (unique checks off) would drop rows it reports as stored: the insert method's
-    // transaction must notice, fail the load and commit nothing.
-    let (url, db) = fresh_database("key_twice").await;
-    let target = Target::parse(&url, None).unwrap();
-    let pool = target.prepare(false, 2).await.unwrap();
-    let writers = Writers::start(
-        Connections::Insert(InsertConnections {
-            pool: pool.clone(),
-            streams: 4,
-        }),
-        db.clone(),
-        format!("{db}_private"),
-        4,
-        4,
-    );
-    let sender = writers.sender();
-    let sent = tokio::task::spawn_blocking(move || {
-        for ids in [[1, 2], [1, 3]] {
-            let mut rows = RowBuffer::new(Encoding::Params);
-            for id in ids {
-                rows.int(id);
-                rows.text(&format!("os {id}"));
-                rows.end_row();
-            }
-            let (data, rows) = rows.take();
-            sender.send(Batch {
-                table: Table::Os,
-                data,
-                rows,
-            })?;
-        }
-        sender.barrier()
-    });
-    let sent = sent.await.unwrap();
-    let error = writers.finish().await.unwrap_err().to_string();
-    assert!(sent.is_err(), "the load stops");
-    assert!(error.contains("`os`"), "{error}");
-    assert!(error.contains("a key came twice"), "{error}");
-    assert_eq!(count(&pool, "os").await, 0, "nothing committed");
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn a_table_statement_that_fails_is_reported_not_waited_for() {
     use moocdb_loader::sink::database::Target;
     use moocdb_loader::sink::infile::InfilePool;

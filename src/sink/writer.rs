@@ -149,7 +149,6 @@ impl InsertStream {
         mut connection: MySqlConnection,
         statement: Arc<InsertStatement>,
         table: Table,
-        qualified: String,
         used: u64,
     ) -> InsertStream {
         let (data, mut batches) = mpsc::channel::<Batch>(STREAM_QUEUE);
@@ -166,24 +165,6 @@ impl InsertStream {
                 sent += batch.rows;
                 affected += done.rows_affected();
                 super::spare::give(batch.data);
-            }
-            // `unique_checks=0` lets MariaDB's bulk load drop rows it reports as stored when a key
-            // comes twice (`docs/servers.md`): the table, empty before, must hold every row the
-            // statements stored, or nothing is committed.
-            let count = format!("SELECT COUNT(*) FROM {qualified}");
-            let held: i64 = (sqlx::query_scalar(AssertSqlSafe(count)).fetch_one(&mut connection))
-                .await
-                .map_err(|e| LoadError::write(name, e))?;
-            if u64::try_from(held).ok() != Some(affected) {
-                return Err(LoadError::Write {
-                    table: name.to_string(),
-                    message: format!(
-                        "internal error: the server holds {held} rows where its statements stored \
-                         {affected}: a key came twice among the file's rows, which a bulk load \
-                         into an empty table does not allow, so none of them was kept. Please \
-                         report it with the file"
-                    ),
-                });
             }
             (connection.execute("COMMIT").await).map_err(|e| LoadError::write(name, e))?;
             let _ = connection.close().await;
@@ -575,9 +556,8 @@ async fn dispatch(
                         .await
                         {
                             Ok(Some(connection)) => {
-                                let stream = InsertStream::start(
-                                    connection, into_empty, table, qualified, batches,
-                                );
+                                let stream =
+                                    InsertStream::start(connection, into_empty, table, batches);
                                 insert_streams.insert(table, stream);
                             }
                             Ok(None) => {
