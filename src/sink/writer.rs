@@ -594,20 +594,15 @@ async fn dispatch(
                 }
             },
             Message::Barrier(only, reply) => {
-                let ending: Vec<Table> = (streams.keys().copied())
-                    .filter(|t| only.is_none_or(|o| o == *t))
-                    .collect();
-                for table in ending {
-                    let stream = streams.remove(&table).expect("a running stream");
+                let ending = |t: &Table| only.is_none_or(|o| o == *t);
+                let ended: Vec<_> = streams.extract_if(.., |t, _| ending(t)).collect();
+                for (_, stream) in ended {
                     tally.record(stream.finish().await);
                 }
                 // Committed: the table's next rows (the next file's) see whether it is empty
                 // again.
-                let ending: Vec<Table> = (insert_streams.keys().copied())
-                    .filter(|t| only.is_none_or(|o| o == *t))
-                    .collect();
-                for table in ending {
-                    let stream = insert_streams.remove(&table).expect("a running stream");
+                let ended: Vec<_> = insert_streams.extract_if(.., |t, _| ending(t)).collect();
+                for (_, stream) in ended {
                     tally.record(stream.finish().await);
                 }
                 while let Some(done) = running.join_next().await {
