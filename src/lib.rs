@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod error;
+pub mod fingerprint;
 pub mod generate;
 pub mod identity;
 pub mod ledger;

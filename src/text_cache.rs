@@ -1,12 +1,13 @@
 //! What the stages derive from texts that events repeat (usernames, pages, module ids),
 //! remembered with memory bounded however varied the log: the cache starts over when full.
+//! Texts are remembered by their [`Fingerprint`]s, not copied.
 
-use foldhash::HashMap;
+use crate::fingerprint::{Fingerprint, FingerprintMap};
 
 /// Values derived from texts, at most `limit` of them; emptied when full. Values that are
 /// still held elsewhere stay valid; only the remembering starts over.
 pub struct TextCache<V> {
-    known: HashMap<String, V>,
+    known: FingerprintMap<V>,
     limit: usize,
 }
 
@@ -14,21 +15,22 @@ impl<V: Clone> TextCache<V> {
     /// An empty cache that holds at most `limit` texts.
     pub fn new(limit: usize) -> Self {
         TextCache {
-            known: HashMap::default(),
+            known: FingerprintMap::default(),
             limit,
         }
     }
 
     /// The value of `text`, derived by `derive` when not remembered.
     pub fn get_or_derive(&mut self, text: &str, derive: impl FnOnce(&str) -> V) -> V {
-        if let Some(value) = self.known.get(text) {
+        let key = Fingerprint::of(text);
+        if let Some(value) = self.known.get(&key) {
             return value.clone();
         }
         let value = derive(text);
         if self.known.len() >= self.limit {
             self.known.clear();
         }
-        self.known.insert(text.to_string(), value.clone());
+        self.known.insert(key, value.clone());
         value
     }
 }

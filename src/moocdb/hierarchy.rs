@@ -2,17 +2,16 @@
 //! (rooted at `i4x://`): a tree of URIs with one node per path level, ids assigned top-down in
 //! creation order and kept across loads.
 
-use foldhash::HashMap;
-use std::rc::Rc;
+use crate::fingerprint::{Fingerprint, FingerprintMap};
 
 /// One node of a hierarchy.
 #[derive(Debug, Clone)]
 pub struct Node {
     /// The row id.
     pub id: i64,
-    /// The URI (`resource_uri` / `problem_name`), shared with the index by URI: resources grow
-    /// with the course's pages, and their URIs are most of a hierarchy's memory.
-    pub uri: Rc<str>,
+    /// The URI (`resource_uri` / `problem_name`). The only copy: the index by URI holds
+    /// fingerprints, and resources grow with the course's pages.
+    pub uri: Box<str>,
     /// The parent node's id (`None` for the root).
     pub parent: Option<i64>,
     /// The name (resources: display name or module name).
@@ -32,7 +31,8 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub struct Hierarchy {
     nodes: Vec<Node>,
-    by_uri: HashMap<Rc<str>, usize>,
+    // By fingerprint: a look-up reads no node's URI (see `crate::fingerprint`).
+    by_uri: FingerprintMap<usize>,
     next_id: i64,
 }
 
@@ -41,13 +41,13 @@ impl Hierarchy {
     pub fn new(root_uri: &str, existing: Vec<(i64, String, Option<i64>)>) -> Hierarchy {
         let mut h = Hierarchy {
             nodes: Vec::new(),
-            by_uri: HashMap::default(),
+            by_uri: FingerprintMap::default(),
             next_id: 1,
         };
         for (id, uri, parent) in existing {
             h.next_id = h.next_id.max(id + 1);
-            let uri: Rc<str> = uri.into();
-            h.by_uri.insert(Rc::clone(&uri), h.nodes.len());
+            h.by_uri.insert(Fingerprint::of(&uri), h.nodes.len());
+            let uri: Box<str> = uri.into();
             h.nodes.push(Node {
                 id,
                 uri,
@@ -59,7 +59,7 @@ impl Hierarchy {
                 stored: true,
             });
         }
-        if !h.by_uri.contains_key(root_uri) {
+        if !h.by_uri.contains_key(&Fingerprint::of(root_uri)) {
             h.create(root_uri, None, false);
         }
         h
@@ -69,8 +69,8 @@ impl Hierarchy {
         let id = self.next_id;
         self.next_id += 1;
         let child_number = trailing_number(uri);
-        let uri: Rc<str> = uri.into();
-        self.by_uri.insert(Rc::clone(&uri), self.nodes.len());
+        self.by_uri.insert(Fingerprint::of(uri), self.nodes.len());
+        let uri: Box<str> = uri.into();
         self.nodes.push(Node {
             id,
             uri,
@@ -87,7 +87,7 @@ impl Hierarchy {
     /// The node of `uri`, created with every missing path level above it; returns its index and
     /// whether it was created now.
     pub fn insert(&mut self, uri: &str) -> (usize, bool) {
-        if let Some(&i) = self.by_uri.get(uri) {
+        if let Some(&i) = self.by_uri.get(&Fingerprint::of(uri)) {
             return (i, false);
         }
         // One level per `/`: "https://a/b/c" → "https://", "https://a/", "https://a/b/", "https://a/b/c".
@@ -99,11 +99,14 @@ impl Hierarchy {
         if cuts.last() != Some(&uri.len()) {
             cuts.push(uri.len());
         }
-        let mut parent = self.by_uri.get(&uri[..start]).map(|&i| self.nodes[i].id);
+        let mut parent = self
+            .by_uri
+            .get(&Fingerprint::of(&uri[..start]))
+            .map(|&i| self.nodes[i].id);
         let mut index = 0;
         for cut in cuts {
             let level = &uri[..cut];
-            index = match self.by_uri.get(level) {
+            index = match self.by_uri.get(&Fingerprint::of(level)) {
                 Some(&i) => i,
                 None => self.create(level, parent, cut == uri.len()),
             };

@@ -19,6 +19,7 @@ use memchr::memmem::Finder;
 use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
+use crate::fingerprint::{Fingerprint, FingerprintMap};
 use crate::parse::TrackingEvent;
 use crate::relations::{RelationsOutcome, TrackRow};
 use crate::schema::Table;
@@ -219,12 +220,12 @@ pub struct MoocdbBuilder {
     // One entry per user, not one per user in each of four maps: memory grows with the users.
     // Keyed by the relations stage's shared copy of the user's hash.
     users: HashMap<Rc<str>, UserRecord>,
-    agent_cache: HashMap<String, (i64, i64)>,
+    agent_cache: FingerprintMap<(i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
     // Shared, not copied: a user's location is usually a page many users are on. The index of
     // the page's entry in `pages`.
-    url_cache: HashMap<String, usize>,
+    url_cache: FingerprintMap<usize>,
     pages: Vec<CachedPage>,
     module_cache: TextCache<Option<ModuleUri>>,
     // Countries and event types, one copy each however many users' staged events hold them.
@@ -304,8 +305,8 @@ impl MoocdbBuilder {
             resources: Hierarchy::new("https://", known.resources),
             problems: Hierarchy::new("i4x://", known.problems),
             users: HashMap::default(),
-            agent_cache: HashMap::default(),
-            url_cache: HashMap::default(),
+            agent_cache: FingerprintMap::default(),
+            url_cache: FingerprintMap::default(),
             pages: Vec::new(),
             module_cache: TextCache::new(CACHE_LIMIT),
             texts: HashSet::default(),
@@ -657,7 +658,8 @@ impl MoocdbBuilder {
 
     // The parsed page and the index of its cache entry.
     fn course_url(&mut self, page: &str, domain: &str) -> (Rc<CourseUrl>, usize) {
-        if let Some(&slot) = self.url_cache.get(page) {
+        let key = Fingerprint::of(page);
+        if let Some(&slot) = self.url_cache.get(&key) {
             return (Rc::clone(&self.pages[slot].url), slot);
         }
         let url = Rc::new(CourseUrl::parse(page, domain));
@@ -671,7 +673,7 @@ impl MoocdbBuilder {
             resource: None,
             linked: false,
         });
-        self.url_cache.insert(page.to_string(), slot);
+        self.url_cache.insert(key, slot);
         (url, slot)
     }
 
@@ -877,7 +879,8 @@ impl MoocdbBuilder {
     }
 
     fn agent_ids(&mut self, rows: &mut Rows, agent: &str) -> Result<(i64, i64), LoadError> {
-        if let Some(&ids) = self.agent_cache.get(agent) {
+        let key = Fingerprint::of(agent);
+        if let Some(&ids) = self.agent_cache.get(&key) {
             return Ok(ids);
         }
         let (os_name, browser_name) = describe_agent(agent);
@@ -897,8 +900,7 @@ impl MoocdbBuilder {
         }
         // The cache is bounded by distinct user-agent strings; cap it anyway.
         if self.agent_cache.len() < 100_000 {
-            self.agent_cache
-                .insert(agent.to_string(), (os_id, agent_id));
+            self.agent_cache.insert(key, (os_id, agent_id));
         }
         Ok((os_id, agent_id))
     }
