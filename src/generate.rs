@@ -329,11 +329,10 @@ mod tests {
         for line in text.lines() {
             let e = crate::parse::TrackingEvent::parse(line).expect(line);
             types.insert(
-                e.event_type
+                e.event_type()
                     .split('/')
                     .nth(1)
-                    .map(|_| "implicit".to_string())
-                    .unwrap_or(e.event_type),
+                    .map_or_else(|| e.event_type().to_string(), |_| "implicit".to_string()),
             );
         }
         assert!(types.len() >= 8, "{types:?}");

@@ -352,8 +352,8 @@ fn discover_domain(logs: &[TrackingLog], max_line_bytes: usize) -> Option<String
             }
             if let Decoded::Json(json) = decode(line.bytes)
                 && let Ok(event) = TrackingEvent::parse(json)
-                && let Some(d) = crate::moocdb::course_url::domain_of(&event.page)
-                    .or_else(|| crate::moocdb::course_url::domain_of(&event.referer))
+                && let Some(d) = crate::moocdb::course_url::domain_of(event.page())
+                    .or_else(|| crate::moocdb::course_url::domain_of(event.referer()))
             {
                 return Some(d);
             }
@@ -488,7 +488,7 @@ pub fn event_course(event: &TrackingEvent) -> Option<String> {
     if let Some(c) = event.context_str("course_id").filter(|c| !c.is_empty()) {
         return Some(normal_course_id(&c));
     }
-    org_course_run(&event.page).or_else(|| org_course_run(&event.event_type))
+    org_course_run(event.page()).or_else(|| org_course_run(event.event_type()))
 }
 
 #[cfg(test)]

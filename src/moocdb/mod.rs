@@ -404,8 +404,8 @@ impl MoocdbBuilder {
         relations: &RelationsOutcome,
     ) -> Result<(), LoadError> {
         if self.domain.is_none() {
-            self.domain = course_url::domain_of(&event.page)
-                .or_else(|| course_url::domain_of(&event.referer))
+            self.domain = course_url::domain_of(event.page())
+                .or_else(|| course_url::domain_of(event.referer()))
                 .map(Rc::from);
             if self.domain.is_some() {
                 // URLs parsed so far were completed with the default domain.
@@ -435,7 +435,7 @@ impl MoocdbBuilder {
         }
         // 2. Generic formatting.
         let domain = self.domain_or_default(event);
-        let (os_id, agent_id) = self.agent_ids(rows, &event.agent)?;
+        let (os_id, agent_id) = self.agent_ids(rows, event.agent())?;
         // The page's cache entry while `page` is the page as parsed.
         let (mut page, slot) = self.course_url(row.page, &domain);
         let mut page_slot = Some(slot);
@@ -822,8 +822,8 @@ impl MoocdbBuilder {
         if let Some(d) = &self.domain {
             return Rc::clone(d);
         }
-        if !event.host.is_empty() {
-            let d: Rc<str> = Rc::from(format!("https://{}", event.host.trim_end_matches('/')));
+        if !event.host().is_empty() {
+            let d: Rc<str> = Rc::from(format!("https://{}", event.host().trim_end_matches('/')));
             self.domain = Some(Rc::clone(&d));
             // URLs parsed so far were completed with the default domain.
             self.clear_pages();

@@ -55,36 +55,224 @@ impl EventPayload {
 }
 
 /// One tracking-log event with its common fields.
-#[derive(Debug, Clone)]
+///
+/// The common fields' texts are written back to back into one string as they are read, and
+/// each field is a span of it: one allocation per event instead of one per field, on the
+/// path every event takes (see `BENCHMARKS.md`, session 14).
+#[derive(Clone)]
 pub struct TrackingEvent {
-    /// `username`; `None` when absent (an empty string stays empty: an anonymous user).
-    pub username: Option<String>,
-    /// `event_source`: `server`, `browser`, `mobile`, …
-    pub event_source: String,
-    /// The event type: `event_type`, or `name` when only `name` is present.
-    pub event_type: String,
-    /// `name` (newer server and mobile events).
-    pub name: Option<String>,
+    /// The common fields' texts, back to back.
+    texts: String,
+    username: Option<Span>,
+    event_source: Span,
+    event_type: Span,
+    name: Option<Span>,
+    ip: Option<Span>,
+    agent: Span,
+    host: Span,
+    page: Span,
+    session: Span,
+    referer: Span,
+    accept_language: Span,
     /// The event time in UTC.
     pub time: NaiveDateTime,
-    /// `ip`: IPv4, IPv6, empty, or `None` when the key is absent.
-    pub ip: Option<String>,
-    /// `agent` (the user agent string).
-    pub agent: String,
-    /// `host`.
-    pub host: String,
-    /// `page` (`null` becomes empty).
-    pub page: String,
-    /// `session`.
-    pub session: String,
-    /// `referer`.
-    pub referer: String,
-    /// `accept_language`.
-    pub accept_language: String,
     /// `context`, when present and an object.
     pub context: Option<Map<String, Value>>,
     /// `event` in its shape.
     pub event: EventPayload,
+}
+
+/// Where one of an event's texts lies in [`TrackingEvent::texts`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// The common fields' texts of an event, as the parse finds them: owned (the general path) or
+/// mostly borrowed from the line (the usual record's).
+#[derive(Default)]
+struct EventTexts<T> {
+    username: Option<T>,
+    event_source: T,
+    event_type: T,
+    name: Option<T>,
+    ip: Option<T>,
+    agent: T,
+    host: T,
+    page: T,
+    session: T,
+    referer: T,
+    accept_language: T,
+}
+
+/// Writes texts back to back into one string.
+struct TextWriter {
+    texts: String,
+}
+
+impl TextWriter {
+    fn with_capacity(bytes: usize) -> TextWriter {
+        TextWriter {
+            texts: String::with_capacity(bytes),
+        }
+    }
+
+    /// Appends `s`. The spans' `u32` offsets are checked once, by [`TextWriter::finish`].
+    fn push(&mut self, s: &str) -> Span {
+        let start = self.texts.len() as u32;
+        self.texts.push_str(s);
+        Span {
+            start,
+            end: self.texts.len() as u32,
+        }
+    }
+
+    /// The texts, or an error if they outgrew the spans' offsets (a line is at most 32 MiB by
+    /// default, so only a reader set to take lines of gigabytes could see it).
+    fn finish(self) -> Result<String, ParseError> {
+        if u32::try_from(self.texts.len()).is_err() {
+            return Err(ParseError(
+                "the event's fields hold more than 4 GiB of text".into(),
+            ));
+        }
+        Ok(self.texts)
+    }
+}
+
+impl std::fmt::Debug for TrackingEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackingEvent")
+            .field("username", &self.username())
+            .field("event_source", &self.event_source())
+            .field("event_type", &self.event_type())
+            .field("name", &self.name())
+            .field("time", &self.time)
+            .field("ip", &self.ip())
+            .field("agent", &self.agent())
+            .field("host", &self.host())
+            .field("page", &self.page())
+            .field("session", &self.session())
+            .field("referer", &self.referer())
+            .field("accept_language", &self.accept_language())
+            .field("context", &self.context)
+            .field("event", &self.event)
+            .finish()
+    }
+}
+
+impl TrackingEvent {
+    /// An event of these fields.
+    fn of<T: AsRef<str>>(
+        texts: EventTexts<T>,
+        time: NaiveDateTime,
+        context: Option<Map<String, Value>>,
+        event: EventPayload,
+    ) -> Result<TrackingEvent, ParseError> {
+        let t = &texts;
+        let len = |s: &T| s.as_ref().len();
+        let opt_len = |s: &Option<T>| s.as_ref().map_or(0, len);
+        let mut w = TextWriter::with_capacity(
+            opt_len(&t.username)
+                + len(&t.event_source)
+                + len(&t.event_type)
+                + opt_len(&t.name)
+                + opt_len(&t.ip)
+                + len(&t.agent)
+                + len(&t.host)
+                + len(&t.page)
+                + len(&t.session)
+                + len(&t.referer)
+                + len(&t.accept_language),
+        );
+        let username = t.username.as_ref().map(|s| w.push(s.as_ref()));
+        let event_source = w.push(t.event_source.as_ref());
+        let event_type = w.push(t.event_type.as_ref());
+        let name = t.name.as_ref().map(|s| w.push(s.as_ref()));
+        let ip = t.ip.as_ref().map(|s| w.push(s.as_ref()));
+        let agent = w.push(t.agent.as_ref());
+        let host = w.push(t.host.as_ref());
+        let page = w.push(t.page.as_ref());
+        let session = w.push(t.session.as_ref());
+        let referer = w.push(t.referer.as_ref());
+        let accept_language = w.push(t.accept_language.as_ref());
+        Ok(TrackingEvent {
+            texts: w.finish()?,
+            username,
+            event_source,
+            event_type,
+            name,
+            ip,
+            agent,
+            host,
+            page,
+            session,
+            referer,
+            accept_language,
+            time,
+            context,
+            event,
+        })
+    }
+
+    fn text(&self, span: Span) -> &str {
+        &self.texts[span.start as usize..span.end as usize]
+    }
+
+    /// `username`; `None` when absent (an empty string stays empty: an anonymous user).
+    pub fn username(&self) -> Option<&str> {
+        self.username.map(|s| self.text(s))
+    }
+
+    /// `event_source`: `server`, `browser`, `mobile`, …
+    pub fn event_source(&self) -> &str {
+        self.text(self.event_source)
+    }
+
+    /// The event type: `event_type`, or `name` when only `name` is present.
+    pub fn event_type(&self) -> &str {
+        self.text(self.event_type)
+    }
+
+    /// `name` (newer server and mobile events).
+    pub fn name(&self) -> Option<&str> {
+        self.name.map(|s| self.text(s))
+    }
+
+    /// `ip`: IPv4, IPv6, empty, or `None` when the key is absent.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.map(|s| self.text(s))
+    }
+
+    /// `agent` (the user agent string).
+    pub fn agent(&self) -> &str {
+        self.text(self.agent)
+    }
+
+    /// `host`.
+    pub fn host(&self) -> &str {
+        self.text(self.host)
+    }
+
+    /// `page` (`null` becomes empty).
+    pub fn page(&self) -> &str {
+        self.text(self.page)
+    }
+
+    /// `session`.
+    pub fn session(&self) -> &str {
+        self.text(self.session)
+    }
+
+    /// `referer`.
+    pub fn referer(&self) -> &str {
+        self.text(self.referer)
+    }
+
+    /// `accept_language`.
+    pub fn accept_language(&self) -> &str {
+        self.text(self.accept_language)
+    }
 }
 
 /// Why a JSON record could not become an event.
@@ -159,12 +347,11 @@ impl TrackingEvent {
             None | Some(Value::Null) => EventPayload::Absent,
             Some(v) => payload_of(v),
         };
-        Ok(TrackingEvent {
+        let texts = EventTexts {
             username: take("username").and_then(text_of),
             event_source: take("event_source").and_then(text_of).unwrap_or_default(),
             event_type,
             name,
-            time,
             ip: take("ip").map(|v| text_of(v).unwrap_or_default()),
             agent: take("agent").and_then(text_of).unwrap_or_default(),
             host: take("host").and_then(text_of).unwrap_or_default(),
@@ -174,9 +361,8 @@ impl TrackingEvent {
             accept_language: take("accept_language")
                 .and_then(text_of)
                 .unwrap_or_default(),
-            context,
-            event,
-        })
+        };
+        TrackingEvent::of(texts, time, context, event)
     }
 
     /// A member of `context`, as text.
@@ -330,7 +516,7 @@ fn raw_value(member: Member) -> Option<Value> {
     }
 }
 
-impl RawRecord<'_> {
+impl<'a> RawRecord<'a> {
     /// The event, or `None` to leave the record to the general path.
     fn into_event(self) -> Option<Result<TrackingEvent, ParseError>> {
         let context = match self.context {
@@ -348,13 +534,17 @@ impl RawRecord<'_> {
                 .and_then(|c| c.get(key).filter(|v| !v.is_null()).cloned())
         };
         let unusable = std::cell::Cell::new(false);
-        let text = |raw: Option<Member>, key: &str| -> Option<String> {
+        // Plain strings are borrowed from the line until they are written into the event.
+        let text = |raw: Option<Member<'a>>, key: &str| -> Option<Cow<'a, str>> {
             match raw {
-                Some(r) => raw_text(r).unwrap_or_else(|()| {
-                    unusable.set(true);
-                    None
-                }),
-                None => from_context(key).and_then(text_of),
+                Some(Member::Plain(s)) => Some(Cow::Borrowed(s)),
+                Some(r) => raw_text(r)
+                    .unwrap_or_else(|()| {
+                        unusable.set(true);
+                        None
+                    })
+                    .map(Cow::Owned),
+                None => from_context(key).and_then(text_of).map(Cow::Owned),
             }
         };
         let event_type = text(self.event_type, "event_type");
@@ -401,15 +591,14 @@ impl RawRecord<'_> {
             EventMember::Value(Value::Null) => EventPayload::Absent,
             EventMember::Value(v) => payload_of(v),
         };
-        let event = TrackingEvent {
+        let texts = EventTexts {
             username: text(self.username, "username"),
             event_source: text(self.event_source, "event_source").unwrap_or_default(),
             event_type,
             name,
-            time,
             ip: match self.ip {
                 Some(r) => Some(text(Some(r), "ip").unwrap_or_default()),
-                None => from_context("ip").map(|v| text_of(v).unwrap_or_default()),
+                None => from_context("ip").map(|v| text_of(v).unwrap_or_default().into()),
             },
             agent: text(self.agent, "agent").unwrap_or_default(),
             host: text(self.host, "host").unwrap_or_default(),
@@ -417,10 +606,9 @@ impl RawRecord<'_> {
             session: text(self.session, "session").unwrap_or_default(),
             referer: text(self.referer, "referer").unwrap_or_default(),
             accept_language: text(self.accept_language, "accept_language").unwrap_or_default(),
-            context,
-            event,
         };
-        (!unusable.get()).then_some(Ok(event))
+        let event = TrackingEvent::of(texts, time, context, event);
+        (!unusable.get()).then_some(event)
     }
 }
 
@@ -485,8 +673,8 @@ mod tests {
     #[test]
     fn common_fields_and_event_shapes() {
         let e = TrackingEvent::parse(r#"{"username":"a","event_type":"play_video","time":"2013-06-09T06:28:13.626165","ip":"192.0.2.1","event":"{\"id\":\"v1\",\"currentTime\":3}","page":null,"event_source":"browser"}"#).unwrap();
-        assert_eq!(e.username.as_deref(), Some("a"));
-        assert_eq!(e.page, "");
+        assert_eq!(e.username(), Some("a"));
+        assert_eq!(e.page(), "");
         assert_eq!(
             e.event.as_object().unwrap()["id"],
             Value::String("v1".into())
@@ -497,7 +685,7 @@ mod tests {
             e.event,
             EventPayload::Text("input_x_2_1=choice_2&input_x_3_1=choice_0".into())
         );
-        assert_eq!(e.ip, None);
+        assert_eq!(e.ip(), None);
 
         let e = TrackingEvent::parse(
             r#"{"event_type":"problem_graded","time":"2013-06-09T06:28:13Z","event":"[\"a\",\"<p>\"]"}"#,
@@ -509,9 +697,9 @@ mod tests {
     #[test]
     fn name_supersedes_missing_event_type_and_async_shape_maps_back() {
         let e = TrackingEvent::parse(r#"{"name":"edx.video.played","timestamp":"2026-01-01T00:00:00Z","data":{"id":"v"},"context":{"username":"u","ip":"2001:db8::1","course_id":"course-v1:A+B+C"}}"#).unwrap();
-        assert_eq!(e.event_type, "edx.video.played");
-        assert_eq!(e.username.as_deref(), Some("u"));
-        assert_eq!(e.ip.as_deref(), Some("2001:db8::1"));
+        assert_eq!(e.event_type(), "edx.video.played");
+        assert_eq!(e.username(), Some("u"));
+        assert_eq!(e.ip(), Some("2001:db8::1"));
         assert_eq!(
             e.context_str("course_id").as_deref(),
             Some("course-v1:A+B+C")
@@ -727,8 +915,8 @@ mod tests {
             r#"{"event_type":"x","time":"2013-06-09T06:28:13Z","username":42,"session":true,"event":7}"#,
         )
         .unwrap();
-        assert_eq!(e.username.as_deref(), Some("42"));
-        assert_eq!(e.session, "true");
+        assert_eq!(e.username(), Some("42"));
+        assert_eq!(e.session(), "true");
         assert_eq!(e.event, EventPayload::Scalar(Value::from(7)));
 
         for bad in [

@@ -213,22 +213,22 @@ impl RelationBuilder {
         identity: &LineIdentity,
     ) -> Result<RelationsOutcome<'e>, LoadError> {
         let row_id = identity.id(RowKind::TrackEventRow, 0);
-        let ip = event.ip.as_deref().unwrap_or("");
-        let anon = match (event.event_type.as_str(), &event.event) {
+        let ip = event.ip().unwrap_or("");
+        let anon = match (event.event_type(), &event.event) {
             ("/login_ajax", EventPayload::Object(m)) => login_email(m)
                 .map(|email| crate::identity::ripemd160_hex(email.as_bytes()).into())
-                .unwrap_or_else(|| self.anon_name_of(event.username.as_deref().unwrap_or(""))),
-            _ => self.anon_name_of(event.username.as_deref().unwrap_or("")),
+                .unwrap_or_else(|| self.anon_name_of(event.username().unwrap_or(""))),
+            _ => self.anon_name_of(event.username().unwrap_or("")),
         };
         // The private IP row exists for every event, as in json_to_relation.
         rows.add(Table::EventIp, |r| {
             r.token(row_id.as_bytes());
             r.text(ip);
         })?;
-        let event_type = legacy_event_type(&event.event_type);
+        let event_type = legacy_event_type(event.event_type());
         // Types the legacy code rewrote end the row after the common fields, without the
         // downtime check.
-        let finished = event_type != event.event_type;
+        let finished = event_type != event.event_type();
         let (ip_country, downtime) = self.visit_ip(ip, (!finished).then_some(&event.time));
         let outcome = |n, not_stored| RelationsOutcome {
             anon_screen_name: anon.clone(),
@@ -265,12 +265,12 @@ impl RelationBuilder {
         let mut row = EdxTrackEventRow::default();
         row.set(col::_id, Cell::Id(row_id));
         row.set(col::event_id, Cell::Id(event_id));
-        row.text(col::agent, &event.agent);
-        row.text(col::event_source, &event.event_source);
+        row.text(col::agent, event.agent());
+        row.text(col::event_source, event.event_source());
         row.text(col::event_type, event_type);
         row.set(col::ip_country, Cell::Shared(ip_country.clone()));
-        row.text(col::page, &event.page);
-        row.text(col::session, &event.session);
+        row.text(col::page, event.page());
+        row.text(col::session, event.session());
         row.set(col::time, Cell::Time(event.time));
         row.set(col::quarter, Cell::Shared(quarter));
         row.set(col::anon_screen_name, Cell::Shared(anon.clone()));
@@ -511,12 +511,12 @@ fn legacy_course_ids<'e>(
             Some(id) => Cell::Shared(id),
             None => Cell::Default,
         };
-    let et = event.event_type.as_str();
+    let et = event.event_type();
     if et == "/dashboard" || et.ends_with("/heartbeat") {
         return (Cell::Default, Cell::Default);
     }
-    if event.event_source == "browser" {
-        return (Cell::Text(&event.page), course_of(&event.page));
+    if event.event_source() == "browser" {
+        return (Cell::Text(event.page()), course_of(event.page()));
     }
     if et == "/accounts/login" {
         let next = event
