@@ -3,15 +3,15 @@
 //!
 //! A map keyed by `String` finds an entry by its hash and then compares the texts, which reads
 //! the stored key from wherever it was allocated: for the large maps of a long log that is a
-//! cache miss per look-up, the largest single item of the transform's profile. A [`Fingerprint`]
+//! cache miss per look-up, among the largest items of the transform's profile. A [`Fingerprint`]
 //! is stored in the map's own slot, so a look-up reads no memory but the table's, and no copy
 //! of the text is kept for the map.
 //!
 //! Two different texts share a fingerprint with probability 2⁻¹²⁸ per pair: for a million
 //! distinct texts, about 10⁻²⁷ for the whole map. The hash is seeded at random in each process
-//! (fingerprints are never stored), so a log cannot be written to make two of its texts collide,
-//! nor to crowd one slot of a map: the same protection the process's other maps get from
-//! `foldhash`'s random seed.
+//! (fingerprints are never stored), so whoever writes a log cannot aim two of its texts at one
+//! fingerprint, nor crowd one slot of a map, without the seed: the protection the process's
+//! other maps get from `foldhash`'s random seed.
 
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::LazyLock;

@@ -83,7 +83,7 @@ pub struct TrackingEvent {
 }
 
 /// Where one of an event's texts lies in [`TrackingEvent::texts`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Span {
     start: u32,
     end: u32,
@@ -91,7 +91,6 @@ struct Span {
 
 /// The common fields' texts of an event, as the parse finds them: owned (the general path) or
 /// mostly borrowed from the line (the usual record's).
-#[derive(Default)]
 struct EventTexts<T> {
     username: Option<T>,
     event_source: T,
