@@ -489,19 +489,20 @@ fn shallow(text: &str) -> bool {
         || memchr::memchr2_iter(b'{', b'[', text.as_bytes()).count() <= MAX_BRACKETS
 }
 
-/// A raw member as text, as `text_of` would give it; `Err` when serde_json cannot build it as a
-/// value (nested too deep), which the general path reports.
-fn raw_text(member: Member) -> Result<Option<String>, ()> {
+/// A raw member as text, as `text_of` would give it (a plain string borrowed from the line);
+/// `Err` when serde_json cannot build it as a value (nested too deep), which the general path
+/// reports.
+fn raw_text(member: Member<'_>) -> Result<Option<Cow<'_, str>>, ()> {
     // A string without escapes is always `Plain`: the scanner rejects raw control bytes.
     let s = match member {
-        Member::Plain(s) => return Ok(Some(s.to_string())),
+        Member::Plain(s) => return Ok(Some(Cow::Borrowed(s))),
         Member::Raw(raw) => raw.get(),
     };
     if !shallow(s) {
         return Err(());
     }
     serde_json::from_str::<Value>(s)
-        .map(text_of)
+        .map(|v| text_of(v).map(Cow::Owned))
         .map_err(|_| ())
 }
 
@@ -536,13 +537,10 @@ impl<'a> RawRecord<'a> {
         // Plain strings are borrowed from the line until they are written into the event.
         let text = |raw: Option<Member<'a>>, key: &str| -> Option<Cow<'a, str>> {
             match raw {
-                Some(Member::Plain(s)) => Some(Cow::Borrowed(s)),
-                Some(r) => raw_text(r)
-                    .unwrap_or_else(|()| {
-                        unusable.set(true);
-                        None
-                    })
-                    .map(Cow::Owned),
+                Some(r) => raw_text(r).unwrap_or_else(|()| {
+                    unusable.set(true);
+                    None
+                }),
                 None => from_context(key).and_then(text_of).map(Cow::Owned),
             }
         };
