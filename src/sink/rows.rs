@@ -73,6 +73,7 @@ impl Rows {
         }
         let slot = Self::slot(table);
         let buffer = &mut self.buffers[slot];
+        buffer.ready_for_rows();
         let before = buffer.len();
         let had_rows = !buffer.is_empty();
         fill(buffer);
