@@ -229,7 +229,52 @@ pub fn legacy_insert_safe(s: &str) -> String {
 /// `anon_screen_name`: RIPEMD-160 of the legacy-escaped username, as 40 hex digits, so that hashes
 /// join with existing Stanford and MIT databases.
 pub fn anon_screen_name(username: &str) -> String {
-    ripemd160_hex(legacy_insert_safe(username).as_bytes())
+    AnonName::of_username(username).to_string()
+}
+
+/// A user's `anon_screen_name` (40 hex digits), held inline. Every event carries its user's
+/// into several rows: a copy of 40 bytes costs less than reaching a shared string's count in
+/// memory, which for a user not seen lately is a cache miss (about 2% of a one-core dry run).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AnonName([u8; 40]);
+
+impl AnonName {
+    /// The hash of a username ([`anon_screen_name`]).
+    pub fn of_username(username: &str) -> AnonName {
+        AnonName::of_bytes(legacy_insert_safe(username).as_bytes())
+    }
+
+    /// RIPEMD-160 of `bytes` (an e-mail address, for the events that name the user by it).
+    pub fn of_bytes(bytes: &[u8]) -> AnonName {
+        let mut digits = [0; 40];
+        hex::encode_to_slice(Ripemd160::digest(bytes), &mut digits)
+            .expect("a RIPEMD-160 digest is 20 bytes: 40 digits");
+        AnonName(digits)
+    }
+
+    /// The 40 digits.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+impl std::ops::Deref for AnonName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for AnonName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for AnonName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AnonName({})", self.as_str())
+    }
 }
 
 /// RIPEMD-160 of bytes as 40 lowercase hex digits.
@@ -240,6 +285,16 @@ pub fn ripemd160_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anon_names_are_the_hex_digests() {
+        let name = AnonName::of_username("trobinspire");
+        assert_eq!(name.as_str(), "efb0be9ecc2436f634e62632a8b54fdb53969276");
+        assert_eq!(
+            AnonName::of_bytes(b"a@example.org").as_str(),
+            ripemd160_hex(b"a@example.org")
+        );
+    }
 
     #[test]
     fn ripemd160_vectors_from_the_spec() {

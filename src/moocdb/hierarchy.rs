@@ -136,13 +136,14 @@ impl Hierarchy {
         &mut self.nodes[index]
     }
 
-    /// Nodes not yet in the database, marking them stored.
-    pub fn take_unstored(&mut self) -> Vec<Node> {
+    /// The indexes of the nodes not yet in the database, marking them stored. (Indexes, not
+    /// copies: a long log's file creates a hundred thousand nodes.)
+    pub fn take_unstored(&mut self) -> Vec<usize> {
         let mut out = Vec::new();
-        for n in &mut self.nodes {
+        for (i, n) in self.nodes.iter_mut().enumerate() {
             if !n.stored {
                 n.stored = true;
-                out.push(n.clone());
+                out.push(i);
             }
         }
         out

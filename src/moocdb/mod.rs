@@ -218,8 +218,9 @@ pub struct MoocdbBuilder {
     resources: Hierarchy,
     problems: Hierarchy,
     // One entry per user, not one per user in each of four maps: memory grows with the users.
-    // Keyed by the relations stage's shared copy of the user's hash.
-    users: HashMap<Rc<str>, UserRecord>,
+    // Keyed by the fingerprint of the user's hash, which the relations stage makes once per
+    // user: a look-up reads only the table (no hashing of 40 digits, no key compared).
+    users: FingerprintMap<UserRecord>,
     agent_cache: FingerprintMap<(i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
@@ -263,8 +264,10 @@ fn event_duration(
 }
 
 /// What the builder knows of one user.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct UserRecord {
+    /// The user's `anon_screen_name`.
+    name: Box<str>,
     /// The user has a `users` row (from an earlier load or written in this one).
     stored: bool,
     /// `staged` or `location` changed in the current file.
@@ -276,11 +279,21 @@ struct UserRecord {
 }
 
 impl UserRecord {
+    fn new(name: &str) -> UserRecord {
+        UserRecord {
+            name: name.into(),
+            stored: false,
+            changed: false,
+            staged: None,
+            location: None,
+        }
+    }
+
     /// Writes the user's `users` row unless it has one.
-    fn store(&mut self, rows: &mut Rows, user: &str) -> Result<(), LoadError> {
+    fn store(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
         if !self.stored {
             self.stored = true;
-            rows.add(Table::Users, |r| r.text(user))?;
+            rows.add(Table::Users, |r| r.text(&self.name))?;
         }
         Ok(())
     }
@@ -304,7 +317,7 @@ impl MoocdbBuilder {
             resources_urls: Dictionary::new(1),
             resources: Hierarchy::new("https://", known.resources),
             problems: Hierarchy::new("i4x://", known.problems),
-            users: HashMap::default(),
+            users: FingerprintMap::default(),
             agent_cache: FingerprintMap::default(),
             url_cache: FingerprintMap::default(),
             pages: Vec::new(),
@@ -312,7 +325,7 @@ impl MoocdbBuilder {
             texts: HashSet::default(),
         };
         for user in known.users {
-            b.user(&Rc::from(user)).stored = true;
+            b.named_user(&user).stored = true;
         }
         // Carried locations are complete URLs, parsed without a domain: not for `url_cache`,
         // whose pages are completed with the log's.
@@ -325,7 +338,7 @@ impl MoocdbBuilder {
                     .or_insert_with_key(|url| Rc::new(CourseUrl::parse(url, "")));
                 (Rc::clone(parsed), at)
             });
-            let record = b.user(&Rc::from(u.user.as_str()));
+            let record = b.named_user(&u.user);
             record.staged = staged;
             record.location = location;
         }
@@ -367,16 +380,25 @@ impl MoocdbBuilder {
             }
         }
         for u in users {
-            if let Some(record) = self.users.get_mut(u.as_str()) {
+            if let Some(record) = self.users.get_mut(&Fingerprint::of(u)) {
                 record.stored = false;
             }
         }
     }
 
-    // The record of `user`, created when first seen. One lookup: the key is the relations
-    // stage's shared copy of the hash, so passing it to `entry` copies no text.
-    fn user(&mut self, user: &Rc<str>) -> &mut UserRecord {
-        self.users.entry(Rc::clone(user)).or_default()
+    // The record of the user whose hash is `name` and its fingerprint `key`, created when
+    // first seen.
+    fn user(&mut self, key: Fingerprint, name: &str) -> &mut UserRecord {
+        self.users
+            .entry(key)
+            .or_insert_with(|| UserRecord::new(name))
+    }
+
+    // The record of the user whose hash is `name` (state from an earlier load).
+    fn named_user(&mut self, name: &str) -> &mut UserRecord {
+        self.users
+            .entry(Fingerprint::of(name))
+            .or_insert_with(|| UserRecord::new(name))
     }
 
     /// The ids the next new dictionary and hierarchy rows will get, by table.
@@ -483,8 +505,8 @@ impl MoocdbBuilder {
             event_type = Cow::Borrowed("url_change");
         }
         // 4. Location inheritance, 5. location update (per user, within an hour).
-        let user = &relations.anon_screen_name;
-        let record = self.user(user);
+        let (user, user_key) = (&relations.anon_screen_name, relations.anon_key);
+        let record = self.user(user_key, user);
         if let Some((location, at)) = &record.location {
             let gap = (event.time - *at).num_seconds();
             if !location.is_empty() && (0..3600).contains(&gap) {
@@ -587,7 +609,7 @@ impl MoocdbBuilder {
             let mut submitted = false;
             if let Some(code) = submission_code(&event_type) {
                 submitted = true;
-                self.add_user(rows, user)?;
+                self.user(user_key, user).store(rows)?;
                 rows.add(Table::Submissions, |r| {
                     r.token(row_id.as_bytes());
                     r.text(user);
@@ -636,8 +658,8 @@ impl MoocdbBuilder {
         let (max_duration, default_duration) =
             (self.options.max_duration, self.options.default_duration);
         let duration = |from, to| event_duration(from, to, max_duration, default_duration);
-        let record = self.user(user);
-        record.store(rows, user)?;
+        let record = self.user(user_key, user);
+        record.store(rows)?;
         match &record.staged {
             Some(staged) if current.time < staged.time => {
                 // Arrived out of time order: it lasts until the staged (later) event.
@@ -731,19 +753,15 @@ impl MoocdbBuilder {
         self.module_cache.get_or_derive(s, ModuleUri::parse)
     }
 
-    fn add_user(&mut self, rows: &mut Rows, user: &Rc<str>) -> Result<(), LoadError> {
-        self.user(user).store(rows, user)
-    }
-
     /// At the end of a file: writes the staged event of every user the file touched (duration
     /// not known yet: NULL; it is rewritten when the user's next event arrives) and the hierarchy
     /// nodes the file created. Those users' state, to be carried to the next file, is then read
     /// with [`changed_users`](Self::changed_users) and marked stored with
     /// [`clear_changed`](Self::clear_changed).
     pub fn end_of_file(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
-        for user in self.changed_names() {
-            if let Some(event) = &self.users[user].staged {
-                write_observed_event(rows, user, event, None)?;
+        for user in self.changed_records() {
+            if let Some(event) = &user.staged {
+                write_observed_event(rows, &user.name, event, None)?;
             }
         }
         self.write_nodes(rows)
@@ -751,13 +769,10 @@ impl MoocdbBuilder {
 
     /// The state of every user the current file touched, in user order, made one user at a time.
     pub fn changed_users(&self) -> impl Iterator<Item = UserState> + '_ {
-        self.changed_names().into_iter().map(|user| {
-            let record = &self.users[user];
-            UserState {
-                user: user.to_string(),
-                staged: (record.staged.as_ref()).map(|s| s.with_texts(str::to_string)),
-                location: (record.location.as_ref()).map(|(url, at)| (url.raw().to_string(), *at)),
-            }
+        self.changed_records().into_iter().map(|record| UserState {
+            user: record.name.to_string(),
+            staged: (record.staged.as_ref()).map(|s| s.with_texts(str::to_string)),
+            location: (record.location.as_ref()).map(|(url, at)| (url.raw().to_string(), *at)),
         })
     }
 
@@ -768,18 +783,19 @@ impl MoocdbBuilder {
         }
     }
 
-    fn changed_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = (self.users.iter())
-            .filter(|(_, record)| record.changed)
-            .map(|(user, _)| &**user)
+    // The records of the users the current file touched, in user order.
+    fn changed_records(&self) -> Vec<&UserRecord> {
+        let mut records: Vec<&UserRecord> = (self.users.values())
+            .filter(|record| record.changed)
             .collect();
-        names.sort_unstable();
-        names
+        records.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        records
     }
 
     fn write_nodes(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
         let untyped = self.resource_type(rows, "", "")?;
-        for node in self.resources.take_unstored() {
+        for index in self.resources.take_unstored() {
+            let node = self.resources.node(index);
             rows.add(Table::Resources, |r| {
                 r.int(node.id);
                 r.opt_text(node.name.as_deref());
@@ -791,7 +807,8 @@ impl MoocdbBuilder {
                 r.null();
             })?;
         }
-        for node in self.problems.take_unstored() {
+        for index in self.problems.take_unstored() {
+            let node = self.problems.node(index);
             let type_name = problem_type_name(&node.uri);
             let (type_id, new_type) = self.problem_types.id_of(&type_name);
             if new_type {

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::identity::RowId;
+use crate::identity::{AnonName, RowId};
 use crate::sink::{Encoding, RowBuffer};
 use std::sync::LazyLock;
 
@@ -210,8 +210,10 @@ pub enum Cell<'a> {
     Text(&'a str),
     /// Owned text.
     Owned(String),
-    /// Text shared with a cache (a user's hash, an IP's country).
+    /// Text shared with a cache (an IP's country, the quarter).
     Shared(std::rc::Rc<str>),
+    /// A user's hash.
+    Anon(AnonName),
     /// An integer.
     Int(i64),
     /// A timestamp.
@@ -260,6 +262,7 @@ impl<'a> EdxTrackEventRow<'a> {
             Cell::Text(s) => s.to_string(),
             Cell::Owned(s) => s.clone(),
             Cell::Shared(s) => s.to_string(),
+            Cell::Anon(a) => a.to_string(),
             Cell::Int(v) => v.to_string(),
             Cell::Time(t) => t.to_string(),
             Cell::Id(id) => id.to_string(),
@@ -273,6 +276,7 @@ impl<'a> EdxTrackEventRow<'a> {
             Cell::Text(s) => s,
             Cell::Owned(s) => s,
             Cell::Shared(s) => s,
+            Cell::Anon(a) => a,
             Cell::Default | Cell::Int(_) | Cell::Time(_) | Cell::Id(_) => "",
         }
     }
@@ -313,6 +317,7 @@ impl<'a> EdxTrackEventRow<'a> {
                 Cell::Text(s) => out.text(s),
                 Cell::Owned(s) => out.text(s),
                 Cell::Shared(s) => out.text(s),
+                Cell::Anon(a) => out.token(a.as_str()),
                 Cell::Int(v) => out.int(*v),
                 Cell::Time(t) => out.datetime(t),
                 Cell::Id(id) => out.token(id.as_bytes()),

@@ -11,8 +11,6 @@ pub mod handlers;
 
 use std::rc::Rc;
 
-use foldhash::HashMap;
-
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
@@ -21,7 +19,8 @@ pub use geoip::GeoIp;
 use handlers::SideRows;
 
 use crate::error::LoadError;
-use crate::identity::{LineIdentity, RowId, RowKind, anon_screen_name};
+use crate::fingerprint::{Fingerprint, FingerprintMap};
+use crate::identity::{AnonName, LineIdentity, RowId, RowKind};
 use crate::parse::{EventPayload, TrackingEvent, quarter};
 use crate::schema::Table;
 use crate::sink::Rows;
@@ -70,8 +69,11 @@ pub struct TrackRow<'a> {
 /// written, which borrow from the event, so the MOOCdb stage reads them without copies.
 #[derive(Debug, Clone)]
 pub struct RelationsOutcome<'e> {
-    /// `anon_screen_name` of the event's user (shared with the builder's cache).
-    pub anon_screen_name: Rc<str>,
+    /// `anon_screen_name` of the event's user.
+    pub anon_screen_name: AnonName,
+    /// The fingerprint of `anon_screen_name`, made once per user: the MOOCdb stage finds the
+    /// user's record by it.
+    pub anon_key: Fingerprint,
     /// The `EdxTrackEvent.event_type` written (after the legacy path rewrites).
     pub event_type: &'e str,
     /// `ip_country` written (shared with the IP's record).
@@ -111,9 +113,10 @@ pub const REPEATED_HEARTBEAT: &str =
 pub struct RelationBuilder {
     load_info_id: Rc<str>,
     // One entry per IP, not one per IP in each of three maps: memory grows with the IPs.
-    ips: HashMap<Box<str>, IpRecord>,
+    // Keyed by fingerprint, so that a look-up reads only the table (see `crate::fingerprint`).
+    ips: FingerprintMap<IpRecord>,
     geoip: GeoIp,
-    anon_names: TextCache<Rc<str>>,
+    anon_names: TextCache<(AnonName, Fingerprint)>,
     /// The country of an event without an IP.
     no_country: Rc<str>,
     // `org_course_run` of the texts events repeat (pages, page views' types): finding the course
@@ -126,8 +129,10 @@ pub struct RelationBuilder {
 }
 
 /// What the builder remembers of one IP.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct IpRecord {
+    /// The IP, as the log writes it.
+    ip: Box<str>,
     /// The time of the IP's latest event, for heartbeat filtering; carried between files.
     last_seen: Option<NaiveDateTime>,
     /// `last_seen` changed since the last [`RelationBuilder::take_changed_ips`].
@@ -150,9 +155,9 @@ impl RelationBuilder {
                 .map(|(ip, at)| {
                     let record = IpRecord {
                         last_seen: Some(at),
-                        ..IpRecord::default()
+                        ..IpRecord::new(&ip)
                     };
-                    (ip.into_boxed_str(), record)
+                    (Fingerprint::of(&ip), record)
                 })
                 .collect(),
             geoip,
@@ -167,13 +172,13 @@ impl RelationBuilder {
     pub fn take_changed_ips(&mut self) -> Vec<(String, NaiveDateTime)> {
         let mut ips: Vec<_> = self
             .ips
-            .iter_mut()
-            .filter_map(|(ip, record)| {
+            .values_mut()
+            .filter_map(|record| {
                 let changed = std::mem::take(&mut record.changed);
                 record
                     .last_seen
                     .filter(|_| changed)
-                    .map(|t| (ip.to_string(), t))
+                    .map(|t| (record.ip.to_string(), t))
             })
             .collect();
         ips.sort();
@@ -200,9 +205,11 @@ impl RelationBuilder {
     }
 
     // Hashing a username costs more than looking it up; the cache is bounded by the users.
-    fn anon_name_of(&mut self, username: &str) -> Rc<str> {
-        self.anon_names
-            .get_or_derive(username, |u| anon_screen_name(u).into())
+    fn anon_name_of(&mut self, username: &str) -> (AnonName, Fingerprint) {
+        self.anon_names.get_or_derive(username, |u| {
+            let anon = AnonName::of_username(u);
+            (anon, Fingerprint::of(&anon))
+        })
     }
 
     /// Writes the rows of one event and reports what the MOOCdb stage needs.
@@ -214,9 +221,12 @@ impl RelationBuilder {
     ) -> Result<RelationsOutcome<'e>, LoadError> {
         let row_id = identity.id(RowKind::TrackEventRow, 0);
         let ip = event.ip().unwrap_or("");
-        let anon = match (event.event_type(), &event.event) {
+        let (anon, anon_key) = match (event.event_type(), &event.event) {
             ("/login_ajax", EventPayload::Object(m)) => login_email(m)
-                .map(|email| crate::identity::ripemd160_hex(email.as_bytes()).into())
+                .map(|email| {
+                    let anon = AnonName::of_bytes(email.as_bytes());
+                    (anon, Fingerprint::of(&anon))
+                })
                 .unwrap_or_else(|| self.anon_name_of(event.username().unwrap_or(""))),
             _ => self.anon_name_of(event.username().unwrap_or("")),
         };
@@ -231,7 +241,8 @@ impl RelationBuilder {
         let finished = event_type != event.event_type();
         let (ip_country, downtime) = self.visit_ip(ip, (!finished).then_some(&event.time));
         let outcome = |n, not_stored| RelationsOutcome {
-            anon_screen_name: anon.clone(),
+            anon_screen_name: anon,
+            anon_key,
             event_type,
             ip_country: ip_country.clone(),
             track_event_rows: n,
@@ -273,7 +284,7 @@ impl RelationBuilder {
         row.text(col::session, event.session());
         row.set(col::time, Cell::Time(event.time));
         row.set(col::quarter, Cell::Shared(quarter));
-        row.set(col::anon_screen_name, Cell::Shared(anon.clone()));
+        row.set(col::anon_screen_name, Cell::Anon(anon));
         if let Some(d) = downtime {
             row.set(col::downtime_for, Cell::Owned(d));
         }
@@ -334,20 +345,29 @@ impl RelationBuilder {
 
     // The IP's country and, for an event `at` a time, its `downtime_for` (the time becomes the
     // IP's latest). One look-up of the IP's record per event, where there were three; the
-    // record (an owned key) is created on the IP's first event.
+    // record (with its copy of the IP) is created on the IP's first event.
     fn visit_ip(&mut self, ip: &str, at: Option<&NaiveDateTime>) -> (Rc<str>, Option<String>) {
         if ip.is_empty() && at.is_none() {
             return (Rc::clone(&self.no_country), None);
         }
-        if let Some(record) = self.ips.get_mut(ip) {
-            return record.visit(&self.geoip, &self.no_country, ip, at);
-        }
-        let record = self.ips.entry(ip.into()).or_default();
+        let record = self
+            .ips
+            .entry(Fingerprint::of(ip))
+            .or_insert_with(|| IpRecord::new(ip));
         record.visit(&self.geoip, &self.no_country, ip, at)
     }
 }
 
 impl IpRecord {
+    fn new(ip: &str) -> IpRecord {
+        IpRecord {
+            ip: ip.into(),
+            last_seen: None,
+            changed: false,
+            country: None,
+        }
+    }
+
     // See `RelationBuilder::visit_ip`. The downtime is json_to_relation's, keyed by the event's
     // IP: "0:00:00" for the IP's first event, the gap since the IP's previous event when it
     // exceeds the heartbeat period. The legacy test used `timedelta.seconds` (days dropped,
