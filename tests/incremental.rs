@@ -136,6 +136,40 @@ async fn batches_give_the_same_database_as_one_load() {
 }
 
 #[tokio::test]
+async fn reading_on_the_transforms_own_thread_gives_the_same_database() {
+    // Three files of 314 lines: several short chunks each.
+    let dir = tempfile::tempdir().unwrap();
+    let lines = synthetic_lines(3);
+    let files: Vec<PathBuf> = lines
+        .chunks(lines.len() / 3)
+        .enumerate()
+        .map(|(i, part)| {
+            let p = dir.path().join(format!("tracking.log-2026030{}", i + 1));
+            write_lines(&p, part);
+            p
+        })
+        .collect();
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let (threads, _) = fresh_database("reading_thread").await;
+    let mut o = options(&threads, &paths);
+    o.reading_thread = true;
+    load(o).await;
+    // One thread, in two runs: the first file alone (short chunks, as the database holds no
+    // lines yet), then all three (the first is already loaded; the others, with lines in the
+    // database, in long chunks).
+    let (one, _) = fresh_database("reading_inline").await;
+    let mut o = options(&one, &paths[..1]);
+    o.reading_thread = false;
+    let s = load(o).await;
+    assert_eq!((s.files, s.lines), (1, 314));
+    let mut o = options(&one, &paths);
+    o.reading_thread = false;
+    let s = load(o).await;
+    assert_eq!(s.files, 2);
+    assert_same(&snapshot(&threads).await, &snapshot(&one).await);
+}
+
+#[tokio::test]
 async fn corpus_in_batches_gives_the_same_database_as_one_load() {
     let Some(shared) = shared("corpus_in_batches_gives_the_same_database_as_one_load") else {
         return;

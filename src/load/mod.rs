@@ -81,6 +81,11 @@ pub struct LoadOptions {
     /// Line hashes of this run held exactly before they move to a Bloom filter (and possible
     /// duplicates are checked against the database); lowered only by tests of that path.
     pub recent_lines: usize,
+    /// Whether the reading stages (decompress, decode, parse) run on a thread of their own, as
+    /// they do when the process may use more than one core. On one core the transform's thread
+    /// reads its lines itself: a second thread there only adds the hand-off, and the events
+    /// it parsed ahead are out of the cache by the time the transform reaches them.
+    pub reading_thread: bool,
 }
 
 impl Default for LoadOptions {
@@ -103,6 +108,7 @@ impl Default for LoadOptions {
             geoip: None,
             recent_lines: 900_000,
             reload: Vec::new(),
+            reading_thread: std::thread::available_parallelism().map_or(true, |n| n.get() > 1),
         }
     }
 }
