@@ -396,9 +396,7 @@ impl MoocdbBuilder {
 
     // The record of the user whose hash is `name` (state from an earlier load).
     fn named_user(&mut self, name: &str) -> &mut UserRecord {
-        self.users
-            .entry(Fingerprint::of(name))
-            .or_insert_with(|| UserRecord::new(name))
+        self.user(Fingerprint::of(name), name)
     }
 
     /// The ids the next new dictionary and hierarchy rows will get, by table.

@@ -206,10 +206,8 @@ impl RelationBuilder {
 
     // Hashing a username costs more than looking it up; the cache is bounded by the users.
     fn anon_name_of(&mut self, username: &str) -> (AnonName, Fingerprint) {
-        self.anon_names.get_or_derive(username, |u| {
-            let anon = AnonName::of_username(u);
-            (anon, Fingerprint::of(&anon))
-        })
+        self.anon_names
+            .get_or_derive(username, |u| keyed(AnonName::of_username(u)))
     }
 
     /// Writes the rows of one event and reports what the MOOCdb stage needs.
@@ -223,10 +221,7 @@ impl RelationBuilder {
         let ip = event.ip().unwrap_or("");
         let (anon, anon_key) = match (event.event_type(), &event.event) {
             ("/login_ajax", EventPayload::Object(m)) => login_email(m)
-                .map(|email| {
-                    let anon = AnonName::of_bytes(email.as_bytes());
-                    (anon, Fingerprint::of(&anon))
-                })
+                .map(|email| keyed(AnonName::of_bytes(email.as_bytes())))
                 .unwrap_or_else(|| self.anon_name_of(event.username().unwrap_or(""))),
             _ => self.anon_name_of(event.username().unwrap_or("")),
         };
@@ -356,6 +351,11 @@ impl RelationBuilder {
             .or_insert_with(|| IpRecord::new(ip));
         record.visit(&self.geoip, &self.no_country, ip, at)
     }
+}
+
+/// An anonymous name with the fingerprint the MOOCdb stage finds the user's record by.
+fn keyed(anon: AnonName) -> (AnonName, Fingerprint) {
+    (anon, Fingerprint::of(&anon))
 }
 
 impl IpRecord {
