@@ -246,10 +246,7 @@ impl AnonName {
 
     /// RIPEMD-160 of `bytes` (an e-mail address, for the events that name the user by it).
     pub fn of_bytes(bytes: &[u8]) -> AnonName {
-        let mut digits = [0; 40];
-        hex::encode_to_slice(Ripemd160::digest(bytes), &mut digits)
-            .expect("a RIPEMD-160 digest is 20 bytes: 40 digits");
-        AnonName(digits)
+        AnonName(ripemd160_digits(bytes))
     }
 
     /// The 40 digits.
@@ -279,7 +276,15 @@ impl std::fmt::Debug for AnonName {
 
 /// RIPEMD-160 of bytes as 40 lowercase hex digits.
 pub fn ripemd160_hex(bytes: &[u8]) -> String {
-    hex::encode(Ripemd160::digest(bytes))
+    String::from_utf8(ripemd160_digits(bytes).to_vec()).expect("hex digits are ASCII")
+}
+
+/// RIPEMD-160 of bytes as 40 lowercase hex digits, inline.
+fn ripemd160_digits(bytes: &[u8]) -> [u8; 40] {
+    let mut digits = [0; 40];
+    hex::encode_to_slice(Ripemd160::digest(bytes), &mut digits)
+        .expect("a RIPEMD-160 digest is 20 bytes: 40 digits");
+    digits
 }
 
 #[cfg(test)]
@@ -292,7 +297,7 @@ mod tests {
         assert_eq!(name.as_str(), "efb0be9ecc2436f634e62632a8b54fdb53969276");
         assert_eq!(
             AnonName::of_bytes(b"a@example.org").as_str(),
-            ripemd160_hex(b"a@example.org")
+            hex::encode(Ripemd160::digest(b"a@example.org"))
         );
     }
 
