@@ -241,7 +241,7 @@ pub struct AnonName([u8; 40]);
 impl AnonName {
     /// The hash of a username ([`anon_screen_name`]).
     pub fn of_username(username: &str) -> AnonName {
-        AnonName::of_bytes(legacy_insert_safe(username).as_bytes())
+        AnonDigest::of_username(username).name()
     }
 
     /// RIPEMD-160 of `bytes` (an e-mail address, for the events that name the user by it).
@@ -252,6 +252,100 @@ impl AnonName {
     /// The 40 digits.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+/// The 20 bytes of RIPEMD-160 an [`AnonName`] writes out in hex: the form kept for each user
+/// (in the username cache and the user's record), half the size of the digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct AnonDigest([u8; 20]);
+
+impl AnonDigest {
+    /// The digest of a username ([`anon_screen_name`]).
+    pub fn of_username(username: &str) -> AnonDigest {
+        AnonDigest::of_bytes(legacy_insert_safe(username).as_bytes())
+    }
+
+    /// RIPEMD-160 of `bytes`.
+    pub fn of_bytes(bytes: &[u8]) -> AnonDigest {
+        AnonDigest(Ripemd160::digest(bytes).into())
+    }
+
+    /// The digest `name` writes out, if it is one: 40 lowercase hex digits, as this loader
+    /// writes them (so that the name it gives back is the same text).
+    pub fn parse(name: &str) -> Option<AnonDigest> {
+        let mut digest = [0; 20];
+        let lowercase = name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        (lowercase && hex::decode_to_slice(name, &mut digest).is_ok()).then_some(AnonDigest(digest))
+    }
+
+    /// The `anon_screen_name`: the 40 lowercase hex digits.
+    pub fn name(&self) -> AnonName {
+        let mut digits = [0; 40];
+        hex::encode_to_slice(self.0, &mut digits).expect("20 bytes are 40 digits");
+        AnonName(digits)
+    }
+}
+
+/// A user's `anon_screen_name` as the user's record keeps it: the digest for a name this
+/// loader makes, or, for a name an older database holds that is not one, the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredAnonName {
+    /// 40 lowercase hex digits, kept as the 20 bytes they write.
+    Digest(AnonDigest),
+    /// Any other name.
+    Text(Box<str>),
+}
+
+impl StoredAnonName {
+    /// `name`, kept as its digest when it is one.
+    pub fn new(name: &str) -> StoredAnonName {
+        match AnonDigest::parse(name) {
+            Some(digest) => StoredAnonName::Digest(digest),
+            None => StoredAnonName::Text(name.into()),
+        }
+    }
+
+    /// The name's text.
+    pub fn text(&self) -> AnonText<'_> {
+        match self {
+            StoredAnonName::Digest(digest) => AnonText::Digits(digest.name()),
+            StoredAnonName::Text(text) => AnonText::Other(text),
+        }
+    }
+}
+
+impl Ord for StoredAnonName {
+    /// In the order of the names' texts (hex digits order as the bytes they write).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (StoredAnonName::Digest(a), StoredAnonName::Digest(b)) => a.cmp(b),
+            _ => (*self.text()).cmp(&*other.text()),
+        }
+    }
+}
+
+impl PartialOrd for StoredAnonName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The text of a [`StoredAnonName`], written out when needed.
+pub enum AnonText<'a> {
+    /// The digits of a digest.
+    Digits(AnonName),
+    /// A name kept as text.
+    Other(&'a str),
+}
+
+impl std::ops::Deref for AnonText<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            AnonText::Digits(name) => name,
+            AnonText::Other(text) => text,
+        }
     }
 }
 
@@ -299,6 +393,26 @@ mod tests {
             AnonName::of_bytes(b"a@example.org").as_str(),
             hex::encode(Ripemd160::digest(b"a@example.org"))
         );
+        let digest = AnonDigest::of_username("trobinspire");
+        assert_eq!(digest.name(), name);
+        assert_eq!(AnonDigest::parse(name.as_str()), Some(digest));
+        // Only the digits this loader writes: not upper case, not another length.
+        assert_eq!(AnonDigest::parse(&name.as_str().to_uppercase()), None);
+        assert_eq!(AnonDigest::parse(&name.as_str()[1..]), None);
+    }
+
+    #[test]
+    fn stored_names_give_back_their_text_in_order() {
+        let a = StoredAnonName::new("0fb0be9ecc2436f634e62632a8b54fdb53969276");
+        let b = StoredAnonName::new("efb0be9ecc2436f634e62632a8b54fdb53969276");
+        let other = StoredAnonName::new("x-older-name");
+        assert!(matches!(a, StoredAnonName::Digest(_)));
+        assert!(matches!(other, StoredAnonName::Text(_)));
+        assert_eq!(&*b.text(), "efb0be9ecc2436f634e62632a8b54fdb53969276");
+        assert_eq!(&*other.text(), "x-older-name");
+        assert!(a < b);
+        // In the order of the texts, whatever each is kept as.
+        assert!(b < other);
     }
 
     #[test]

@@ -154,7 +154,7 @@ pub struct StateChange<'a> {
     /// The state of every user the file touched.
     pub users: Box<dyn Iterator<Item = UserState> + 'a>,
     /// IPs whose latest event time changed, with that time.
-    pub ips: &'a [(String, NaiveDateTime)],
+    pub ips: &'a [(&'a str, NaiveDateTime)],
     /// The course domain, once known.
     pub domain: Option<&'a str>,
 }
@@ -273,7 +273,7 @@ mod tests {
     #[test]
     fn statements_stay_under_the_size_limit() {
         let t = NaiveDateTime::parse_from_str("2026-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        let ips = [("192.0.2.1".to_string(), t)];
+        let ips = [("192.0.2.1", t)];
         let change = StateChange {
             users: Box::new((0..100).map(|i| UserState {
                 user: format!("user{i:035}"),

@@ -513,7 +513,6 @@ impl Transform {
 
         // The file's state, then every row stored, then the state and the ledger entry together.
         self.moocdb.end_of_file(&mut self.rows)?;
-        let ips = self.relations.take_changed_ips();
         self.rows.flush_all()?;
         if let Some(sender) = &self.cx.sender {
             sender.barrier()?;
@@ -529,6 +528,7 @@ impl Transform {
             && counts.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
         if let (Some(pool), Some(id)) = (&self.cx.pool, self.file_id) {
             let status = if breached { "failed" } else { "loaded" };
+            let ips = self.relations.changed_ips();
             let change = StateChange {
                 users: Box::new(self.moocdb.changed_users()),
                 ips: &ips,
@@ -547,6 +547,7 @@ impl Transform {
             ))?;
         }
         self.moocdb.clear_changed();
+        self.relations.clear_changed_ips();
         // This file's lines are in the database now: later files ask it about possible matches.
         self.spill_recent();
         self.summary.files += 1;

@@ -20,6 +20,7 @@ use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
 use crate::fingerprint::{Fingerprint, FingerprintMap};
+use crate::identity::StoredAnonName;
 use crate::parse::TrackingEvent;
 use crate::relations::{RelationsOutcome, TrackRow};
 use crate::schema::Table;
@@ -266,8 +267,8 @@ fn event_duration(
 /// What the builder knows of one user.
 #[derive(Debug)]
 struct UserRecord {
-    /// The user's `anon_screen_name`.
-    name: Box<str>,
+    /// The user's `anon_screen_name`: 20 bytes, not a copy of the 40 digits.
+    name: StoredAnonName,
     /// The user has a `users` row (from an earlier load or written in this one).
     stored: bool,
     /// `staged` or `location` changed in the current file.
@@ -281,7 +282,7 @@ struct UserRecord {
 impl UserRecord {
     fn new(name: &str) -> UserRecord {
         UserRecord {
-            name: name.into(),
+            name: StoredAnonName::new(name),
             stored: false,
             changed: false,
             staged: None,
@@ -293,7 +294,7 @@ impl UserRecord {
     fn store(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
         if !self.stored {
             self.stored = true;
-            rows.add(Table::Users, |r| r.text(&self.name))?;
+            rows.add(Table::Users, |r| r.text(&self.name.text()))?;
         }
         Ok(())
     }
@@ -596,7 +597,7 @@ impl MoocdbBuilder {
         }
         let ip = match relations.ip_country.char_indices().nth(3) {
             Some((end, _)) => &relations.ip_country[..end],
-            None => &relations.ip_country,
+            None => relations.ip_country,
         };
 
         // 9. Problems, submissions, assessments.
@@ -759,7 +760,7 @@ impl MoocdbBuilder {
     pub fn end_of_file(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
         for user in self.changed_records() {
             if let Some(event) = &user.staged {
-                write_observed_event(rows, &user.name, event, None)?;
+                write_observed_event(rows, &user.name.text(), event, None)?;
             }
         }
         self.write_nodes(rows)
@@ -768,7 +769,7 @@ impl MoocdbBuilder {
     /// The state of every user the current file touched, in user order, made one user at a time.
     pub fn changed_users(&self) -> impl Iterator<Item = UserState> + '_ {
         self.changed_records().into_iter().map(|record| UserState {
-            user: record.name.to_string(),
+            user: record.name.text().to_string(),
             staged: (record.staged.as_ref()).map(|s| s.with_texts(str::to_string)),
             location: (record.location.as_ref()).map(|(url, at)| (url.raw().to_string(), *at)),
         })

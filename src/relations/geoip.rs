@@ -34,9 +34,9 @@ impl GeoIp {
     }
 
     /// The alpha-3 code of `ip`'s country; empty for an empty, invalid, private or unknown address.
-    pub fn country(&self, ip: &str) -> String {
+    pub fn country(&self, ip: &str) -> &'static str {
         let Ok(addr) = ip.trim().parse::<IpAddr>() else {
-            return String::new();
+            return "";
         };
         let alpha2: Option<String> = match self {
             GeoIp::Embedded => iptocc::country_code(addr).map(str::to_string),
@@ -51,7 +51,7 @@ impl GeoIp {
         };
         alpha2
             .and_then(|c| isocountry::CountryCode::for_alpha2_caseless(&c).ok())
-            .map(|c| c.alpha3().to_string())
+            .map(|c| c.alpha3())
             .unwrap_or_default()
     }
 }

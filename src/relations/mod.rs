@@ -20,7 +20,7 @@ use handlers::SideRows;
 
 use crate::error::LoadError;
 use crate::fingerprint::{Fingerprint, FingerprintMap};
-use crate::identity::{AnonName, LineIdentity, RowId, RowKind};
+use crate::identity::{AnonDigest, AnonName, LineIdentity, RowId, RowKind};
 use crate::parse::{EventPayload, TrackingEvent, quarter};
 use crate::schema::Table;
 use crate::sink::Rows;
@@ -76,8 +76,8 @@ pub struct RelationsOutcome<'e> {
     pub anon_key: Fingerprint,
     /// The `EdxTrackEvent.event_type` written (after the legacy path rewrites).
     pub event_type: &'e str,
-    /// `ip_country` written (shared with the IP's record).
-    pub ip_country: Rc<str>,
+    /// `ip_country` written.
+    pub ip_country: &'static str,
     /// Number of `EdxTrackEvent` rows written (0 for dropped heartbeats and pings).
     pub track_event_rows: u32,
     /// Why no `EdxTrackEvent` row was written, when none was.
@@ -116,9 +116,7 @@ pub struct RelationBuilder {
     // Keyed by fingerprint, so that a look-up reads only the table (see `crate::fingerprint`).
     ips: FingerprintMap<IpRecord>,
     geoip: GeoIp,
-    anon_names: TextCache<(AnonName, Fingerprint)>,
-    /// The country of an event without an IP.
-    no_country: Rc<str>,
+    anon_names: TextCache<AnonDigest>,
     // `org_course_run` of the texts events repeat (pages, page views' types): finding the course
     // in a 100-byte URL took about 1,300 instructions, for three events in four. Shared, not
     // copied, into the rows.
@@ -135,10 +133,10 @@ struct IpRecord {
     ip: Box<str>,
     /// The time of the IP's latest event, for heartbeat filtering; carried between files.
     last_seen: Option<NaiveDateTime>,
-    /// `last_seen` changed since the last [`RelationBuilder::take_changed_ips`].
+    /// `last_seen` changed since the last [`RelationBuilder::clear_changed_ips`].
     changed: bool,
     /// The IP's country, once looked up.
-    country: Option<Rc<str>>,
+    country: Option<&'static str>,
 }
 
 /// Usernames whose hash is kept before the cache starts over.
@@ -162,27 +160,28 @@ impl RelationBuilder {
                 .collect(),
             geoip,
             anon_names: TextCache::new(ANON_CACHE_LIMIT),
-            no_country: Rc::from(""),
             course_ids: TextCache::new(COURSE_IDS_LIMIT),
             quarter: None,
         }
     }
 
-    /// The IPs whose latest event time changed since the last call, with that time.
-    pub fn take_changed_ips(&mut self) -> Vec<(String, NaiveDateTime)> {
-        let mut ips: Vec<_> = self
-            .ips
-            .values_mut()
-            .filter_map(|record| {
-                let changed = std::mem::take(&mut record.changed);
-                record
-                    .last_seen
-                    .filter(|_| changed)
-                    .map(|t| (record.ip.to_string(), t))
-            })
+    /// The IPs whose latest event time changed since the last
+    /// [`clear_changed_ips`](Self::clear_changed_ips), with that time, in IP order. Borrowed:
+    /// a long log's file ends with tens of thousands of them.
+    pub fn changed_ips(&self) -> Vec<(&str, NaiveDateTime)> {
+        let mut ips: Vec<_> = (self.ips.values())
+            .filter(|record| record.changed)
+            .filter_map(|record| Some((&*record.ip, record.last_seen?)))
             .collect();
-        ips.sort();
+        ips.sort_unstable();
         ips
+    }
+
+    /// Marks the IPs' latest event times as carried (stored, or not needed in a dry run).
+    pub fn clear_changed_ips(&mut self) {
+        for record in self.ips.values_mut() {
+            record.changed = false;
+        }
     }
 
     /// Switches to the next input file's `LoadInfo` row.
@@ -205,9 +204,14 @@ impl RelationBuilder {
     }
 
     // Hashing a username costs more than looking it up; the cache is bounded by the users.
+    // It keeps the 20-byte digest, not the digits and their fingerprint (twice the memory per
+    // user); writing them out again is a small part of an event's work.
     fn anon_name_of(&mut self, username: &str) -> (AnonName, Fingerprint) {
-        self.anon_names
-            .get_or_derive(username, |u| keyed(AnonName::of_username(u)))
+        keyed(
+            self.anon_names
+                .get_or_derive(username, AnonDigest::of_username)
+                .name(),
+        )
     }
 
     /// Writes the rows of one event and reports what the MOOCdb stage needs.
@@ -239,7 +243,7 @@ impl RelationBuilder {
             anon_screen_name: anon,
             anon_key,
             event_type,
-            ip_country: ip_country.clone(),
+            ip_country,
             track_event_rows: n,
             not_stored,
             track_rows: Vec::new(),
@@ -274,7 +278,7 @@ impl RelationBuilder {
         row.text(col::agent, event.agent());
         row.text(col::event_source, event.event_source());
         row.text(col::event_type, event_type);
-        row.set(col::ip_country, Cell::Shared(ip_country.clone()));
+        row.set(col::ip_country, Cell::Text(ip_country));
         row.text(col::page, event.page());
         row.text(col::session, event.session());
         row.set(col::time, Cell::Time(event.time));
@@ -341,15 +345,15 @@ impl RelationBuilder {
     // The IP's country and, for an event `at` a time, its `downtime_for` (the time becomes the
     // IP's latest). One look-up of the IP's record per event, where there were three; the
     // record (with its copy of the IP) is created on the IP's first event.
-    fn visit_ip(&mut self, ip: &str, at: Option<&NaiveDateTime>) -> (Rc<str>, Option<String>) {
+    fn visit_ip(&mut self, ip: &str, at: Option<&NaiveDateTime>) -> (&'static str, Option<String>) {
         if ip.is_empty() && at.is_none() {
-            return (Rc::clone(&self.no_country), None);
+            return ("", None);
         }
         let record = self
             .ips
             .entry(Fingerprint::of(ip))
             .or_insert_with(|| IpRecord::new(ip));
-        record.visit(&self.geoip, &self.no_country, ip, at)
+        record.visit(&self.geoip, ip, at)
     }
 }
 
@@ -376,14 +380,13 @@ impl IpRecord {
     fn visit(
         &mut self,
         geoip: &GeoIp,
-        no_country: &Rc<str>,
         ip: &str,
         at: Option<&NaiveDateTime>,
-    ) -> (Rc<str>, Option<String>) {
+    ) -> (&'static str, Option<String>) {
         let country = if ip.is_empty() {
-            Rc::clone(no_country)
+            ""
         } else {
-            Rc::clone(self.country.get_or_insert_with(|| geoip.country(ip).into()))
+            *self.country.get_or_insert_with(|| geoip.country(ip))
         };
         let downtime = at.and_then(|time| {
             self.changed = true;
