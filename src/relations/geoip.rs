@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 use std::path::Path;
 
+use isocountry::CountryCode;
 use maxminddb::{PathElement, Reader};
 
 use crate::error::LoadError;
@@ -35,9 +36,12 @@ impl GeoIp {
 
     /// The alpha-3 code of `ip`'s country; empty for an empty, invalid, private or unknown address.
     pub fn country(&self, ip: &str) -> &'static str {
-        let Ok(addr) = ip.trim().parse::<IpAddr>() else {
-            return "";
-        };
+        self.country_code(ip).map_or("", |c| c.alpha3())
+    }
+
+    /// `ip`'s country, if known: one byte, where each IP seen is remembered with its country.
+    pub fn country_code(&self, ip: &str) -> Option<CountryCode> {
+        let addr = ip.trim().parse::<IpAddr>().ok()?;
         let alpha2: Option<String> = match self {
             GeoIp::Embedded => iptocc::country_code(addr).map(str::to_string),
             GeoIp::MaxMind(reader) => reader.lookup(addr).ok().and_then(|r| {
@@ -49,10 +53,7 @@ impl GeoIp {
                 .flatten()
             }),
         };
-        alpha2
-            .and_then(|c| isocountry::CountryCode::for_alpha2_caseless(&c).ok())
-            .map(|c| c.alpha3())
-            .unwrap_or_default()
+        CountryCode::for_alpha2_caseless(&alpha2?).ok()
     }
 }
 

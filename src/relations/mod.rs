@@ -12,6 +12,7 @@ pub mod handlers;
 use std::rc::Rc;
 
 use chrono::NaiveDateTime;
+use isocountry::CountryCode;
 use serde_json::Value;
 
 pub use edx_track_event::{Cell, EDX_TRACK_EVENT_COLUMNS, EdxTrackEventRow, col};
@@ -135,8 +136,8 @@ struct IpRecord {
     last_seen: Option<NaiveDateTime>,
     /// `last_seen` changed since the last [`RelationBuilder::clear_changed_ips`].
     changed: bool,
-    /// The IP's country, once looked up.
-    country: Option<&'static str>,
+    /// The IP's country (`None` inside: none known), once looked up. One byte.
+    country: Option<Option<CountryCode>>,
 }
 
 /// Usernames whose hash is kept before the cache starts over.
@@ -386,7 +387,7 @@ impl IpRecord {
         let country = if ip.is_empty() {
             ""
         } else {
-            *self.country.get_or_insert_with(|| geoip.country(ip))
+            (self.country.get_or_insert_with(|| geoip.country_code(ip))).map_or("", |c| c.alpha3())
         };
         let downtime = at.and_then(|time| {
             self.changed = true;
