@@ -191,6 +191,46 @@ impl RowId {
     }
 }
 
+/// A [`RowId`] as a user's staged event keeps it: the 128 bits its digits write (16 bytes,
+/// not 36), or, for an id not in the lowercase form this loader writes, the id itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredRowId {
+    /// The id's bits, most significant half first.
+    Bits([u64; 2]),
+    /// Any other id.
+    Other(Box<RowId>),
+}
+
+impl StoredRowId {
+    /// `id`, kept as its bits when they give it back.
+    pub fn new(id: &RowId) -> StoredRowId {
+        let mut bits = 0u128;
+        for &b in id.0.iter().filter(|&&b| b != b'_') {
+            let digit = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                _ => return StoredRowId::Other(Box::new(*id)),
+            };
+            bits = bits << 4 | u128::from(digit);
+        }
+        // The underscores' places, checked by writing the id out again.
+        if RowId::from_u128(bits) != *id {
+            return StoredRowId::Other(Box::new(*id));
+        }
+        StoredRowId::Bits([(bits >> 64) as u64, bits as u64])
+    }
+
+    /// The id.
+    pub fn id(&self) -> RowId {
+        match self {
+            StoredRowId::Bits([high, low]) => {
+                RowId::from_u128(u128::from(*high) << 64 | u128::from(*low))
+            }
+            StoredRowId::Other(id) => **id,
+        }
+    }
+}
+
 impl std::fmt::Debug for RowId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -399,6 +439,23 @@ mod tests {
         // Only the digits this loader writes: not upper case, not another length.
         assert_eq!(AnonDigest::parse(&name.as_str().to_uppercase()), None);
         assert_eq!(AnonDigest::parse(&name.as_str()[1..]), None);
+    }
+
+    #[test]
+    fn stored_row_ids_give_back_the_id() {
+        let time =
+            NaiveDateTime::parse_from_str("2026-01-01 12:34:56", "%Y-%m-%d %H:%M:%S").unwrap();
+        let identity = LineIdentity::new(b"{\"x\":1}", &time);
+        let id = identity.id(RowKind::TrackEventRow, 0);
+        let stored = StoredRowId::new(&id);
+        assert!(matches!(stored, StoredRowId::Bits(_)));
+        assert_eq!(stored.id(), id);
+        // An id in another form (upper case) is kept as it is.
+        let upper = RowId::parse(&id.as_str().to_uppercase()).unwrap();
+        let stored = StoredRowId::new(&upper);
+        assert!(matches!(stored, StoredRowId::Other(_)));
+        assert_eq!(stored.id(), upper);
+        assert_eq!(std::mem::size_of::<StoredRowId>(), 24);
     }
 
     #[test]

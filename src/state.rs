@@ -16,13 +16,13 @@ use crate::ledger::FileCounts;
 use crate::sink::escape_sql;
 
 /// A user's latest observed event, not yet written with its duration. Every user the load has
-/// seen holds one, so it is kept small: a fixed-size id, and, in the MOOCdb stage, the country
-/// and event type shared with the other users' events (`Text` is `Rc<str>` there, see
-/// `MoocdbBuilder`'s interned texts; `String` here, where the state crosses threads).
+/// seen holds one, so the MOOCdb stage keeps it small: the id as its bits (`Id` is
+/// [`StoredRowId`](crate::identity::StoredRowId) there) and the country and event type shared with the other users' events
+/// (`Text` is its interned texts). Here, where the state crosses threads, ids and `String`s.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StagedEvent<Text = String> {
+pub struct StagedEvent<Text = String, Id = RowId> {
     /// `observed_event_id`.
-    pub id: RowId,
+    pub id: Id,
     /// `url_id` (a resource id).
     pub resource_id: i64,
     /// `observed_event_timestamp`.
@@ -37,11 +37,15 @@ pub struct StagedEvent<Text = String> {
     pub event_type: Text,
 }
 
-impl<Text: AsRef<str>> StagedEvent<Text> {
-    /// The same event with its texts in another form.
-    pub fn with_texts<T>(&self, mut text: impl FnMut(&str) -> T) -> StagedEvent<T> {
+impl<Text: AsRef<str>, Id> StagedEvent<Text, Id> {
+    /// The same event with its id and texts in other forms.
+    pub fn converted<T, I>(
+        &self,
+        id: impl FnOnce(&Id) -> I,
+        mut text: impl FnMut(&str) -> T,
+    ) -> StagedEvent<T, I> {
         StagedEvent {
-            id: self.id,
+            id: id(&self.id),
             resource_id: self.resource_id,
             time: self.time,
             ip: text(self.ip.as_ref()),

@@ -8,6 +8,7 @@ pub mod course_url;
 pub mod dictionary;
 pub mod hierarchy;
 pub mod module_uri;
+mod user_record;
 
 use foldhash::{HashMap, HashSet};
 use std::borrow::Cow;
@@ -20,13 +21,14 @@ use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
 use crate::fingerprint::{Fingerprint, FingerprintMap};
-use crate::identity::StoredAnonName;
+use crate::identity::StoredRowId;
 use crate::parse::TrackingEvent;
 use crate::relations::{RelationsOutcome, TrackRow};
 use crate::schema::Table;
 use crate::sink::Rows;
 use crate::state::{StagedEvent, UserState};
 use crate::text_cache::TextCache;
+use user_record::{SharedText, UserRecord, write_observed_event};
 
 use course_url::CourseUrl;
 use dictionary::Dictionary;
@@ -231,7 +233,7 @@ pub struct MoocdbBuilder {
     pages: Vec<CachedPage>,
     module_cache: TextCache<Option<ModuleUri>>,
     // Countries and event types, one copy each however many users' staged events hold them.
-    texts: HashSet<Rc<str>>,
+    texts: HashSet<SharedText>,
 }
 
 /// A page parsed once, with what it maps to when an event leaves it as it is (most events):
@@ -261,42 +263,6 @@ fn event_duration(
         default_duration
     } else {
         seconds
-    }
-}
-
-/// What the builder knows of one user.
-#[derive(Debug)]
-struct UserRecord {
-    /// The user's `anon_screen_name`: 20 bytes, not a copy of the 40 digits.
-    name: StoredAnonName,
-    /// The user has a `users` row (from an earlier load or written in this one).
-    stored: bool,
-    /// `staged` or `location` changed in the current file.
-    changed: bool,
-    /// The user's latest observed event, not yet written with its duration.
-    staged: Option<StagedEvent<Rc<str>>>,
-    /// The user's current location and when it was set.
-    location: Option<(Rc<CourseUrl>, NaiveDateTime)>,
-}
-
-impl UserRecord {
-    fn new(name: &str) -> UserRecord {
-        UserRecord {
-            name: StoredAnonName::new(name),
-            stored: false,
-            changed: false,
-            staged: None,
-            location: None,
-        }
-    }
-
-    /// Writes the user's `users` row unless it has one.
-    fn store(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
-        if !self.stored {
-            self.stored = true;
-            rows.add(Table::Users, |r| r.text(&self.name.text()))?;
-        }
-        Ok(())
     }
 }
 
@@ -332,7 +298,8 @@ impl MoocdbBuilder {
         // whose pages are completed with the log's.
         let mut locations: HashMap<String, Rc<CourseUrl>> = HashMap::default();
         for u in users {
-            let staged = u.staged.map(|staged| staged.with_texts(|t| b.interned(t)));
+            let staged =
+                (u.staged).map(|staged| staged.converted(StoredRowId::new, |t| b.interned(t)));
             let location = u.location.map(|(url, at)| {
                 let parsed = locations
                     .entry(url)
@@ -375,7 +342,7 @@ impl MoocdbBuilder {
             if record
                 .staged
                 .as_ref()
-                .is_some_and(|e| event_ids.contains(e.id.as_str()))
+                .is_some_and(|e| event_ids.contains(e.id.id().as_str()))
             {
                 record.staged = None;
             }
@@ -646,7 +613,7 @@ impl MoocdbBuilder {
             return Ok(());
         }
         let current = StagedEvent {
-            id: row_id,
+            id: StoredRowId::new(&row_id),
             resource_id,
             time: event.time,
             ip: self.interned(ip),
@@ -732,16 +699,16 @@ impl MoocdbBuilder {
     }
 
     /// The shared copy of `text`.
-    fn interned(&mut self, text: &str) -> Rc<str> {
+    fn interned(&mut self, text: &str) -> SharedText {
         if let Some(shared) = self.texts.get(text) {
-            return Rc::clone(shared);
+            return shared.clone();
         }
         if self.texts.len() >= CACHE_LIMIT {
             // Values still held stay valid; only the sharing of new ones starts over.
             self.texts.clear();
         }
-        let shared: Rc<str> = Rc::from(text);
-        self.texts.insert(Rc::clone(&shared));
+        let shared = SharedText::new(text);
+        self.texts.insert(shared.clone());
         shared
     }
 
@@ -770,7 +737,7 @@ impl MoocdbBuilder {
     pub fn changed_users(&self) -> impl Iterator<Item = UserState> + '_ {
         self.changed_records().into_iter().map(|record| UserState {
             user: record.name.text().to_string(),
-            staged: (record.staged.as_ref()).map(|s| s.with_texts(str::to_string)),
+            staged: (record.staged.as_ref()).map(|s| s.converted(StoredRowId::id, str::to_string)),
             location: (record.location.as_ref()).map(|(url, at)| (url.raw().to_string(), *at)),
         })
     }
@@ -959,25 +926,6 @@ pub fn describe_agent(agent: &str) -> (String, String) {
         }
         None => ("Unknown OS".to_string(), "Unknown Browser".to_string()),
     }
-}
-
-fn write_observed_event(
-    rows: &mut Rows,
-    user: &str,
-    e: &StagedEvent<Rc<str>>,
-    duration: Option<i64>,
-) -> Result<(), LoadError> {
-    rows.add(Table::ObservedEvents, |r| {
-        r.token(e.id.as_bytes());
-        r.text(user);
-        r.int(e.resource_id);
-        r.datetime(&e.time);
-        r.opt_int(duration);
-        r.opt_text((!e.ip.is_empty()).then_some(&*e.ip));
-        r.int(e.os);
-        r.int(e.agent);
-        r.text(&e.event_type);
-    })
 }
 
 // The filter and formatting rules test every event type for these: searchers built once, not
