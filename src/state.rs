@@ -17,8 +17,9 @@ use crate::sink::escape_sql;
 
 /// A user's latest observed event, not yet written with its duration. Every user the load has
 /// seen holds one, so the MOOCdb stage keeps it small: the id as its bits (`Id` is
-/// [`StoredRowId`](crate::identity::StoredRowId) there) and the country and event type shared with the other users' events
-/// (`Text` is its interned texts). Here, where the state crosses threads, ids and `String`s.
+/// [`StoredRowId`](crate::identity::StoredRowId) there), and the country and event type shared
+/// with the other users' events (`Text` is the stage's interned texts). Here, where the state
+/// crosses threads, the id and `String`s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StagedEvent<Text = String, Id = RowId> {
     /// `observed_event_id`.
