@@ -146,6 +146,25 @@ impl RowId {
         RowId(out)
     }
 
+    /// The value [`RowId::from_u128`] wrote this id from, if it is in that form (lowercase
+    /// digits, `_` at 8, 13, 18 and 23): then `from_u128` of it gives the same id back.
+    pub fn bits(&self) -> Option<u128> {
+        let b = &self.0;
+        let underscores = b[8] == b'_' && b[13] == b'_' && b[18] == b'_' && b[23] == b'_';
+        // Without a branch per digit: hex digits are random, and a mispredicted branch for
+        // each of 32 of them cost more than the rest of an observed event's staging.
+        let mut lowercase_hex = true;
+        let mut bits = 0u128;
+        for group in [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]] {
+            for &c in group {
+                lowercase_hex &= (c.wrapping_sub(b'0') < 10) | (c.wrapping_sub(b'a') < 6);
+                // '0'–'9' are 0x30–0x39 and 'a'–'f' 0x61–0x66: the low nibble, plus 9 for a letter.
+                bits = bits << 4 | u128::from((c & 0xF) + 9 * (c >> 6));
+            }
+        }
+        (underscores && lowercase_hex).then_some(bits)
+    }
+
     /// The id of the `index`-th private `Account` row of the event whose first `EdxTrackEvent`
     /// row has this id: derivable from the event row, so a file's accounts can be found again.
     pub fn account_id(&self, index: u32) -> RowId {
@@ -202,26 +221,11 @@ pub enum StoredRowId {
 }
 
 impl StoredRowId {
-    /// `id`, kept as its bits when it is in the form [`RowId::from_u128`] writes (lowercase
-    /// digits, `_` at 8, 13, 18 and 23), so that its bits give it back.
+    /// `id`, kept as its bits when they give it back (see [`RowId::bits`]).
     pub fn new(id: &RowId) -> StoredRowId {
-        let b = &id.0;
-        let underscores = b[8] == b'_' && b[13] == b'_' && b[18] == b'_' && b[23] == b'_';
-        // Without a branch per digit: hex digits are random, and a mispredicted branch for
-        // each of 32 of them cost more than the rest of an observed event's staging.
-        let mut lowercase_hex = true;
-        let mut bits = 0u128;
-        for group in [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]] {
-            for &c in group {
-                lowercase_hex &= (c.wrapping_sub(b'0') < 10) | (c.wrapping_sub(b'a') < 6);
-                // '0'–'9' are 0x30–0x39 and 'a'–'f' 0x61–0x66: the low nibble, plus 9 for a letter.
-                bits = bits << 4 | u128::from((c & 0xF) + 9 * (c >> 6));
-            }
-        }
-        if underscores && lowercase_hex {
-            StoredRowId::Bits([(bits >> 64) as u64, bits as u64])
-        } else {
-            StoredRowId::Other(Box::new(*id))
+        match id.bits() {
+            Some(bits) => StoredRowId::Bits([(bits >> 64) as u64, bits as u64]),
+            None => StoredRowId::Other(Box::new(*id)),
         }
     }
 
@@ -291,7 +295,7 @@ impl AnonName {
 
     /// RIPEMD-160 of `bytes` (an e-mail address, for the events that name the user by it).
     pub fn of_bytes(bytes: &[u8]) -> AnonName {
-        AnonName(ripemd160_digits(bytes))
+        AnonDigest::of_bytes(bytes).name()
     }
 
     /// The 40 digits.
@@ -420,15 +424,7 @@ impl std::fmt::Debug for AnonName {
 
 /// RIPEMD-160 of bytes as 40 lowercase hex digits.
 pub fn ripemd160_hex(bytes: &[u8]) -> String {
-    String::from_utf8(ripemd160_digits(bytes).to_vec()).expect("hex digits are ASCII")
-}
-
-/// RIPEMD-160 of bytes as 40 lowercase hex digits, inline.
-fn ripemd160_digits(bytes: &[u8]) -> [u8; 40] {
-    let mut digits = [0; 40];
-    hex::encode_to_slice(Ripemd160::digest(bytes), &mut digits)
-        .expect("a RIPEMD-160 digest is 20 bytes: 40 digits");
-    digits
+    AnonDigest::of_bytes(bytes).name().to_string()
 }
 
 #[cfg(test)]
