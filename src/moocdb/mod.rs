@@ -562,10 +562,8 @@ impl MoocdbBuilder {
                 self.pages[slot].linked = true;
             }
         }
-        let ip = match relations.ip_country.char_indices().nth(3) {
-            Some((end, _)) => &relations.ip_country[..end],
-            None => relations.ip_country,
-        };
+        // qpipe cut the country to three characters: an alpha-3 code, or none, already is.
+        let ip = relations.ip_country;
 
         // 9. Problems, submissions, assessments.
         if matches!(class, EventClass::Problem | EventClass::OpenResponse)

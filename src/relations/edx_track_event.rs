@@ -210,7 +210,7 @@ pub enum Cell<'a> {
     Text(&'a str),
     /// Owned text.
     Owned(String),
-    /// Text shared with a cache (an IP's country, the quarter).
+    /// Text shared with a cache (the quarter, the `LoadInfo` id, a course id).
     Shared(std::rc::Rc<str>),
     /// A user's hash.
     Anon(AnonName),
