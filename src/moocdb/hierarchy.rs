@@ -4,20 +4,29 @@
 
 use crate::fingerprint::{Fingerprint, FingerprintMap};
 
+/// [`Node::extends`] of a node whose text is its whole URI.
+const WHOLE: u32 = u32::MAX;
+
 /// One node of a hierarchy.
 #[derive(Debug, Clone)]
 pub struct Node {
     /// The row id.
     pub id: i64,
-    /// The URI (`resource_uri` / `problem_name`). The only copy: the index by URI holds
-    /// fingerprints, and resources grow with the course's pages.
-    pub uri: Box<str>,
+    /// What the node's URI adds to the URI of the node at [`Node::extends`]: its own path level.
+    /// A level's URI is its parent's and one more level, so a node keeping the whole of it
+    /// would hold every level above it again: at 1M events, 12 MiB of the resources' 68,000
+    /// URIs (`BENCHMARKS.md`, session 17). [`Hierarchy::uri`] puts the levels back together.
+    text: Box<str>,
+    /// The index of the node whose URI `text` extends, or [`WHOLE`]: `text` is the whole URI
+    /// (a root, a level without a root above it, or a node read from the database, whose URI
+    /// need not extend its parent's).
+    extends: u32,
     /// The parent node's id (`None` for the root).
     pub parent: Option<i64>,
     /// The name (resources: display name or module name).
     pub name: Option<String>,
-    /// The trailing `/<n>/` of the URI (problems' `problem_child_number`).
-    pub child_number: Option<i64>,
+    /// The trailing `/<n>/` of the URI (problems' `problem_child_number`): one or two digits.
+    pub child_number: Option<u8>,
     /// Whether the node was created by an event (a leaf) rather than as an intermediate level.
     pub leaf: bool,
     /// A value attached by the first event that reaches the node (resources: the type id;
@@ -31,7 +40,7 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub struct Hierarchy {
     nodes: Vec<Node>,
-    // By fingerprint: a look-up reads no node's URI (see `crate::fingerprint`).
+    // By fingerprint of the whole URI: a look-up reads no node's text (see `crate::fingerprint`).
     by_uri: FingerprintMap<usize>,
     next_id: i64,
 }
@@ -47,10 +56,10 @@ impl Hierarchy {
         for (id, uri, parent) in existing {
             h.next_id = h.next_id.max(id + 1);
             h.by_uri.insert(Fingerprint::of(&uri), h.nodes.len());
-            let uri: Box<str> = uri.into();
             h.nodes.push(Node {
                 id,
-                uri,
+                text: uri.into(),
+                extends: WHOLE,
                 parent,
                 name: None,
                 child_number: None,
@@ -60,21 +69,34 @@ impl Hierarchy {
             });
         }
         if !h.by_uri.contains_key(&Fingerprint::of(root_uri)) {
-            h.create(root_uri, None, false);
+            h.create_level(root_uri, (0, root_uri.len()), None, false);
         }
         h
     }
 
-    fn create(&mut self, uri: &str, parent: Option<i64>, leaf: bool) -> usize {
+    /// Creates the node of `uri[..cut]`. `above` is the node of `uri[..from]` with its id, when
+    /// there is one: the new node is its child and keeps only `uri[from..cut]`.
+    fn create_level(
+        &mut self,
+        uri: &str,
+        (from, cut): (usize, usize),
+        above: Option<(usize, i64)>,
+        leaf: bool,
+    ) -> usize {
+        let level = &uri[..cut];
         let id = self.next_id;
         self.next_id += 1;
-        let child_number = trailing_number(uri);
-        self.by_uri.insert(Fingerprint::of(uri), self.nodes.len());
-        let uri: Box<str> = uri.into();
+        let child_number = trailing_number(level);
+        let (text, extends) = match above.and_then(|(i, _)| u32::try_from(i).ok()) {
+            Some(i) if i != WHOLE => (&uri[from..cut], i),
+            _ => (level, WHOLE),
+        };
+        self.by_uri.insert(Fingerprint::of(level), self.nodes.len());
         self.nodes.push(Node {
             id,
-            uri,
-            parent,
+            text: text.into(),
+            extends,
+            parent: above.map(|(_, id)| id),
             name: None,
             child_number,
             leaf,
@@ -99,20 +121,37 @@ impl Hierarchy {
         if cuts.last() != Some(&uri.len()) {
             cuts.push(uri.len());
         }
-        let mut parent = self
+        // The node of the URI so far, `uri[..from]`, and its id.
+        let mut above = self
             .by_uri
             .get(&Fingerprint::of(&uri[..start]))
-            .map(|&i| self.nodes[i].id);
+            .map(|&i| (i, self.nodes[i].id));
+        let mut from = start;
         let mut index = 0;
         for cut in cuts {
-            let level = &uri[..cut];
-            index = match self.by_uri.get(&Fingerprint::of(level)) {
+            index = match self.by_uri.get(&Fingerprint::of(&uri[..cut])) {
                 Some(&i) => i,
-                None => self.create(level, parent, cut == uri.len()),
+                None => self.create_level(uri, (from, cut), above, cut == uri.len()),
             };
-            parent = Some(self.nodes[index].id);
+            above = Some((index, self.nodes[index].id));
+            from = cut;
         }
         (index, true)
+    }
+
+    /// The URI of the node at `index`: its level and the levels above it.
+    pub fn uri(&self, index: usize) -> String {
+        let mut chain = vec![index];
+        let mut at = index;
+        while self.nodes[at].extends != WHOLE {
+            at = self.nodes[at].extends as usize;
+            chain.push(at);
+        }
+        let mut uri = String::with_capacity(chain.iter().map(|&i| self.nodes[i].text.len()).sum());
+        for &i in chain.iter().rev() {
+            uri.push_str(&self.nodes[i].text);
+        }
+        uri
     }
 
     /// The lowest id not yet in the database: the next new node's, or an earlier node's that
@@ -150,7 +189,7 @@ impl Hierarchy {
     }
 }
 
-fn trailing_number(uri: &str) -> Option<i64> {
+fn trailing_number(uri: &str) -> Option<u8> {
     let trimmed = uri.strip_suffix('/').unwrap_or(uri);
     let last = trimmed.rsplit('/').next()?;
     (!last.is_empty() && last.len() <= 2 && last.bytes().all(|b| b.is_ascii_digit()))
@@ -167,7 +206,7 @@ mod tests {
         let mut h = Hierarchy::new("https://", Vec::new());
         let (leaf, created) = h.insert("https://x.org/courses/A/");
         assert!(created);
-        let uris: Vec<_> = (0..4).map(|i| h.node(i).uri.to_string()).collect();
+        let uris: Vec<_> = (0..4).map(|i| h.uri(i)).collect();
         assert_eq!(
             uris,
             [
@@ -180,10 +219,7 @@ mod tests {
         assert_eq!(h.node(leaf).parent, Some(h.node(2).id));
         assert!(h.node(leaf).leaf && !h.node(2).leaf);
         let (video, _) = h.insert("https://x.org/courses/A/video/v1/_html5");
-        assert_eq!(
-            &*h.node(video).uri,
-            "https://x.org/courses/A/video/v1/_html5"
-        );
+        assert_eq!(h.uri(video), "https://x.org/courses/A/video/v1/_html5");
         assert_eq!(h.insert("https://x.org/courses/"), (2, false));
         assert_eq!(h.take_unstored().len(), 7);
         assert!(h.take_unstored().is_empty());
@@ -198,12 +234,47 @@ mod tests {
         let (leaf, _) = h.insert("i4x://A/B/problem/p/2/1/");
         assert_eq!(h.node(leaf).child_number, Some(1));
         assert_eq!(h.node(leaf - 1).child_number, Some(2));
-        assert_eq!(&*h.node(leaf - 1).uri, "i4x://A/B/problem/p/2/");
+        assert_eq!(h.uri(leaf - 1), "i4x://A/B/problem/p/2/");
         assert!(h.node(leaf).id > 7);
         assert_eq!(
             h.node(2).parent,
             Some(7),
             "new levels hang under stored ones"
         );
+    }
+
+    #[test]
+    fn nodes_keep_their_own_level_and_give_back_their_whole_uri() {
+        let mut h = Hierarchy::new(
+            "https://",
+            vec![
+                (1, "https://".into(), None),
+                // Read from a database: a URI that does not extend its parent's.
+                (2, "https://elsewhere.org/x/".into(), Some(1)),
+            ],
+        );
+        let uris = [
+            "https://x.org/courses/A/courseware/ch1/seq1/",
+            "https://x.org/courses/A/courseware/ch1/seq2/3",
+            "https://elsewhere.org/x/y/z",
+            // No root above these: kept whole at their first level.
+            "http://y.org/a/b/",
+            "relative/path/c",
+            "https://x.org/courses/A/video/v1/_html5",
+        ];
+        for uri in uris {
+            let (leaf, _) = h.insert(uri);
+            assert_eq!(h.uri(leaf), uri);
+        }
+        let (seq, _) = h.insert("https://x.org/courses/A/courseware/ch1/seq1/");
+        assert_eq!(&*h.node(seq).text, "seq1/");
+        let (y, _) = h.insert("https://elsewhere.org/x/y/");
+        assert_eq!(&*h.node(y).text, "y/");
+        let (http, _) = h.insert("http://y.org/");
+        assert_eq!(&*h.node(http).text, "http://y.org/");
+        // Every node's URI finds the node itself: the index and the levels agree.
+        for i in 0..h.nodes.len() {
+            assert_eq!(h.insert(&h.uri(i)), (i, false), "{}", h.uri(i));
+        }
     }
 }

@@ -760,10 +760,11 @@ impl MoocdbBuilder {
         let untyped = self.resource_type(rows, "", "")?;
         for index in self.resources.take_unstored() {
             let node = self.resources.node(index);
+            let uri = self.resources.uri(index);
             rows.add(Table::Resources, |r| {
                 r.int(node.id);
                 r.opt_text(node.name.as_deref());
-                r.text(&node.uri);
+                r.text(&uri);
                 r.int(node.attached.unwrap_or(untyped));
                 r.opt_int(node.parent);
                 r.null();
@@ -773,7 +774,8 @@ impl MoocdbBuilder {
         }
         for index in self.problems.take_unstored() {
             let node = self.problems.node(index);
-            let type_name = problem_type_name(&node.uri);
+            let uri = self.problems.uri(index);
+            let type_name = problem_type_name(&uri);
             let (type_id, new_type) = self.problem_types.id_of(&type_name);
             if new_type {
                 rows.add(Table::ProblemTypes, |r| {
@@ -783,9 +785,9 @@ impl MoocdbBuilder {
             }
             rows.add(Table::Problems, |r| {
                 r.int(node.id);
-                r.text(&node.uri);
+                r.text(&uri);
                 r.opt_int(node.parent);
-                r.opt_int(node.child_number);
+                r.opt_int(node.child_number.map(i64::from));
                 r.int(type_id);
                 r.null();
                 r.null();
