@@ -597,12 +597,10 @@ impl Transform {
         }
         let check_db = self.check_db;
         let known = match &self.cx.pool {
-            // A course's first load, before any line left the exact set: no line can be in the
-            // database, and the set's insert below answers for this run's.
-            Some(_) if !check_db && self.seen.is_empty() => HashSet::default(),
             Some(pool) => {
-                // The filter first: a line it has never seen skips the set's look-up, a cache
-                // miss in a set of up to a million entries.
+                // The filter first: a line it has never seen (every line of a course's first
+                // load until the set spills) skips the set's look-up, a cache miss in a set of
+                // up to a million entries; the set's insert below answers for this run's lines.
                 let lines: Vec<LineIdentity> = self
                     .pending
                     .iter()
