@@ -34,12 +34,8 @@ impl GeoIp {
             })
     }
 
-    /// The alpha-3 code of `ip`'s country; empty for an empty, invalid, private or unknown address.
-    pub fn country(&self, ip: &str) -> &'static str {
-        self.country_code(ip).map_or("", |c| c.alpha3())
-    }
-
-    /// `ip`'s country, if known: one byte, where each IP seen is remembered with its country.
+    /// `ip`'s country; `None` for an empty, invalid, private or unknown address. One byte, where
+    /// each IP seen is remembered with its country (its alpha-3 code is the `ip_country`).
     pub fn country_code(&self, ip: &str) -> Option<CountryCode> {
         let addr = ip.trim().parse::<IpAddr>().ok()?;
         let alpha2: Option<String> = match self {
@@ -64,11 +60,12 @@ mod tests {
     #[test]
     fn embedded_table_knows_v4_and_v6() {
         let g = GeoIp::Embedded;
-        assert_eq!(g.country("8.8.8.8"), "USA");
-        assert_eq!(g.country("1.0.16.1"), "JPN");
-        assert_eq!(g.country("2001:4860:4860::8888"), "USA");
-        assert_eq!(g.country(""), "");
-        assert_eq!(g.country("not an ip"), "");
-        assert_eq!(g.country("127.0.0.1"), "");
+        let country = |ip| g.country_code(ip).map(|c| c.alpha3());
+        assert_eq!(country("8.8.8.8"), Some("USA"));
+        assert_eq!(country("1.0.16.1"), Some("JPN"));
+        assert_eq!(country("2001:4860:4860::8888"), Some("USA"));
+        assert_eq!(country(""), None);
+        assert_eq!(country("not an ip"), None);
+        assert_eq!(country("127.0.0.1"), None);
     }
 }
