@@ -129,6 +129,20 @@ fn hex16(v: u64) -> [u8; 16] {
     (x + ONES * b'0' as u128 + letters * 0x27).to_be_bytes()
 }
 
+/// The value of 16 hex digits, most significant first, all at once: the inverse of [`hex16`] for
+/// its lowercase digits. Any other byte gives some value, which the caller checks.
+fn nibbles(digits: [u8; 16]) -> u64 {
+    const ONES: u128 = u128::MAX / 0xFF;
+    let c = u128::from_be_bytes(digits);
+    // '0'–'9' are 0x30–0x39 and 'a'–'f' 0x61–0x66: the low nibble, plus 9 for a letter.
+    let mut x = (c & (ONES * 0x0F)) + ((c >> 6) & ONES) * 9;
+    x = (x | (x >> 4)) & 0x00FF_00FF_00FF_00FF_00FF_00FF_00FF_00FF;
+    x = (x | (x >> 8)) & 0x0000_FFFF_0000_FFFF_0000_FFFF_0000_FFFF;
+    x = (x | (x >> 16)) & 0x0000_0000_FFFF_FFFF_0000_0000_FFFF_FFFF;
+    x = (x | (x >> 32)) & 0xFFFF_FFFF_FFFF_FFFF;
+    x as u64
+}
+
 /// A 36-character row id, `xxxxxxxx_xxxx_xxxx_xxxx_xxxxxxxxxxxx`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RowId([u8; 36]);
@@ -150,19 +164,19 @@ impl RowId {
     /// digits, `_` at 8, 13, 18 and 23): then `from_u128` of it gives the same id back.
     pub fn bits(&self) -> Option<u128> {
         let b = &self.0;
-        let underscores = b[8] == b'_' && b[13] == b'_' && b[18] == b'_' && b[23] == b'_';
-        // Without a branch per digit: hex digits are random, and a mispredicted branch for
-        // each of 32 of them cost more than the rest of an observed event's staging.
-        let mut lowercase_hex = true;
-        let mut bits = 0u128;
-        for group in [&b[..8], &b[9..13], &b[14..18], &b[19..23], &b[24..]] {
-            for &c in group {
-                lowercase_hex &= (c.wrapping_sub(b'0') < 10) | (c.wrapping_sub(b'a') < 6);
-                // '0'–'9' are 0x30–0x39 and 'a'–'f' 0x61–0x66: the low nibble, plus 9 for a letter.
-                bits = bits << 4 | u128::from((c & 0xF) + 9 * (c >> 6));
-            }
-        }
-        (underscores && lowercase_hex).then_some(bits)
+        let mut digits = [0u8; 32];
+        digits[..8].copy_from_slice(&b[..8]);
+        digits[8..12].copy_from_slice(&b[9..13]);
+        digits[12..16].copy_from_slice(&b[14..18]);
+        digits[16..20].copy_from_slice(&b[19..23]);
+        digits[20..].copy_from_slice(&b[24..]);
+        let high = nibbles(digits[..16].try_into().expect("16 digits"));
+        let low = nibbles(digits[16..].try_into().expect("16 digits"));
+        let bits = u128::from(high) << 64 | u128::from(low);
+        // The reading above takes any byte for a digit; writing the value out again and finding
+        // this id checks every digit and underscore at once (a branch per digit, on random
+        // digits, cost more than the rest of an observed event's staging).
+        (RowId::from_u128(bits) == *self).then_some(bits)
     }
 
     /// The id of the `index`-th private `Account` row of the event whose first `EdxTrackEvent`
@@ -296,6 +310,12 @@ impl AnonName {
     /// RIPEMD-160 of `bytes` (an e-mail address, for the events that name the user by it).
     pub fn of_bytes(bytes: &[u8]) -> AnonName {
         AnonDigest::of_bytes(bytes).name()
+    }
+
+    /// The 40 digits as bytes: for the row encoder and fingerprints, without the UTF-8 check
+    /// that [`AnonName::as_str`] makes.
+    pub fn as_bytes(&self) -> &[u8; 40] {
+        &self.0
     }
 
     /// The 40 digits.
@@ -462,6 +482,33 @@ mod tests {
         assert!(matches!(stored, StoredRowId::Other(_)));
         assert_eq!(stored.id(), upper);
         assert_eq!(std::mem::size_of::<StoredRowId>(), 24);
+    }
+
+    #[test]
+    fn row_id_bits_are_the_digits_value_and_any_other_byte_is_refused() {
+        let time =
+            NaiveDateTime::parse_from_str("2026-01-01 12:34:56", "%Y-%m-%d %H:%M:%S").unwrap();
+        for line in 0..200u32 {
+            let id = LineIdentity::new(&line.to_le_bytes(), &time).id(RowKind::Answer, line);
+            let digits: String = id.as_str().chars().filter(|c| *c != '_').collect();
+            assert_eq!(id.bits(), u128::from_str_radix(&digits, 16).ok(), "{id}");
+            // Each byte, replaced by one outside the form, makes the id another form.
+            for at in 0..36 {
+                for other in [b'g', b'A', b'F', b'-', b'/', b':', b'`', b'_', b'0'] {
+                    let mut bytes = *id.as_bytes();
+                    if bytes[at] == other {
+                        continue;
+                    }
+                    bytes[at] = other;
+                    let changed = RowId(bytes);
+                    let in_form = RowId::from_u128(changed.bits().unwrap_or(0)) == changed;
+                    assert_eq!(changed.bits().is_some(), in_form, "{changed}");
+                    if matches!(other, b'g' | b'A' | b'F' | b'-' | b'/' | b':' | b'`') {
+                        assert_eq!(changed.bits(), None, "{changed}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
