@@ -664,6 +664,17 @@ fn answers_rows<'e>(
     Ok(fan_out(row, &answers, &[], &[]))
 }
 
+/// The next of an event's fanned-out rows: a copy of `template`, or for the last row the
+/// template itself (a row is 65 cells: one copy fewer per event).
+fn next_of<'e>(template: &mut Option<EdxTrackEventRow<'e>>, last: bool) -> EdxTrackEventRow<'e> {
+    let row = if last {
+        template.take()
+    } else {
+        template.clone()
+    };
+    row.expect("rows are taken until the last")
+}
+
 /// N = max(#answers, #correct maps, #states) rows; row i carries the i-th of each (and the
 /// problem id of its answer or correct map). No list → the row as it is.
 fn fan_out<'e>(
@@ -676,9 +687,10 @@ fn fan_out<'e>(
     if n == 0 {
         return vec![row];
     }
+    let mut template = Some(row);
     (0..n)
         .map(|i| {
-            let mut r = row.clone();
+            let mut r = next_of(&mut template, i + 1 == n);
             if let Some((problem, id)) = answers.get(i) {
                 r.set(col::answer_fk, Cell::Id(*id));
                 r.set(col::problem_id, Cell::Owned(problem.clone()));
@@ -744,9 +756,10 @@ fn problem_check_object<'e>(
     if n == 0 {
         return Ok(vec![row]);
     }
+    let mut template = Some(row);
     Ok((0..n)
         .map(|i| {
-            let mut r = row.clone();
+            let mut r = next_of(&mut template, i + 1 == n);
             if let Some(key) = keys.get(i) {
                 r.set(col::problem_id, Cell::Owned(key.to_string()));
                 if let Some((_, id)) = answers.iter().find(|(k, _)| k == key) {
