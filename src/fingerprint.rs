@@ -31,7 +31,13 @@ impl Fingerprint {
     /// The fingerprint of `text`.
     #[inline]
     pub fn of(text: &str) -> Fingerprint {
-        let hash = xxh3_128_with_seed(text.as_bytes(), *SEED);
+        Fingerprint::of_bytes(text.as_bytes())
+    }
+
+    /// The fingerprint of the text whose bytes these are (the same as [`Fingerprint::of`] it).
+    #[inline]
+    pub fn of_bytes(bytes: &[u8]) -> Fingerprint {
+        let hash = xxh3_128_with_seed(bytes, *SEED);
         Fingerprint([hash as u64, (hash >> 64) as u64])
     }
 }

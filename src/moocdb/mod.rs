@@ -21,7 +21,7 @@ use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
 use crate::fingerprint::{Fingerprint, FingerprintMap};
-use crate::identity::StoredRowId;
+use crate::identity::{AnonText, StoredRowId};
 use crate::parse::TrackingEvent;
 use crate::relations::{RelationsOutcome, TrackRow};
 use crate::schema::Table;
@@ -576,7 +576,7 @@ impl MoocdbBuilder {
                 self.user(user_key, user).store(rows)?;
                 rows.add(Table::Submissions, |r| {
                     r.token(row_id.as_bytes());
-                    r.text(user);
+                    r.token(user.as_bytes());
                     r.int(problem_id);
                     r.datetime(&event.time);
                     r.int(row.attempts.unwrap_or(-1));
@@ -628,11 +628,11 @@ impl MoocdbBuilder {
             Some(staged) if current.time < staged.time => {
                 // Arrived out of time order: it lasts until the staged (later) event.
                 let duration = duration(current.time, staged.time);
-                write_observed_event(rows, user, &current, Some(duration))?;
+                write_observed_event(rows, &AnonText::Digits(*user), &current, Some(duration))?;
             }
             Some(staged) => {
                 let duration = duration(staged.time, current.time);
-                write_observed_event(rows, user, staged, Some(duration))?;
+                write_observed_event(rows, &AnonText::Digits(*user), staged, Some(duration))?;
                 record.staged = Some(current);
             }
             None => {

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
-use crate::identity::{StoredAnonName, StoredRowId};
+use crate::identity::{AnonText, StoredAnonName, StoredRowId};
 use crate::schema::Table;
 use crate::sink::Rows;
 use crate::state::StagedEvent;
@@ -80,14 +80,18 @@ impl UserRecord {
 /// Writes `e` as the `observed_events` row of `user`, with its duration when known.
 pub(super) fn write_observed_event(
     rows: &mut Rows,
-    user: &str,
+    user: &AnonText<'_>,
     e: &Staged,
     duration: Option<i64>,
 ) -> Result<(), LoadError> {
     let id = e.id.id();
     rows.add(Table::ObservedEvents, |r| {
         r.token(id.as_bytes());
-        r.text(user);
+        match user {
+            // Hex digits: nothing to check or escape.
+            AnonText::Digits(name) => r.token(name.as_bytes()),
+            AnonText::Other(text) => r.text(text),
+        }
         r.int(e.resource_id);
         r.datetime(&e.time);
         r.opt_int(duration);

@@ -317,7 +317,7 @@ impl<'a> EdxTrackEventRow<'a> {
                 Cell::Text(s) => out.text(s),
                 Cell::Owned(s) => out.text(s),
                 Cell::Shared(s) => out.text(s),
-                Cell::Anon(a) => out.token(a.as_str()),
+                Cell::Anon(a) => out.token(a.as_bytes()),
                 Cell::Int(v) => out.int(*v),
                 Cell::Time(t) => out.datetime(t),
                 Cell::Id(id) => out.token(id.as_bytes()),

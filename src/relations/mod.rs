@@ -360,7 +360,7 @@ impl RelationBuilder {
 
 /// An anonymous name with the fingerprint the MOOCdb stage finds the user's record by.
 fn keyed(anon: AnonName) -> (AnonName, Fingerprint) {
-    (anon, Fingerprint::of(&anon))
+    (anon, Fingerprint::of_bytes(anon.as_bytes()))
 }
 
 impl IpRecord {
