@@ -416,6 +416,17 @@ enum EventMember {
     Value(Value),
 }
 
+impl EventMember {
+    /// The member that was this JSON string.
+    fn of_string(s: String) -> EventMember {
+        if s == EMPTY_REQUEST_TEXT {
+            EventMember::EmptyRequest
+        } else {
+            EventMember::Value(Value::String(s))
+        }
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for EventMember {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(EventMemberVisitor)
@@ -440,11 +451,7 @@ impl<'de> serde::de::Visitor<'de> for EventMemberVisitor {
         })
     }
     fn visit_string<E: serde::de::Error>(self, s: String) -> Result<EventMember, E> {
-        Ok(if s == EMPTY_REQUEST_TEXT {
-            EventMember::EmptyRequest
-        } else {
-            EventMember::Value(Value::String(s))
-        })
+        Ok(EventMember::of_string(s))
     }
     fn visit_bool<E>(self, b: bool) -> Result<EventMember, E> {
         Ok(EventMember::Value(Value::Bool(b)))
