@@ -341,6 +341,12 @@ pub async fn forget_file(
              staged_time = NULL, staged_ip = NULL, staged_os = NULL, staged_agent = NULL, \
              staged_event_type = NULL WHERE staged_event_id IN ({list})"
         ));
+        // An Open Response Assessment submission's id is ORA's own: found by the event that
+        // created it.
+        sql.push(format!(
+            "DELETE FROM submissions WHERE submission_id IN (SELECT submission_uuid FROM OpenAssessment \
+             WHERE event_table_id IN ({list}) AND event_type = 'openassessmentblock.create_submission')"
+        ));
         for (table, column) in [
             ("observed_events", "observed_event_id"),
             ("assessments", "assessment_id"),
@@ -374,7 +380,25 @@ pub async fn forget_file(
     sql.push(format!(
         "DELETE FROM EdxTrackEvent WHERE load_info_fk = '{load_info_id}'"
     ));
+    // Assessments, of other files' events, of the submissions removed.
+    sql.push(
+        "DELETE a FROM assessments a LEFT JOIN submissions s ON s.submission_id = a.submission_id \
+         WHERE s.submission_id IS NULL"
+            .into(),
+    );
 
+    let open_submissions: Vec<String> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT submission_uuid FROM OpenAssessment WHERE event_table_id IN ({}) \
+             AND event_type = 'openassessmentblock.create_submission'",
+            ids.join(",")
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(&e)?
+    };
     let files: Vec<i64> =
         sqlx::query_scalar("SELECT file_id FROM moocdb_loader_files WHERE path = ?")
             .bind(path)
@@ -406,6 +430,7 @@ pub async fn forget_file(
     Ok(Forgotten {
         event_ids: rows.into_iter().map(|(id, _)| id).collect(),
         users,
+        open_submissions,
     })
 }
 
@@ -416,6 +441,8 @@ pub struct Forgotten {
     pub event_ids: Vec<String>,
     /// Users removed because no event of theirs is left.
     pub users: Vec<String>,
+    /// Open Response Assessment submissions removed (ORA's `submission_uuid`s).
+    pub open_submissions: Vec<String>,
 }
 
 /// Which of these lines are already recorded as loaded (by their hashes), looked up by their

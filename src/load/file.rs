@@ -442,8 +442,11 @@ impl Transform {
                     &load_info_id,
                     private,
                 ))?;
-                self.moocdb
-                    .forget(&removed.event_ids.into_iter().collect(), &removed.users);
+                self.moocdb.forget(
+                    &removed.event_ids.into_iter().collect(),
+                    &removed.users,
+                    &removed.open_submissions,
+                );
                 tracing::warn!(
                     "{}: changed since it was loaded: its rows were removed and it is loaded again (--reload)",
                     log.display_name

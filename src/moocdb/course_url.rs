@@ -1,8 +1,13 @@
 //! qpipe's `CourseURL`: the normal form of a page URL that `urls` and `resources` are keyed by
 //! (`shared/spec/legacy-pipeline.md` §4.5), with the courseware position (unit, sub-unit,
-//! sequence number) that location inheritance works on.
+//! sequence number) that location inheritance works on. A URL that holds opaque keys
+//! (`course-v1:`, `block-v1:`, …) keeps them whole in `urls` and names its resource in their
+//! legacy spelling ([`super::course_key`]).
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
+
+use super::course_key;
 
 use regex::Regex;
 
@@ -18,6 +23,8 @@ static COURSEWARE: LazyLock<Regex> = LazyLock::new(|| {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CourseUrl {
     url: String,
+    /// The URL with its opaque keys in the legacy spelling, when it has any: the resource's URI.
+    resource: Option<String>,
     unit: Option<String>,
     subunit: Option<String>,
     seq: Option<String>,
@@ -33,19 +40,15 @@ impl CourseUrl {
         if !(s.starts_with('/') || s.starts_with("http")) {
             return CourseUrl::default();
         }
-        let mut url = DOUBLE_SLASH.replace(s, "$1").into_owned();
-        url = PARAMETERS.replace(&url, "").into_owned();
-        url = ANCHOR.replace(&url, "").into_owned();
-        url = MODULE.replace(&url, "").into_owned();
-        if !url.ends_with('/') {
-            url.push('/');
-        }
-        let relative = url.starts_with('/');
-        if relative {
-            url = format!("{}{}", domain.trim_end_matches('/'), url);
-        }
+        let (url, relative) = normal_form(&course_key::mask_key_separators(s), domain);
+        let url = course_key::unmask_key_separators(url);
+        let resource = match course_key::legacy_spelling(s) {
+            Cow::Owned(legacy) => Some(normal_form(&legacy, domain).0),
+            Cow::Borrowed(_) => None,
+        };
         let mut parsed = CourseUrl {
             url,
+            resource,
             ..CourseUrl::default()
         };
         if parsed.url.contains("courseware")
@@ -61,6 +64,16 @@ impl CourseUrl {
             parsed.set_seq("1");
         }
         parsed
+    }
+
+    /// The URI of the page's resource: the URL with its opaque keys in the legacy spelling, and
+    /// `_/` standing for an unknown position at sub-unit level.
+    pub fn resource_uri(&self) -> String {
+        let mut uri = self.resource.as_deref().unwrap_or(&self.url).to_string();
+        if self.at_subunit() && self.seq.is_none() {
+            uri.push_str("_/");
+        }
+        uri
     }
 
     /// The URL as kept internally (without the `_/` of an unknown position), from which
@@ -105,21 +118,46 @@ impl CourseUrl {
                 base.push_str(old);
                 base.push('/');
             }
-            // `find(&base)`, looking only where `courseware/` is: building a general searcher
-            // for the long `base` cost more than the search.
-            static COURSEWARE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-                std::sync::LazyLock::new(|| memchr::memmem::Finder::new("courseware/"));
-            let found = COURSEWARE
-                .find_iter(self.url.as_bytes())
-                .find(|&i| self.url[i..].starts_with(&base));
-            if let Some(i) = found {
-                let at = i + prefix;
-                self.url.replace_range(at..i + base.len(), "");
-                self.url.insert(at, '/');
-                self.url.insert_str(at, seq);
+            replace_position(&mut self.url, &base, prefix, seq);
+            if let Some(resource) = &mut self.resource {
+                replace_position(resource, &base, prefix, seq);
             }
         }
         self.seq = Some(seq.to_string());
+    }
+}
+
+/// qpipe's normal form of a URL (see [`CourseUrl::parse`]), and whether it was relative.
+fn normal_form(s: &str, domain: &str) -> (String, bool) {
+    let mut url = DOUBLE_SLASH.replace(s, "$1").into_owned();
+    url = PARAMETERS.replace(&url, "").into_owned();
+    url = ANCHOR.replace(&url, "").into_owned();
+    url = MODULE.replace(&url, "").into_owned();
+    if !url.ends_with('/') {
+        url.push('/');
+    }
+    let relative = url.starts_with('/');
+    if relative {
+        url = format!("{}{}", domain.trim_end_matches('/'), url);
+    }
+    (url, relative)
+}
+
+/// Puts `seq` as the position after `base[..prefix]` (`courseware/<unit>/<sub-unit>/`) in `url`,
+/// in place of the old position `base[prefix..]`.
+fn replace_position(url: &mut String, base: &str, prefix: usize, seq: &str) {
+    // `find(&base)`, looking only where `courseware/` is: building a general searcher for the
+    // long `base` cost more than the search.
+    static COURSEWARE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("courseware/"));
+    let found = COURSEWARE
+        .find_iter(url.as_bytes())
+        .find(|&i| url[i..].starts_with(base));
+    if let Some(i) = found {
+        let at = i + prefix;
+        url.replace_range(at..i + base.len(), "");
+        url.insert(at, '/');
+        url.insert_str(at, seq);
     }
 }
 
@@ -179,6 +217,51 @@ mod tests {
             "https://class.stanford.edu/courses/A/B/C/courseware/u1/s1/3/"
         );
         assert_eq!(n("https://x.org/courses/A//B"), "https://x.org/courses/A/");
+    }
+
+    #[test]
+    fn opaque_keys_stay_whole_and_name_the_resource_in_the_legacy_spelling() {
+        let u = CourseUrl::parse(
+            "/courses/course-v1:OpenCraft+PRDemo1+2016/courseware/f3/ec/?x=1",
+            D,
+        );
+        assert_eq!(
+            u.to_string(),
+            "https://class.stanford.edu/courses/course-v1:OpenCraft+PRDemo1+2016/courseware/f3/ec/1/"
+        );
+        assert_eq!(
+            u.resource_uri(),
+            "https://class.stanford.edu/courses/OpenCraft/PRDemo1/2016/courseware/f3/ec/1/"
+        );
+        let mut u = CourseUrl::parse(
+            "http://h.org/courses/course-v1:O+C+R/courseware/u1/s1/#x+y",
+            D,
+        );
+        assert_eq!(
+            u.to_string(),
+            "http://h.org/courses/course-v1:O+C+R/courseware/u1/s1/_/"
+        );
+        assert_eq!(
+            u.resource_uri(),
+            "http://h.org/courses/O/C/R/courseware/u1/s1/_/"
+        );
+        u.set_seq("3");
+        assert_eq!(
+            u.to_string(),
+            "http://h.org/courses/course-v1:O+C+R/courseware/u1/s1/3/"
+        );
+        assert_eq!(
+            u.resource_uri(),
+            "http://h.org/courses/O/C/R/courseware/u1/s1/3/"
+        );
+        // Two courses of one organisation are two resources.
+        assert_ne!(
+            CourseUrl::parse("/courses/course-v1:O+A+R/info", D).resource_uri(),
+            CourseUrl::parse("/courses/course-v1:O+B+R/info", D).resource_uri()
+        );
+        // Legacy URLs are their own resource URI.
+        let u = CourseUrl::parse("/courses/A/B/C/info", D);
+        assert_eq!(u.resource_uri(), u.to_string());
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! of known users and each user's staged event (whose duration is known only when the user's next
 //! event arrives) are kept in memory: they grow with distinct users and URLs, not with the log.
 
+pub mod course_key;
 pub mod course_url;
 pub mod dictionary;
+pub mod grading;
 pub mod hierarchy;
 pub mod module_uri;
 mod user_record;
@@ -32,6 +34,7 @@ use user_record::{SharedText, UserRecord, write_observed_event};
 
 use course_url::CourseUrl;
 use dictionary::Dictionary;
+use grading::{AUTOMATIC, Grading, submission_code};
 use hierarchy::Hierarchy;
 use module_uri::ModuleUri;
 
@@ -52,23 +55,6 @@ const NOT_OBSERVED: [&str; 14] = [
     "problem_reset",
     "save_problem_fail",
 ];
-
-/// qpipe's `IS_SUBMITTED`: event type → `submission_is_submitted` (1 submitted, 0 saved,
-/// 2 failed, 3 reset).
-fn submission_code(event_type: &str) -> Option<i64> {
-    Some(match event_type {
-        "problem_check" | "problem_graded" | "i4x_problem_problem_check" | "save_problem_check" => {
-            1
-        }
-        "save_problem_success" | "problem_save" | "i4x_problem_problem_save" => 0,
-        "problem_check_fail"
-        | "save_problem_check_fail"
-        | "reset_problem_fail"
-        | "save_problem_fail" => 2,
-        "reset_problem" | "problem_reset" => 3,
-        _ => return None,
-    })
-}
 
 /// qpipe's content rules: resource URI pattern → `resource_type_content` (first match wins;
 /// the legacy's typo `cobinedopenended` is corrected).
@@ -202,6 +188,11 @@ pub struct KnownEntries {
     pub problem_types: Vec<(i64, String)>,
     /// `users` rows.
     pub users: Vec<String>,
+    /// The latest graded submission (a server `problem_check`'s) of each user and problem:
+    /// user, problem id, submission id, time. A `problem_rescore` assesses it again.
+    pub graded_submissions: Vec<(String, i64, String, NaiveDateTime)>,
+    /// The ids of Open Response Assessment submissions (ORA's `submission_uuid`s).
+    pub open_submissions: Vec<String>,
 }
 
 /// Builds the MOOCdb rows. Its shared texts and pages are `Rc`: it lives on the transform thread
@@ -232,8 +223,64 @@ pub struct MoocdbBuilder {
     url_cache: FingerprintMap<usize>,
     pages: Vec<CachedPage>,
     module_cache: TextCache<Option<ModuleUri>>,
+    // The course of an event's context or page text.
+    course_cache: TextCache<Option<Rc<str>>>,
     // Countries and event types, one copy each however many users' staged events hold them.
     texts: HashSet<SharedText>,
+    // The last graded submission of each user (by fingerprint) and problem: what a rescore
+    // assesses again. Grows with users × problems answered, not with the log.
+    // Latest by time, as the database is read back: a batched load finds the same submission.
+    graded: HashMap<(Fingerprint, i64), (NaiveDateTime, Box<str>)>,
+    // ORA submissions, which peer, self and staff assessments grade.
+    open_submissions: HashSet<String>,
+}
+
+/// Who submits, where and when: the columns a submission shares with its event.
+struct Submitting<'a> {
+    user: &'a crate::identity::AnonName,
+    user_key: Fingerprint,
+    problem_id: i64,
+    time: &'a NaiveDateTime,
+    ip: &'a str,
+    os_id: i64,
+    agent_id: i64,
+}
+
+/// Writes an `assessments` row: `(id, grade, grader, feedback)` of `submission` at `time`.
+fn write_assessment(
+    rows: &mut Rows,
+    (id, grade, grader, feedback): (&str, Option<f64>, &str, Option<&str>),
+    submission: &str,
+    time: &NaiveDateTime,
+) -> Result<(), LoadError> {
+    rows.add(Table::Assessments, |r| {
+        r.token(id.as_bytes());
+        r.token(submission.as_bytes());
+        r.opt_text(feedback.filter(|f| !f.is_empty()));
+        match grade {
+            Some(g) => r.float(g),
+            None => r.null(),
+        }
+        r.null();
+        r.text(grader);
+        r.datetime(time);
+    })
+}
+
+/// The block an event's context names: `context.module.usage_key`, else the XBlock handler of
+/// `context.path` (`…/xblock/<usage>/handler/…`, in 2014 logs with `;_` for `/`).
+fn context_module(event: &TrackingEvent) -> Option<ModuleUri> {
+    let context = event.context.as_ref()?;
+    let usage = context
+        .get("module")
+        .and_then(|m| m.get("usage_key"))
+        .and_then(serde_json::Value::as_str);
+    if let Some(m) = usage.and_then(ModuleUri::parse) {
+        return Some(m);
+    }
+    let path = context.get("path").and_then(serde_json::Value::as_str)?;
+    let path = path.replace(";_", "/");
+    ModuleUri::parse(&course_key::legacy_spelling(&path))
 }
 
 /// A page parsed once, with what it maps to when an event leaves it as it is (most events):
@@ -289,8 +336,15 @@ impl MoocdbBuilder {
             url_cache: FingerprintMap::default(),
             pages: Vec::new(),
             module_cache: TextCache::new(CACHE_LIMIT),
+            course_cache: TextCache::new(CACHE_LIMIT),
             texts: HashSet::default(),
+            graded: HashMap::default(),
+            open_submissions: known.open_submissions.into_iter().collect(),
         };
+        for (user, problem, submission, time) in known.graded_submissions {
+            b.graded
+                .insert((Fingerprint::of(&user), problem), (time, submission.into()));
+        }
         for user in known.users {
             b.named_user(&user).stored = true;
         }
@@ -336,8 +390,18 @@ impl MoocdbBuilder {
         self.domain.as_deref()
     }
 
-    /// Forgets staged events and users whose rows were removed (`--reload`).
-    pub fn forget(&mut self, event_ids: &HashSet<String>, users: &[String]) {
+    /// Forgets staged events, submissions and users whose rows were removed (`--reload`).
+    pub fn forget(
+        &mut self,
+        event_ids: &HashSet<String>,
+        users: &[String],
+        open_submissions: &[String],
+    ) {
+        self.graded
+            .retain(|_, (_, submission)| !event_ids.contains(&**submission));
+        for uuid in open_submissions {
+            self.open_submissions.remove(uuid);
+        }
         for record in self.users.values_mut() {
             if record
                 .staged
@@ -400,10 +464,33 @@ impl MoocdbBuilder {
                 self.clear_pages();
             }
         }
+        let course = self.course_of_event(event);
         for row in relations.rows() {
-            self.add_row(rows, event, relations, &row)?;
+            self.add_row(rows, event, relations, &row, course.as_deref())?;
         }
         Ok(())
+    }
+
+    /// The course an event belongs to, `Org/Course/Run` in the legacy spelling: its context's
+    /// `course_id`, else the course its page or path names. Ids logged without their course
+    /// (video ids, problem input ids) are resolved against it.
+    fn course_of_event(&mut self, event: &TrackingEvent) -> Option<Rc<str>> {
+        let from_context = event
+            .context
+            .as_ref()
+            .and_then(|c| c.get("course_id"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|c| !c.is_empty());
+        let text = from_context.unwrap_or_else(|| {
+            if event.page().contains("courses/") {
+                event.page()
+            } else {
+                event.event_type()
+            }
+        });
+        self.course_cache.get_or_derive(text, |t| {
+            course_key::course_of(t).map(|c| Rc::from(c.as_str()))
+        })
     }
 
     fn add_row(
@@ -412,11 +499,14 @@ impl MoocdbBuilder {
         event: &TrackingEvent,
         relations: &RelationsOutcome<'_>,
         row: &TrackRow<'_>,
+        course: Option<&str>,
     ) -> Result<(), LoadError> {
         let Some(row_id) = row.id else {
             return Ok(());
         };
-        let mut event_type = Cow::Borrowed(relations.event_type);
+        // Opaque keys in their legacy spelling: the rules below read the same text for a
+        // course whichever key format its log uses.
+        let mut event_type = course_key::legacy_spelling(relations.event_type);
         // 1. Filter rules.
         if contains(&SEQUENTIAL, &event_type) || contains(&PAGE_CLOSE, &event_type) {
             return Ok(());
@@ -427,22 +517,36 @@ impl MoocdbBuilder {
         // The page's cache entry while `page` is the page as parsed.
         let (mut page, slot) = self.course_url(row.page, &domain);
         let mut page_slot = Some(slot);
+        // Each place a module is named, and the category of an id logged there without its
+        // course.
         let candidates = [
-            row.question_location,
-            if row.video_id.is_empty() {
-                row.transcript_id
-            } else {
-                row.video_id
-            },
-            if row.answer_identifier.is_empty() {
-                row.problem_id
-            } else {
-                row.answer_identifier
-            },
+            (row.question_location, "problem"),
+            (
+                if row.video_id.is_empty() {
+                    row.transcript_id
+                } else {
+                    row.video_id
+                },
+                "video",
+            ),
+            (
+                if row.answer_identifier.is_empty() {
+                    row.problem_id
+                } else {
+                    row.answer_identifier
+                },
+                "problem",
+            ),
         ];
         let mut module = None;
-        for s in candidates {
+        for (s, category) in candidates {
             if let Some(m) = self.module_uri(s) {
+                module = Some(m);
+                break;
+            }
+            if !s.is_empty()
+                && let Some(m) = ModuleUri::parse_in(s, course, category)
+            {
                 module = Some(m);
                 break;
             }
@@ -466,7 +570,8 @@ impl MoocdbBuilder {
                 }
             }
         } else if event_type.starts_with('/') && !event_type.contains(':') {
-            let (url, slot) = self.course_url(&event_type, &domain);
+            // The path as logged: `urls` keeps its keys as they were.
+            let (url, slot) = self.course_url(relations.event_type, &domain);
             (page, page_slot) = (url, Some(slot));
             event_type = Cow::Borrowed("url_change");
         }
@@ -501,7 +606,7 @@ impl MoocdbBuilder {
         record.changed = true;
 
         // 6. urls.
-        let (url, url_id) = self.url_row(rows, &page, page_slot)?;
+        let (_, url_id) = self.url_row(rows, &page, page_slot)?;
         // 7-8. The resource: the URL, extended by the module and the video code.
         let class = event_class(&event_type);
         let module_part = module
@@ -512,10 +617,12 @@ impl MoocdbBuilder {
             EventClass::Video => row.video_code,
             _ => "",
         };
-        let base = if url.is_empty() {
+        // The resource's URI: the page's, with its opaque keys in the legacy spelling.
+        let page_uri = page.resource_uri();
+        let base = if page_uri.is_empty() {
             "https://unknown/"
         } else {
-            &url
+            &page_uri
         };
         // The resource is the page's own (its URI is the URL): then the page's cache entry knows it.
         let plain = module_part.is_none() && code.is_empty();
@@ -566,43 +673,96 @@ impl MoocdbBuilder {
         let ip = relations.ip_country;
 
         // 9. Problems, submissions, assessments.
-        if matches!(class, EventClass::Problem | EventClass::OpenResponse)
-            && let Some(m) = &module
+        let grading = Grading::of(relations.event_type, event);
+        let graded_module = match &grading {
+            // An Open Response Assessment names its block only in the event's context.
+            Some(Grading::OpenSubmission { .. } | Grading::OpenAssessment { .. }) => {
+                context_module(event)
+            }
+            Some(_) => module.clone(),
+            None => None,
+        };
+        if let Some(m) = graded_module.as_ref().or(module
+            .as_ref()
+            .filter(|_| matches!(class, EventClass::Problem | EventClass::OpenResponse)))
         {
             let problem_id = self.problem(m, resource_id)?;
-            let mut submitted = false;
-            if let Some(code) = submission_code(&event_type) {
-                submitted = true;
-                self.user(user_key, user).store(rows)?;
-                rows.add(Table::Submissions, |r| {
-                    r.token(row_id.as_bytes());
-                    r.token(user.as_bytes());
-                    r.int(problem_id);
-                    r.datetime(&event.time);
-                    r.int(row.attempts.unwrap_or(-1));
-                    r.text(row.answer);
-                    r.int(code);
-                    r.opt_text((!ip.is_empty()).then_some(ip));
-                    r.int(os_id);
-                    r.int(agent_id);
-                })?;
-            }
-            let grade = match row.correctness {
-                "correct" => Some(1.0),
-                "incorrect" => Some(0.0),
-                _ => None,
+            let context = Submitting {
+                user,
+                user_key,
+                problem_id,
+                time: &event.time,
+                ip,
+                os_id,
+                agent_id,
             };
-            // An assessment grades a submission: without one it would point nowhere.
-            if let (Some(grade), true) = (grade, submitted) {
-                rows.add(Table::Assessments, |r| {
-                    r.token(row_id.as_bytes());
-                    r.token(row_id.as_bytes());
-                    r.null();
-                    r.float(grade);
-                    r.null();
-                    r.text("automatic");
-                    r.datetime(&event.time);
-                })?;
+            match &grading {
+                None => {
+                    let grade = match row.correctness {
+                        "correct" => Some(1.0),
+                        "incorrect" => Some(0.0),
+                        // A custom or partial-credit answer: the problem's grade.
+                        _ if relations.event_type == "problem_check"
+                            && event.event_source() == "server" =>
+                        {
+                            grading::problem_grade(event)
+                        }
+                        _ => None,
+                    };
+                    if let Some(code) = submission_code(&event_type) {
+                        let id = row_id.as_str();
+                        let attempt = row.attempts.unwrap_or(-1);
+                        self.submission(rows, &context, id, attempt, row.answer, code)?;
+                        if attempt > 0 {
+                            let latest = self.graded.entry((user_key, problem_id));
+                            let latest = latest.or_insert_with(|| (event.time, Box::from(id)));
+                            if latest.0 <= event.time {
+                                *latest = (event.time, Box::from(id));
+                            }
+                        }
+                        // An assessment grades a submission: without one it would point nowhere.
+                        if let Some(grade) = grade {
+                            let a = (id, Some(grade), AUTOMATIC, None);
+                            write_assessment(rows, a, id, &event.time)?;
+                        }
+                    }
+                }
+                Some(Grading::GradeSubmitted { grade }) => {
+                    let id = row_id.as_str();
+                    self.submission(rows, &context, id, -1, "", 1)?;
+                    write_assessment(rows, (id, *grade, AUTOMATIC, None), id, &event.time)?;
+                }
+                Some(Grading::OpenSubmission {
+                    uuid,
+                    answer,
+                    attempt,
+                }) => {
+                    if self.open_submissions.insert(uuid.to_string()) {
+                        self.submission(rows, &context, uuid, *attempt, answer, 1)?;
+                    }
+                }
+                Some(Grading::OpenAssessment {
+                    uuid,
+                    grade,
+                    grader,
+                    feedback,
+                }) => {
+                    if self.open_submissions.contains(*uuid) {
+                        let a = (row_id.as_str(), *grade, *grader, Some(*feedback));
+                        write_assessment(rows, a, uuid, &event.time)?;
+                    }
+                }
+                Some(Grading::Rescore { grade }) => {
+                    let grade = match row.correctness {
+                        "correct" => Some(1.0),
+                        "incorrect" => Some(0.0),
+                        _ => *grade,
+                    };
+                    if let Some((_, submission)) = self.graded.get(&(user_key, problem_id)) {
+                        let a = (row_id.as_str(), grade, "rescore", None);
+                        write_assessment(rows, a, submission, &event.time)?;
+                    }
+                }
             }
         }
 
@@ -850,6 +1010,31 @@ impl MoocdbBuilder {
             self.resources.node_mut(index).attached = Some(type_id);
         }
         Ok(index)
+    }
+
+    /// Writes a `submissions` row (and the user's row when new).
+    fn submission(
+        &mut self,
+        rows: &mut Rows,
+        s: &Submitting<'_>,
+        id: &str,
+        attempt: i64,
+        answer: &str,
+        code: i64,
+    ) -> Result<(), LoadError> {
+        self.user(s.user_key, s.user).store(rows)?;
+        rows.add(Table::Submissions, |r| {
+            r.token(id.as_bytes());
+            r.token(s.user.as_bytes());
+            r.int(s.problem_id);
+            r.datetime(s.time);
+            r.int(attempt);
+            r.text(answer);
+            r.int(code);
+            r.opt_text((!s.ip.is_empty()).then_some(s.ip));
+            r.int(s.os_id);
+            r.int(s.agent_id);
+        })
     }
 
     fn problem(&mut self, module: &ModuleUri, resource_id: i64) -> Result<i64, LoadError> {

@@ -13,12 +13,18 @@ static I4X: LazyLock<Regex> = LazyLock::new(|| {
 static INLINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"i4x-(?P<org>[^-]*)-(?P<course>[^-]*)-(?P<category>[^-]+)-(?P<id>.+)$").unwrap()
 });
+// `block-v1:O+C+R+type@T+block@N`, and the CCX (`ccx-block-v1:O+C+R+ccx@K+…`) and library
+// (`lib-block-v1:O+L+…`) forms; a branch or version part may stand before the type.
 static BLOCK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"block-v1:(?P<org>[^+]+)\+(?P<course>[^+]+)\+[^+]+\+type@(?P<category>[^+]+)\+block@(?P<id>[^/?#\s]+)",
+        r"block-v1:(?P<org>[^+/]+)\+(?P<course>[^+/]+)(?:\+[^+@/]+)?(?:\+(?:ccx|branch|version)@[^+/]+)*\+type@(?P<category>[^+/]+)\+block@(?P<id>[^/?#\s+]+)",
     )
     .unwrap()
 });
+// An id logged without its course: a bare block id (video ids), or an input id of a problem,
+// `<block>_2_1` (answer and correctness ids), with `input_` before it in browser events.
+static BARE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:input_)?(?P<id>[A-Za-z0-9][\w.~-]*)$").unwrap());
 static CHOICE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"_?choice_\d{1,2} *$").unwrap());
 static LEVELS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"((?:_\d{1,2})+)$").unwrap());
 static HASH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[0-9a-f]{32}").unwrap());
@@ -85,6 +91,40 @@ impl ModuleUri {
             root: format!("i4x://{}/{}/", &c["org"], &c["course"]),
             category,
             id,
+            action: None,
+        })
+    }
+
+    /// Parses a module location as [`ModuleUri::parse`] does, and also an id logged without its
+    /// course, resolved against the event's course `Org/Course/Run`: a bare block id is a
+    /// module of `category` (`video` for video ids), an input id `<block>_2_1` is an input of
+    /// problem `<block>` (as `input_i4x-Org-Course-problem-<block>_2_1` is in legacy logs).
+    pub fn parse_in(s: &str, course: Option<&str>, category: &str) -> Option<ModuleUri> {
+        if let Some(m) = ModuleUri::parse(s) {
+            return Some(m);
+        }
+        let mut levels = course?.split('/');
+        let (org, course) = (levels.next()?, levels.next()?);
+        let s = s.trim();
+        let bare = BARE.captures(s)?;
+        let raw = CHOICE.replace(&bare["id"], "");
+        let raw = raw.trim_end_matches('_');
+        let root = format!("i4x://{org}/{course}/");
+        if let Some(m) = LEVELS.find(raw).filter(|m| m.start() > 0) {
+            let levels = m.as_str().trim_start_matches('_').replace('_', "/");
+            return Some(ModuleUri {
+                root,
+                category: "problem".to_string(),
+                id: format!("{}/{}", &raw[..m.start()], levels),
+                action: None,
+            });
+        }
+        // A bare id with no input levels: only a block id proper (32 hex digits) or, for
+        // videos, any id (imported courses keep their authors' names).
+        (category.starts_with("video") || HASH.is_match(raw)).then(|| ModuleUri {
+            root,
+            category: category.to_string(),
+            id: raw.to_string(),
             action: None,
         })
     }
@@ -174,7 +214,40 @@ mod tests {
         let m = ModuleUri::parse("block-v1:DemoX+Loader201+2026_T1+type@problem+block@0123abcd")
             .unwrap();
         assert_eq!(m.uri(), "i4x://DemoX/Loader201/problem/0123abcd/");
+        let m = ModuleUri::parse("ccx-block-v1:O+C+R+ccx@3+type@video+block@v1").unwrap();
+        assert_eq!(m.uri(), "i4x://O/C/video/v1/");
+        let m = ModuleUri::parse("lib-block-v1:O+Lib+type@problem+block@p1").unwrap();
+        assert_eq!(m.uri(), "i4x://O/Lib/problem/p1/");
         assert_eq!(ModuleUri::parse("plain text"), None);
         assert_eq!(ModuleUri::parse(""), None);
+    }
+
+    #[test]
+    fn ids_without_their_course() {
+        let course = Some("OpenCraft/PRDemo1/2016");
+        let hex = "d2069c02adc347318bc6e022705f2346";
+        let m = ModuleUri::parse_in(&format!("{hex}_2_1"), course, "problem").unwrap();
+        assert_eq!(
+            m.uri(),
+            format!("i4x://OpenCraft/PRDemo1/problem/{hex}/2/1/")
+        );
+        let m = ModuleUri::parse_in(&format!("input_{hex}_2_1_choice_3"), course, "problem");
+        assert_eq!(
+            m.unwrap().uri(),
+            format!("i4x://OpenCraft/PRDemo1/problem/{hex}/2/1/")
+        );
+        let m = ModuleUri::parse_in(hex, course, "video").unwrap();
+        assert_eq!(m.uri(), format!("i4x://OpenCraft/PRDemo1/video/{hex}/"));
+        let m = ModuleUri::parse_in("intro_video", course, "video").unwrap();
+        assert_eq!(m.uri(), "i4x://OpenCraft/PRDemo1/video/intro_video/");
+        // Not ids: words, and anything without a course.
+        assert_eq!(ModuleUri::parse_in("hello", course, "problem"), None);
+        assert_eq!(ModuleUri::parse_in("a b", course, "video"), None);
+        assert_eq!(ModuleUri::parse_in(hex, None, "video"), None);
+        // The legacy and modern spellings of one input name one problem part.
+        assert_eq!(
+            ModuleUri::parse_in(&format!("{hex}_2_1"), course, "problem"),
+            ModuleUri::parse(&format!("input_i4x-OpenCraft-PRDemo1-problem-{hex}_2_1"))
+        );
     }
 }

@@ -323,7 +323,35 @@ pub async fn known_entries(pool: &MySqlPool) -> Result<KnownEntries, LoadError> 
             .fetch_all(pool)
             .await
             .map_err(&err)?,
+        graded_submissions: graded_submissions(pool).await.map_err(&err)?,
+        open_submissions: sqlx::query_scalar(
+            "SELECT submission_id FROM submissions WHERE submission_id LIKE '%-%'",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(&err)?,
     })
+}
+
+/// The latest graded submission of each user and problem, with its time (see
+/// `KnownEntries::graded_submissions`).
+async fn graded_submissions(
+    pool: &MySqlPool,
+) -> Result<Vec<(String, i64, String, chrono::NaiveDateTime)>, sqlx::Error> {
+    let rows: Vec<(String, i32, String, chrono::NaiveDateTime)> = sqlx::query_as(
+        "SELECT user_id, problem_id, submission_id, submission_timestamp FROM ( \
+           SELECT user_id, problem_id, submission_id, submission_timestamp, ROW_NUMBER() OVER ( \
+             PARTITION BY user_id, problem_id \
+             ORDER BY submission_timestamp DESC, submission_id DESC) AS latest \
+           FROM submissions WHERE submission_attempt_number > 0) AS graded \
+         WHERE latest = 1",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user, problem, id, time)| (user, i64::from(problem), id, time))
+        .collect())
 }
 
 /// A held named lock: one loader per course database at a time.

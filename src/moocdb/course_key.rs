@@ -1,0 +1,236 @@
+//! Course and usage keys in every spelling edX has logged, and the one spelling the MOOCdb
+//! stage names resources and problems by.
+//!
+//! Logs up to about 2015 name a course `Org/Course/Run` and a module (problem, video, …)
+//! `i4x://Org/Course/category/name`. Later logs use the opaque keys of edx-opaque-keys:
+//! `course-v1:Org+Course+Run`, `block-v1:Org+Course+Run+type@category+block@name`, and their
+//! CCX, library and asset variants. edx-opaque-keys defines the correspondence this module
+//! follows: `course-v1:O+C+R` ≡ `O/C/R` and `block-v1:O+C+R+type@T+block@N` ≡ `i4x://O/C/T/N`.
+//! Resources and problems are named in the legacy spelling, so one course yields the same tree
+//! whichever format its log uses (and the legacy conformance outputs stay as they were), while
+//! `urls` keeps each URL as it was logged.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+use regex::{Captures, Regex};
+
+/// Every opaque key, by its prefix. A key's parts are separated by `+`; its characters are
+/// edx-opaque-keys' `[\w\-~.:]` plus the `@` of its tagged parts.
+static OPAQUE_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)
+        (?P<prefix>ccx-block-v1|lib-block-v1|block-v1|course-v1|ccx-v1|library-v1|asset-v1):
+        (?P<body>[\w\-~.:@+]+)",
+    )
+    .unwrap()
+});
+
+/// An XBlock handler path: `xblock/<usage>/handler/<handler>[/<action>]`, whose legacy form is
+/// `modx/<location>/<action>` (the `xmodule_handler` of capa problems, sequences, videos) or
+/// `xblock/<location>/<handler>`.
+static HANDLER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"xblock/(?P<usage>i4x://[^/]+/[^/]+/[^/]+/[^/]+)/handler(?:_noauth)?/(?:xmodule_handler/)?(?P<action>[^/?#]+)")
+        .unwrap()
+});
+
+static ANY_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("-v1:"));
+
+/// The parts of an opaque key's body: untagged parts (`Org`, `Course`, `Run`) and tagged ones
+/// (`type@problem`, `block@abc`, `ccx@3`).
+struct KeyParts<'a> {
+    plain: Vec<&'a str>,
+    tagged: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> KeyParts<'a> {
+    fn of(body: &'a str) -> KeyParts<'a> {
+        let mut parts = KeyParts {
+            plain: Vec::new(),
+            tagged: Vec::new(),
+        };
+        for part in body.split('+') {
+            match part.split_once('@') {
+                Some((tag, value)) => parts.tagged.push((tag, value)),
+                None => parts.plain.push(part),
+            }
+        }
+        parts
+    }
+
+    fn tag(&self, name: &str) -> Option<&'a str> {
+        self.tagged
+            .iter()
+            .find(|(t, _)| *t == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// The legacy spelling of one opaque key (`prefix:body`), or `None` when it is not a well-formed
+/// key (it is then left as logged).
+fn legacy_key(prefix: &str, body: &str) -> Option<String> {
+    let parts = KeyParts::of(body);
+    let plain = &parts.plain;
+    match prefix {
+        "course-v1" if plain.len() == 3 && parts.tagged.is_empty() => {
+            Some(format!("{}/{}/{}", plain[0], plain[1], plain[2]))
+        }
+        // A CCX is a course of its own, run inside its master course: one level, like a run.
+        "ccx-v1" if plain.len() == 3 => {
+            let ccx = parts.tag("ccx")?;
+            Some(format!("{}/{}/{}.ccx{}", plain[0], plain[1], plain[2], ccx))
+        }
+        "library-v1" if plain.len() == 2 => Some(format!("{}/{}/library", plain[0], plain[1])),
+        "block-v1" | "ccx-block-v1" | "lib-block-v1" if plain.len() >= 2 => {
+            let (category, name) = (parts.tag("type")?, parts.tag("block")?);
+            Some(format!("i4x://{}/{}/{category}/{name}", plain[0], plain[1]))
+        }
+        "asset-v1" if plain.len() == 3 => {
+            let (category, name) = (parts.tag("type")?, parts.tag("block")?);
+            Some(format!("c4x/{}/{}/{category}/{name}", plain[0], plain[1]))
+        }
+        _ => None,
+    }
+}
+
+/// `text` with every opaque key in its legacy spelling, and XBlock handler paths in the form
+/// the legacy module URLs had (`…/xblock/<usage>/handler/xmodule_handler/problem_check` →
+/// `…/xblock/i4x://O/C/problem/N/problem_check`). Borrowed when `text` has no opaque key.
+pub fn legacy_spelling(text: &str) -> Cow<'_, str> {
+    if ANY_KEY.find(text.as_bytes()).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let spelled = OPAQUE_KEY.replace_all(text, |c: &Captures<'_>| {
+        legacy_key(&c["prefix"], &c["body"]).unwrap_or_else(|| c[0].to_string())
+    });
+    if !spelled.contains("/handler") {
+        return Cow::Owned(spelled.into_owned());
+    }
+    let handled = HANDLER.replace_all(&spelled, "xblock/$usage/$action");
+    Cow::Owned(handled.into_owned())
+}
+
+/// The character that stands for the `+` inside opaque keys while a URL is normalised: qpipe's
+/// rules cut a URL at its first `+`, which in a key separates its parts.
+const MASKED_PLUS: char = '\u{1}';
+
+/// `text` with the `+` of its opaque keys masked (see [`unmask_key_separators`]).
+pub fn mask_key_separators(text: &str) -> Cow<'_, str> {
+    if ANY_KEY.find(text.as_bytes()).is_none() {
+        return Cow::Borrowed(text);
+    }
+    OPAQUE_KEY.replace_all(text, |c: &Captures<'_>| {
+        c[0].replace('+', MASKED_PLUS.encode_utf8(&mut [0; 4]))
+    })
+}
+
+/// `text` with the `+` of its opaque keys back.
+pub fn unmask_key_separators(text: String) -> String {
+    if text.contains(MASKED_PLUS) {
+        text.replace(MASKED_PLUS, "+")
+    } else {
+        text
+    }
+}
+
+/// The course of an event, `Org/Course/Run` (in the legacy spelling), from a course key in either
+/// spelling or a URL or path that holds one (`/courses/<course>/…`).
+pub fn course_of(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let spelled = legacy_spelling(text);
+    let s: &str = &spelled;
+    // A bare key: `Org/Course/Run`.
+    if !s.contains("courses/") {
+        let parts: Vec<&str> = s.split('/').collect();
+        return (parts.len() == 3 && parts.iter().all(|p| is_key_part(p))).then(|| s.to_string());
+    }
+    let at = s.find("courses/")? + "courses/".len();
+    let parts: Vec<&str> = s[at..]
+        .split(['/', '?', '#'])
+        .filter(|p| !p.is_empty())
+        .take(3)
+        .collect();
+    (parts.len() == 3 && parts.iter().all(|p| is_key_part(p))).then(|| parts.join("/"))
+}
+
+fn is_key_part(p: &str) -> bool {
+    !p.is_empty()
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'~' | b'.' | b'%'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opaque_keys_take_their_legacy_spelling() {
+        assert_eq!(
+            legacy_spelling("/courses/course-v1:OpenCraft+PRDemo1+2016/courseware/a/b/"),
+            "/courses/OpenCraft/PRDemo1/2016/courseware/a/b/"
+        );
+        assert_eq!(
+            legacy_spelling(
+                "/courses/course-v1:O+C+R/jump_to/block-v1:O+C+R+type@vertical+block@4ce7b9"
+            ),
+            "/courses/O/C/R/jump_to/i4x://O/C/vertical/4ce7b9"
+        );
+        assert_eq!(
+            legacy_spelling(
+                "/courses/course-v1:O+C+R/xblock/block-v1:O+C+R+type@problem+block@d2/handler/xmodule_handler/problem_check"
+            ),
+            "/courses/O/C/R/xblock/i4x://O/C/problem/d2/problem_check"
+        );
+        assert_eq!(
+            legacy_spelling(
+                "/courses/course-v1:O+C+R/xblock/block-v1:O+C+R+type@drag-and-drop-v2+block@3b/handler/drop_item"
+            ),
+            "/courses/O/C/R/xblock/i4x://O/C/drag-and-drop-v2/3b/drop_item"
+        );
+        assert_eq!(
+            legacy_spelling("ccx-block-v1:O+C+R+ccx@3+type@problem+block@p1"),
+            "i4x://O/C/problem/p1"
+        );
+        assert_eq!(
+            legacy_spelling("/courses/ccx-v1:O+C+R+ccx@3/info"),
+            "/courses/O/C/R.ccx3/info"
+        );
+        assert_eq!(
+            legacy_spelling("lib-block-v1:O+Lib+type@problem+block@p1"),
+            "i4x://O/Lib/problem/p1"
+        );
+        assert_eq!(
+            legacy_spelling("/asset-v1:O+C+R+type@asset+block@slides.pdf"),
+            "/c4x/O/C/asset/slides.pdf"
+        );
+        // Not a key: left as logged.
+        assert_eq!(
+            legacy_spelling("/courses/course-v1:A+B/x"),
+            "/courses/course-v1:A+B/x"
+        );
+        assert!(matches!(
+            legacy_spelling("/courses/O/C/R/info"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn courses_in_every_form() {
+        let c = |s| course_of(s);
+        assert_eq!(c("course-v1:O+C+R").as_deref(), Some("O/C/R"));
+        assert_eq!(c("O/C/R").as_deref(), Some("O/C/R"));
+        assert_eq!(
+            c("https://h/courses/course-v1:O+C+R/courseware/").as_deref(),
+            Some("O/C/R")
+        );
+        assert_eq!(c("/courses/O/C/R/info").as_deref(), Some("O/C/R"));
+        assert_eq!(c("/dashboard"), None);
+        assert_eq!(c("x_module"), None);
+        assert_eq!(c("/courses/O/C"), None);
+        assert_eq!(c(""), None);
+    }
+}
