@@ -7,9 +7,12 @@
 //! forum, enrollment and heartbeats; `i4x://` ids for old-style courses, `block-v1:` and `context`
 //! for new ones.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
+use flate2::{Compression, write::GzEncoder};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -98,6 +101,54 @@ const AGENTS: [&str; 6] = [
     "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
     "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/27.0.1453.110 Safari/537.36",
 ];
+
+/// Why [`write_log`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteLogError {
+    /// The output file could not be created.
+    #[error("cannot create {}", .path.display())]
+    Create {
+        /// The output path.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// Writing the lines failed.
+    #[error("writing {}", .path.display())]
+    Write {
+        /// The output path (`-` for standard output).
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// Flushing the last buffered bytes failed; the message is the I/O error's alone.
+    #[error(transparent)]
+    Flush(io::Error),
+}
+
+/// Writes the log of `options` to `output`: standard output for `-`, a file otherwise, through a
+/// 1 MiB buffer and gzip-compressed at the fastest level when its name ends in `.gz`.
+pub fn write_log(options: &GeneratorOptions, output: &Path) -> Result<(), WriteLogError> {
+    let mut out: Box<dyn Write> = if output.as_os_str() == "-" {
+        Box::new(BufWriter::new(io::stdout().lock()))
+    } else {
+        let file = File::create(output).map_err(|source| WriteLogError::Create {
+            path: output.to_path_buf(),
+            source,
+        })?;
+        let file = BufWriter::with_capacity(1 << 20, file);
+        if output.extension().is_some_and(|e| e == "gz") {
+            Box::new(GzEncoder::new(file, Compression::fast()))
+        } else {
+            Box::new(file)
+        }
+    };
+    generate(options, &mut out).map_err(|source| WriteLogError::Write {
+        path: output.to_path_buf(),
+        source,
+    })?;
+    out.flush().map_err(WriteLogError::Flush)
+}
 
 /// Writes `options.events` lines of tracking log to `out`.
 pub fn generate(options: &GeneratorOptions, out: &mut dyn Write) -> io::Result<()> {
@@ -339,5 +390,36 @@ mod tests {
         let mut other = Vec::new();
         generate(&GeneratorOptions { seed: 2, ..options }, &mut other).unwrap();
         assert_ne!(text.as_bytes(), other.as_slice());
+    }
+
+    #[test]
+    fn a_log_file_holds_the_generated_lines_gzipped_when_named_gz() {
+        let options = GeneratorOptions {
+            events: 300,
+            users: 20,
+            ..GeneratorOptions::default()
+        };
+        let mut expected = Vec::new();
+        generate(&options, &mut expected).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("log");
+        write_log(&options, &plain).unwrap();
+        assert_eq!(std::fs::read(&plain).unwrap(), expected);
+        let gz = dir.path().join("log.gz");
+        write_log(&options, &gz).unwrap();
+        let mut inflated = Vec::new();
+        io::Read::read_to_end(
+            &mut flate2::read::MultiGzDecoder::new(File::open(&gz).unwrap()),
+            &mut inflated,
+        )
+        .unwrap();
+        assert_eq!(inflated, expected);
+        let missing = dir.path().join("no/such/dir/log.gz");
+        let e = write_log(&options, &missing).unwrap_err();
+        assert!(matches!(e, WriteLogError::Create { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("cannot create {}", missing.display())
+        );
     }
 }

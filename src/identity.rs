@@ -84,7 +84,7 @@ pub enum LineKeys {
     /// The event time in milliseconds (48 bits), then the hash's first 80 bits (`time_hash`).
     /// InnoDB clusters by the key, and random keys made each insert of a large load touch a
     /// random page of the table (about an eighth of the server's CPU in a 1M-event load,
-    /// `BENCHMARKS.md`). A log in time order appends to it.
+    /// `BENCHMARKS.md`, "Line keys"). A log in time order appends to it.
     TimeThenHash,
 }
 

@@ -1,5 +1,5 @@
 //! Hostile and damaged input: every bad line is a reject naming file, line and reason, and the rest
-//! loads (issue 7's bad-input corpus, built here so that no damaged file is stored in the repo).
+//! loads (the bad-input corpus is built here, so that no damaged file is stored in the repo).
 
 mod common;
 

@@ -15,7 +15,8 @@ pub struct Node {
     /// What the node's URI adds to the URI of the node at [`Node::extends`]: its own path level.
     /// A level's URI is its parent's and one more level, so a node keeping the whole of it
     /// would hold every level above it again: at 1M events, 12 MiB of the resources' 68,000
-    /// URIs (`BENCHMARKS.md`, session 17). [`Hierarchy::uri`] puts the levels back together.
+    /// URIs (`BENCHMARKS.md`, "Hierarchy nodes keep only their own path level").
+    /// [`Hierarchy::uri`] puts the levels back together.
     text: Box<str>,
     /// The index of the node whose URI `text` extends, or [`WHOLE`]: `text` is the whole URI
     /// (a root, a level without a root above it, or a node read from the database, whose URI

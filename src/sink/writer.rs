@@ -131,7 +131,8 @@ impl TableStream {
 /// `unique_checks` and `foreign_key_checks` off, MariaDB (10.6 and later) then inserts them as it
 /// loads `LOAD DATA` into an empty table: no undo record per row, secondary indexes built by
 /// sorting, one lock for the table. On the 1M-event bench log that took a fifth of the server's
-/// CPU off the insert method's load (`BENCHMARKS.md`, session 13).
+/// CPU off the insert method's load (`BENCHMARKS.md`, "Insert: a table empty when a file
+/// begins").
 struct InsertStream {
     table: Table,
     data: mpsc::Sender<Batch>,
