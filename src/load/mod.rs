@@ -340,10 +340,13 @@ async fn run_logs(
     Ok(summary)
 }
 
-/// qpipe's DOMAIN when none is given: the scheme and host of the first absolute page or referer
-/// URL among the first lines of the logs (reading stops after 20,000 lines).
+/// qpipe's DOMAIN when none is given: the scheme and host of the first course page
+/// (`…/courses/…`) among the page and referer URLs of the first lines of the logs, else of the
+/// first absolute URL (reading stops after 20,000 lines). A site's log also holds Studio's
+/// pages, often first (staff build the course before learners come), under another host.
 fn discover_domain(logs: &[TrackingLog], max_line_bytes: usize) -> Option<String> {
     let mut budget = 20_000u32;
+    let mut first = None;
     for log in logs {
         if log.origin == source::Origin::Stdin {
             continue;
@@ -354,18 +357,25 @@ fn discover_domain(logs: &[TrackingLog], max_line_bytes: usize) -> Option<String
         while let Ok(Some(line)) = reader.next_line() {
             budget = budget.saturating_sub(1);
             if budget == 0 {
-                return None;
+                return first;
             }
-            if let Decoded::Json(json) = decode(line.bytes)
-                && let Ok(event) = TrackingEvent::parse(json)
-                && let Some(d) = crate::moocdb::course_url::domain_of(event.page())
-                    .or_else(|| crate::moocdb::course_url::domain_of(event.referer()))
-            {
-                return Some(d);
+            let Decoded::Json(json) = decode(line.bytes) else {
+                continue;
+            };
+            let Ok(event) = TrackingEvent::parse(json) else {
+                continue;
+            };
+            for url in [event.page(), event.referer()] {
+                if let Some(d) = crate::moocdb::course_url::domain_of(url) {
+                    if url.contains("/courses/") {
+                        return Some(d);
+                    }
+                    first.get_or_insert(d);
+                }
             }
         }
     }
-    None
+    first
 }
 
 async fn choose_method(

@@ -42,10 +42,12 @@ impl CourseUrl {
         }
         let (url, relative) = normal_form(&course_key::mask_key_separators(s), domain);
         let url = course_key::unmask_key_separators(url);
-        let resource = match course_key::legacy_spelling(s) {
-            Cow::Owned(legacy) => Some(normal_form(&legacy, domain).0),
-            Cow::Borrowed(_) => None,
-        };
+        // The resource: the page on the site's domain, whatever host it was logged under (a
+        // site is reached by its name, its address, an old name), keys respelled.
+        let moved = path_on_other_host(s, domain);
+        let legacy = course_key::legacy_spelling(moved.unwrap_or(s));
+        let resource = (moved.is_some() || matches!(legacy, Cow::Owned(_)))
+            .then(|| normal_form(&legacy, domain).0);
         let mut parsed = CourseUrl {
             url,
             resource,
@@ -125,6 +127,26 @@ impl CourseUrl {
         }
         self.seq = Some(seq.to_string());
     }
+}
+
+/// The path of absolute URL `url` when its scheme and host are not `domain`'s (`None` for a
+/// relative URL, or when no domain is known).
+fn path_on_other_host<'a>(url: &'a str, domain: &str) -> Option<&'a str> {
+    let domain = domain.trim_end_matches('/');
+    if domain.is_empty() || url.starts_with('/') {
+        return None;
+    }
+    let host_start = url.find("://")? + 3;
+    let path_start = url[host_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| host_start + i);
+    if url[..path_start].eq_ignore_ascii_case(domain) {
+        return None;
+    }
+    Some(match &url[path_start..] {
+        "" => "/",
+        path => path,
+    })
 }
 
 /// qpipe's normal form of a URL (see [`CourseUrl::parse`]), and whether it was relative.
@@ -243,7 +265,7 @@ mod tests {
         );
         assert_eq!(
             u.resource_uri(),
-            "http://h.org/courses/O/C/R/courseware/u1/s1/_/"
+            "https://class.stanford.edu/courses/O/C/R/courseware/u1/s1/_/"
         );
         u.set_seq("3");
         assert_eq!(
@@ -252,7 +274,7 @@ mod tests {
         );
         assert_eq!(
             u.resource_uri(),
-            "http://h.org/courses/O/C/R/courseware/u1/s1/3/"
+            "https://class.stanford.edu/courses/O/C/R/courseware/u1/s1/3/"
         );
         // Two courses of one organisation are two resources.
         assert_ne!(
@@ -262,6 +284,22 @@ mod tests {
         // Legacy URLs are their own resource URI.
         let u = CourseUrl::parse("/courses/A/B/C/info", D);
         assert_eq!(u.resource_uri(), u.to_string());
+    }
+
+    #[test]
+    fn one_page_under_two_host_names_is_one_resource() {
+        let by_name = CourseUrl::parse("https://class.stanford.edu/courses/A/B/C/info", D);
+        let by_address = CourseUrl::parse("http://171.64.1.2:8000/courses/A/B/C/info?x", D);
+        assert_eq!(by_name.resource_uri(), by_address.resource_uri());
+        assert_eq!(
+            by_address.to_string(),
+            "http://171.64.1.2:8000/courses/A/B/C/info/"
+        );
+        let home = CourseUrl::parse("http://old.example.org", D);
+        assert_eq!(home.resource_uri(), "https://class.stanford.edu/");
+        // Without a known domain, each URL keeps its host.
+        let u = CourseUrl::parse("http://171.64.1.2/courses/A/B/C/info", "");
+        assert_eq!(u.resource_uri(), "http://171.64.1.2/courses/A/B/C/info/");
     }
 
     #[test]

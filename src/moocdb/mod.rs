@@ -348,8 +348,9 @@ impl MoocdbBuilder {
         for user in known.users {
             b.named_user(&user).stored = true;
         }
-        // Carried locations are complete URLs, parsed without a domain: not for `url_cache`,
-        // whose pages are completed with the log's.
+        // Carried locations are complete URLs (the domain names only their resource): not for
+        // `url_cache`, whose pages are completed with the log's domain.
+        let site = b.domain.clone().unwrap_or_else(|| Rc::from(""));
         let mut locations: HashMap<String, Rc<CourseUrl>> = HashMap::default();
         for u in users {
             let staged =
@@ -357,7 +358,7 @@ impl MoocdbBuilder {
             let location = u.location.map(|(url, at)| {
                 let parsed = locations
                     .entry(url)
-                    .or_insert_with_key(|url| Rc::new(CourseUrl::parse(url, "")));
+                    .or_insert_with_key(|url| Rc::new(CourseUrl::parse(url, &site)));
                 (Rc::clone(parsed), at)
             });
             let record = b.named_user(&u.user);
