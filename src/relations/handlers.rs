@@ -793,11 +793,93 @@ fn problem_graded<'e>(
         .captures_iter(&html)
         .map(|c| (c[1].to_string(), c[2].to_lowercase()))
         .collect();
-    if pairs.is_empty() {
-        row.set(col::badly_formatted, Cell::Owned(html));
-        return Ok(vec![row]);
+    if !pairs.is_empty() {
+        return answers_rows(&pairs, row, side, course_id);
     }
-    answers_rows(&pairs, row, side, course_id)
+    // Since about 2015 the HTML names inputs in `status_…` and `…_choice_…` ids only: the answers
+    // are the event's first item, and each input's correctness is read from its part of the HTML.
+    if let EventPayload::List(items) = &event.event
+        && let [Value::String(query), Value::String(html), ..] = items.as_slice()
+    {
+        let graded = graded_answers(query, html);
+        if !graded.is_empty() {
+            let mut answers = Vec::with_capacity(graded.len());
+            let mut maps = Vec::new();
+            for (input, answer, correctness) in graded {
+                answers.push((input.clone(), side.answer(&input, &answer, course_id)?));
+                if let Some(c) = correctness {
+                    let entry = serde_json::json!({ "correctness": c });
+                    maps.push((input.clone(), side.correct_map(&input, &entry)?));
+                }
+            }
+            // Row i pairs an input's answer with its own correctness.
+            let mut template = Some(row);
+            let n = answers.len();
+            return Ok((0..n)
+                .map(|i| {
+                    let mut r = next_of(&mut template, i + 1 == n);
+                    let (input, id) = &answers[i];
+                    r.set(col::answer_fk, Cell::Id(*id));
+                    r.set(col::problem_id, Cell::Owned(input.clone()));
+                    if let Some((_, map)) = maps.iter().find(|(k, _)| k == input) {
+                        r.set(col::correct_map_fk, Cell::Id(*map));
+                    }
+                    r
+                })
+                .collect());
+        }
+    }
+    row.set(col::badly_formatted, Cell::Owned(html));
+    Ok(vec![row])
+}
+
+static GRADED_CLASS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"class="[^"]*?(?:\b|_)(correct|incorrect|partially-correct)\b"#)
+        .expect("graded class regex")
+});
+
+/// The answers of a `problem_graded` event in its modern form: `(input id, answer, correctness)`
+/// per input of the query string `input_<id>=<value>&…` (a checkbox's values joined with `,`, as
+/// a server `problem_check`'s are), with the correctness the HTML shows for that input: the
+/// first `correct`, `incorrect` or `partially-correct` class from the input's first mention to
+/// the next input's.
+fn graded_answers(query: &str, html: &str) -> Vec<(String, String, Option<String>)> {
+    let mut inputs: Vec<(String, String)> = Vec::new();
+    for (key, value) in query_pairs(query) {
+        let input = key
+            .trim_end_matches("%5B%5D")
+            .trim_end_matches("[]")
+            .to_string();
+        match inputs.iter_mut().find(|(k, _)| *k == input) {
+            Some((_, answer)) => {
+                answer.push(',');
+                answer.push_str(&value);
+            }
+            None => inputs.push((input, value)),
+        }
+    }
+    let ids: Vec<&str> = inputs
+        .iter()
+        .map(|(k, _)| k.strip_prefix("input_").unwrap_or(k))
+        .collect();
+    let starts: Vec<Option<usize>> = ids.iter().map(|id| html.find(id)).collect();
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, (input, answer))| {
+            let correctness = starts[i].and_then(|start| {
+                let end = (starts.iter().flatten())
+                    .filter(|&&s| s > start)
+                    .min()
+                    .copied()
+                    .unwrap_or(html.len());
+                GRADED_CLASS
+                    .captures(&html[start..end])
+                    .map(|c| c[1].to_string())
+            });
+            (input.clone(), answer.clone(), correctness)
+        })
+        .collect()
 }
 
 /// Path-style (implicit) events: `/courses/…/modx/i4x://…/<verb>`.
@@ -1096,6 +1178,31 @@ mod tests {
                 "input_i4x-M-H-problem-abc_2_1_choice_0".into(),
                 "correct".into()
             )]
+        );
+    }
+
+    #[test]
+    fn modern_graded_html_yields_answers_and_their_correctness() {
+        let query = "input_aa_2_1=choice_germany&input_bb_2_1%5B%5D=choice_0&input_bb_2_1%5B%5D=choice_3&input_cc_2_1=x";
+        let html = r#"<form id="inputtype_aa_2_1"><label for="input_aa_2_1_choice_germany" class="choicegroup_incorrect">
+            <div class="feedback-hint-multi"></div></form>
+            <div id="inputtype_bb_2_1"><span class="status correct" id="status_bb_2_1"></span></div>
+            <div id="inputtype_cc_2_1"><span class="status unanswered"></span></div>"#;
+        assert_eq!(
+            graded_answers(query, html),
+            vec![
+                (
+                    "input_aa_2_1".into(),
+                    "choice_germany".into(),
+                    Some("incorrect".into())
+                ),
+                (
+                    "input_bb_2_1".into(),
+                    "choice_0,choice_3".into(),
+                    Some("correct".into())
+                ),
+                ("input_cc_2_1".into(), "x".into(), None),
+            ]
         );
     }
 
