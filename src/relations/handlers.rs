@@ -100,7 +100,13 @@ fn family(event_type: &str) -> Family {
         "show_transcript"
         | "hide_transcript"
         | "edx.video.transcript.shown"
-        | "edx.video.transcript.hidden" => Transcript,
+        | "edx.video.transcript.hidden"
+        | "video_show_cc_menu"
+        | "video_hide_cc_menu"
+        | "edx.video.closed_captions.shown"
+        | "edx.video.closed_captions.hidden"
+        | "edx.video.language_menu.shown"
+        | "edx.video.language_menu.hidden" => Transcript,
         "play_video"
         | "pause_video"
         | "load_video"
@@ -112,7 +118,7 @@ fn family(event_type: &str) -> Family {
         | "complete_video"
         | "edx.video.completed" => Video,
         "seek_video" | "edx.video.position.changed" => SeekVideo,
-        "speed_change_video" => SpeedChangeVideo,
+        "speed_change_video" | "edx.video.speed.changed" => SpeedChangeVideo,
         "fullscreen" | "not_fullscreen" => Fullscreen,
         "book" => Book,
         t if t.starts_with("textbook.pdf") => Book,
