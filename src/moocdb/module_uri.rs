@@ -105,7 +105,9 @@ impl ModuleUri {
         }
         let mut levels = course?.split('/');
         let (org, course) = (levels.next()?, levels.next()?);
+        // A browser form's text `input_<block>_2_1=value` names the input before its value.
         let s = s.trim();
+        let s = s.split(['=', '&', '%']).next().unwrap_or(s);
         let bare = BARE.captures(s)?;
         let raw = CHOICE.replace(&bare["id"], "");
         let raw = raw.trim_end_matches('_');
@@ -240,6 +242,20 @@ mod tests {
         assert_eq!(m.uri(), format!("i4x://OpenCraft/PRDemo1/video/{hex}/"));
         let m = ModuleUri::parse_in("intro_video", course, "video").unwrap();
         assert_eq!(m.uri(), "i4x://OpenCraft/PRDemo1/video/intro_video/");
+        let m = ModuleUri::parse_in(&format!("input_{hex}_2_1=2"), course, "problem").unwrap();
+        assert_eq!(
+            m.uri(),
+            format!("i4x://OpenCraft/PRDemo1/problem/{hex}/2/1/")
+        );
+        let m = ModuleUri::parse_in(
+            &format!("input_{hex}_2_1%5B%5D=choice_0"),
+            course,
+            "problem",
+        );
+        assert_eq!(
+            m.unwrap().uri(),
+            format!("i4x://OpenCraft/PRDemo1/problem/{hex}/2/1/")
+        );
         // Not ids: words, and anything without a course.
         assert_eq!(ModuleUri::parse_in("hello", course, "problem"), None);
         assert_eq!(ModuleUri::parse_in("a b", course, "video"), None);
