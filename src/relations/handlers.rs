@@ -852,6 +852,9 @@ static GRADED_CLASS: LazyLock<Regex> = LazyLock::new(|| {
 fn graded_answers(query: &str, html: &str) -> Vec<(String, String, Option<String>)> {
     let mut inputs: Vec<(String, String)> = Vec::new();
     for (key, value) in query_pairs(query) {
+        if !key.starts_with("input_") {
+            continue;
+        }
         let input = key
             .trim_end_matches("%5B%5D")
             .trim_end_matches("[]")
