@@ -214,6 +214,14 @@ pub const DICTIONARIES: [(&str, &str); 8] = [
     ("problem_types", "problem_type_id"),
 ];
 
+/// Contributions whose parent row is gone (removed with its file) lose the link, not the row:
+/// their parent's forum id stays, and the next commit links them again if the parent returns.
+/// (Foreign key checks are off while the loader writes, so `ON DELETE SET NULL` does not fire.)
+const UNLINK_REMOVED_PARENTS: &str = "UPDATE collaborations c \
+     LEFT JOIN collaborations p ON p.collaboration_id = c.collaboration_parent_id \
+     SET c.collaboration_parent_id = NULL, c.collaboration_child_number = NULL \
+     WHERE c.collaboration_parent_id IS NOT NULL AND p.collaboration_id IS NULL";
+
 /// Undoes what loads that never finished (killed, interrupted, or failed on --max-bad-ratio)
 /// left behind, so that loading their files again gives exactly what one clean load gives: their
 /// recorded lines (else they would count as duplicates), their rejects, the dictionary rows they
@@ -263,6 +271,14 @@ pub async fn recover(pool: &MySqlPool) -> Result<Vec<String>, LoadError> {
                 ("submission_agent", "agent"),
             ],
         ),
+        (
+            "collaborations",
+            vec![
+                ("resource_id", "resources"),
+                ("collaborations_os", "os"),
+                ("collaborations_agent", "agent"),
+            ],
+        ),
     ];
     for (table, columns) in refs {
         let conds: Vec<String> = columns
@@ -281,6 +297,7 @@ pub async fn recover(pool: &MySqlPool) -> Result<Vec<String>, LoadError> {
          WHERE s.submission_id IS NULL"
             .into(),
     );
+    sql.push(UNLINK_REMOVED_PARENTS.into());
     for (table, column) in DICTIONARIES {
         if let Some(m) = mark(table) {
             sql.push(format!("DELETE FROM `{table}` WHERE `{column}` >= {m}"));
@@ -349,6 +366,7 @@ pub async fn forget_file(
         ));
         for (table, column) in [
             ("observed_events", "observed_event_id"),
+            ("collaborations", "collaboration_id"),
             ("assessments", "assessment_id"),
             ("submissions", "submission_id"),
             ("ABExperiment", "event_table_id"),
@@ -380,6 +398,8 @@ pub async fn forget_file(
     sql.push(format!(
         "DELETE FROM EdxTrackEvent WHERE load_info_fk = '{load_info_id}'"
     ));
+    // Contributions of other files whose parent was removed wait for it again.
+    sql.push(UNLINK_REMOVED_PARENTS.into());
     // Assessments, of other files' events, of the submissions removed.
     sql.push(
         "DELETE a FROM assessments a LEFT JOIN submissions s ON s.submission_id = a.submission_id \

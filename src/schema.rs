@@ -36,6 +36,8 @@ pub enum Table {
     Assessments,
     /// `users`
     Users,
+    /// `collaborations` (MOOCdb's collaborating mode, EDUlib's `create_MOOCdb.sql`)
+    Collaborations,
     // json_to_relation
     /// `LoadInfo`
     LoadInfo,
@@ -65,7 +67,7 @@ pub enum Table {
 
 impl Table {
     /// All tables, in the order summaries list them.
-    pub const ALL: [Table; 23] = [
+    pub const ALL: [Table; 24] = [
         Table::EdxTrackEvent,
         Table::Answer,
         Table::CorrectMap,
@@ -88,11 +90,12 @@ impl Table {
         Table::Submissions,
         Table::Assessments,
         Table::Users,
+        Table::Collaborations,
         Table::Lines,
     ];
 
-    /// The MOOCdb tables, in `moocdb.sql`'s order.
-    pub const MOOCDB: [Table; 12] = [
+    /// The MOOCdb tables: `moocdb.sql`'s twelve in its order, then `collaborations`.
+    pub const MOOCDB: [Table; 13] = [
         Table::Os,
         Table::Agent,
         Table::Urls,
@@ -105,6 +108,7 @@ impl Table {
         Table::Submissions,
         Table::Assessments,
         Table::Users,
+        Table::Collaborations,
     ];
 
     /// The SQL table name.
@@ -122,6 +126,7 @@ impl Table {
             Table::Submissions => "submissions",
             Table::Assessments => "assessments",
             Table::Users => "users",
+            Table::Collaborations => "collaborations",
             Table::LoadInfo => "LoadInfo",
             Table::Answer => "Answer",
             Table::CorrectMap => "CorrectMap",
@@ -221,6 +226,22 @@ impl Table {
                 "assessment_timestamp",
             ],
             Table::Users => &["user_id"],
+            Table::Collaborations => &[
+                "collaboration_id",
+                "user_id",
+                "collaboration_type_id",
+                "collaboration_content",
+                "collaboration_timestamp",
+                "collaboration_parent_id",
+                "collaboration_child_number",
+                "collaborations_ip",
+                "collaborations_os",
+                "collaborations_agent",
+                "resource_id",
+                "collaboration_forum_id",
+                "collaboration_parent_forum_id",
+                "collaboration_content_truncated",
+            ],
             Table::LoadInfo => &["load_info_id", "load_date_time", "load_file"],
             Table::Answer => &["answer_id", "problem_id", "answer", "course_id"],
             Table::CorrectMap => &[

@@ -265,6 +265,10 @@ pub async fn commit_file(
                 .await
                 .map_err(&e)?;
         }
+        let e = err("linking forum contributions to their parents");
+        for sql in crate::moocdb::collaborations::LINK_STATEMENTS {
+            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(&e)?;
+        }
     }
     crate::ledger::finish_file(&mut *tx, file_id, counts, status).await?;
     tx.commit().await.map_err(&e)?;

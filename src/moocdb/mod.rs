@@ -4,6 +4,7 @@
 //! of known users and each user's staged event (whose duration is known only when the user's next
 //! event arrives) are kept in memory: they grow with distinct users and URLs, not with the log.
 
+pub mod collaborations;
 pub mod course_key;
 pub mod course_url;
 pub mod dictionary;
@@ -32,6 +33,7 @@ use crate::state::{StagedEvent, UserState};
 use crate::text_cache::TextCache;
 use user_record::{SharedText, UserRecord, write_observed_event};
 
+use collaborations::{CollaborationRow, Contribution, Contributions};
 use course_url::CourseUrl;
 use dictionary::Dictionary;
 use grading::{AUTOMATIC, Grading, submission_code};
@@ -233,6 +235,8 @@ pub struct MoocdbBuilder {
     graded: HashMap<(Fingerprint, i64), (NaiveDateTime, Box<str>)>,
     // ORA submissions, which peer, self and staff assessments grade.
     open_submissions: HashSet<String>,
+    // The file's forum and wiki contributions.
+    contributions: Contributions,
 }
 
 /// Who submits, where and when: the columns a submission shares with its event.
@@ -340,6 +344,7 @@ impl MoocdbBuilder {
             texts: HashSet::default(),
             graded: HashMap::default(),
             open_submissions: known.open_submissions.into_iter().collect(),
+            contributions: Contributions::default(),
         };
         for (user, problem, submission, time) in known.graded_submissions {
             b.graded
@@ -466,10 +471,53 @@ impl MoocdbBuilder {
             }
         }
         let course = self.course_of_event(event);
+        let mut first = None;
         for row in relations.rows() {
+            first = first.or(row.id);
             self.add_row(rows, event, relations, &row, course.as_deref())?;
         }
+        if let (Some(id), Some(course)) = (first, course) {
+            self.collaboration(rows, event, relations, &id, &course)?;
+        }
         Ok(())
+    }
+
+    /// The `collaborations` row of a forum or wiki contribution (`collaborations.rs`), on the
+    /// resource of its thread or wiki page under its course.
+    fn collaboration(
+        &mut self,
+        rows: &mut Rows,
+        event: &TrackingEvent,
+        relations: &RelationsOutcome,
+        id: &crate::identity::RowId,
+        course: &str,
+    ) -> Result<(), LoadError> {
+        let path = course_key::legacy_spelling(relations.event_type);
+        let Some(contribution) = Contribution::of(relations.event_type, &path, event) else {
+            return Ok(());
+        };
+        let domain = self.domain_or_default(event);
+        let uri = format!(
+            "{}/courses/{course}/{}",
+            domain.trim_end_matches('/'),
+            contribution.place.path()
+        );
+        let index = self.resource_node(rows, &uri)?;
+        let resource = self.resources.node(index).id;
+        let (os, agent) = self.agent_ids(rows, event.agent())?;
+        let (user, user_key) = (&relations.anon_screen_name, relations.anon_key);
+        self.user(user_key, user).store(rows)?;
+        let row = CollaborationRow {
+            id: id.as_str().to_string(),
+            user: *user,
+            contribution,
+            time: event.time,
+            ip: relations.ip_country,
+            os,
+            agent,
+            resource,
+        };
+        self.contributions.add(rows, user_key, row)
     }
 
     /// The course an event belongs to, `Org/Course/Run` in the legacy spelling: its context's
@@ -884,6 +932,7 @@ impl MoocdbBuilder {
     /// with [`changed_users`](Self::changed_users) and marked stored with
     /// [`clear_changed`](Self::clear_changed).
     pub fn end_of_file(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
+        self.contributions.end_of_file(rows)?;
         for user in self.changed_records() {
             if let Some(event) = &user.staged {
                 write_observed_event(rows, &user.name.text(), event, None)?;
