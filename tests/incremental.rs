@@ -69,8 +69,140 @@ fn synthetic_lines(copies: usize) -> Vec<String> {
                 &format!("\"username\": \"c{c}learner"),
             ));
         }
+        out.extend(forum_lines(&format!("c{c}"), 2026));
     }
     out
+}
+
+/// A forum conversation of the users `<prefix>poster` and `<prefix>replier`, in `year`: a
+/// thread, a response, a comment and a vote, as explicit events (a comment's twin implicit
+/// request among them), and a reply to a thread the lines never create.
+fn forum_lines(prefix: &str, year: u32) -> Vec<String> {
+    let course = "course-v1:DemoX+Loader201+2026_T1";
+    let event = |user: &str, minute: u32, name: &str, body: &str| {
+        format!(
+            r#"{{"username": "{prefix}{user}", "event_source": "server", "event_type": "{name}", "time": "{year}-03-02T10:{minute:02}:00.000000+00:00", "ip": "198.51.100.7", "agent": "Mozilla/5.0", "host": "courses.example.org", "page": null, "context": {{"course_id": "{course}", "user_id": 7, "org_id": "DemoX", "path": "/event"}}, "event": {body}}}"#
+        )
+    };
+    let thread = format!("{prefix}thread");
+    let response = format!("{prefix}response");
+    vec![
+        // The comment and its vote come before the response and thread they belong to.
+        event(
+            "poster",
+            4,
+            "edx.forum.comment.created",
+            &format!(
+                r#"{{"body": "A comment", "truncated": false, "commentable_id": "d1", "discussion": {{"id": "{thread}"}}, "response": {{"id": "{response}"}}, "id": "{prefix}comment"}}"#
+            ),
+        ),
+        event(
+            "poster",
+            4,
+            &format!("/courses/{course}/discussion/comments/{response}/reply"),
+            r#""{\"POST\": {\"body\": [\"A comment\"]}, \"GET\": {}}""#,
+        ),
+        event(
+            "replier",
+            5,
+            "edx.forum.thread.voted",
+            &format!(
+                r#"{{"vote_value": "up", "undo_vote": false, "commentable_id": "d1", "id": "{thread}"}}"#
+            ),
+        ),
+        event(
+            "poster",
+            1,
+            "edx.forum.thread.created",
+            &format!(
+                r#"{{"title": "A question", "body": "Why?", "truncated": false, "commentable_id": "d1", "id": "{thread}"}}"#
+            ),
+        ),
+        event(
+            "replier",
+            2,
+            "edx.forum.response.created",
+            &format!(
+                r#"{{"body": "Because.", "truncated": true, "commentable_id": "d1", "discussion": {{"id": "{thread}"}}, "id": "{response}"}}"#
+            ),
+        ),
+        event(
+            "replier",
+            6,
+            &format!("/courses/{course}/discussion/threads/{prefix}elsewhere/reply"),
+            r#""{\"POST\": {\"body\": [\"Me too\"]}, \"GET\": {}}""#,
+        ),
+    ]
+}
+
+/// Forum contributions name their parent by the forum's id: a parent loaded by a later run
+/// links the contributions an earlier run loaded, and siblings are numbered in time order,
+/// however the lines were split.
+#[tokio::test]
+async fn forum_parents_loaded_later_link_their_children() {
+    let lines = forum_lines("f", 2026);
+    let dir = tempfile::tempdir().unwrap();
+    let (children, parents) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    // The first file holds the comment, its twin request and the vote; the second, loaded by a
+    // second run, the thread and the response they belong to.
+    write_lines(&children, &lines[..3]);
+    write_lines(&parents, &lines[3..]);
+    let (split, _) = fresh_database("forum_split").await;
+    load(options(&split, &[&children])).await;
+    let links = "SELECT c.collaboration_type_id, c.collaboration_content, \
+           p.collaboration_content, c.collaboration_child_number \
+         FROM collaborations c LEFT JOIN collaborations p \
+           ON p.collaboration_id = c.collaboration_parent_id \
+         ORDER BY c.collaboration_timestamp, c.collaboration_type_id";
+    type Link = (i32, Option<String>, Option<String>, Option<i32>);
+    let first: Vec<Link> = sqlx::query_as(links)
+        .fetch_all(&pool(&split).await)
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        vec![
+            (3, Some("A comment".into()), None, Some(1)),
+            (5, Some("up".into()), None, Some(1)),
+        ],
+        "the twin request is not a second comment; parents not loaded yet"
+    );
+    load(options(&split, &[&parents])).await;
+    let (whole, _) = fresh_database("forum_whole").await;
+    let one = dir.path().join("all.log");
+    write_lines(&one, &lines);
+    load(options(&whole, &[&one])).await;
+    let expected: Vec<Link> = vec![
+        (1, Some("Why?".into()), None, None),
+        (2, Some("Because.".into()), Some("Why?".into()), Some(1)),
+        (
+            3,
+            Some("A comment".into()),
+            Some("Because.".into()),
+            Some(1),
+        ),
+        (5, Some("up".into()), Some("Why?".into()), Some(1)),
+        (2, Some("Me too".into()), None, Some(1)),
+    ];
+    for url in [&split, &whole] {
+        let got: Vec<Link> = sqlx::query_as(links)
+            .fetch_all(&pool(url).await)
+            .await
+            .unwrap();
+        assert_eq!(got, expected, "{url}");
+    }
+    let truncated: Vec<Option<i8>> = sqlx::query_scalar(
+        "SELECT collaboration_content_truncated FROM collaborations \
+         ORDER BY collaboration_timestamp, collaboration_type_id",
+    )
+    .fetch_all(&pool(&whole).await)
+    .await
+    .unwrap();
+    assert_eq!(
+        truncated,
+        vec![Some(0), Some(1), Some(0), None, Some(0)],
+        "edX's flag, and a request's own"
+    );
 }
 
 fn write_lines(path: &Path, lines: &[String]) {
@@ -161,7 +293,11 @@ async fn reading_on_the_transforms_own_thread_gives_the_same_database() {
     let mut o = options(&one, &paths[..1]);
     o.reading_thread = false;
     let s = load(o).await;
-    assert_eq!((s.files, s.lines), (1, 314));
+    assert_eq!(
+        (s.files, s.lines),
+        (1, 320),
+        "a copy: the sample log and its forum lines"
+    );
     let mut o = options(&one, &paths);
     o.reading_thread = false;
     let s = load(o).await;

@@ -208,7 +208,9 @@ async fn videos_are_lectures_of_their_course() {
 ///   (`submission_attempt_number > 0`) by problem block; an attempt is correct when every part
 ///   it answered is assessed 1;
 /// * unique videos played: distinct video ids of `play_video` events' resources;
-/// * textbook pages viewed: `book` events.
+/// * textbook pages viewed: `book` events;
+/// * discussion posts, responses and comments: `collaborations` of types 1, 2 and 3 (a
+///   contribution is active on its day too, as the observed event it also is).
 const ENGAGEMENT: &str = "
 WITH
 graded AS (
@@ -234,7 +236,10 @@ facts AS (
   UNION ALL SELECT user_id, ts, 'correct', block FROM attempts WHERE correct
   UNION ALL SELECT user_id, ts, 'video', REGEXP_SUBSTR(uri, '/video(alpha)?/[^/]+')
     FROM seen WHERE type = 'play_video'
-  UNION ALL SELECT user_id, ts, 'book', NULL FROM seen WHERE type = 'book'),
+  UNION ALL SELECT user_id, ts, 'book', NULL FROM seen WHERE type = 'book'
+  UNION ALL SELECT user_id, collaboration_timestamp, CONCAT('forum', collaboration_type_id), NULL
+    FROM collaborations WHERE collaboration_type_id IN (1, 2, 3)
+      AND collaboration_timestamp >= '2015-04-06' AND collaboration_timestamp < '2015-04-20'),
 periods AS (
   SELECT facts.*, CASE ?
     WHEN 'daily' THEN DATE(ts)
@@ -247,17 +252,21 @@ SELECT DATE_FORMAT(period, '%Y-%m-%d'), user_id,
   CAST(SUM(kind = 'attempt') AS SIGNED),
   COUNT(DISTINCT CASE WHEN kind = 'correct' THEN what END),
   COUNT(DISTINCT CASE WHEN kind = 'video' THEN what END),
-  CAST(SUM(kind = 'book') AS SIGNED)
+  CAST(SUM(kind = 'book') AS SIGNED),
+  CAST(SUM(kind = 'forum1') AS SIGNED),
+  CAST(SUM(kind = 'forum2') AS SIGNED),
+  CAST(SUM(kind = 'forum3') AS SIGNED)
 FROM periods GROUP BY period, user_id";
 
-/// A row of [`ENGAGEMENT`]: period, user, then the six counts.
-type EngagementRow = (String, String, i64, i64, i64, i64, i64, i64);
+/// A row of [`ENGAGEMENT`]: period, user, then the nine counts.
+type EngagementRow = (String, String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
 /// `student_engagement`'s columns that MOOCdb's observing and submitting tables hold, per
 /// course, user and period (day, week ending Sunday, the whole interval), for the three courses
 /// of `student_engagement_acceptance_tracking.log`, each loaded into its own database. edX
 /// lists only enrolled users (MOOCdb knows no enrolment): its rows are compared, and a user it
-/// lists with no activity has none here. The discussion columns are the collaborations'.
+/// lists with no activity has none here. Votes are compared on `student_forum_activity.log`,
+/// the log edX's vote counts come from.
 #[tokio::test]
 async fn student_engagement_matches_per_course_and_period() {
     let Some(shared) = shared("student_engagement_matches_per_course_and_period") else {
@@ -272,6 +281,9 @@ async fn student_engagement_matches_per_course_and_period() {
         "Unique Problems Correct",
         "Unique Videos Played",
         "Textbook Pages Viewed",
+        "Discussion Posts",
+        "Discussion Responses",
+        "Discussion Comments",
     ];
     let mut databases: BTreeMap<String, String> = BTreeMap::new();
     let mut compared = 0;
@@ -309,7 +321,7 @@ async fn student_engagement_matches_per_course_and_period() {
                     let row = ours
                         .iter()
                         .find(|r| r.0 == cells[date] && r.1 == user)
-                        .map(|r| [r.2, r.3, r.4, r.5, r.6, r.7])
+                        .map(|r| [r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10])
                         .unwrap_or_default();
                     let theirs: Vec<i64> = std::iter::once(days)
                         .chain(columns.iter().map(|c| at(c).unwrap()))
@@ -319,7 +331,8 @@ async fn student_engagement_matches_per_course_and_period() {
                         row.to_vec(),
                         theirs,
                         "{period} {course} {} {}: days, problems attempted, attempts, \
-                         problems correct, videos, textbook pages",
+                         problems correct, videos, textbook pages, discussion posts, \
+                         responses, comments",
                         cells[date],
                         cells[at("Username").unwrap()]
                     );
@@ -338,8 +351,9 @@ type ModuleEngagementRow = (String, String, String, String, String, String, i64)
 
 /// `test_module_engagement.py`'s rows: per day, course, user and entity, the problem attempts
 /// (graded submissions by block), problems completed (attempts every part of which is assessed
-/// 1), videos viewed (`play_video` events by video id) and discussion contributions (forum
-/// posts, responses and comments, by day and user: MOOCdb does not keep the discussion's id),
+/// 1), videos viewed (`play_video` events by video id) and discussion contributions (posts,
+/// responses and comments in `collaborations`, by day and user; their discussion is their
+/// resource, which edX names by its `commentable_id`),
 /// from the logs of 2015-04-13 and 2015-04-16, one database per course. edX's anonymous row
 /// (an empty username, kept as `ANONYMOUS USER` in one of its cases) is the user whose name
 /// is empty here.
@@ -571,9 +585,9 @@ async fn module_engagement_matches_per_course() {
              UNION ALL SELECT DATE_FORMAT(ts, '%Y-%m-%d'), user_id, 'video', \
                REGEXP_REPLACE(REGEXP_SUBSTR(uri, '/video(alpha)?/[^/]+'), '.*/', ''), 'viewed', \
                COUNT(*) FROM seen WHERE type = 'play_video' GROUP BY 1, 2, 4 \
-             UNION ALL SELECT DATE_FORMAT(ts, '%Y-%m-%d'), user_id, 'discussion', '', \
-               'contributed', COUNT(*) FROM seen WHERE type LIKE 'edx.forum.%.created' \
-               GROUP BY 1, 2",
+             UNION ALL SELECT DATE_FORMAT(collaboration_timestamp, '%Y-%m-%d'), user_id, \
+               'discussion', '', 'contributed', COUNT(*) FROM collaborations \
+               WHERE collaboration_type_id IN (1, 2, 3) GROUP BY 1, 2",
         )
         .fetch_all(&pool)
         .await
@@ -587,4 +601,106 @@ async fn module_engagement_matches_per_course() {
     }
     ours.sort();
     assert_eq!(ours, theirs);
+}
+
+/// `student_engagement`'s forum columns of `student_forum_activity.log` (edX's per-student
+/// engagement test): per user, posts, responses and comments, up-votes given (an undone vote
+/// counts -1) and up-votes received (the votes on the user's posts, through the vote's parent).
+/// Every collaboration's user, type, parent and resource exists.
+#[tokio::test]
+async fn forum_activity_is_collaborations() {
+    let Some(shared) = shared("forum_activity_is_collaborations") else {
+        return;
+    };
+    let log = shared.join("corpus/edx-analytics-pipeline/student_forum_activity.log");
+    let (url, _) = fresh_database("oracle_forum").await;
+    let mut o = options(&url, &[&log]);
+    o.max_bad_ratio = 1.0;
+    load(o).await;
+    let pool = pool(&url).await;
+    let ours: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT u.user_id, \
+           (SELECT COUNT(*) FROM collaborations c WHERE c.user_id = u.user_id \
+              AND c.collaboration_type_id = 1), \
+           (SELECT COUNT(*) FROM collaborations c WHERE c.user_id = u.user_id \
+              AND c.collaboration_type_id = 2), \
+           (SELECT COUNT(*) FROM collaborations c WHERE c.user_id = u.user_id \
+              AND c.collaboration_type_id = 3), \
+           (SELECT CAST(COALESCE(SUM(CASE c.collaboration_content WHEN 'up' THEN 1 \
+              WHEN 'undo up' THEN -1 ELSE 0 END), 0) AS SIGNED) FROM collaborations c \
+              WHERE c.user_id = u.user_id AND c.collaboration_type_id = 5), \
+           (SELECT CAST(COALESCE(SUM(CASE v.collaboration_content WHEN 'up' THEN 1 \
+              WHEN 'undo up' THEN -1 ELSE 0 END), 0) AS SIGNED) \
+              FROM collaborations v JOIN collaborations p \
+                ON p.collaboration_id = v.collaboration_parent_id \
+              WHERE p.user_id = u.user_id AND v.collaboration_type_id = 5) \
+         FROM users u ORDER BY u.user_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut expected: Vec<(String, i64, i64, i64, i64, i64)> = [
+        ("audit", 1, 0, 0, 3, 1),
+        ("honor", 1, 1, 0, 0, 2),
+        ("staff", 2, 0, 0, 1, 2),
+        ("verified", 0, 0, 1, 1, 0),
+    ]
+    .into_iter()
+    .map(|(u, a, b, c, d, e)| (anon_screen_name(u), a, b, c, d, e))
+    .collect();
+    expected.sort();
+    assert_eq!(
+        ours, expected,
+        "posts, responses, comments, votes given, received"
+    );
+    for (what, sql) in [
+        (
+            "user",
+            "SELECT COUNT(*) FROM collaborations c LEFT JOIN users u USING (user_id) \
+             WHERE u.user_id IS NULL",
+        ),
+        (
+            "type",
+            "SELECT COUNT(*) FROM collaborations c LEFT JOIN collaboration_types t \
+             USING (collaboration_type_id) WHERE t.collaboration_type_id IS NULL",
+        ),
+        (
+            "parent",
+            "SELECT COUNT(*) FROM collaborations c LEFT JOIN collaborations p \
+             ON p.collaboration_id = c.collaboration_parent_id \
+             WHERE c.collaboration_parent_id IS NOT NULL AND p.collaboration_id IS NULL",
+        ),
+        (
+            "resource",
+            "SELECT COUNT(*) FROM collaborations c LEFT JOIN resources r USING (resource_id) \
+             WHERE r.resource_id IS NULL",
+        ),
+    ] {
+        let dangling: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        assert_eq!(dangling, 0, "collaborations' {what} points nowhere");
+    }
+    // Every vote and reply found its parent, in its discussion's thread under the course.
+    let unlinked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM collaborations WHERE collaboration_parent_forum_id IS NOT NULL \
+         AND collaboration_parent_id IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(unlinked, 0);
+    let places: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT r.resource_uri, t.resource_type_content FROM collaborations c \
+         JOIN resources r USING (resource_id) \
+         JOIN resource_types t ON t.resource_type_id = r.resource_type_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(!places.is_empty());
+    for (uri, content) in places {
+        assert!(
+            uri.contains("/courses/ForumX/1/1/discussion/forum/") && content == "forum",
+            "{uri}: {content}"
+        );
+    }
 }
