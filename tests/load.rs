@@ -125,6 +125,44 @@ async fn cli_json_follows_the_contract() {
 }
 
 #[tokio::test]
+async fn cli_quiet_prints_only_warnings_errors_and_json() {
+    let (url, _) = fresh_database("cli_quiet").await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracking.log");
+    std::fs::copy(data("sample.log"), &log).unwrap();
+    let log = log.to_str().unwrap();
+    let no_summary = |stderr: &str| {
+        for said in ["Loaded", "Rows written", "INFO", "already loaded"] {
+            assert!(!stderr.contains(said), "{said:?} on stderr: {stderr}");
+        }
+    };
+
+    let (code, stdout, stderr) = moocdb(&["load", "-q", "--database-url", &url, log]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "", "nothing on stdout");
+    no_summary(&stderr);
+
+    // With --json, the object alone; and the informational "already loaded" is not said.
+    let (code, stdout, stderr) = moocdb(&["load", "-q", "--json", "--database-url", &url, log]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert!(v.is_object(), "{stdout}");
+    assert_eq!(v["skipped_files"], 1, "{stdout}");
+    no_summary(&stderr);
+
+    // A warning is still given: the file changed where it had been loaded.
+    let text = std::fs::read_to_string(log).unwrap();
+    std::fs::write(log, text.replacen("\"event_type\"", "\"event_type\" ", 1)).unwrap();
+    let (code, stdout, stderr) = moocdb(&["load", "-q", "--database-url", &url, log]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("WARN"), "{stderr}");
+    assert!(stderr.contains("changed since it was loaded"), "{stderr}");
+    no_summary(&stderr);
+}
+
+#[tokio::test]
 async fn a_mostly_bad_file_fails_loudly() {
     let (url, _) = fresh_database("bad_ratio").await;
     // A copy last modified an hour ago: not a live log, so its unterminated, truncated last line
