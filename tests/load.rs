@@ -712,6 +712,58 @@ fn no_file_is_written_during_a_load() {
 }
 
 #[tokio::test]
+async fn a_percent_encoded_database_name_is_used_decoded() {
+    let name = "t_ünï-code {course}";
+    let encoded = "t_%C3%BCn%C3%AF-code%20%7Bcourse%7D";
+    let admin = pool(&format!("{}/mysql", server_url())).await;
+    for db in [name, &format!("{name}_private"), encoded] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS `{db}`"
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
+    }
+    let url = format!("{}/{encoded}", server_url());
+    let sample = data("sample.log");
+    let (code, stdout, stderr) =
+        moocdb(&["load", "--database-url", &url, sample.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("into `{name}`")), "{stdout}");
+    let exists = |db: String| {
+        let admin = admin.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            )
+            .bind(db)
+            .fetch_one(&admin)
+            .await
+            .unwrap()
+                == 1
+        }
+    };
+    assert!(exists(name.to_string()).await);
+    assert!(exists(format!("{name}_private")).await);
+    assert!(!exists(encoded.to_string()).await);
+    let events: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM `{name}`.EdxTrackEvent"
+    )))
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(events > 0);
+
+    // `moocdb status` reads the same database back.
+    let (code, stdout, stderr) = moocdb(&["status", "--database-url", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("Database {name}: 1 file")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
 async fn no_pii_writes_no_private_database() {
     let (url, db) = fresh_database("no_pii").await;
     let mut o = options(&url, &[&data("sample.log")]);
