@@ -129,7 +129,8 @@ pub struct LoadArgs {
     /// without it a changed file is reported and left alone.
     #[arg(long, value_name = "FILE")]
     pub reload: Vec<PathBuf>,
-    /// No progress output.
+    /// Only warnings and errors: no progress, no summary, no informational messages (the
+    /// --json object is still printed; -v or MOOCDB_LOG still choose more log output).
     #[arg(short, long)]
     pub quiet: bool,
     /// Tracking logs: files, directories (walked in name order) or `-` for stdin.
@@ -195,10 +196,11 @@ impl LoadArgs {
 }
 
 /// Sends log output to standard error: what `MOOCDB_LOG` asks for (a `tracing` filter) when it
-/// is set and valid, else info, debug (`-v`) or trace (`-vv`) from the loader and warnings from
-/// the crates it uses.
-pub fn init_logging(verbose: u8) {
+/// is set and valid, else info (warnings only when `quiet`), debug (`-v`) or trace (`-vv`) from
+/// the loader, and warnings from the crates it uses.
+pub fn init_logging(verbose: u8, quiet: bool) {
     let filter = match verbose {
+        0 if quiet => "warn",
         0 => "info",
         1 => "debug",
         _ => "trace",

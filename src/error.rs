@@ -24,6 +24,16 @@ pub enum LoadError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A database name the server cannot hold (after percent-decoding the URL's).
+    #[error("cannot use database name `{name}`: {reason}; {advice}")]
+    BadDatabaseName {
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+        /// How to choose another.
+        advice: String,
+    },
     /// The server could not be reached or refused the login.
     #[error("cannot connect to {url}: {message}. {advice}")]
     Connect {

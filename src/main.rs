@@ -14,7 +14,8 @@ use moocdb_loader::progress::Progress;
 fn main() -> ExitCode {
     memory::without_transparent_huge_pages();
     let cli = Cli::parse();
-    cli::init_logging(cli.verbose);
+    let quiet = matches!(&cli.command, Command::Load(args) if args.quiet);
+    cli::init_logging(cli.verbose, quiet);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -58,7 +59,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let json = args.json;
+    let (json, quiet) = (args.json, args.quiet);
     let progress = Progress::new(args.progress_mode());
     let options = args.into_options();
     let stop = Arc::new(AtomicBool::new(false));
@@ -75,11 +76,18 @@ async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     for advice in &summary.advice {
         tracing::info!("server tuning: {advice}");
     }
+    // The summary goes to stdout, or to stderr when stdout carries the JSON object; --quiet
+    // leaves it out.
+    if !quiet {
+        let text = moocdb_loader::report::load_summary(&summary);
+        if json {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    }
     if json {
-        eprint!("{}", moocdb_loader::report::load_summary(&summary));
         println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        print!("{}", moocdb_loader::report::load_summary(&summary));
     }
     Ok(ExitCode::SUCCESS)
 }

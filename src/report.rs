@@ -3,64 +3,218 @@
 use std::fmt::Write;
 
 use crate::load::LoadSummary;
+use crate::schema::Table;
 use crate::status::DatabaseStatus;
 
-/// The end-of-load summary: files, lines, events, rejects, rows per table, time and rate.
+/// The end-of-load summary, in sentences: what was loaded where, how fast and how; then only
+/// what did not simply load (grown, skipped or changed files, rejected, duplicate and skipped
+/// lines, events left out), each when it happened; then the rows written per table.
 pub fn load_summary(s: &LoadSummary) -> String {
     let mut out = String::new();
-    let rate = if s.elapsed_s > 0.0 {
-        s.lines as f64 / s.elapsed_s
+    let dry_run = s.method == "none";
+    let time = duration(s.elapsed_s);
+    let rate = if s.lines > 0 && s.elapsed_s > 0.0 {
+        let per_second = (s.lines as f64 / s.elapsed_s).round() as u64;
+        format!(", {} lines/s", thousands(per_second))
     } else {
-        0.0
+        String::new()
     };
-    let method = if s.method == "none" {
-        "no database (dry run)".to_string()
-    } else {
-        format!("method {}", s.method)
-    };
-    let _ = writeln!(
-        out,
-        "Loaded {} file(s) ({} grown, only their new lines), {} already loaded, in {:.2} s with {} ({:.0} lines/s)",
-        s.files, s.grown_files, s.skipped_files, s.elapsed_s, method, rate
+    let read = format!(
+        "{} ({}, {})",
+        counted(s.files, "file", "files"),
+        counted(s.lines, "line", "lines"),
+        counted(s.events, "event", "events")
     );
-    for f in &s.changed_files {
-        let _ = writeln!(out, "  CHANGED since it was loaded, left alone: {f}");
+    let into = match &s.database {
+        Some(db) => format!(" into `{db}`"),
+        None => String::new(),
+    };
+    let method = match s.method.as_str() {
+        "infile" => ", with LOAD DATA LOCAL INFILE",
+        "insert" => ", with multi-row INSERT",
+        _ => "",
+    };
+    if dry_run {
+        let _ = writeln!(
+            out,
+            "Dry run: read {read} in {time}{rate}; nothing was written to a database."
+        );
+    } else if s.files == 0 {
+        let _ = writeln!(out, "Loaded nothing new{into} (in {time}).");
+    } else {
+        let _ = writeln!(out, "Loaded {read}{into} in {time}{rate}{method}.");
     }
-    let _ = writeln!(
-        out,
-        "  lines {}  events {}  rejected {}  duplicates {}  skipped {}",
-        s.lines, s.events, s.rejected, s.duplicates, s.skipped
-    );
+
+    if s.grown_files > 0 {
+        let (had, their) = if s.grown_files == 1 {
+            ("it was", "its")
+        } else {
+            ("they were", "their")
+        };
+        let _ = writeln!(
+            out,
+            "{} had grown since {had} loaded: only {their} new lines were read.",
+            counted(s.grown_files, "file", "files")
+        );
+    }
+    if s.skipped_files > 0 {
+        let was = if s.skipped_files == 1 { "was" } else { "were" };
+        let _ = writeln!(
+            out,
+            "{} already loaded {was} skipped.",
+            counted(s.skipped_files, "file", "files")
+        );
+    }
+    for f in &s.changed_files {
+        let _ = writeln!(
+            out,
+            "Left alone: {f} changed since it was loaded (give --reload {f} to replace its rows)."
+        );
+    }
+    if s.rejected > 0 {
+        let where_ = if dry_run {
+            ""
+        } else {
+            ": each is stored with its file, line number and reason in moocdb_loader_rejects (see `moocdb status`)"
+        };
+        let _ = writeln!(
+            out,
+            "{} rejected{where_}.",
+            counted(s.rejected, "line", "lines")
+        );
+    }
+    if s.duplicates > 0 {
+        let _ = writeln!(
+            out,
+            "{} left out, as {} an event already loaded.",
+            counted(s.duplicates, "duplicate line", "duplicate lines"),
+            if s.duplicates == 1 {
+                "it repeats"
+            } else {
+                "each repeats"
+            }
+        );
+    }
+    let lines_without_events = s.skipped.saturating_sub(s.other_course_events);
+    if lines_without_events > 0 {
+        let _ = writeln!(
+            out,
+            "{} without an event (blank, comment) skipped.",
+            counted(lines_without_events, "line", "lines")
+        );
+    }
     if s.other_course_events > 0 {
         let _ = writeln!(
             out,
-            "  {} events of other courses left out (--course-id)",
-            s.other_course_events
+            "{} left out (--course-id).",
+            counted(
+                s.other_course_events,
+                "event of another course",
+                "events of other courses"
+            )
         );
     }
     for (reason, n) in &s.events_not_stored {
-        let _ = writeln!(out, "  {n} events not stored: {reason}");
-    }
-    if s.rejected > 0 {
         let _ = writeln!(
             out,
-            "  rejected lines are stored with file, line and reason in moocdb_loader_rejects"
+            "{} stored in no table: {reason}.",
+            counted(*n, "event", "events")
         );
     }
-    let label = if s.method == "none" {
-        "rows produced"
-    } else {
-        "rows written"
+
+    // Rows per table, in the tables' order, under the database that holds them.
+    let rows = |private: bool| -> Vec<(&str, u64)> {
+        Table::ALL
+            .iter()
+            .filter(|t| t.is_private() == private)
+            .filter_map(|t| s.rows.get_key_value(t.name()))
+            .chain(
+                // Any table of another name: with the course's.
+                s.rows
+                    .iter()
+                    .filter(|(name, _)| !private && !Table::ALL.iter().any(|t| t.name() == *name)),
+            )
+            .filter(|(_, n)| **n > 0)
+            .map(|(name, n)| (name.as_str(), *n))
+            .collect()
     };
-    if s.rows.is_empty() {
-        let _ = writeln!(out, "  {label}: none");
+    let (course, private) = (rows(false), rows(true));
+    let width = course
+        .iter()
+        .chain(&private)
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    let number_width = course
+        .iter()
+        .chain(&private)
+        .map(|(_, n)| thousands(*n).len())
+        .max()
+        .unwrap_or(0);
+    let list = |out: &mut String, heading: String, rows: &[(&str, u64)]| {
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "{heading}:");
+        for (name, n) in rows {
+            let _ = writeln!(out, "  {name:<width$}  {:>number_width$}", thousands(*n));
+        }
+    };
+    if dry_run {
+        let both: Vec<(&str, u64)> = course.iter().chain(&private).copied().collect();
+        list(&mut out, "Rows a load would write".to_string(), &both);
     } else {
-        let _ = writeln!(out, "  {label}:");
-        for (table, n) in &s.rows {
-            let _ = writeln!(out, "    {table:<16} {n:>10}");
+        let course_db = s.database.as_deref().unwrap_or("the course database");
+        list(&mut out, format!("Rows written to `{course_db}`"), &course);
+        let private_db = s
+            .private_database
+            .as_deref()
+            .unwrap_or("the private database");
+        list(
+            &mut out,
+            format!("Rows written to `{private_db}`"),
+            &private,
+        );
+        if s.files > 0 && course.is_empty() && private.is_empty() {
+            let _ = writeln!(out, "No rows written.");
         }
     }
     out
+}
+
+/// `n` with its noun, singular or plural, and thousands separators: "1 file", "1,204 files".
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// `n` with a comma between each group of three digits: "1,204,551".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// Seconds as a person reads them: "0.42 s", "12.3 s", "4 min 05 s", "2 h 07 min".
+fn duration(seconds: f64) -> String {
+    if seconds < 9.995 {
+        format!("{seconds:.2} s")
+    } else if seconds < 59.95 {
+        format!("{seconds:.1} s")
+    } else {
+        let s = seconds.round() as u64;
+        if s < 3600 {
+            format!("{} min {:02} s", s / 60, s % 60)
+        } else {
+            let m = (s + 30) / 60;
+            format!("{} h {:02} min", m / 60, m % 60)
+        }
+    }
 }
 
 /// The `moocdb status` report.
@@ -93,4 +247,167 @@ pub fn status(s: &DatabaseStatus) -> String {
         let _ = writeln!(out, "    {table:<16} {n:>10}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A load of three files that went without a hitch.
+    fn plain_load() -> LoadSummary {
+        LoadSummary {
+            files: 3,
+            lines: 1_204_000,
+            events: 1_204_000,
+            method: "infile".into(),
+            elapsed_s: 12.3,
+            rows: [
+                ("EdxTrackEvent", 1_204_000),
+                ("EventIp", 1_204_000),
+                ("users", 2_000),
+            ]
+            .into_iter()
+            .map(|(t, n)| (t.to_string(), n))
+            .collect(),
+            database: Some("course_db".into()),
+            private_database: Some("course_db_private".into()),
+            ..LoadSummary::default()
+        }
+    }
+
+    #[test]
+    fn a_plain_load_says_only_what_happened() {
+        let text = load_summary(&plain_load());
+        let first = text.lines().next().unwrap();
+        assert_eq!(
+            first,
+            "Loaded 3 files (1,204,000 lines, 1,204,000 events) into `course_db` in 12.3 s, \
+             97,886 lines/s, with LOAD DATA LOCAL INFILE."
+        );
+        for absent in [
+            "grown",
+            "already loaded",
+            "rejected",
+            "duplicate",
+            "skipped",
+            "left out",
+            "no table",
+            "(s)",
+            " 0 ",
+        ] {
+            assert!(!text.contains(absent), "{absent:?} in:\n{text}");
+        }
+        // Rows under the database that holds them, in the tables' order.
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            rows,
+            [
+                "Rows written to `course_db`:",
+                "  EdxTrackEvent  1,204,000",
+                "  users              2,000",
+                "Rows written to `course_db_private`:",
+                "  EventIp        1,204,000",
+            ]
+        );
+    }
+
+    #[test]
+    fn what_did_not_simply_load_is_said_when_it_happened() {
+        let mut s = plain_load();
+        s.method = "insert".into();
+        s.lines = 1_204_551 + 1_040;
+        s.grown_files = 1;
+        s.skipped_files = 2;
+        s.rejected = 551;
+        s.duplicates = 1;
+        s.skipped = 40 + 1_000;
+        s.other_course_events = 1_000;
+        s.changed_files = vec!["logs/tracking.log-1".into()];
+        s.events_not_stored = [("server ping".to_string(), 35)].into_iter().collect();
+        let text = load_summary(&s);
+        for expected in [
+            "with multi-row INSERT.",
+            "\n1 file had grown since it was loaded: only its new lines were read.\n",
+            "\n2 files already loaded were skipped.\n",
+            "\nLeft alone: logs/tracking.log-1 changed since it was loaded (give --reload \
+             logs/tracking.log-1 to replace its rows).\n",
+            "\n551 lines rejected: each is stored with its file, line number and reason in \
+             moocdb_loader_rejects (see `moocdb status`).\n",
+            "\n1 duplicate line left out, as it repeats an event already loaded.\n",
+            "\n40 lines without an event (blank, comment) skipped.\n",
+            "\n1,000 events of other courses left out (--course-id).\n",
+            "\n35 events stored in no table: server ping.\n",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+        }
+
+        // And in the singular and plural the other way round.
+        s.grown_files = 2;
+        s.skipped_files = 1;
+        s.rejected = 1;
+        s.duplicates = 2;
+        s.skipped = 1 + 1;
+        s.other_course_events = 1;
+        let text = load_summary(&s);
+        for expected in [
+            "\n2 files had grown since they were loaded: only their new lines were read.\n",
+            "\n1 file already loaded was skipped.\n",
+            "\n1 line rejected: ",
+            "\n2 duplicate lines left out, as each repeats an event already loaded.\n",
+            "\n1 line without an event (blank, comment) skipped.\n",
+            "\n1 event of another course left out (--course-id).\n",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn nothing_new_and_dry_runs_say_so() {
+        let nothing = LoadSummary {
+            skipped_files: 1,
+            method: "infile".into(),
+            elapsed_s: 0.31,
+            database: Some("course_db".into()),
+            ..LoadSummary::default()
+        };
+        assert_eq!(
+            load_summary(&nothing),
+            "Loaded nothing new into `course_db` (in 0.31 s).\n\
+             1 file already loaded was skipped.\n"
+        );
+
+        let mut dry = plain_load();
+        dry.method = "none".into();
+        dry.files = 1;
+        dry.rejected = 2;
+        dry.database = None;
+        dry.private_database = None;
+        let text = load_summary(&dry);
+        assert!(
+            text.starts_with(
+                "Dry run: read 1 file (1,204,000 lines, 1,204,000 events) in 12.3 s, \
+                 97,886 lines/s; nothing was written to a database.\n2 lines rejected.\n\
+                 Rows a load would write:\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("moocdb_loader_rejects") && !text.contains("Rows written"));
+    }
+
+    #[test]
+    fn numbers_and_times_read_plainly() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_204_551), "1,204,551");
+        assert_eq!(counted(1, "file", "files"), "1 file");
+        assert_eq!(counted(0, "file", "files"), "0 files");
+        assert_eq!(duration(0.4249), "0.42 s");
+        assert_eq!(duration(9.999), "10.0 s");
+        assert_eq!(duration(12.34), "12.3 s");
+        assert_eq!(duration(59.96), "1 min 00 s");
+        assert_eq!(duration(245.0), "4 min 05 s");
+        assert_eq!(duration(3599.6), "1 h 00 min");
+        assert_eq!(duration(7620.0), "2 h 07 min");
+    }
 }

@@ -125,6 +125,44 @@ async fn cli_json_follows_the_contract() {
 }
 
 #[tokio::test]
+async fn cli_quiet_prints_only_warnings_errors_and_json() {
+    let (url, _) = fresh_database("cli_quiet").await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracking.log");
+    std::fs::copy(data("sample.log"), &log).unwrap();
+    let log = log.to_str().unwrap();
+    let no_summary = |stderr: &str| {
+        for said in ["Loaded", "Rows written", "INFO", "already loaded"] {
+            assert!(!stderr.contains(said), "{said:?} on stderr: {stderr}");
+        }
+    };
+
+    let (code, stdout, stderr) = moocdb(&["load", "-q", "--database-url", &url, log]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "", "nothing on stdout");
+    no_summary(&stderr);
+
+    // With --json, the object alone; and the informational "already loaded" is not said.
+    let (code, stdout, stderr) = moocdb(&["load", "-q", "--json", "--database-url", &url, log]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert!(v.is_object(), "{stdout}");
+    assert_eq!(v["skipped_files"], 1, "{stdout}");
+    no_summary(&stderr);
+
+    // A warning is still given: the file changed where it had been loaded.
+    let text = std::fs::read_to_string(log).unwrap();
+    std::fs::write(log, text.replacen("\"event_type\"", "\"event_type\" ", 1)).unwrap();
+    let (code, stdout, stderr) = moocdb(&["load", "-q", "--database-url", &url, log]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("WARN"), "{stderr}");
+    assert!(stderr.contains("changed since it was loaded"), "{stderr}");
+    no_summary(&stderr);
+}
+
+#[tokio::test]
 async fn a_mostly_bad_file_fails_loudly() {
     let (url, _) = fresh_database("bad_ratio").await;
     // A copy last modified an hour ago: not a live log, so its unterminated, truncated last line
@@ -671,6 +709,58 @@ fn no_file_is_written_during_a_load() {
         "the trace saw the input being opened"
     );
     assert!(writes.is_empty(), "files opened for writing: {writes:#?}");
+}
+
+#[tokio::test]
+async fn a_percent_encoded_database_name_is_used_decoded() {
+    let name = "t_ünï-code {course}";
+    let encoded = "t_%C3%BCn%C3%AF-code%20%7Bcourse%7D";
+    let admin = pool(&format!("{}/mysql", server_url())).await;
+    for db in [name, &format!("{name}_private"), encoded] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS `{db}`"
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
+    }
+    let url = format!("{}/{encoded}", server_url());
+    let sample = data("sample.log");
+    let (code, stdout, stderr) =
+        moocdb(&["load", "--database-url", &url, sample.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("into `{name}`")), "{stdout}");
+    let exists = |db: String| {
+        let admin = admin.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            )
+            .bind(db)
+            .fetch_one(&admin)
+            .await
+            .unwrap()
+                == 1
+        }
+    };
+    assert!(exists(name.to_string()).await);
+    assert!(exists(format!("{name}_private")).await);
+    assert!(!exists(encoded.to_string()).await);
+    let events: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM `{name}`.EdxTrackEvent"
+    )))
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(events > 0);
+
+    // `moocdb status` reads the same database back.
+    let (code, stdout, stderr) = moocdb(&["status", "--database-url", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("Database {name}: 1 file")),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -150,6 +150,12 @@ pub struct LoadSummary {
     /// Server settings that would make loading faster, once.
     #[serde(skip)]
     pub advice: Vec<String>,
+    /// The course database the rows went to (none in a dry run).
+    #[serde(skip)]
+    pub database: Option<String>,
+    /// The private database the private rows went to (none in a dry run or with `no_pii`).
+    #[serde(skip)]
+    pub private_database: Option<String>,
 }
 
 /// Runs a load. `stop` is checked between lines (Ctrl-C).
@@ -216,6 +222,8 @@ async fn run_logs(
             })?;
         let target = Target::parse(url, options.private_database.as_deref())?;
         private_database = target.private_database.clone();
+        summary.database = Some(target.database.clone());
+        summary.private_database = (!options.no_pii).then(|| target.private_database.clone());
         let pool = target
             .prepare(!options.no_pii, bookkeeping_connections(&options))
             .await?;
@@ -327,6 +335,8 @@ async fn run_logs(
     let mut summary = LoadSummary {
         method: summary.method,
         advice: summary.advice,
+        database: summary.database,
+        private_database: summary.private_database,
         ..transformed
     };
     if let Some(written) = written {

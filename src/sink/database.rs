@@ -20,10 +20,12 @@ pub const SESSION_SETUP: &str = "SET NAMES utf8mb4 COLLATE utf8mb4_bin, time_zon
 pub struct Target {
     /// The URL as given (kept private: it may hold a password).
     url: url::Url,
-    /// The course database name.
+    /// The course database name (percent-decoded).
     pub database: String,
     /// The private database name.
     pub private_database: String,
+    /// Whether the private database was named (`--private-database`) rather than derived.
+    private_named: bool,
 }
 
 impl std::fmt::Debug for Target {
@@ -33,7 +35,9 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    /// Parses a `mysql://user:password@host:port/database` URL.
+    /// Parses a `mysql://user:password@host:port/database` URL. The user, password and database
+    /// are percent-decoded (`%20` is a space, `%C3%BC` a `ü`; `+` is a plus), as every URL's
+    /// are; a database name the server cannot hold is refused.
     pub fn parse(url: &str, private_database: Option<&str>) -> Result<Target, LoadError> {
         let bad = |reason: &str| LoadError::BadUrl {
             url: redact_url(url),
@@ -46,20 +50,51 @@ impl Target {
         if parsed.host_str().is_none_or(str::is_empty) {
             return Err(bad("no host"));
         }
-        let database = parsed.path().trim_start_matches('/').to_string();
-        if database.is_empty() || database.contains('/') {
+        let path = parsed.path().trim_start_matches('/');
+        if path.is_empty() || path.contains('/') {
             return Err(bad("no database name after the host"));
         }
-        if database.contains('`') {
-            return Err(bad("the database name must not contain a backquote"));
+        let database = percent_decode(path).map_err(|()| {
+            bad("the database name is not UTF-8 once percent-decoded: write each other character as the %XX escapes of its UTF-8 bytes (ü is %C3%BC)")
+        })?;
+        percent_decode(parsed.username())
+            .map_err(|()| bad("the user name is not UTF-8 once percent-decoded"))?;
+        if let Some(password) = parsed.password() {
+            percent_decode(password)
+                .map_err(|()| bad("the password is not UTF-8 once percent-decoded"))?;
         }
-        let private_database = private_database
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{database}_private"));
+        check_database_name(&database).map_err(|reason| LoadError::BadDatabaseName {
+            name: printable(&database),
+            reason,
+            advice: "give another name after the host in --database-url (or DATABASE_URL), \
+                     percent-encoded where a URL needs it (%20 for a space)"
+                .into(),
+        })?;
         Ok(Target {
             url: parsed,
+            private_database: private_database
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{database}_private")),
             database,
-            private_database,
+            private_named: private_database.is_some(),
+        })
+    }
+
+    /// Refuses a private database name the server cannot hold, saying how to choose another.
+    pub fn check_private_database(&self) -> Result<(), LoadError> {
+        check_database_name(&self.private_database).map_err(|reason| LoadError::BadDatabaseName {
+            name: self.private_database.clone(),
+            reason,
+            advice: if self.private_named {
+                "give another --private-database".into()
+            } else {
+                format!(
+                    "it is the course database's name with `_private` added: give \
+                         --private-database NAME (or --no-pii), or a shorter course database \
+                         name than `{}`",
+                    self.database
+                )
+            },
         })
     }
 
@@ -70,7 +105,7 @@ impl Target {
 
     /// The password, for scrubbing messages.
     pub fn password(&self) -> Option<String> {
-        self.url.password().map(percent_decode)
+        self.url.password().map(decoded)
     }
 
     /// Host, port, user and password for the infile driver.
@@ -78,7 +113,7 @@ impl Target {
         (
             self.url.host_str().unwrap_or("localhost").to_string(),
             self.url.port().unwrap_or(3306),
-            percent_decode(self.url.username()),
+            decoded(self.url.username()),
             self.password(),
         )
     }
@@ -120,6 +155,9 @@ impl Target {
     /// Creates the course database (and the private one when `private`) if missing, applies the
     /// migrations, and returns a pool of connections with the loader's session settings.
     pub async fn prepare(&self, private: bool, connections: u32) -> Result<MySqlPool, LoadError> {
+        if private {
+            self.check_private_database()?;
+        }
         let mut conn = self
             .options(None)?
             .connect()
@@ -206,11 +244,63 @@ async fn migrate(
     ))
 }
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+/// A URL component with its `%XX` escapes decoded (RFC 3986: a `+` stays a plus), as sqlx
+/// decodes the user and password of its own connections; `Err` when the bytes are not UTF-8.
+fn percent_decode(s: &str) -> Result<String, ()> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| ())
+}
+
+/// [`percent_decode`] of a component [`Target::parse`] has checked.
+fn decoded(s: &str) -> String {
+    percent_decode(s).unwrap_or_else(|()| s.to_string())
+}
+
+/// A name as a message shows it: control characters escaped (`\u{0}`).
+fn printable(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Why MySQL and MariaDB cannot hold a database of this name, if they cannot: at most 64
+/// characters, all in Unicode's Basic Multilingual Plane except NUL, no `/`, `\` or `.` (names
+/// become directory names), no trailing space; and no backquote, which the loader's statements
+/// quote names with.
+pub fn check_database_name(name: &str) -> Result<(), String> {
+    let length = name.chars().count();
+    if name.is_empty() {
+        Err("it is empty".into())
+    } else if length > 64 {
+        Err(format!(
+            "it has {length} characters, and MySQL allows at most 64"
+        ))
+    } else if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\' | '.')) {
+        Err(format!(
+            "it contains `{c}`, which MySQL does not allow in a database name"
+        ))
+    } else if name.contains('`') {
+        Err("it contains a backquote".into())
+    } else if name.contains('\0') {
+        Err("it contains a NUL character".into())
+    } else if let Some(c) = name.chars().find(|c| u32::from(*c) > 0xFFFF) {
+        Err(format!(
+            "it contains `{c}` (U+{:X}), beyond the characters MySQL allows in names (U+0001 to U+FFFF)",
+            u32::from(c)
+        ))
+    } else if name.ends_with(' ') {
+        Err("it ends with a space, which MySQL does not allow".into())
+    } else {
+        Ok(())
+    }
 }
 
 fn query_error(what: &str) -> impl Fn(sqlx::Error) -> LoadError + '_ {
@@ -397,4 +487,87 @@ pub async fn unlock(mut lock: LoadLock) {
         .execute(&mut lock.conn)
         .await;
     let _ = sqlx::Connection::close(lock.conn).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_password_and_database_are_percent_decoded() {
+        let t = Target::parse("mysql://us%40er:p%2Bq+r%20@h:3306/db_%7Bcourse%7D", None).unwrap();
+        assert_eq!(t.database, "db_{course}");
+        assert_eq!(t.private_database, "db_{course}_private");
+        let (host, port, user, password) = t.parts();
+        assert_eq!((host.as_str(), port), ("h", 3306));
+        assert_eq!(user, "us@er");
+        assert_eq!(password.as_deref(), Some("p+q+r "));
+
+        let t = Target::parse(
+            "mysql://u@h/t_%C3%BCn%C3%AF-code%20x?ssl-mode=REQUIRED",
+            None,
+        );
+        assert_eq!(t.unwrap().database, "t_ünï-code x");
+        // Written unescaped, the URL parser escapes it; decoding gives it back.
+        assert_eq!(
+            Target::parse("mysql://u@h/t_ünï", None).unwrap().database,
+            "t_ünï"
+        );
+        let sixty_four = "d".repeat(64);
+        let url = format!("mysql://u@h/{sixty_four}");
+        assert_eq!(Target::parse(&url, None).unwrap().database, sixty_four);
+    }
+
+    #[test]
+    fn names_the_server_cannot_hold_are_refused_with_what_to_do() {
+        let long = "d".repeat(65);
+        for (path, name, why) in [
+            ("a%2Fb", "a/b", "`/`"),
+            ("a%5Cb", "a\\b", "`\\`"),
+            ("a.b", "a.b", "`.`"),
+            ("ab%20", "ab ", "ends with a space"),
+            (&long, &long, "65 characters"),
+            ("a%60b", "a`b", "backquote"),
+            ("a%00b", "a\\u{0}b", "NUL"),
+            ("a%F0%9F%98%80", "a😀", "U+1F600"),
+        ] {
+            let url = format!("mysql://u:s3cret@h/{path}");
+            let e = Target::parse(&url, None).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{name}`")), "{e}");
+            assert!(e.contains(why), "{e}");
+            assert!(e.contains("--database-url"), "{e}");
+            assert!(!e.contains("s3cret"), "{e}");
+        }
+        let e = Target::parse("mysql://u:s3cret@h/a%FFb", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not UTF-8"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+        let e = Target::parse("mysql://u:s3cret%FF@h/db", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("password is not UTF-8"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn a_private_database_name_too_long_says_how_to_choose_another() {
+        let course = "c".repeat(60);
+        let t = Target::parse(&format!("mysql://u@h/{course}"), None).unwrap();
+        let e = t.check_private_database().unwrap_err().to_string();
+        assert!(e.contains(&format!("`{course}_private`")), "{e}");
+        assert!(
+            e.contains("--private-database") && e.contains("--no-pii"),
+            "{e}"
+        );
+
+        let t = Target::parse("mysql://u@h/course", Some("secret/db")).unwrap();
+        let e = t.check_private_database().unwrap_err().to_string();
+        assert!(
+            e.contains("`secret/db`") && e.contains("another --private-database"),
+            "{e}"
+        );
+        let t = Target::parse("mysql://u@h/course", Some("course_pii")).unwrap();
+        assert!(t.check_private_database().is_ok());
+    }
 }
