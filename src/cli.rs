@@ -58,9 +58,13 @@ pub struct GenerateArgs {
     /// Seed: the same seed gives the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Output file; `.gz` is gzip-compressed; `-` for stdout.
+    /// Output file; `.gz` is gzip-compressed; `-` for stdout. With `--files`, a folder.
     #[arg(long, short, default_value = "-")]
     pub output: PathBuf,
+    /// Write the log as this many rotated files in the folder `--output`, named and compressed
+    /// as Open edX's logrotate leaves them (`tracking.log-<YYYYMMDD>-<epoch>.gz`).
+    #[arg(long)]
+    pub files: Option<u32>,
 }
 
 #[derive(Args)]

@@ -150,8 +150,87 @@ pub fn write_log(options: &GeneratorOptions, output: &Path) -> Result<(), WriteL
     out.flush().map_err(WriteLogError::Flush)
 }
 
+/// Writes the log of `options` as `files` rotated files in the folder `dir` (created if
+/// missing), as Open edX's logrotate leaves them: gzip files named
+/// `tracking.log-<YYYYMMDD>-<epoch seconds>.gz` by the moment of their rotation (the time of the
+/// next file's first event; the last file's own last event), so that name order is time order.
+/// The files hold the same lines as [`write_log`] writes in one, split into runs of equal
+/// length.
+pub fn write_rotated_logs(
+    options: &GeneratorOptions,
+    dir: &Path,
+    files: u32,
+) -> Result<Vec<PathBuf>, WriteLogError> {
+    let files = u64::from(files.max(1));
+    std::fs::create_dir_all(dir).map_err(|source| WriteLogError::Create {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    let mut current: Option<(PathBuf, GzEncoder<BufWriter<File>>)> = None;
+    // The file in progress is written under a temporary name until its rotation time is known.
+    let mut finish = |current: &mut Option<(PathBuf, GzEncoder<BufWriter<File>>)>,
+                      rotated_at: &NaiveDateTime|
+     -> Result<(), WriteLogError> {
+        if let Some((partial, encoder)) = current.take() {
+            let write = |source| WriteLogError::Write {
+                path: partial.clone(),
+                source,
+            };
+            let mut file = encoder.finish().map_err(write)?;
+            file.flush().map_err(write)?;
+            let name = format!(
+                "tracking.log-{}-{}.gz",
+                rotated_at.format("%Y%m%d"),
+                rotated_at.and_utc().timestamp()
+            );
+            let path = dir.join(name);
+            std::fs::rename(&partial, &path).map_err(write)?;
+            written.push(path);
+        }
+        Ok(())
+    };
+    let per_file = options.events.div_ceil(files).max(1);
+    let mut last_time = NaiveDateTime::default();
+    let mut failure = None;
+    generate_events(options, |n, time, line| {
+        if n % per_file == 0 {
+            finish(&mut current, time).map_err(|e| {
+                let io = io::Error::other(e.to_string());
+                failure = Some(e);
+                io
+            })?;
+            let partial = dir.join(format!(".tracking.log.{n}.partial"));
+            let file = File::create(&partial)?;
+            let encoder =
+                GzEncoder::new(BufWriter::with_capacity(1 << 20, file), Compression::fast());
+            current = Some((partial, encoder));
+        }
+        last_time = *time;
+        let (_, out) = current.as_mut().expect("a file is open");
+        out.write_all(line)
+    })
+    .map_err(|source| {
+        failure.take().unwrap_or_else(|| WriteLogError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })
+    })?;
+    finish(&mut current, &last_time)?;
+    Ok(written)
+}
+
 /// Writes `options.events` lines of tracking log to `out`.
 pub fn generate(options: &GeneratorOptions, out: &mut dyn Write) -> io::Result<()> {
+    generate_events(options, |_, _, line| out.write_all(line))
+}
+
+/// Makes the log of `options`, handing each line (with its newline), its number and its time
+/// to `emit`.
+fn generate_events(
+    options: &GeneratorOptions,
+    mut emit: impl FnMut(u64, &NaiveDateTime, &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
     let mut rng = Random(options.seed);
     let courses: Vec<Course> = (0..options.courses.max(1))
         .map(|i| {
@@ -200,8 +279,8 @@ pub fn generate(options: &GeneratorOptions, out: &mut dyn Write) -> io::Result<(
         let course = &courses[place.0];
         line.clear();
         write_event(&mut line, &mut rng, course, place, u, &time);
-        out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")?;
+        line.push('\n');
+        emit(n, &time, line.as_bytes())?;
     }
     Ok(())
 }
@@ -390,6 +469,45 @@ mod tests {
         let mut other = Vec::new();
         generate(&GeneratorOptions { seed: 2, ..options }, &mut other).unwrap();
         assert_ne!(text.as_bytes(), other.as_slice());
+    }
+
+    #[test]
+    fn rotated_files_hold_the_same_lines_in_time_order() {
+        let options = GeneratorOptions {
+            events: 1_000,
+            users: 20,
+            days: 3,
+            ..GeneratorOptions::default()
+        };
+        let mut whole = Vec::new();
+        generate(&options, &mut whole).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_rotated_logs(&options, dir.path(), 7).unwrap();
+        assert_eq!(files.len(), 7);
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 7, "no partial file is left: {names:?}");
+        let mut joined = Vec::new();
+        let mut previous = 0i64;
+        for name in &names {
+            let epoch: i64 = name
+                .trim_start_matches("tracking.log-")
+                .trim_end_matches(".gz")
+                .split_once('-')
+                .unwrap()
+                .1
+                .parse()
+                .unwrap();
+            assert!(epoch >= previous, "{name} is in time order");
+            previous = epoch;
+            let bytes = std::fs::read(dir.path().join(name)).unwrap();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut joined)
+                .unwrap();
+        }
+        assert_eq!(joined, whole);
     }
 
     #[test]

@@ -40,7 +40,16 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => {
-            moocdb_loader::generate::write_log(&args.options(), &args.output)?;
+            match args.files {
+                Some(files) => {
+                    moocdb_loader::generate::write_rotated_logs(
+                        &args.options(),
+                        &args.output,
+                        files,
+                    )?;
+                }
+                None => moocdb_loader::generate::write_log(&args.options(), &args.output)?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Status(args) => {
