@@ -13,6 +13,7 @@ use sqlx::mysql::MySqlPool;
 use crate::error::LoadError;
 use crate::identity::RowId;
 use crate::ledger::FileCounts;
+use crate::schema::Table;
 use crate::sink::escape_sql;
 
 /// A user's latest observed event, not yet written with its duration. Every user the load has
@@ -265,9 +266,12 @@ pub async fn commit_file(
                 .await
                 .map_err(&e)?;
         }
-        let e = err("linking forum contributions to their parents");
-        for sql in crate::moocdb::collaborations::LINK_STATEMENTS {
-            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(&e)?;
+        // Only a file that wrote contributions can bring a parent or a child to link.
+        if counts.rows.contains_key(Table::Collaborations.name()) {
+            let e = err("linking forum contributions to their parents");
+            for sql in crate::moocdb::collaborations::LINK_STATEMENTS {
+                sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(&e)?;
+            }
         }
     }
     crate::ledger::finish_file(&mut *tx, file_id, counts, status).await?;
