@@ -201,3 +201,137 @@ async fn course_id_keeps_one_course_of_a_multi_course_log() {
     .unwrap();
     assert!(kept > 50);
 }
+
+/// A server event of a `course-v1` course at minute `minute`, with `event` as its payload.
+fn modern_event(user: &str, minute: u32, event_type: &str, module: &str, event: &str) -> String {
+    format!(
+        r#"{{"username":"{user}","event_source":"server","event_type":"{event_type}","time":"2026-02-01T10:{minute:02}:00Z","ip":"192.0.2.1","agent":"Mozilla/5.0","page":"x_module","context":{{"course_id":"course-v1:A+B+C","user_id":5,"org_id":"A","module":{{"usage_key":"{module}"}}}},"event":{event}}}"#
+    )
+}
+
+/// An assessment with its submission: problem, attempt, answer, grade, grader, feedback.
+type Assessed = (String, i32, String, Option<f64>, String, Option<String>);
+
+/// Grades that come after their submission, in the same file or a later run: a
+/// `problem_rescore` assesses the learner's latest graded attempt again, and a peer assessment
+/// grades the Open Response Assessment submission it names. Both end as one load gives.
+#[tokio::test]
+async fn later_grades_assess_their_submission_in_any_run() {
+    let problem = "block-v1:A+B+C+type@problem+block@p1";
+    let ora = "block-v1:A+B+C+type@openassessment+block@o1";
+    let check = |minute: u32, correctness: &str| {
+        modern_event(
+            "learner",
+            minute,
+            "problem_check",
+            problem,
+            &format!(
+                r#"{{"problem_id":"{problem}","attempts":{minute},"grade":0,"max_grade":1,"answers":{{"p1_2_1":"choice_{minute}"}},"correct_map":{{"p1_2_1":{{"correctness":"{correctness}"}}}}}}"#
+            ),
+        )
+    };
+    let first = [
+        check(1, "incorrect"),
+        check(2, "incorrect"),
+        modern_event(
+            "writer",
+            3,
+            "openassessmentblock.create_submission",
+            ora,
+            r#"{"submission_uuid":"0b9f3a4e-1111-4222-8333-944445555666","attempt_number":1,"answer":{"parts":[{"text":"My essay"}]}}"#,
+        ),
+    ];
+    let second = [
+        modern_event(
+            "staff",
+            9,
+            "problem_rescore",
+            problem,
+            &format!(
+                r#"{{"problem_id":"{problem}","student":"learner","new_score":1,"new_total":1,"correct_map":{{"p1_2_1":{{"correctness":"correct"}}}}}}"#
+            ),
+        ),
+        modern_event(
+            "reviewer",
+            10,
+            "openassessmentblock.peer_assess",
+            ora,
+            r#"{"submission_uuid":"0b9f3a4e-1111-4222-8333-944445555666","feedback":"Clear","parts":[{"criterion":{"points_possible":4},"option":{"points":3}}]}"#,
+        ),
+        modern_event(
+            "reviewer",
+            11,
+            "openassessmentblock.peer_assess",
+            ora,
+            r#"{"submission_uuid":"00000000-0000-4000-8000-000000000000","parts":[]}"#,
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, all) = (
+        dir.path().join("a.log"),
+        dir.path().join("b.log"),
+        dir.path().join("all.log"),
+    );
+    std::fs::write(&a, first.join("\n")).unwrap();
+    std::fs::write(&b, second.join("\n")).unwrap();
+    std::fs::write(&all, [&first[..], &second[..]].concat().join("\n")).unwrap();
+    let (split, _) = fresh_database("later_grades_split").await;
+    load(options(&split, &[&a])).await;
+    load(options(&split, &[&b])).await;
+    let (whole, _) = fresh_database("later_grades_whole").await;
+    load(options(&whole, &[&all])).await;
+    for url in [&split, &whole] {
+        let rows: Vec<Assessed> = sqlx::query_as(
+            "SELECT p.problem_name, s.submission_attempt_number, s.submission_answer, \
+                   a.assessment_grade, a.assessment_grader_id, a.assessment_feedback \
+                 FROM assessments a JOIN submissions s USING (submission_id) \
+                   JOIN problems p USING (problem_id) \
+                 ORDER BY a.assessment_timestamp",
+        )
+        .fetch_all(&pool(url).await)
+        .await
+        .unwrap();
+        let part = "i4x://A/B/problem/p1/2/1/".to_string();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    part.clone(),
+                    1,
+                    "choice_1".into(),
+                    Some(0.0),
+                    "automatic".into(),
+                    None
+                ),
+                (
+                    part.clone(),
+                    2,
+                    "choice_2".into(),
+                    Some(0.0),
+                    "automatic".into(),
+                    None
+                ),
+                // The rescore grades the latest attempt again.
+                (
+                    part,
+                    2,
+                    "choice_2".into(),
+                    Some(1.0),
+                    "rescore".into(),
+                    None
+                ),
+                // The peer grades the essay; the assessment of an unknown submission is none.
+                (
+                    "i4x://A/B/openassessment/o1/".into(),
+                    1,
+                    "My essay".into(),
+                    Some(0.75),
+                    "peer".into(),
+                    Some("Clear".into())
+                ),
+            ],
+            "{url}"
+        );
+        assert_foreign_keys_hold(url).await;
+    }
+}

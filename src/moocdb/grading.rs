@@ -17,7 +17,8 @@
 //!   ORA's own `submission_uuid`; `openassessmentblock.peer_assess`, `self_assess` and
 //!   `staff_assess` are assessments of it, graded with the points of the chosen options over the
 //!   points possible;
-//! * `problem_rescore` is a new assessment of the learner's last graded submission of the problem.
+//! * `problem_rescore` is a new assessment of the learner's last graded submission of the problem
+//!   (the learner is `event.student` when an instructor's task rescored it).
 //!
 //! Grades are fractions of the maximum (`1` is full marks), like qpipe's `1`/`0` for correct and
 //! incorrect answers: MOOCdb's `assessments` has no column for the maximum.
@@ -79,6 +80,9 @@ pub enum Grading<'e> {
     Rescore {
         /// `new_score / new_total`.
         grade: Option<f64>,
+        /// The learner whose work is rescored: `event.student` of an instructor's rescoring
+        /// task (whose event is the instructor's), else the event's user.
+        student: Option<&'e str>,
     },
 }
 
@@ -130,6 +134,7 @@ impl<'e> Grading<'e> {
                     number(payload.get("new_score")),
                     number(payload.get("new_total")),
                 ),
+                student: Some(text("student")).filter(|s| !s.is_empty()),
             }),
             _ => None,
         }
@@ -265,7 +270,10 @@ mod tests {
         );
         assert_eq!(
             Grading::of("problem_rescore", &e),
-            Some(Grading::Rescore { grade: Some(0.5) })
+            Some(Grading::Rescore {
+                grade: Some(0.5),
+                student: None
+            })
         );
         assert_eq!(problem_grade(&e), Some(0.5));
         let e = event(

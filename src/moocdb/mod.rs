@@ -801,13 +801,19 @@ impl MoocdbBuilder {
                         write_assessment(rows, a, uuid, &event.time)?;
                     }
                 }
-                Some(Grading::Rescore { grade }) => {
+                Some(Grading::Rescore { grade, student }) => {
                     let grade = match row.correctness {
                         "correct" => Some(1.0),
                         "incorrect" => Some(0.0),
                         _ => *grade,
                     };
-                    if let Some((_, submission)) = self.graded.get(&(user_key, problem_id)) {
+                    let learner = match student {
+                        Some(name) => {
+                            Fingerprint::of(crate::identity::AnonName::of_username(name).as_str())
+                        }
+                        None => user_key,
+                    };
+                    if let Some((_, submission)) = self.graded.get(&(learner, problem_id)) {
                         let a = (row_id.as_str(), grade, "rescore", None);
                         write_assessment(rows, a, submission, &event.time)?;
                     }
