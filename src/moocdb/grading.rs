@@ -44,6 +44,20 @@ pub fn submission_code(event_type: &str) -> Option<i64> {
     })
 }
 
+/// Whether an answer's input is the companion of another (a formula's `…_dynamath` MathML
+/// rendering, a `…_comment` box): not an answer of its own, so no submission. Without this rule
+/// one formula answer was two submissions of the same problem part at the same time, and
+/// EDUlib's curation of the users' last submission fails on two rows there. edX's own analytics
+/// skip these inputs too.
+pub fn is_companion_input(answer_identifier: &str, problem_id: &str) -> bool {
+    let input = if answer_identifier.is_empty() {
+        problem_id
+    } else {
+        answer_identifier
+    };
+    input.ends_with("_dynamath") || input.ends_with("_comment")
+}
+
 /// `assessments.assessment_grader_id` of an automatic grade (qpipe's).
 pub const AUTOMATIC: &str = "automatic";
 
@@ -261,6 +275,17 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn companion_inputs_are_not_answers() {
+        assert!(is_companion_input(
+            "",
+            "input_i4x-A-B-problem-f_2_1_dynamath"
+        ));
+        assert!(is_companion_input("f_2_1_comment", "f_2_1"));
+        assert!(!is_companion_input("", "input_i4x-A-B-problem-f_2_1"));
+        assert!(!is_companion_input("f_2_1", "f_2_1_dynamath"));
     }
 
     #[test]

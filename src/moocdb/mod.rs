@@ -758,7 +758,9 @@ impl MoocdbBuilder {
                         }
                         _ => None,
                     };
-                    if let Some(code) = submission_code(&event_type) {
+                    if let Some(code) = submission_code(&event_type)
+                        && !grading::is_companion_input(row.answer_identifier, row.problem_id)
+                    {
                         let id = row_id.as_str();
                         let attempt = row.attempts.unwrap_or(-1);
                         self.submission(rows, &context, id, attempt, row.answer, code)?;
