@@ -10,8 +10,5 @@ mod tricky_strings;
 pub mod writer;
 
 pub use encode::{Encoding, Param, Parameters, RowBuffer, escape_sql, escape_tsv};
-pub use rows::{Batch, BatchOut, Rows};
-pub use writer::{
-    Connections, InsertConnections, Method, PARAMETERS_PER_STATEMENT, WriterSender, Writers,
-    WrittenRows, rows_per_statement,
-};
+pub use rows::{Batch, BatchOut, PARAMETERS_PER_STATEMENT, Rows, rows_per_statement};
+pub use writer::{Connections, InsertConnections, Method, WriterSender, Writers, WrittenRows};
