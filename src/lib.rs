@@ -3,7 +3,7 @@
 //!
 //! The pipeline, one module per stage:
 //! [`source`] → [`decode`] → [`parse`] → [`relations`] → [`moocdb`] → [`sink`],
-//! wired together by [`load`]; [`ledger`] keeps the loader's bookkeeping.
+//! wired together by [`load`]; [`store`] keeps the loader's bookkeeping.
 #![warn(missing_docs)]
 
 pub mod decode;
@@ -11,7 +11,6 @@ pub mod error;
 pub mod fingerprint;
 pub mod generate;
 pub mod identity;
-pub mod ledger;
 pub mod load;
 pub mod moocdb;
 pub mod parse;
@@ -22,7 +21,7 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod state;
-pub mod status;
+pub mod store;
 pub mod text_cache;
 
 pub use error::LoadError;

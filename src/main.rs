@@ -46,7 +46,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Status(args) => {
             let target = args.db.target()?;
             let pool = target.prepare(!args.db.no_pii, 1).await?;
-            let status = moocdb_loader::status::read(&pool, &target.database).await?;
+            let status = moocdb_loader::store::status::read(&pool, &target.database).await?;
             pool.close().await;
             if args.json {
                 println!("{}", serde_json::to_string(&status)?);

@@ -14,7 +14,6 @@ use tokio::runtime::Handle;
 
 use crate::decode::{Decoded, decode};
 use crate::error::LoadError;
-use crate::ledger;
 use crate::moocdb::KnownEntries;
 use crate::parse::TrackingEvent;
 use crate::progress::Progress;
@@ -24,7 +23,8 @@ use crate::sink::database::{self, Target};
 use crate::sink::infile::InfilePool;
 use crate::sink::{Connections, Encoding, InsertConnections, Method, Writers};
 use crate::source::{self, TrackingLog};
-use crate::state::{self, CarriedState};
+use crate::state::CarriedState;
+use crate::store::{carried_state, ledger};
 
 mod file;
 mod seen_lines;
@@ -247,7 +247,7 @@ async fn run_logs(
                 .max(16 * 1024),
         };
         let known = database::known_entries(&pool).await?;
-        let carried = state::read(&pool).await?;
+        let carried = carried_state::read(&pool).await?;
         let writers = Writers::start(
             connections,
             target.database.clone(),

@@ -1,5 +1,6 @@
-//! The loader's bookkeeping: one ledger row per loaded file (`moocdb_loader_files`) and every
-//! rejected line (`moocdb_loader_rejects`).
+//! The ledger: one row per loaded file (`moocdb_loader_files`), the lines loaded
+//! (`moocdb_loader_lines`) and every rejected line (`moocdb_loader_rejects`); cleaning up after
+//! loads that never finished, and removing a file's rows to load it again.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,6 +8,7 @@ use std::io::Write;
 use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
+use super::query_error;
 use crate::error::LoadError;
 use crate::identity::{LineIdentity, LineKeys};
 
@@ -87,10 +89,6 @@ pub struct PreviousLoad {
     pub prefix_hash: String,
     /// Where a continuation starts.
     pub next: Segment,
-}
-
-fn query_error(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
-    move |e| LoadError::query(what, e)
 }
 
 /// The ledger id of a file with this content that is already fully loaded.

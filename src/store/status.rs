@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
+use super::query_error;
 use crate::error::LoadError;
 use crate::schema::Table;
 
@@ -38,10 +39,6 @@ pub struct DatabaseStatus {
     pub rejects: i64,
 }
 
-fn err(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
-    move |e| LoadError::query(what, e)
-}
-
 /// Reads the status of the course database `pool` is connected to.
 pub async fn read(pool: &MySqlPool, database: &str) -> Result<DatabaseStatus, LoadError> {
     let files = sqlx::query(
@@ -50,7 +47,7 @@ pub async fn read(pool: &MySqlPool, database: &str) -> Result<DatabaseStatus, Lo
     )
     .fetch_all(pool)
     .await
-    .map_err(err("reading the ledger"))?
+    .map_err(query_error("reading the ledger"))?
     .into_iter()
     .map(|r| FileStatus {
         file_id: r.get(0),
@@ -68,13 +65,13 @@ pub async fn read(pool: &MySqlPool, database: &str) -> Result<DatabaseStatus, Lo
         let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(pool)
             .await
-            .map_err(err("counting rows"))?;
+            .map_err(query_error("counting rows"))?;
         rows.push((table.name().to_string(), n));
     }
     let rejects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM moocdb_loader_rejects")
         .fetch_one(pool)
         .await
-        .map_err(err("counting rejects"))?;
+        .map_err(query_error("counting rejects"))?;
     Ok(DatabaseStatus {
         database: database.to_string(),
         files,
