@@ -3,7 +3,9 @@
 //!
 //! The pipeline, one module per stage:
 //! [`source`] → [`decode`] → [`parse`] → [`relations`] → [`moocdb`] → [`sink`],
-//! wired together by [`load`]; [`store`] keeps the loader's bookkeeping.
+//! wired together by [`load`]. [`store`] holds every bookkeeping statement: the databases
+//! prepared and locked, the ledger, the state carried from file to file ([`state`]), and the
+//! dictionaries earlier loads wrote, read back for the MOOCdb stage.
 #![warn(missing_docs)]
 
 pub mod decode;

@@ -309,13 +309,7 @@ impl Transform {
         let check_db = match &cx.pool {
             Some(pool) => cx
                 .handle
-                .block_on(
-                    sqlx::query_scalar::<_, i64>(
-                        "SELECT EXISTS(SELECT 1 FROM moocdb_loader_lines LIMIT 1)",
-                    )
-                    .fetch_one(pool),
-                )
-                .map(|n| n > 0)
+                .block_on(ledger::any_line_loaded(pool))
                 .unwrap_or(true),
             None => false,
         };

@@ -309,7 +309,7 @@ impl InsertConnections {
             .await
             .map_err(error)?;
         connection
-            .execute(super::database::SESSION_SETUP)
+            .execute(super::target::SESSION_SETUP)
             .await
             .map_err(error)?;
         let first: Option<i64> =

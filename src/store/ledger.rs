@@ -498,6 +498,15 @@ pub async fn known_lines(
         .collect())
 }
 
+/// Whether any line is recorded as loaded: until one is, a load need not look its lines up.
+pub async fn any_line_loaded(pool: &MySqlPool) -> Result<bool, LoadError> {
+    let found: i64 = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM moocdb_loader_lines LIMIT 1)")
+        .fetch_one(pool)
+        .await
+        .map_err(query_error("checking for lines already loaded"))?;
+    Ok(found > 0)
+}
+
 /// How the database keys its lines (its `line_keys` setting, written by the migration that
 /// introduced time-ordered keys).
 pub async fn line_keys(pool: &MySqlPool) -> Result<LineKeys, LoadError> {

@@ -1,4 +1,7 @@
-//! `moocdb status`: what the course database holds, from the ledger and the tables.
+//! What the course database holds: `moocdb status`'s report from the ledger and the tables, and
+//! the tables' statistics refreshed after a load.
+
+use std::collections::BTreeMap;
 
 use sqlx::Row;
 use sqlx::mysql::MySqlPool;
@@ -78,4 +81,17 @@ pub async fn read(pool: &MySqlPool, database: &str) -> Result<DatabaseStatus, Lo
         rows,
         rejects,
     })
+}
+
+/// Refreshes the statistics of the tables that grew by the `rows` a load wrote (by table name).
+pub async fn refresh_statistics(pool: &MySqlPool, rows: &BTreeMap<String, u64>) {
+    // Tables are created with STATS_AUTO_RECALC=0; refresh statistics of the tables that grew.
+    for table in Table::ALL.iter().filter(|t| !t.is_private()) {
+        if rows.get(table.name()).copied().unwrap_or(0) > 0 {
+            let sql = format!("ANALYZE TABLE `{}`", table.name());
+            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await {
+                tracing::debug!("ANALYZE TABLE {} failed: {e}", table.name());
+            }
+        }
+    }
 }
