@@ -9,7 +9,7 @@ pub mod target;
 mod tricky_strings;
 pub mod writer;
 
-pub use encode::{Encoding, Param, Parameters, RowBuffer, escape_sql, escape_tsv};
+pub use encode::{Encoding, Param, Parameters, RowBuffer, escape_tsv};
 pub use rows::{Batch, BatchOut, PARAMETERS_PER_STATEMENT, Rows, rows_per_statement};
 pub use target::Target;
 pub use writer::{Connections, InsertConnections, Method, WriterSender, Writers, WrittenRows};

@@ -9,10 +9,9 @@ use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
 use super::ledger::{self, FileCounts};
-use super::query_error;
+use super::{push_literal, query_error};
 use crate::error::LoadError;
 use crate::identity::RowId;
-use crate::sink::escape_sql;
 use crate::state::{CarriedState, StagedEvent, StateChange, UserState};
 
 /// Reads the state earlier loads left.
@@ -74,12 +73,6 @@ pub async fn read(pool: &MySqlPool) -> Result<CarriedState, LoadError> {
     Ok(state)
 }
 
-fn text(sql: &mut Vec<u8>, s: &str) {
-    sql.push(b'\'');
-    escape_sql(sql, s.as_bytes());
-    sql.push(b'\'');
-}
-
 fn time(sql: &mut Vec<u8>, t: &NaiveDateTime) {
     let _ = write!(sql, "'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"));
 }
@@ -106,24 +99,24 @@ fn packed<'a>(
 
 fn user_row(u: &UserState) -> Vec<u8> {
     let mut r = b"(".to_vec();
-    text(&mut r, &u.user);
+    push_literal(&mut r, &u.user);
     match &u.staged {
         Some(s) => {
             r.push(b',');
-            text(&mut r, s.id.as_str());
+            push_literal(&mut r, s.id.as_str());
             let _ = write!(r, ",{},", s.resource_id);
             time(&mut r, &s.time);
             r.push(b',');
-            text(&mut r, &s.ip);
+            push_literal(&mut r, &s.ip);
             let _ = write!(r, ",{},{},", s.os, s.agent);
-            text(&mut r, &s.event_type);
+            push_literal(&mut r, &s.event_type);
         }
         None => r.extend_from_slice(b",NULL,NULL,NULL,NULL,NULL,NULL,NULL"),
     }
     match &u.location {
         Some((url, at)) => {
             r.push(b',');
-            text(&mut r, url);
+            push_literal(&mut r, url);
             r.push(b',');
             time(&mut r, at);
         }
@@ -146,7 +139,7 @@ fn statements<'a>(change: StateChange<'a>, max_bytes: usize) -> impl Iterator<It
         "REPLACE INTO moocdb_loader_ip_state (ip, last_seen) VALUES ",
         change.ips.iter().map(|(ip, at)| {
             let mut r = b"(".to_vec();
-            text(&mut r, ip);
+            push_literal(&mut r, ip);
             r.push(b',');
             time(&mut r, at);
             r.push(b')');
@@ -158,7 +151,7 @@ fn statements<'a>(change: StateChange<'a>, max_bytes: usize) -> impl Iterator<It
         "REPLACE INTO moocdb_loader_settings (name, value) VALUES ",
         change.domain.into_iter().map(|domain| {
             let mut r = b"('domain',".to_vec();
-            text(&mut r, domain);
+            push_literal(&mut r, domain);
             r.push(b')');
             r
         }),

@@ -8,7 +8,7 @@ use std::io::Write;
 use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
-use super::query_error;
+use super::{push_literal, query_error};
 use crate::error::LoadError;
 use crate::identity::{LineIdentity, LineKeys};
 
@@ -535,11 +535,11 @@ pub async fn write_rejects(
         if i > 0 {
             sql.push(b',');
         }
-        let _ = write!(sql, "({file_id},{},{},'", r.byte_offset, r.line_number);
-        crate::sink::escape_sql(&mut sql, file.as_bytes());
-        sql.extend_from_slice(b"','");
-        crate::sink::escape_sql(&mut sql, r.reason.as_bytes());
-        let _ = write!(sql, "',{},", r.raw_length);
+        let _ = write!(sql, "({file_id},{},{},", r.byte_offset, r.line_number);
+        push_literal(&mut sql, file);
+        sql.push(b',');
+        push_literal(&mut sql, &r.reason);
+        let _ = write!(sql, ",{},", r.raw_length);
         if r.raw.is_empty() {
             sql.extend_from_slice(b"''");
         } else {
