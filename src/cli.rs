@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use moocdb_loader::generate::GeneratorOptions;
 use moocdb_loader::load::{LoadOptions, MethodChoice};
 use moocdb_loader::progress::ProgressMode;
-use moocdb_loader::sink::database::Target;
+use moocdb_loader::sink::Target;
 
 const EXAMPLES: &str = "\
 Examples:

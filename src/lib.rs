@@ -3,7 +3,9 @@
 //!
 //! The pipeline, one module per stage:
 //! [`source`] → [`decode`] → [`parse`] → [`relations`] → [`moocdb`] → [`sink`],
-//! wired together by [`load`]; [`ledger`] keeps the loader's bookkeeping.
+//! wired together by [`load`]. [`store`] holds every bookkeeping statement: the databases
+//! prepared and locked, the ledger, the state carried from file to file ([`state`]), and the
+//! dictionaries earlier loads wrote, read back for the MOOCdb stage.
 #![warn(missing_docs)]
 
 pub mod decode;
@@ -11,7 +13,6 @@ pub mod error;
 pub mod fingerprint;
 pub mod generate;
 pub mod identity;
-pub mod ledger;
 pub mod load;
 pub mod moocdb;
 pub mod parse;
@@ -22,7 +23,7 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod state;
-pub mod status;
+pub mod store;
 pub mod text_cache;
 
 pub use error::LoadError;

@@ -34,7 +34,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Load(args) => load(args).await,
         Command::Migrate(db) => {
             let target = db.target()?;
-            let pool = target.prepare(!db.no_pii, 1).await?;
+            let pool = moocdb_loader::store::prepare(&target, !db.no_pii, 1).await?;
             pool.close().await;
             eprintln!("database {} is up to date", target.redacted());
             Ok(ExitCode::SUCCESS)
@@ -54,8 +54,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Status(args) => {
             let target = args.db.target()?;
-            let pool = target.prepare(!args.db.no_pii, 1).await?;
-            let status = moocdb_loader::status::read(&pool, &target.database).await?;
+            let pool = moocdb_loader::store::prepare(&target, !args.db.no_pii, 1).await?;
+            let status = moocdb_loader::store::status::read(&pool, &target.database).await?;
             pool.close().await;
             if args.json {
                 println!("{}", serde_json::to_string(&status)?);

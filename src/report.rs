@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::load::LoadSummary;
 use crate::schema::Table;
-use crate::status::DatabaseStatus;
+use crate::store::status::DatabaseStatus;
 
 /// The end-of-load summary, in sentences: what was loaded where, how fast and how; then only
 /// what did not simply load (grown, skipped or changed files, rejected, duplicate and skipped

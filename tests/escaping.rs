@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use moocdb_loader::schema::Table;
-use moocdb_loader::sink::database::Target;
+use moocdb_loader::sink::Target;
 use moocdb_loader::sink::infile::InfilePool;
 use moocdb_loader::sink::{Batch, Connections, Encoding, InsertConnections, RowBuffer, Writers};
 use proptest::prelude::*;
@@ -43,7 +43,9 @@ impl Server {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let (url, database) = runtime.block_on(fresh_database("escaping"));
         let target = Target::parse(&url, None).unwrap();
-        let pool = runtime.block_on(target.prepare(false, 2)).unwrap();
+        let pool = runtime
+            .block_on(moocdb_loader::store::prepare(&target, false, 2))
+            .unwrap();
         let infile = InfilePool::new(&target, 1).unwrap();
         runtime
             .block_on(infile.probe())

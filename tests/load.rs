@@ -457,7 +457,7 @@ async fn an_account_with_few_connections_left_gets_the_same_tables() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn statements_take_turns_when_the_server_refuses_connections_midway() {
-    use moocdb_loader::sink::database::Target;
+    use moocdb_loader::sink::Target;
     use moocdb_loader::sink::infile::InfilePool;
     use moocdb_loader::sink::{
         Batch, Connections, Encoding, InsertConnections, RowBuffer, Writers,
@@ -472,9 +472,8 @@ async fn statements_take_turns_when_the_server_refuses_connections_midway() {
         (Encoding::Params, "refused_insert"),
     ] {
         let (url, db) = fresh_database(name).await;
-        let schema = Target::parse(&url, None)
-            .unwrap()
-            .prepare(false, 1)
+        let target = Target::parse(&url, None).unwrap();
+        let schema = moocdb_loader::store::prepare(&target, false, 1)
             .await
             .unwrap();
         schema.close().await;
@@ -539,7 +538,7 @@ async fn statements_take_turns_when_the_server_refuses_connections_midway() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_table_statement_that_fails_is_reported_not_waited_for() {
-    use moocdb_loader::sink::database::Target;
+    use moocdb_loader::sink::Target;
     use moocdb_loader::sink::infile::InfilePool;
     use moocdb_loader::sink::{Batch, Connections, Writers};
     // A database without the loader's tables: the `os` table's statement fails at once, while

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use moocdb_loader::sink::database::Target;
+use moocdb_loader::sink::Target;
 use moocdb_loader::sink::infile::InfilePool;
 
 #[tokio::test]

@@ -20,7 +20,6 @@ use super::{LoadOptions, LoadSummary, event_course, normal_course_id};
 use crate::decode::{Decoded, decode};
 use crate::error::LoadError;
 use crate::identity::{LineIdentity, LineKeys, ripemd160_hex};
-use crate::ledger::{self, FileCounts, REJECT_RAW_LIMIT, Reject, Segment};
 use crate::moocdb::{KnownEntries, MoocdbBuilder, MoocdbOptions};
 use crate::parse::{ParseError, TrackingEvent};
 use crate::progress::Progress;
@@ -28,7 +27,9 @@ use crate::relations::{GeoIp, RelationBuilder};
 use crate::schema::Table;
 use crate::sink::{Batch, BatchOut, Encoding, Rows, WriterSender};
 use crate::source::{self, TrackingLog};
-use crate::state::{self, CarriedState, StateChange};
+use crate::state::{CarriedState, StateChange};
+use crate::store::carried_state;
+use crate::store::ledger::{self, FileCounts, REJECT_RAW_LIMIT, Reject, Segment};
 
 /// Lines parsed before the duplicate check runs on them (one query per chunk).
 const CHUNK: usize = 2048;
@@ -308,13 +309,7 @@ impl Transform {
         let check_db = match &cx.pool {
             Some(pool) => cx
                 .handle
-                .block_on(
-                    sqlx::query_scalar::<_, i64>(
-                        "SELECT EXISTS(SELECT 1 FROM moocdb_loader_lines LIMIT 1)",
-                    )
-                    .fetch_one(pool),
-                )
-                .map(|n| n > 0)
+                .block_on(ledger::any_line_loaded(pool))
                 .unwrap_or(true),
             None => false,
         };
@@ -538,7 +533,7 @@ impl Transform {
                 domain: self.moocdb.domain(),
             };
             crash_point("before-commit");
-            self.block_on(state::commit_file(
+            self.block_on(carried_state::commit_file(
                 pool,
                 change,
                 id,

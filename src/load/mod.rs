@@ -14,17 +14,16 @@ use tokio::runtime::Handle;
 
 use crate::decode::{Decoded, decode};
 use crate::error::LoadError;
-use crate::ledger;
 use crate::moocdb::KnownEntries;
 use crate::parse::TrackingEvent;
 use crate::progress::Progress;
 use crate::relations::{GeoIp, org_course_run};
 use crate::schema::Table;
-use crate::sink::database::{self, Target};
 use crate::sink::infile::InfilePool;
-use crate::sink::{Connections, Encoding, InsertConnections, Method, Writers};
+use crate::sink::{Connections, Encoding, InsertConnections, Method, Target, Writers};
 use crate::source::{self, TrackingLog};
-use crate::state::{self, CarriedState};
+use crate::state::CarriedState;
+use crate::store::{self, carried_state, known_entries, ledger, server, status};
 
 mod file;
 mod seen_lines;
@@ -224,17 +223,16 @@ async fn run_logs(
         private_database = target.private_database.clone();
         summary.database = Some(target.database.clone());
         summary.private_database = (!options.no_pii).then(|| target.private_database.clone());
-        let pool = target
-            .prepare(!options.no_pii, bookkeeping_connections(&options))
-            .await?;
-        lock = Some(database::lock(&pool, &target.database).await?);
+        let pool =
+            store::prepare(&target, !options.no_pii, bookkeeping_connections(&options)).await?;
+        lock = Some(store::lock(&pool, &target.database).await?);
         for path in ledger::recover(&pool).await? {
             tracing::warn!(
                 "{path}: an earlier load of this file did not finish; what it wrote was cleaned up and the file will be loaded again"
             );
         }
-        let packet = database::max_allowed_packet(&pool).await?;
-        summary.advice = server_advice(&pool).await;
+        let packet = server::max_allowed_packet(&pool).await?;
+        summary.advice = server::advice(&pool).await;
         let (method, connections) = choose_method(&options, &target, &pool).await?;
         let max_statement = packet.saturating_sub(64 * 1024).max(16 * 1024) as usize;
         let batch = match method {
@@ -246,8 +244,8 @@ async fn run_logs(
                 .min(max_statement.saturating_sub(2 * crate::sink::PARAMETERS_PER_STATEMENT))
                 .max(16 * 1024),
         };
-        let known = database::known_entries(&pool).await?;
-        let carried = state::read(&pool).await?;
+        let known = known_entries::read(&pool).await?;
+        let carried = carried_state::read(&pool).await?;
         let writers = Writers::start(
             connections,
             target.database.clone(),
@@ -325,9 +323,9 @@ async fn run_logs(
         (Ok(()), w) => w.map(Result::unwrap_or_default),
     };
     if let Some(pool) = &pool {
-        analyze_tables(pool, &transformed.rows).await;
+        status::refresh_statistics(pool, &transformed.rows).await;
         if let Some(lock) = lock {
-            database::unlock(lock).await;
+            store::unlock(lock).await;
         }
         pool.close().await;
     }
@@ -395,7 +393,7 @@ async fn choose_method(
 ) -> Result<(Method, Connections), LoadError> {
     // One connection per table, where the server has room: the infile method streams each
     // table's rows as one statement, the insert method each empty table's as one transaction.
-    let room = database::connection_room(pool).await;
+    let room = server::connection_room(pool).await;
     // The bookkeeping pool may still open connections up to its size; and one for anyone else.
     let growth = bookkeeping_connections(options).saturating_sub(pool.size());
     let streams = table_streams(room, u64::from(growth) + 1);
@@ -448,52 +446,6 @@ fn table_streams(room: Option<u64>, reserved: u64) -> usize {
         Some(room) => usize::try_from(room.saturating_sub(reserved))
             .unwrap_or(tables)
             .clamp(1, tables),
-    }
-}
-
-async fn server_advice(pool: &MySqlPool) -> Vec<String> {
-    let mut advice = Vec::new();
-    let value = |name: &'static str| async move {
-        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
-            "SELECT CAST(@@{name} AS CHAR)"
-        )))
-        .fetch_one(pool)
-        .await
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    };
-    if let Some(v) = value("innodb_buffer_pool_size").await
-        && v < 512 << 20
-    {
-        advice.push(format!(
-                "innodb_buffer_pool_size is {} MiB; 1 GiB or more (about half the server's memory) makes bulk loads much faster",
-                v >> 20
-            ));
-    }
-    let redo = match value("innodb_redo_log_capacity").await {
-        Some(v) => Some(v),
-        None => value("innodb_log_file_size").await,
-    };
-    if let Some(v) = redo
-        && v < 1 << 30
-    {
-        advice.push(format!(
-                "the InnoDB redo log is {} MiB; 1 GiB or more (innodb_redo_log_capacity on MySQL 8, innodb_log_file_size on MariaDB) speeds up bulk loading about 1.7x",
-                v >> 20
-            ));
-    }
-    advice
-}
-
-async fn analyze_tables(pool: &MySqlPool, rows: &BTreeMap<String, u64>) {
-    // Tables are created with STATS_AUTO_RECALC=0; refresh statistics of the tables that grew.
-    for table in Table::ALL.iter().filter(|t| !t.is_private()) {
-        if rows.get(table.name()).copied().unwrap_or(0) > 0 {
-            let sql = format!("ANALYZE TABLE `{}`", table.name());
-            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await {
-                tracing::debug!("ANALYZE TABLE {} failed: {e}", table.name());
-            }
-        }
     }
 }
 

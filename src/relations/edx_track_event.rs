@@ -6,76 +6,8 @@ use crate::identity::{AnonName, RowId};
 use crate::sink::{Encoding, RowBuffer};
 use std::sync::LazyLock;
 
-/// `EdxTrackEvent` columns in table order.
-pub const EDX_TRACK_EVENT_COLUMNS: [&str; 65] = [
-    "_id",
-    "event_id",
-    "agent",
-    "event_source",
-    "event_type",
-    "ip_country",
-    "page",
-    "session",
-    "time",
-    "quarter",
-    "anon_screen_name",
-    "downtime_for",
-    "student_id",
-    "instructor_id",
-    "course_id",
-    "course_display_name",
-    "resource_display_name",
-    "organization",
-    "sequence_id",
-    "goto_from",
-    "goto_dest",
-    "problem_id",
-    "problem_choice",
-    "question_location",
-    "submission_id",
-    "attempts",
-    "long_answer",
-    "student_file",
-    "can_upload_file",
-    "feedback",
-    "feedback_response_selected",
-    "transcript_id",
-    "transcript_code",
-    "rubric_selection",
-    "rubric_category",
-    "video_id",
-    "video_code",
-    "video_current_time",
-    "video_speed",
-    "video_old_time",
-    "video_new_time",
-    "video_seek_type",
-    "video_new_speed",
-    "video_old_speed",
-    "book_interaction_type",
-    "success",
-    "answer_id",
-    "hint",
-    "mode",
-    "msg",
-    "npoints",
-    "queuestate",
-    "orig_score",
-    "new_score",
-    "orig_total",
-    "new_total",
-    "event_name",
-    "group_user",
-    "group_action",
-    "position",
-    "badly_formatted",
-    "correctMap_fk",
-    "answer_fk",
-    "state_fk",
-    "load_info_fk",
-];
-
-/// Column positions, named as the columns are (`correctMap_fk` is `correct_map_fk`).
+/// Column positions in [`EDX_TRACK_EVENT_COLUMNS`](crate::schema::EDX_TRACK_EVENT_COLUMNS), named
+/// as the columns are (`correctMap_fk` is `correct_map_fk`).
 #[allow(missing_docs, non_upper_case_globals)]
 pub mod col {
     pub const _id: usize = 0;
@@ -330,6 +262,7 @@ impl<'a> EdxTrackEventRow<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::EDX_TRACK_EVENT_COLUMNS;
 
     #[test]
     fn unset_columns_encode_as_their_legacy_defaults_in_both_encodings() {

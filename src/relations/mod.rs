@@ -15,7 +15,7 @@ use chrono::NaiveDateTime;
 use isocountry::CountryCode;
 use serde_json::Value;
 
-pub use edx_track_event::{Cell, EDX_TRACK_EVENT_COLUMNS, EdxTrackEventRow, col};
+pub use edx_track_event::{Cell, EdxTrackEventRow, col};
 pub use geoip::GeoIp;
 use handlers::SideRows;
 

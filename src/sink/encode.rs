@@ -408,25 +408,10 @@ fn short_word(s: &[u8]) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// Escapes a value inside a single-quoted SQL literal (the session never sets
-/// `NO_BACKSLASH_ESCAPES`, and the connection character set is utf8mb4, so this is exact).
-pub fn escape_sql(out: &mut Vec<u8>, s: &[u8]) {
-    escape_with(out, s, b"\\'\"", |b| match b {
-        b'\\' => Some(b"\\\\"),
-        b'\'' => Some(b"\\'"),
-        b'"' => Some(b"\\\""),
-        b'\n' => Some(b"\\n"),
-        b'\r' => Some(b"\\r"),
-        0 => Some(b"\\0"),
-        0x1a => Some(b"\\Z"),
-        _ => None,
-    });
-}
-
 /// Copies `s`, replacing the bytes `rep` maps. Most values need no escape at all: every byte
-/// either encoding escapes is a control byte or one of `printable` (at most three: a backslash,
-/// quotes), so a value without control bytes (checked in a loop the compiler vectorizes) is
-/// scanned for those with SIMD (`memchr`) and copied in runs.
+/// `rep` maps is a control byte or one of `printable` (one or three, such as the backslash), so a
+/// value without control bytes (checked in a loop the compiler vectorizes) is scanned for those
+/// with SIMD (`memchr`) and copied in runs.
 #[inline]
 fn escape_with(
     out: &mut Vec<u8>,

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Fault, LoadError, fault_of_code, scrub};
 
-use super::database::{SESSION_SETUP, Target};
+use super::target::{SESSION_SETUP, Target};
 
 /// Server errors meaning "LOCAL INFILE is not allowed here": 1148 (ER_NOT_ALLOWED_COMMAND),
 /// 3948 (MySQL 8, local_infile=OFF), 4166 (MariaDB, ER_LOAD_INFILE_CAPABILITY_DISABLED).

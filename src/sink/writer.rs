@@ -20,7 +20,7 @@ use crate::schema::Table;
 
 use super::encode::{MalformedParameters, Param, Parameters};
 use super::infile::{InfilePool, StreamConnection};
-use super::rows::Batch;
+use super::rows::{Batch, rows_per_statement};
 
 /// How rows reach the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -218,19 +218,6 @@ pub fn statement_head(
     }
 }
 
-/// Parameters in a full prepared `INSERT`: a statement of N rows has N × columns of them (the
-/// protocol allows 65,535). Each prepared statement stays in the server's memory, about 300
-/// bytes per parameter, for each table and connection. Measured on MariaDB 10.11 with the 1M-event
-/// bench log and 4 writers: 2,048 parameters took 33.0 s (86 MB of session memory at the peak),
-/// 4,096 took 29.9-30.0 s (150 MB), 8,192 29.9 s (289 MB), 16,384 28.9-31.4 s (595 MB).
-pub const PARAMETERS_PER_STATEMENT: usize = 4096;
-
-/// The rows of a full prepared `INSERT` into `table`. The insert method's batches end at this
-/// many rows (or sooner at the batch size in bytes), so that one prepared statement serves most.
-pub fn rows_per_statement(table: Table) -> u64 {
-    (PARAMETERS_PER_STATEMENT / table.columns().len()).max(1) as u64
-}
-
 /// A table's prepared `INSERT`: `head` then one `(?, …)` per row.
 struct InsertStatement {
     head: String,
@@ -322,7 +309,7 @@ impl InsertConnections {
             .await
             .map_err(error)?;
         connection
-            .execute(super::database::SESSION_SETUP)
+            .execute(super::target::SESSION_SETUP)
             .await
             .map_err(error)?;
         let first: Option<i64> =

@@ -1,5 +1,6 @@
-//! The loader's bookkeeping: one ledger row per loaded file (`moocdb_loader_files`) and every
-//! rejected line (`moocdb_loader_rejects`).
+//! The ledger: one row per loaded file (`moocdb_loader_files`), the lines loaded
+//! (`moocdb_loader_lines`) and every rejected line (`moocdb_loader_rejects`); cleaning up after
+//! loads that never finished, and removing a file's rows to load it again.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,6 +8,7 @@ use std::io::Write;
 use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
+use super::{push_literal, query_error};
 use crate::error::LoadError;
 use crate::identity::{LineIdentity, LineKeys};
 
@@ -87,10 +89,6 @@ pub struct PreviousLoad {
     pub prefix_hash: String,
     /// Where a continuation starts.
     pub next: Segment,
-}
-
-fn query_error(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
-    move |e| LoadError::query(what, e)
 }
 
 /// The ledger id of a file with this content that is already fully loaded.
@@ -500,6 +498,15 @@ pub async fn known_lines(
         .collect())
 }
 
+/// Whether any line is recorded as loaded: until one is, a load need not look its lines up.
+pub async fn any_line_loaded(pool: &MySqlPool) -> Result<bool, LoadError> {
+    let found: i64 = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM moocdb_loader_lines LIMIT 1)")
+        .fetch_one(pool)
+        .await
+        .map_err(query_error("checking for lines already loaded"))?;
+    Ok(found > 0)
+}
+
 /// How the database keys its lines (its `line_keys` setting, written by the migration that
 /// introduced time-ordered keys).
 pub async fn line_keys(pool: &MySqlPool) -> Result<LineKeys, LoadError> {
@@ -528,11 +535,11 @@ pub async fn write_rejects(
         if i > 0 {
             sql.push(b',');
         }
-        let _ = write!(sql, "({file_id},{},{},'", r.byte_offset, r.line_number);
-        crate::sink::escape_sql(&mut sql, file.as_bytes());
-        sql.extend_from_slice(b"','");
-        crate::sink::escape_sql(&mut sql, r.reason.as_bytes());
-        let _ = write!(sql, "',{},", r.raw_length);
+        let _ = write!(sql, "({file_id},{},{},", r.byte_offset, r.line_number);
+        push_literal(&mut sql, file);
+        sql.push(b',');
+        push_literal(&mut sql, &r.reason);
+        let _ = write!(sql, ",{},", r.raw_length);
         if r.raw.is_empty() {
             sql.extend_from_slice(b"''");
         } else {

@@ -1,8 +1,12 @@
-//! `moocdb status`: what the course database holds, from the ledger and the tables.
+//! What the course database holds: `moocdb status`'s report from the ledger and the tables, and
+//! the tables' statistics refreshed after a load.
+
+use std::collections::BTreeMap;
 
 use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
+use super::query_error;
 use crate::error::LoadError;
 use crate::schema::Table;
 
@@ -38,10 +42,6 @@ pub struct DatabaseStatus {
     pub rejects: i64,
 }
 
-fn err(what: &'static str) -> impl Fn(sqlx::Error) -> LoadError {
-    move |e| LoadError::query(what, e)
-}
-
 /// Reads the status of the course database `pool` is connected to.
 pub async fn read(pool: &MySqlPool, database: &str) -> Result<DatabaseStatus, LoadError> {
     let files = sqlx::query(
@@ -50,7 +50,7 @@ pub async fn read(pool: &MySqlPool, database: &str) -> Result<DatabaseStatus, Lo
     )
     .fetch_all(pool)
     .await
-    .map_err(err("reading the ledger"))?
+    .map_err(query_error("reading the ledger"))?
     .into_iter()
     .map(|r| FileStatus {
         file_id: r.get(0),
@@ -68,17 +68,30 @@ pub async fn read(pool: &MySqlPool, database: &str) -> Result<DatabaseStatus, Lo
         let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(pool)
             .await
-            .map_err(err("counting rows"))?;
+            .map_err(query_error("counting rows"))?;
         rows.push((table.name().to_string(), n));
     }
     let rejects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM moocdb_loader_rejects")
         .fetch_one(pool)
         .await
-        .map_err(err("counting rejects"))?;
+        .map_err(query_error("counting rejects"))?;
     Ok(DatabaseStatus {
         database: database.to_string(),
         files,
         rows,
         rejects,
     })
+}
+
+/// Refreshes the statistics of the tables that grew by the `rows` a load wrote (by table name).
+pub async fn refresh_statistics(pool: &MySqlPool, rows: &BTreeMap<String, u64>) {
+    // Tables are created with STATS_AUTO_RECALC=0; refresh statistics of the tables that grew.
+    for table in Table::ALL.iter().filter(|t| !t.is_private()) {
+        if rows.get(table.name()).copied().unwrap_or(0) > 0 {
+            let sql = format!("ANALYZE TABLE `{}`", table.name());
+            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await {
+                tracing::debug!("ANALYZE TABLE {} failed: {e}", table.name());
+            }
+        }
+    }
 }

@@ -1,0 +1,221 @@
+//! Reading and writing the state carried from file to file ([`crate::state`]): the tables
+//! `moocdb_loader_user_state` and `moocdb_loader_ip_state`, and the course domain among the
+//! settings.
+
+use std::io::Write;
+
+use chrono::NaiveDateTime;
+use sqlx::Row;
+use sqlx::mysql::MySqlPool;
+
+use super::ledger::{self, FileCounts};
+use super::{push_literal, query_error};
+use crate::error::LoadError;
+use crate::identity::RowId;
+use crate::schema::Table;
+use crate::state::{CarriedState, StagedEvent, StateChange, UserState};
+
+/// Reads the state earlier loads left.
+pub async fn read(pool: &MySqlPool) -> Result<CarriedState, LoadError> {
+    let e = query_error("reading the carried user state");
+    let mut state = CarriedState::default();
+    for r in sqlx::query(
+        "SELECT user_id, staged_event_id, staged_resource_id, staged_time, staged_ip, staged_os, \
+         staged_agent, staged_event_type, location_url, location_time FROM moocdb_loader_user_state",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(&e)?
+    {
+        let user: String = r.try_get(0).map_err(&e)?;
+        let id: Option<String> = r.try_get(1).map_err(&e)?;
+        let staged = match id {
+            Some(id) => Some(StagedEvent {
+                id: RowId::parse(&id).ok_or_else(|| LoadError::Query {
+                    what: "reading the carried user state".to_string(),
+                    message: format!(
+                        "`moocdb_loader_user_state` holds `{id}` as the staged event of user \
+                         `{user}`, which is not a row id this loader writes; the table was \
+                         changed by hand: set that row's staged_* columns to NULL and load again"
+                    ),
+                })?,
+                resource_id: r.try_get::<Option<i32>, _>(2).map_err(&e)?.unwrap_or(0).into(),
+                time: r.try_get::<Option<NaiveDateTime>, _>(3).map_err(&e)?.unwrap_or_default(),
+                ip: r.try_get::<Option<String>, _>(4).map_err(&e)?.unwrap_or_default(),
+                os: r.try_get::<Option<i32>, _>(5).map_err(&e)?.unwrap_or(0).into(),
+                agent: r.try_get::<Option<i32>, _>(6).map_err(&e)?.unwrap_or(0).into(),
+                event_type: (r.try_get::<Option<String>, _>(7).map_err(&e)?).unwrap_or_default(),
+            }),
+            None => None,
+        };
+        let url: Option<String> = r.try_get(8).map_err(&e)?;
+        let at: Option<NaiveDateTime> = r.try_get(9).map_err(&e)?;
+        state.users.push(UserState {
+            user,
+            staged,
+            location: url.zip(at),
+        });
+    }
+    let e = query_error("reading the carried IP state");
+    for r in sqlx::query("SELECT ip, last_seen FROM moocdb_loader_ip_state")
+        .fetch_all(pool)
+        .await
+        .map_err(&e)?
+    {
+        state
+            .ips
+            .push((r.try_get(0).map_err(&e)?, r.try_get(1).map_err(&e)?));
+    }
+    state.domain =
+        sqlx::query_scalar("SELECT value FROM moocdb_loader_settings WHERE name = 'domain'")
+            .fetch_optional(pool)
+            .await
+            .map_err(query_error("reading the settings"))?;
+    Ok(state)
+}
+
+fn time(sql: &mut Vec<u8>, t: &NaiveDateTime) {
+    let _ = write!(sql, "'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"));
+}
+
+/// Rows packed into statements that start with `head`, each under `max_bytes` (a row alone over
+/// the limit still gets a statement of its own).
+fn packed<'a>(
+    head: &'static str,
+    rows: impl Iterator<Item = Vec<u8>> + 'a,
+    max_bytes: usize,
+) -> impl Iterator<Item = String> + 'a {
+    let mut rows = rows.peekable();
+    std::iter::from_fn(move || {
+        let first = rows.next()?;
+        let mut sql = head.as_bytes().to_vec();
+        sql.extend_from_slice(&first);
+        while let Some(row) = rows.next_if(|row| sql.len() + row.len() < max_bytes) {
+            sql.push(b',');
+            sql.extend_from_slice(&row);
+        }
+        Some(String::from_utf8(sql).expect("utf-8"))
+    })
+}
+
+fn user_row(u: &UserState) -> Vec<u8> {
+    let mut r = b"(".to_vec();
+    push_literal(&mut r, &u.user);
+    match &u.staged {
+        Some(s) => {
+            r.push(b',');
+            push_literal(&mut r, s.id.as_str());
+            let _ = write!(r, ",{},", s.resource_id);
+            time(&mut r, &s.time);
+            r.push(b',');
+            push_literal(&mut r, &s.ip);
+            let _ = write!(r, ",{},{},", s.os, s.agent);
+            push_literal(&mut r, &s.event_type);
+        }
+        None => r.extend_from_slice(b",NULL,NULL,NULL,NULL,NULL,NULL,NULL"),
+    }
+    match &u.location {
+        Some((url, at)) => {
+            r.push(b',');
+            push_literal(&mut r, url);
+            r.push(b',');
+            time(&mut r, at);
+        }
+        None => r.extend_from_slice(b",NULL,NULL"),
+    }
+    r.push(b')');
+    r
+}
+
+/// Statements storing `change`, each under `max_bytes`, made one at a time as they are taken.
+fn statements<'a>(change: StateChange<'a>, max_bytes: usize) -> impl Iterator<Item = String> + 'a {
+    let users = packed(
+        "REPLACE INTO moocdb_loader_user_state (user_id, staged_event_id, staged_resource_id, \
+         staged_time, staged_ip, staged_os, staged_agent, staged_event_type, location_url, \
+         location_time) VALUES ",
+        change.users.map(|u| user_row(&u)),
+        max_bytes,
+    );
+    let ips = packed(
+        "REPLACE INTO moocdb_loader_ip_state (ip, last_seen) VALUES ",
+        change.ips.iter().map(|(ip, at)| {
+            let mut r = b"(".to_vec();
+            push_literal(&mut r, ip);
+            r.push(b',');
+            time(&mut r, at);
+            r.push(b')');
+            r
+        }),
+        max_bytes,
+    );
+    let domain = packed(
+        "REPLACE INTO moocdb_loader_settings (name, value) VALUES ",
+        change.domain.into_iter().map(|domain| {
+            let mut r = b"('domain',".to_vec();
+            push_literal(&mut r, domain);
+            r.push(b')');
+            r
+        }),
+        max_bytes,
+    );
+    users.chain(ips).chain(domain)
+}
+
+/// Stores the state a file changed and marks the file loaded (or failed), in one transaction.
+pub async fn commit_file(
+    pool: &MySqlPool,
+    change: StateChange<'_>,
+    file_id: i64,
+    counts: &FileCounts,
+    status: &str,
+    max_statement_bytes: usize,
+) -> Result<(), LoadError> {
+    let e = query_error("storing the carried state and the ledger entry");
+    let mut tx = pool.begin().await.map_err(&e)?;
+    if status == "loaded" {
+        for sql in statements(change, max_statement_bytes) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(&e)?;
+        }
+        // Only a file that wrote contributions can bring a parent or a child to link.
+        if counts.rows.contains_key(Table::Collaborations.name()) {
+            let e = query_error("linking forum contributions to their parents");
+            for sql in crate::moocdb::collaborations::LINK_STATEMENTS {
+                sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(&e)?;
+            }
+        }
+    }
+    ledger::finish_file(&mut *tx, file_id, counts, status).await?;
+    tx.commit().await.map_err(&e)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_stay_under_the_size_limit() {
+        let t = NaiveDateTime::parse_from_str("2026-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let ips = [("192.0.2.1", t)];
+        let change = StateChange {
+            users: Box::new((0..100).map(|i| UserState {
+                user: format!("user{i:035}"),
+                staged: None,
+                location: Some((format!("https://x.org/{i}/it's"), t)),
+            })),
+            ips: &ips,
+            domain: Some("https://x.org"),
+        };
+        let sql: Vec<String> = statements(change, 2000).collect();
+        assert!(sql.len() > 3);
+        assert!(sql.iter().all(|s| s.len() <= 2000));
+        assert!(sql.iter().any(|s| s.contains("it\\'s")));
+        assert!(sql.last().unwrap().contains("'domain'"));
+        let users: usize = sql.iter().map(|s| s.matches("('user").count()).sum();
+        assert_eq!(users, 100, "every user once");
+        assert_eq!(sql.iter().filter(|s| s.contains("192.0.2.1")).count(), 1);
+    }
+}
