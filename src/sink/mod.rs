@@ -2,6 +2,8 @@
 
 pub mod database;
 pub mod encode;
+#[cfg(test)]
+pub mod in_memory;
 pub mod infile;
 pub mod rows;
 pub mod spare;
