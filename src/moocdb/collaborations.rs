@@ -21,10 +21,13 @@ use serde_json::{Map, Value};
 
 use crate::error::LoadError;
 use crate::fingerprint::Fingerprint;
-use crate::identity::AnonName;
+use crate::identity::{AnonName, RowId};
 use crate::parse::{EventPayload, TrackingEvent};
+use crate::relations::RelationsOutcome;
 use crate::schema::Table;
 use crate::sink::Rows;
+
+use super::{MoocdbBuilder, course_key};
 
 /// `collaboration_types` ids (seeded by `migrations/0006_collaborations.sql`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -391,6 +394,46 @@ impl Contributions {
         }
         self.explicit.clear();
         Ok(())
+    }
+}
+
+impl MoocdbBuilder {
+    /// The `collaborations` row of a forum or wiki contribution, on the resource of its thread
+    /// or wiki page under its course.
+    pub(super) fn collaboration(
+        &mut self,
+        rows: &mut Rows,
+        event: &TrackingEvent,
+        relations: &RelationsOutcome,
+        id: &RowId,
+        course: &str,
+    ) -> Result<(), LoadError> {
+        let path = course_key::legacy_spelling(relations.event_type);
+        let Some(contribution) = Contribution::of(relations.event_type, &path, event) else {
+            return Ok(());
+        };
+        let domain = self.domain_or_default(event);
+        let uri = format!(
+            "{}/courses/{course}/{}",
+            domain.trim_end_matches('/'),
+            contribution.place.path()
+        );
+        let index = self.resource_node(rows, &uri)?;
+        let resource = self.resources.node(index).id;
+        let (os, agent) = self.agent_ids(rows, event.agent())?;
+        let (user, user_key) = (&relations.anon_screen_name, relations.anon_key);
+        self.user(user_key, user).store(rows)?;
+        let row = CollaborationRow {
+            id: id.as_str().to_string(),
+            user: *user,
+            contribution,
+            time: event.time,
+            ip: relations.ip_country,
+            os,
+            agent,
+            resource,
+        };
+        self.contributions.add(rows, user_key, row)
     }
 }
 

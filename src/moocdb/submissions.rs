@@ -1,0 +1,261 @@
+//! Step 9: the problem hierarchy (`problems`, typed in `problem_types`), the `submissions` of
+//! answers and the `assessments` that grade them (what a grading event is: `grading.rs`).
+
+use chrono::NaiveDateTime;
+
+use crate::error::LoadError;
+use crate::fingerprint::Fingerprint;
+use crate::identity::AnonName;
+use crate::parse::TrackingEvent;
+use crate::schema::Table;
+use crate::sink::Rows;
+
+use super::course_key;
+use super::grading::{self, AUTOMATIC, Grading, submission_code};
+use super::module_uri::ModuleUri;
+use super::observed_events::EventClass;
+use super::{FormattedRow, MoocdbBuilder};
+
+/// Who submits, where and when: the columns a submission shares with its event.
+struct Submitting<'a> {
+    user: &'a AnonName,
+    user_key: Fingerprint,
+    problem_id: i64,
+    time: &'a NaiveDateTime,
+    ip: &'a str,
+    os_id: i64,
+    agent_id: i64,
+}
+
+/// Writes an `assessments` row: `(id, grade, grader, feedback)` of `submission` at `time`.
+fn write_assessment(
+    rows: &mut Rows,
+    (id, grade, grader, feedback): (&str, Option<f64>, &str, Option<&str>),
+    submission: &str,
+    time: &NaiveDateTime,
+) -> Result<(), LoadError> {
+    rows.add(Table::Assessments, |r| {
+        r.token(id.as_bytes());
+        r.token(submission.as_bytes());
+        r.opt_text(feedback.filter(|f| !f.is_empty()));
+        match grade {
+            Some(g) => r.float(g),
+            None => r.null(),
+        }
+        r.null();
+        r.text(grader);
+        r.datetime(time);
+    })
+}
+
+/// The block an event's context names: `context.module.usage_key`, else the XBlock handler of
+/// `context.path` (`…/xblock/<usage>/handler/…`, in 2014 logs with `;_` for `/`).
+fn context_module(event: &TrackingEvent) -> Option<ModuleUri> {
+    let context = event.context.as_ref()?;
+    let usage = context
+        .get("module")
+        .and_then(|m| m.get("usage_key"))
+        .and_then(serde_json::Value::as_str);
+    if let Some(m) = usage.and_then(ModuleUri::parse) {
+        return Some(m);
+    }
+    let path = context.get("path").and_then(serde_json::Value::as_str)?;
+    let path = path.replace(";_", "/");
+    ModuleUri::parse(&course_key::legacy_spelling(&path))
+}
+
+impl MoocdbBuilder {
+    /// Step 9: the problem of a problem or grading event, on `resource_id`, and the submission
+    /// and assessments the event records.
+    pub(super) fn grade(
+        &mut self,
+        rows: &mut Rows,
+        f: &FormattedRow<'_>,
+        module: Option<&ModuleUri>,
+        class: EventClass,
+        resource_id: i64,
+    ) -> Result<(), LoadError> {
+        let (event, relations, row) = (f.event, f.relations, f.row);
+        let grading = Grading::of(relations.event_type, event);
+        let graded_module = match &grading {
+            // An Open Response Assessment names its block only in the event's context.
+            Some(Grading::OpenSubmission { .. } | Grading::OpenAssessment { .. }) => {
+                context_module(event)
+            }
+            Some(_) => module.cloned(),
+            None => None,
+        };
+        let Some(m) = graded_module
+            .as_ref()
+            .or(module.filter(|_| matches!(class, EventClass::Problem | EventClass::OpenResponse)))
+        else {
+            return Ok(());
+        };
+        let problem_id = self.problem(m, resource_id)?;
+        let (user_key, row_id) = (f.user_key, f.id);
+        let context = Submitting {
+            user: f.user,
+            user_key,
+            problem_id,
+            time: &event.time,
+            ip: f.ip,
+            os_id: f.os_id,
+            agent_id: f.agent_id,
+        };
+        match &grading {
+            None => {
+                let grade = match row.correctness {
+                    "correct" => Some(1.0),
+                    "incorrect" => Some(0.0),
+                    // A custom or partial-credit answer: the problem's grade.
+                    _ if relations.event_type == "problem_check"
+                        && event.event_source() == "server" =>
+                    {
+                        grading::problem_grade(event)
+                    }
+                    _ => None,
+                };
+                if let Some(code) = submission_code(f.event_type) {
+                    let id = row_id.as_str();
+                    let attempt = row.attempts.unwrap_or(-1);
+                    self.submission(rows, &context, id, attempt, row.answer, code)?;
+                    if attempt > 0 {
+                        let latest = self.graded.entry((user_key, problem_id));
+                        let latest = latest.or_insert_with(|| (event.time, Box::from(id)));
+                        if latest.0 <= event.time {
+                            *latest = (event.time, Box::from(id));
+                        }
+                    }
+                    // An assessment grades a submission: without one it would point nowhere.
+                    if let Some(grade) = grade {
+                        let a = (id, Some(grade), AUTOMATIC, None);
+                        write_assessment(rows, a, id, &event.time)?;
+                    }
+                }
+            }
+            Some(Grading::GradeSubmitted { grade }) => {
+                let id = row_id.as_str();
+                self.submission(rows, &context, id, -1, "", 1)?;
+                write_assessment(rows, (id, *grade, AUTOMATIC, None), id, &event.time)?;
+            }
+            Some(Grading::OpenSubmission {
+                uuid,
+                answer,
+                attempt,
+            }) => {
+                if self.open_submissions.insert(uuid.to_string()) {
+                    self.submission(rows, &context, uuid, *attempt, answer, 1)?;
+                }
+            }
+            Some(Grading::OpenAssessment {
+                uuid,
+                grade,
+                grader,
+                feedback,
+            }) => {
+                if self.open_submissions.contains(*uuid) {
+                    let a = (row_id.as_str(), *grade, *grader, Some(*feedback));
+                    write_assessment(rows, a, uuid, &event.time)?;
+                }
+            }
+            Some(Grading::Rescore { grade }) => {
+                let grade = match row.correctness {
+                    "correct" => Some(1.0),
+                    "incorrect" => Some(0.0),
+                    _ => *grade,
+                };
+                if let Some((_, submission)) = self.graded.get(&(user_key, problem_id)) {
+                    let a = (row_id.as_str(), grade, "rescore", None);
+                    write_assessment(rows, a, submission, &event.time)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a `submissions` row (and the user's row when new).
+    fn submission(
+        &mut self,
+        rows: &mut Rows,
+        s: &Submitting<'_>,
+        id: &str,
+        attempt: i64,
+        answer: &str,
+        code: i64,
+    ) -> Result<(), LoadError> {
+        self.user(s.user_key, s.user).store(rows)?;
+        rows.add(Table::Submissions, |r| {
+            r.token(id.as_bytes());
+            r.token(s.user.as_bytes());
+            r.int(s.problem_id);
+            r.datetime(s.time);
+            r.int(attempt);
+            r.text(answer);
+            r.int(code);
+            r.opt_text((!s.ip.is_empty()).then_some(s.ip));
+            r.int(s.os_id);
+            r.int(s.agent_id);
+        })
+    }
+
+    fn problem(&mut self, module: &ModuleUri, resource_id: i64) -> Result<i64, LoadError> {
+        let (index, _) = self.problems.insert(&module.uri());
+        let node = self.problems.node_mut(index);
+        if node.attached.is_none() && !node.stored {
+            node.attached = Some(resource_id);
+        }
+        Ok(node.id)
+    }
+
+    // The `problems` rows of the nodes created since the last call, with their types.
+    pub(super) fn write_problems(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
+        for index in self.problems.take_unstored() {
+            let uri = self.problems.uri(index);
+            let type_id = self.problem_type(rows, problem_type_name(&uri))?;
+            let node = self.problems.node(index);
+            rows.add(Table::Problems, |r| {
+                r.int(node.id);
+                r.text(&uri);
+                r.opt_int(node.parent);
+                r.opt_int(node.child_number.map(i64::from));
+                r.int(type_id);
+                r.null();
+                r.null();
+                r.null();
+                r.null();
+                r.null();
+                r.null();
+                r.opt_int(node.attached);
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `problem_types.problem_type_name` of a problem hierarchy node: its module category, or the
+/// level it stands for above the categories.
+fn problem_type_name(uri: &str) -> String {
+    let levels: Vec<&str> = uri
+        .trim_start_matches("i4x://")
+        .split('/')
+        .filter(|l| !l.is_empty())
+        .collect();
+    match levels.len() {
+        0 => "root".into(),
+        1 => "organization".into(),
+        2 => "course".into(),
+        _ => levels[2].to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_types_name_levels() {
+        assert_eq!(problem_type_name("i4x://"), "root");
+        assert_eq!(problem_type_name("i4x://A/B/"), "course");
+        assert_eq!(problem_type_name("i4x://A/B/problem/p/2/1/"), "problem");
+    }
+}
