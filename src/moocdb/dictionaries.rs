@@ -148,6 +148,53 @@ pub fn describe_agent(agent: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    use crate::moocdb::in_memory::{moocdb_rows, row_where, rows_where, tracking_event};
+    use crate::sink::in_memory::TableRows;
+
+    // The rows of this family's tables that one file of `events` gives, without a database.
+    fn rows_of(events: &[Value]) -> TableRows {
+        moocdb_rows(events, &["os", "agent", "urls"])
+    }
+
+    const CHROME: &str = "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/27.0.1453.110 Safari/537.36";
+    const FIREFOX: &str =
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.8; rv:21.0) Gecko/20100101 Firefox/21.0";
+
+    #[test]
+    fn each_agent_and_page_is_one_entry() {
+        let pages = ["info", "progress", "info"].map(|p| {
+            format!("https://courses.example.org/courses/DemoX/Loader101/2013_Spring/{p}")
+        });
+        let events: Vec<Value> = [CHROME, FIREFOX, CHROME]
+            .iter()
+            .zip(&pages)
+            .enumerate()
+            .map(|(i, (agent, page))| {
+                let time = format!("2013-06-12T09:1{i}:00");
+                let link = "edx.ui.lms.link_clicked";
+                let mut e = tracking_event("learner01", &time, link, "browser", page, json!("{}"));
+                e["agent"] = json!(agent);
+                e
+            })
+            .collect();
+        let t = rows_of(&events);
+        let names = |table: &str, column: &str| -> Vec<String> {
+            t[table].iter().map(|r| r[column].clone()).collect()
+        };
+        assert_eq!(names("os", "os_name"), ["Windows 7", "Mac OSX 10.8"]);
+        assert_eq!(
+            names("agent", "agent_name"),
+            ["Chrome 27.0.1453.110", "Firefox 21.0"]
+        );
+        assert_eq!(
+            names("urls", "url"),
+            [&pages[0], &pages[1]].map(|p| format!("{p}/"))
+        );
+        assert_eq!(row_where(&t, "os", "os_name", "Windows 7")["os_id"], "1");
+        assert!(rows_where(&t, "agent", "agent_id", "3").is_empty());
+    }
 
     #[test]
     fn agents_are_described() {

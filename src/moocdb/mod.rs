@@ -17,6 +17,8 @@ mod dictionaries;
 pub mod dictionary;
 pub mod grading;
 pub mod hierarchy;
+#[cfg(test)]
+mod in_memory;
 pub mod module_uri;
 mod observed_events;
 mod resources;

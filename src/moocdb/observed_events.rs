@@ -179,6 +179,64 @@ impl MoocdbBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    use crate::moocdb::in_memory::{moocdb_rows, row_where, rows_where, tracking_event};
+    use crate::sink::in_memory::TableRows;
+
+    // The rows of this family's tables that one file of `events` gives, without a database.
+    fn rows_of(events: &[Value]) -> TableRows {
+        moocdb_rows(events, &["observed_events", "users"])
+    }
+
+    #[test]
+    fn each_event_lasts_until_the_users_next() {
+        let page = "https://courses.example.org/courses/DemoX/Loader101/2013_Spring/info";
+        let link = "edx.ui.lms.link_clicked";
+        let events: Vec<Value> = [
+            ("alice", "09:00:00", link),
+            ("bob", "09:00:10", link),
+            // Not observed: it only feeds `submissions`.
+            ("alice", "09:00:20", "problem_check"),
+            ("alice", "09:00:30", link),
+            ("bob", "09:00:50", link),
+            // Two hours later: the event before it gets the default duration.
+            ("alice", "11:00:30", link),
+        ]
+        .iter()
+        .map(|(user, time, event_type)| {
+            let time = format!("2013-06-12T{time}");
+            tracking_event(user, &time, event_type, "browser", page, json!("{}"))
+        })
+        .collect();
+        let t = rows_of(&events);
+        // Each event of `user`: its time of day and its duration.
+        let durations = |user: &str| -> Vec<String> {
+            let user = crate::identity::anon_screen_name(user);
+            rows_where(&t, "observed_events", "user_id", &user)
+                .iter()
+                .map(|r| {
+                    let time = &r["observed_event_timestamp"]["2013-06-12 ".len()..][..8];
+                    format!("{time} {}", r["observed_event_duration"])
+                })
+                .collect()
+        };
+        // The latest event of each user waits for the user's next: NULL at the end of a file.
+        assert_eq!(
+            durations("alice"),
+            ["09:00:00 30", "09:00:30 100", "11:00:30 NULL"]
+        );
+        assert_eq!(durations("bob"), ["09:00:10 40", "09:00:50 NULL"]);
+        assert_eq!(t["users"].len(), 2);
+        let first = row_where(
+            &t,
+            "observed_events",
+            "observed_event_timestamp",
+            "2013-06-12 09:00:00.000000",
+        );
+        assert_eq!(first["observed_event_type_id"], link);
+        assert_eq!(first["observed_event_ip"], "USA");
+    }
 
     #[test]
     fn classes_follow_the_rules_in_order() {

@@ -346,3 +346,119 @@ impl MoocdbBuilder {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::moocdb::in_memory::{moocdb_rows, row_where, tracking_event};
+    use crate::sink::in_memory::TableRows;
+
+    // The rows of this family's tables that one file of `events` gives, without a database.
+    fn rows_of(events: &[Value]) -> TableRows {
+        moocdb_rows(
+            events,
+            &["resources", "resource_types", "resources_urls", "urls"],
+        )
+    }
+
+    const COURSE: &str = "https://courses.example.org/courses/DemoX/Loader101/2013_Spring/";
+    const PAGE: &str =
+        "https://courses.example.org/courses/DemoX/Loader101/2013_Spring/courseware/u1/s1/";
+
+    #[test]
+    fn a_video_event_gives_a_lecture_under_its_course() {
+        let video = json!({"id": "i4x-DemoX-Loader101-video-intro", "code": "abc123"});
+        let t = rows_of(&[tracking_event(
+            "learner01",
+            "2013-06-12T09:19:41",
+            "play_video",
+            "browser",
+            PAGE,
+            json!(video.to_string()),
+        )]);
+        // The page's resource extended by the module (named by it) and the video code.
+        let node = row_where(&t, "resources", "resource_name", "intro");
+        assert_eq!(
+            node["resource_uri"],
+            format!("{PAGE}_/video/intro/_abc123"),
+            "{node:?}"
+        );
+        let kind = row_where(
+            &t,
+            "resource_types",
+            "resource_type_id",
+            &node["resource_type_id"],
+        );
+        assert_eq!(
+            (
+                kind["resource_type_content"].as_str(),
+                kind["resource_type_medium"].as_str()
+            ),
+            ("lecture", "video")
+        );
+        // Its ancestors lead up through the course to the root.
+        let mut ancestors = Vec::new();
+        let mut parent = node["resource_parent_id"].clone();
+        while parent != "NULL" {
+            let up = row_where(&t, "resources", "resource_id", &parent);
+            ancestors.push(up["resource_uri"].as_str());
+            parent = up["resource_parent_id"].clone();
+        }
+        assert!(ancestors.contains(&COURSE), "{ancestors:?}");
+        assert!(ancestors.contains(&PAGE), "{ancestors:?}");
+        assert_eq!(ancestors.last(), Some(&"https://"));
+        // Linked to the page's URL (the sequence position not known: `_`).
+        let link = row_where(&t, "resources_urls", "resource_id", &node["resource_id"]);
+        let url = row_where(&t, "urls", "url_id", &link["url_id"]);
+        assert_eq!(url["url"], format!("{PAGE}_/"));
+    }
+
+    #[test]
+    fn events_on_a_page_share_its_resource_typed_by_its_uri() {
+        let path = "/courses/DemoX/Loader101/2013_Spring/info";
+        let page = format!("https://courses.example.org{path}");
+        let mut events = vec![tracking_event(
+            "learner01",
+            "2013-06-12T09:10:00",
+            "edx.ui.lms.link_clicked",
+            "browser",
+            &page,
+            json!("{}"),
+        )];
+        // The same page requested by others, logged as its path.
+        for (user, time) in [("learner02", "09:11:00"), ("learner03", "09:12:00")] {
+            let time = format!("2013-06-12T{time}");
+            let request = json!({"POST": {}, "GET": {}});
+            events.push(tracking_event(user, &time, path, "server", "", request));
+        }
+        let t = rows_of(&events);
+        let [url] = &t["urls"][..] else {
+            panic!("one URL: {:?}", t["urls"]);
+        };
+        assert_eq!(url["url"], format!("{page}/"));
+        let [link] = &t["resources_urls"][..] else {
+            panic!("one link: {:?}", t["resources_urls"]);
+        };
+        assert_eq!(link["url_id"], url["url_id"]);
+        let node = row_where(&t, "resources", "resource_id", &link["resource_id"]);
+        assert_eq!(node["resource_uri"], format!("{page}/"));
+        assert_eq!(
+            node["resource_parent_id"],
+            row_where(&t, "resources", "resource_uri", COURSE)["resource_id"]
+        );
+        let kind = row_where(
+            &t,
+            "resource_types",
+            "resource_type_id",
+            &node["resource_type_id"],
+        );
+        assert_eq!(
+            (
+                kind["resource_type_content"].as_str(),
+                kind["resource_type_medium"].as_str()
+            ),
+            ("informational", "text")
+        );
+    }
+}

@@ -251,6 +251,106 @@ fn problem_type_name(uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    use crate::moocdb::in_memory::{moocdb_rows, row_where, rows_where, tracking_event};
+    use crate::sink::in_memory::TableRows;
+
+    // The rows of this family's tables that one file of `events` gives, without a database.
+    fn rows_of(events: &[Value]) -> TableRows {
+        moocdb_rows(
+            events,
+            &["problems", "problem_types", "submissions", "assessments"],
+        )
+    }
+
+    const BLOCK: &str = "0123456789abcdef0123456789abcdef";
+
+    // A server event of a course-v1 course, as edX logs it since 2014: the course is named
+    // only by the context.
+    fn server_event(time: &str, event_type: &str, payload: Value) -> Value {
+        let time = format!("2013-06-12T{time}");
+        let mut e = tracking_event(
+            "learner01",
+            &time,
+            event_type,
+            "server",
+            "x_module",
+            payload,
+        );
+        e["context"] = json!({"course_id": "course-v1:DemoX+Loader101+2013_Spring"});
+        e
+    }
+
+    #[test]
+    fn a_checked_answer_is_a_submission_and_its_assessment() {
+        // The answer's id is bare: the problem's block id and the input's levels, no course.
+        let answer = format!("{BLOCK}_2_1");
+        let check = server_event(
+            "09:00:00",
+            "problem_check",
+            json!({
+                "problem_id": format!("block-v1:DemoX+Loader101+2013_Spring+type@problem+block@{BLOCK}"),
+                "answers": {answer.clone(): "choice_1"},
+                "correct_map": {answer.clone(): {"correctness": "correct", "npoints": null, "msg": "", "hint": "", "hintmode": null, "queuestate": null}},
+                "attempts": 2, "success": "correct", "grade": 1, "max_grade": 1,
+                "state": {"student_answers": {}, "seed": 1, "done": true, "correct_map": {}, "input_state": {}},
+            }),
+        );
+        let rescore = server_event(
+            "10:00:00",
+            "problem_rescore",
+            json!({
+                "problem_id": format!("block-v1:DemoX+Loader101+2013_Spring+type@problem+block@{BLOCK}"),
+                "correct_map": {answer.clone(): {"correctness": "incorrect", "npoints": null, "msg": "", "hint": "", "hintmode": null, "queuestate": null}},
+                "orig_score": 1, "orig_total": 1, "new_score": 0, "new_total": 1, "success": "incorrect", "attempts": 2,
+            }),
+        );
+        let t = rows_of(&[check, rescore]);
+        let [submission] = &t["submissions"][..] else {
+            panic!("one submission: {:?}", t["submissions"]);
+        };
+        assert_eq!(
+            submission["user_id"],
+            crate::identity::anon_screen_name("learner01")
+        );
+        assert_eq!(submission["submission_answer"], "choice_1");
+        assert_eq!(submission["submission_attempt_number"], "2");
+        assert_eq!(submission["submission_is_submitted"], "1");
+        // The input's problem, resolved against the event's course, under the problem's block.
+        let problem = row_where(&t, "problems", "problem_id", &submission["problem_id"]);
+        let block = format!("i4x://DemoX/Loader101/problem/{BLOCK}/");
+        assert_eq!(problem["problem_name"], format!("{block}2/1/"));
+        let parent = row_where(&t, "problems", "problem_id", &problem["problem_parent_id"]);
+        assert_eq!(parent["problem_child_number"], "2");
+        assert_eq!(
+            row_where(&t, "problems", "problem_id", &parent["problem_parent_id"])["problem_name"],
+            block
+        );
+        let kind = row_where(
+            &t,
+            "problem_types",
+            "problem_type_id",
+            &problem["problem_type_id"],
+        );
+        assert_eq!(kind["problem_type_name"], "problem");
+        // Graded at once by the check, then again by the rescore.
+        let id = &submission["submission_id"];
+        let grades: Vec<(&str, &str)> = rows_where(&t, "assessments", "submission_id", id)
+            .iter()
+            .map(|a| {
+                (
+                    a["assessment_grader_id"].as_str(),
+                    a["assessment_grade"].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(grades, [("automatic", "1"), ("rescore", "0")]);
+        assert_eq!(
+            row_where(&t, "assessments", "assessment_id", id)["assessment_grader_id"],
+            "automatic"
+        );
+    }
 
     #[test]
     fn problem_types_name_levels() {
