@@ -22,10 +22,13 @@ use serde_json::{Map, Value};
 
 use crate::error::LoadError;
 use crate::fingerprint::Fingerprint;
-use crate::identity::AnonName;
+use crate::identity::{AnonName, RowId};
 use crate::parse::{EventPayload, TrackingEvent};
+use crate::relations::RelationsOutcome;
 use crate::schema::Table;
 use crate::sink::Rows;
+
+use super::{MoocdbBuilder, course_key};
 
 /// `collaboration_types` ids (seeded by `migrations/0006_collaborations.sql`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -395,9 +398,129 @@ impl Contributions {
     }
 }
 
+impl MoocdbBuilder {
+    /// The `collaborations` row of a forum or wiki contribution, on the resource of its thread
+    /// or wiki page under its course.
+    pub(super) fn collaboration(
+        &mut self,
+        rows: &mut Rows,
+        event: &TrackingEvent,
+        relations: &RelationsOutcome,
+        id: &RowId,
+        course: &str,
+    ) -> Result<(), LoadError> {
+        let path = course_key::legacy_spelling(relations.event_type);
+        let Some(contribution) = Contribution::of(relations.event_type, &path, event) else {
+            return Ok(());
+        };
+        let domain = self.domain_or_default(event);
+        let uri = format!(
+            "{}/courses/{course}/{}",
+            domain.trim_end_matches('/'),
+            contribution.place.path()
+        );
+        let index = self.resource_node(rows, &uri)?;
+        let resource = self.resources.node(index).id;
+        let (os, agent) = self.agent_ids(rows, event.agent())?;
+        let (user, user_key) = (&relations.anon_screen_name, relations.anon_key);
+        self.user(user_key, user).store(rows)?;
+        let row = CollaborationRow {
+            id: id.as_str().to_string(),
+            user: *user,
+            contribution,
+            time: event.time,
+            ip: relations.ip_country,
+            os,
+            agent,
+            resource,
+        };
+        self.contributions.add(rows, user_key, row)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    use crate::moocdb::in_memory::{moocdb_rows, row_where, tracking_event};
+    use crate::sink::in_memory::TableRows;
+
+    // The rows of this family's tables that one file of `events` gives, without a database.
+    fn rows_of(events: &[Value]) -> TableRows {
+        moocdb_rows(events, &["collaborations", "resources", "resource_types"])
+    }
+
+    #[test]
+    fn a_response_after_its_thread_names_the_thread_as_parent() {
+        let course = "course-v1:DemoX+Loader101+2013_Spring";
+        let events: Vec<Value> = [
+            (
+                "poster",
+                "10:01:00",
+                "edx.forum.thread.created",
+                json!({"title": "A question", "body": "Why?", "truncated": false, "commentable_id": "d1", "id": "t1"}),
+            ),
+            (
+                "replier",
+                "10:02:00",
+                "edx.forum.response.created",
+                json!({"body": "Because.", "truncated": true, "commentable_id": "d1", "discussion": {"id": "t1"}, "id": "r1"}),
+            ),
+        ]
+        .into_iter()
+        .map(|(user, time, name, body)| {
+            let time = format!("2013-06-12T{time}");
+            let mut e = tracking_event(user, &time, name, "server", "", body);
+            e["host"] = json!("courses.example.org");
+            e["context"] = json!({"course_id": course, "user_id": 7, "path": "/event"});
+            e
+        })
+        .collect();
+        let t = rows_of(&events);
+        let thread = row_where(&t, "collaborations", "collaboration_forum_id", "t1");
+        let response = row_where(&t, "collaborations", "collaboration_forum_id", "r1");
+        assert_eq!(
+            (
+                thread["collaboration_type_id"].as_str(),
+                thread["collaboration_content"].as_str()
+            ),
+            ("1", "Why?")
+        );
+        assert_eq!(thread["collaboration_parent_forum_id"], "NULL");
+        assert_eq!(
+            (
+                response["collaboration_type_id"].as_str(),
+                response["collaboration_content"].as_str()
+            ),
+            ("2", "Because.")
+        );
+        assert_eq!(response["collaboration_content_truncated"], "1");
+        assert_eq!(
+            response["collaboration_parent_forum_id"],
+            thread["collaboration_forum_id"]
+        );
+        // The parent's row id is the database's to link when the file is committed.
+        assert_eq!(response["collaboration_parent_id"], "NULL");
+        assert_eq!(
+            response["user_id"],
+            crate::identity::anon_screen_name("replier")
+        );
+        // Both on the thread's page, a forum resource under the course.
+        let page = row_where(&t, "resources", "resource_id", &thread["resource_id"]);
+        assert_eq!(
+            page["resource_uri"],
+            "https://courses.example.org/courses/DemoX/Loader101/2013_Spring/discussion/forum/d1/threads/t1/"
+        );
+        assert_eq!(response["resource_id"], thread["resource_id"]);
+        let kind = row_where(
+            &t,
+            "resource_types",
+            "resource_type_id",
+            &page["resource_type_id"],
+        );
+        assert_eq!(kind["resource_type_content"], "forum");
+    }
 
     fn event(json: &str) -> TrackingEvent {
         TrackingEvent::parse(json).expect("a tracking event")

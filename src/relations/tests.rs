@@ -1,48 +1,15 @@
 // Unit tests of the relations stage per handler family: JSON lines in, table rows out.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::identity::LineIdentity;
+use crate::sink::in_memory::{self, TableRows};
 use crate::sink::{Batch, Encoding};
-
-type TableRows = BTreeMap<&'static str, Vec<BTreeMap<&'static str, String>>>;
-
-fn unescape(field: &str) -> String {
-    let mut out = String::new();
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('t') => out.push('\t'),
-                Some('n') => out.push('\n'),
-                Some('r') => out.push('\r'),
-                Some('0') => out.push('\0'),
-                Some('N') => out.push_str("NULL"),
-                Some(o) => out.push(o),
-                None => {}
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// Runs the relations stage over JSON lines; returns the batches of rows, encoded as `encoding`.
 fn batches_of(lines: &[&str], encoding: Encoding) -> Vec<Batch> {
-    let batches: Arc<Mutex<Vec<Batch>>> = Arc::default();
-    let sink = batches.clone();
-    let mut rows = Rows::new(
-        encoding,
-        1 << 30,
-        true,
-        Box::new(move |b| {
-            sink.lock().unwrap().push(b);
-            Ok(())
-        }),
-    );
+    let (mut rows, batches) = in_memory::collecting(encoding);
     let mut builder = RelationBuilder::new("load".into(), GeoIp::Embedded, Vec::new());
     for line in lines {
         let event = TrackingEvent::parse(line).expect("test line parses");
@@ -55,22 +22,7 @@ fn batches_of(lines: &[&str], encoding: Encoding) -> Vec<Batch> {
 
 /// Runs the relations stage over JSON lines; returns every table's rows as column → value.
 fn relations_of(lines: &[&str]) -> TableRows {
-    let mut out = TableRows::new();
-    for batch in batches_of(lines, Encoding::Tsv) {
-        let text = String::from_utf8(batch.data.clone()).unwrap();
-        for line in text.lines() {
-            let values: Vec<String> = line.split('\t').map(unescape).collect();
-            let row = batch
-                .table
-                .columns()
-                .iter()
-                .copied()
-                .zip(values)
-                .collect();
-            out.entry(batch.table.name()).or_default().push(row);
-        }
-    }
-    out
+    in_memory::tsv_rows(&batches_of(lines, Encoding::Tsv))
 }
 
 fn line(event_type: &str, source: &str, event: &str, extra: &str) -> String {

@@ -1,6 +1,8 @@
 //! Sink stage: rows encoded in memory and streamed to MySQL in batches sized by bytes.
 
 pub mod encode;
+#[cfg(test)]
+pub mod in_memory;
 pub mod infile;
 pub mod rows;
 pub mod spare;

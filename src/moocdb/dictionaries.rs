@@ -1,0 +1,208 @@
+//! The dictionaries an event's rows point into: `os` and `agent` (a user-agent string described
+//! once, then found by its fingerprint), `urls`, `resource_types`, `resources_urls` and
+//! `problem_types`. Each entry's row is written when it is new.
+
+use std::rc::Rc;
+
+use crate::error::LoadError;
+use crate::fingerprint::Fingerprint;
+use crate::schema::Table;
+use crate::sink::Rows;
+
+use super::MoocdbBuilder;
+use super::course_url::CourseUrl;
+
+impl MoocdbBuilder {
+    pub(super) fn agent_ids(
+        &mut self,
+        rows: &mut Rows,
+        agent: &str,
+    ) -> Result<(i64, i64), LoadError> {
+        let key = Fingerprint::of(agent);
+        if let Some(&ids) = self.agent_cache.get(&key) {
+            return Ok(ids);
+        }
+        let (os_name, browser_name) = describe_agent(agent);
+        let (os_id, new_os) = self.os.id_of(&os_name);
+        if new_os {
+            rows.add(Table::Os, |r| {
+                r.int(os_id);
+                r.text(&os_name);
+            })?;
+        }
+        let (agent_id, new_agent) = self.agents.id_of(&browser_name);
+        if new_agent {
+            rows.add(Table::Agent, |r| {
+                r.int(agent_id);
+                r.text(&browser_name);
+            })?;
+        }
+        // The cache is bounded by distinct user-agent strings; cap it anyway.
+        if self.agent_cache.len() < 100_000 {
+            self.agent_cache.insert(key, (os_id, agent_id));
+        }
+        Ok((os_id, agent_id))
+    }
+
+    // The text and id of `page`'s `urls` row, written when new. `slot`: the cache entry `page`
+    // is still the parsed form of, which remembers them.
+    pub(super) fn url_row(
+        &mut self,
+        rows: &mut Rows,
+        page: &CourseUrl,
+        slot: Option<usize>,
+    ) -> Result<(Rc<str>, i64), LoadError> {
+        if let Some((text, id)) = slot.and_then(|s| self.pages[s].url_row.as_ref()) {
+            return Ok((Rc::clone(text), *id));
+        }
+        let text = page.to_string();
+        let (id, new) = self.urls.id_of(&text);
+        if new {
+            rows.add(Table::Urls, |r| {
+                r.int(id);
+                r.text(&text);
+            })?;
+        }
+        let text: Rc<str> = Rc::from(text);
+        if let Some(s) = slot {
+            self.pages[s].url_row = Some((Rc::clone(&text), id));
+        }
+        Ok((text, id))
+    }
+
+    pub(super) fn resource_type(
+        &mut self,
+        rows: &mut Rows,
+        content: &str,
+        medium: &str,
+    ) -> Result<i64, LoadError> {
+        let key = (content.to_string(), medium.to_string());
+        let (type_id, new_type) = self.resource_types.id_of(&key);
+        if new_type {
+            rows.add(Table::ResourceTypes, |r| {
+                r.int(type_id);
+                r.text(content);
+                r.text(medium);
+            })?;
+        }
+        Ok(type_id)
+    }
+
+    // The `resources_urls` row linking a resource to a URL, written when new.
+    pub(super) fn resource_url(
+        &mut self,
+        rows: &mut Rows,
+        resource_id: i64,
+        url_id: i64,
+    ) -> Result<(), LoadError> {
+        let (link_id, new_link) = self.resources_urls.id_of(&(resource_id, url_id));
+        if new_link {
+            rows.add(Table::ResourcesUrls, |r| {
+                r.int(link_id);
+                r.int(resource_id);
+                r.int(url_id);
+            })?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn problem_type(
+        &mut self,
+        rows: &mut Rows,
+        type_name: String,
+    ) -> Result<i64, LoadError> {
+        let (type_id, new_type) = self.problem_types.id_of(&type_name);
+        if new_type {
+            rows.add(Table::ProblemTypes, |r| {
+                r.int(type_id);
+                r.text(&type_name);
+            })?;
+        }
+        Ok(type_id)
+    }
+}
+
+/// `(os name, browser name)` of a user-agent string, via the woothee parser.
+pub fn describe_agent(agent: &str) -> (String, String) {
+    match woothee::parser::Parser::new().parse(agent) {
+        Some(r) => {
+            let os = match (r.os, r.os_version.as_ref()) {
+                ("UNKNOWN", _) => "Unknown OS".to_string(),
+                // Windows names carry their version already ("Windows 7" / "NT 6.1").
+                (os, v) if v.is_empty() || v == "UNKNOWN" || os.starts_with("Windows") => {
+                    os.to_string()
+                }
+                (os, v) => format!("{os} {v}"),
+            };
+            let browser = match (r.name, r.version) {
+                ("UNKNOWN", _) => "Unknown Browser".to_string(),
+                (name, v) if v.is_empty() || v == "UNKNOWN" => name.to_string(),
+                (name, v) => format!("{name} {v}"),
+            };
+            (os, browser)
+        }
+        None => ("Unknown OS".to_string(), "Unknown Browser".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    use crate::moocdb::in_memory::{moocdb_rows, row_where, rows_where, tracking_event};
+    use crate::sink::in_memory::TableRows;
+
+    // The rows of this family's tables that one file of `events` gives, without a database.
+    fn rows_of(events: &[Value]) -> TableRows {
+        moocdb_rows(events, &["os", "agent", "urls"])
+    }
+
+    const CHROME: &str = "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/27.0.1453.110 Safari/537.36";
+    const FIREFOX: &str =
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.8; rv:21.0) Gecko/20100101 Firefox/21.0";
+
+    #[test]
+    fn each_agent_and_page_is_one_entry() {
+        let pages = ["info", "progress", "info"].map(|p| {
+            format!("https://courses.example.org/courses/DemoX/Loader101/2013_Spring/{p}")
+        });
+        let events: Vec<Value> = [CHROME, FIREFOX, CHROME]
+            .iter()
+            .zip(&pages)
+            .enumerate()
+            .map(|(i, (agent, page))| {
+                let time = format!("2013-06-12T09:1{i}:00");
+                let link = "edx.ui.lms.link_clicked";
+                let mut e = tracking_event("learner01", &time, link, "browser", page, json!("{}"));
+                e["agent"] = json!(agent);
+                e
+            })
+            .collect();
+        let t = rows_of(&events);
+        let names = |table: &str, column: &str| -> Vec<String> {
+            t[table].iter().map(|r| r[column].clone()).collect()
+        };
+        assert_eq!(names("os", "os_name"), ["Windows 7", "Mac OSX 10.8"]);
+        assert_eq!(
+            names("agent", "agent_name"),
+            ["Chrome 27.0.1453.110", "Firefox 21.0"]
+        );
+        assert_eq!(
+            names("urls", "url"),
+            [&pages[0], &pages[1]].map(|p| format!("{p}/"))
+        );
+        assert_eq!(row_where(&t, "os", "os_name", "Windows 7")["os_id"], "1");
+        assert!(rows_where(&t, "agent", "agent_id", "3").is_empty());
+    }
+
+    #[test]
+    fn agents_are_described() {
+        let (os, browser) = describe_agent(
+            "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/27.0.1453.110 Safari/537.36",
+        );
+        assert_eq!(os, "Windows 7");
+        assert!(browser.starts_with("Chrome 27"), "{browser}");
+        assert_eq!(describe_agent("").0, "Unknown OS");
+    }
+}

@@ -1,0 +1,464 @@
+//! The resources events happen on, and their hierarchy: the page an event is on (parsed once per
+//! page and cached, with what it maps to), the module it names, qpipe's formatting and location
+//! rules that complete them (steps 2 to 5), and the `resources` node they make, typed by qpipe's
+//! content and medium rules (steps 7 and 8).
+
+use std::borrow::Cow;
+use std::rc::Rc;
+
+use crate::error::LoadError;
+use crate::fingerprint::Fingerprint;
+use crate::parse::TrackingEvent;
+use crate::relations::{RelationsOutcome, TrackRow};
+use crate::schema::Table;
+use crate::sink::Rows;
+
+use super::course_url::CourseUrl;
+use super::module_uri::ModuleUri;
+use super::observed_events::EventClass;
+use super::{CACHE_LIMIT, I4X, MoocdbBuilder, contains};
+
+/// qpipe's content rules: resource URI pattern → `resource_type_content` (first match wins;
+/// the legacy's typo `cobinedopenended` is corrected).
+const CONTENT_RULES: [(&str, &str); 17] = [
+    ("video", "lecture"),
+    ("book", "book"),
+    ("problem", "problem"),
+    ("combinedopenended", "problem"),
+    ("wiki", "wiki"),
+    ("thread", "forum"),
+    ("forum", "forum"),
+    ("discussion", "forum"),
+    ("info", "informational"),
+    ("preview", "testing"),
+    ("about", "informational"),
+    ("progress", "informational"),
+    ("profile", "profile"),
+    ("login", "profile"),
+    ("account", "profile"),
+    ("open_ended", "problem"),
+    ("", ""),
+];
+
+/// qpipe's medium rules: resource URI pattern → `resource_type_medium`.
+const MEDIUM_RULES: [(&str, &str); 14] = [
+    ("video", "video"),
+    ("book", "text"),
+    ("problem", "text"),
+    ("combinedopenended", "text"),
+    ("wiki", "text"),
+    ("thread", "text"),
+    ("forum", "text"),
+    ("discussion", "text"),
+    ("info", "text"),
+    ("about", "text"),
+    ("progress", "text"),
+    ("profile", "text"),
+    ("open_ended", "text"),
+    ("", ""),
+];
+
+/// A page parsed once, with what it maps to when an event leaves it as it is (most events):
+/// its `urls` row and the resource whose URI is the URL itself, found on first use. Without
+/// them every event hashed and compared its URL text (about 100 bytes) in three maps, and
+/// rendered and copied it twice.
+pub(super) struct CachedPage {
+    pub(super) url: Rc<CourseUrl>,
+    /// The `urls` text and id.
+    pub(super) url_row: Option<(Rc<str>, i64)>,
+    /// The index of the `resources` node for an event without a module or video code.
+    pub(super) resource: Option<usize>,
+    /// Whether that node's `resources_urls` row with this URL exists.
+    pub(super) linked: bool,
+}
+
+/// Where an event row happened: its page, the cache entry of the page while `page` is the page
+/// as parsed, and the module it names.
+pub(super) struct EventPlace {
+    pub(super) page: Rc<CourseUrl>,
+    pub(super) slot: Option<usize>,
+    pub(super) module: Option<ModuleUri>,
+}
+
+impl MoocdbBuilder {
+    /// Step 2, generic formatting: the row's page, and the first place a module is named.
+    pub(super) fn event_place(
+        &mut self,
+        row: &TrackRow<'_>,
+        domain: &str,
+        course: Option<&str>,
+    ) -> EventPlace {
+        // The page's cache entry while `page` is the page as parsed.
+        let (page, slot) = self.course_url(row.page, domain);
+        // Each place a module is named, and the category of an id logged there without its
+        // course.
+        let candidates = [
+            (row.question_location, "problem"),
+            (
+                if row.video_id.is_empty() {
+                    row.transcript_id
+                } else {
+                    row.video_id
+                },
+                "video",
+            ),
+            (
+                if row.answer_identifier.is_empty() {
+                    row.problem_id
+                } else {
+                    row.answer_identifier
+                },
+                "problem",
+            ),
+        ];
+        let mut module = None;
+        for (s, category) in candidates {
+            if let Some(m) = self.module_uri(s) {
+                module = Some(m);
+                break;
+            }
+            if !s.is_empty()
+                && let Some(m) = ModuleUri::parse_in(s, course, category)
+            {
+                module = Some(m);
+                break;
+            }
+        }
+        EventPlace {
+            page,
+            slot: Some(slot),
+            module,
+        }
+    }
+
+    /// Step 3, specific formatting (first match): a sequence's destination, an `i4x://` event
+    /// type's module, a path logged as the event type.
+    pub(super) fn specific_formatting(
+        &mut self,
+        event_type: &mut Cow<'_, str>,
+        place: &mut EventPlace,
+        relations: &RelationsOutcome<'_>,
+        row: &TrackRow<'_>,
+        domain: &str,
+    ) {
+        if event_type.starts_with("seq_") {
+            if place.page.at_subunit()
+                && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
+            {
+                Rc::make_mut(&mut place.page).set_seq(&dest.to_string());
+                place.slot = None;
+            }
+        } else if contains(&I4X, event_type) {
+            if let Some(m) = ModuleUri::parse(event_type) {
+                *event_type = match &m.action {
+                    Some(a) => Cow::Owned(format!("i4x_{}_{a}", m.category)),
+                    None => Cow::Owned(format!("i4x_{}", m.category)),
+                };
+                if place.module.is_none() {
+                    place.module = Some(m);
+                }
+            }
+        } else if event_type.starts_with('/') && !event_type.contains(':') {
+            // The path as logged: `urls` keeps its keys as they were.
+            let (url, slot) = self.course_url(relations.event_type, domain);
+            (place.page, place.slot) = (url, Some(slot));
+            *event_type = Cow::Borrowed("url_change");
+        }
+    }
+
+    /// Steps 4 and 5, location inheritance and update (per user, within an hour).
+    pub(super) fn follow_location(
+        &mut self,
+        place: &mut EventPlace,
+        event_type: &str,
+        event: &TrackingEvent,
+        relations: &RelationsOutcome<'_>,
+        row: &TrackRow<'_>,
+    ) {
+        let (user, user_key) = (&relations.anon_screen_name, relations.anon_key);
+        let record = self.user(user_key, user);
+        if let Some((location, at)) = &record.location {
+            let gap = (event.time - *at).num_seconds();
+            if !location.is_empty() && (0..3600).contains(&gap) {
+                if place.page.is_empty() {
+                    if location.at_subunit() {
+                        place.page = Rc::clone(location);
+                        place.slot = None;
+                    }
+                } else if place.page.seq().is_none()
+                    && place.page.same_subunit(location)
+                    && let Some(seq) = location.seq()
+                {
+                    Rc::make_mut(&mut place.page).set_seq(seq);
+                    place.slot = None;
+                }
+            }
+        }
+        let mut location = Rc::clone(&place.page);
+        if event_type.starts_with("seq_")
+            && location.at_subunit()
+            && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
+        {
+            Rc::make_mut(&mut location).set_seq(&dest.to_string());
+        }
+        record.location = Some((location, event.time));
+        record.changed = true;
+    }
+
+    /// Steps 7 and 8: the id of the event's resource, the URL extended by the module and the
+    /// video code, named and linked to its URL when new.
+    pub(super) fn event_resource(
+        &mut self,
+        rows: &mut Rows,
+        place: &EventPlace,
+        class: EventClass,
+        row: &TrackRow<'_>,
+        url_id: i64,
+    ) -> Result<i64, LoadError> {
+        let module = &place.module;
+        let module_part = module
+            .as_ref()
+            .filter(|_| class != EventClass::Navigational);
+        let code = match class {
+            EventClass::Video if row.video_code.is_empty() => row.transcript_code,
+            EventClass::Video => row.video_code,
+            _ => "",
+        };
+        // The resource's URI: the page's, with its opaque keys in the legacy spelling.
+        let page_uri = place.page.resource_uri();
+        let base = if page_uri.is_empty() {
+            "https://unknown/"
+        } else {
+            &page_uri
+        };
+        // The resource is the page's own (its URI is the URL): then the page's cache entry knows it.
+        let plain = module_part.is_none() && code.is_empty();
+        let plain_slot = place.slot.filter(|_| plain);
+        let index = match plain_slot.and_then(|slot| self.pages[slot].resource) {
+            Some(index) => index,
+            None if plain => {
+                let index = self.resource_node(rows, base)?;
+                if let Some(slot) = plain_slot {
+                    self.pages[slot].resource = Some(index);
+                }
+                index
+            }
+            None => {
+                let mut uri = base.to_string();
+                if let Some(m) = module_part {
+                    m.push_relative_uri(&mut uri);
+                }
+                if !code.is_empty() {
+                    uri.push('_');
+                    uri.push_str(code);
+                }
+                self.resource_node(rows, &uri)?
+            }
+        };
+        let node = self.resources.node_mut(index);
+        if node.name.is_none() && !node.stored {
+            node.name = Some(row.resource_display_name)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .or_else(|| module.as_ref().and_then(ModuleUri::name));
+        }
+        let resource_id = node.id;
+        if !plain_slot.is_some_and(|slot| self.pages[slot].linked) {
+            self.resource_url(rows, resource_id, url_id)?;
+            if let Some(slot) = plain_slot {
+                self.pages[slot].linked = true;
+            }
+        }
+        Ok(resource_id)
+    }
+
+    // The parsed page and the index of its cache entry.
+    pub(super) fn course_url(&mut self, page: &str, domain: &str) -> (Rc<CourseUrl>, usize) {
+        let key = Fingerprint::of(page);
+        if let Some(&slot) = self.url_cache.get(&key) {
+            return (Rc::clone(&self.pages[slot].url), slot);
+        }
+        let url = Rc::new(CourseUrl::parse(page, domain));
+        if self.pages.len() >= CACHE_LIMIT {
+            self.clear_pages();
+        }
+        let slot = self.pages.len();
+        self.pages.push(CachedPage {
+            url: Rc::clone(&url),
+            url_row: None,
+            resource: None,
+            linked: false,
+        });
+        self.url_cache.insert(key, slot);
+        (url, slot)
+    }
+
+    // A slot from `course_url` is valid until the next call to this (which only `course_url`
+    // and the domain's discovery make): `add_row` takes a new slot whenever it parses a page.
+    pub(super) fn clear_pages(&mut self) {
+        self.url_cache.clear();
+        self.pages.clear();
+    }
+
+    fn module_uri(&mut self, s: &str) -> Option<ModuleUri> {
+        if s.is_empty() {
+            return None;
+        }
+        self.module_cache.get_or_derive(s, ModuleUri::parse)
+    }
+
+    // The index of `uri`'s resource node; a node created by an event is typed by qpipe's content
+    // and medium rules (and named by the caller).
+    pub(super) fn resource_node(&mut self, rows: &mut Rows, uri: &str) -> Result<usize, LoadError> {
+        let (index, created) = self.resources.insert(uri);
+        if created {
+            let rule = |rules: &[(&'static str, &'static str)]| {
+                rules
+                    .iter()
+                    .find(|(p, _)| uri.contains(p))
+                    .map(|(_, v)| *v)
+                    .unwrap_or("")
+            };
+            let (content, medium) = (rule(&CONTENT_RULES), rule(&MEDIUM_RULES));
+            let type_id = self.resource_type(rows, content, medium)?;
+            self.resources.node_mut(index).attached = Some(type_id);
+        }
+        Ok(index)
+    }
+
+    // The `resources` rows of the nodes created since the last call.
+    pub(super) fn write_resources(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
+        let untyped = self.resource_type(rows, "", "")?;
+        for index in self.resources.take_unstored() {
+            let node = self.resources.node(index);
+            let uri = self.resources.uri(index);
+            rows.add(Table::Resources, |r| {
+                r.int(node.id);
+                r.opt_text(node.name.as_deref());
+                r.text(&uri);
+                r.int(node.attached.unwrap_or(untyped));
+                r.opt_int(node.parent);
+                r.null();
+                r.null();
+                r.null();
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::moocdb::in_memory::{moocdb_rows, row_where, tracking_event};
+    use crate::sink::in_memory::TableRows;
+
+    // The rows of this family's tables that one file of `events` gives, without a database.
+    fn rows_of(events: &[Value]) -> TableRows {
+        moocdb_rows(
+            events,
+            &["resources", "resource_types", "resources_urls", "urls"],
+        )
+    }
+
+    const COURSE: &str = "https://courses.example.org/courses/DemoX/Loader101/2013_Spring/";
+    const PAGE: &str =
+        "https://courses.example.org/courses/DemoX/Loader101/2013_Spring/courseware/u1/s1/";
+
+    #[test]
+    fn a_video_event_gives_a_lecture_under_its_course() {
+        let video = json!({"id": "i4x-DemoX-Loader101-video-intro", "code": "abc123"});
+        let t = rows_of(&[tracking_event(
+            "learner01",
+            "2013-06-12T09:19:41",
+            "play_video",
+            "browser",
+            PAGE,
+            json!(video.to_string()),
+        )]);
+        // The page's resource extended by the module (named by it) and the video code.
+        let node = row_where(&t, "resources", "resource_name", "intro");
+        assert_eq!(
+            node["resource_uri"],
+            format!("{PAGE}_/video/intro/_abc123"),
+            "{node:?}"
+        );
+        let kind = row_where(
+            &t,
+            "resource_types",
+            "resource_type_id",
+            &node["resource_type_id"],
+        );
+        assert_eq!(
+            (
+                kind["resource_type_content"].as_str(),
+                kind["resource_type_medium"].as_str()
+            ),
+            ("lecture", "video")
+        );
+        // Its ancestors lead up through the course to the root.
+        let mut ancestors = Vec::new();
+        let mut parent = node["resource_parent_id"].clone();
+        while parent != "NULL" {
+            let up = row_where(&t, "resources", "resource_id", &parent);
+            ancestors.push(up["resource_uri"].as_str());
+            parent = up["resource_parent_id"].clone();
+        }
+        assert!(ancestors.contains(&COURSE), "{ancestors:?}");
+        assert!(ancestors.contains(&PAGE), "{ancestors:?}");
+        assert_eq!(ancestors.last(), Some(&"https://"));
+        // Linked to the page's URL (the sequence position not known: `_`).
+        let link = row_where(&t, "resources_urls", "resource_id", &node["resource_id"]);
+        let url = row_where(&t, "urls", "url_id", &link["url_id"]);
+        assert_eq!(url["url"], format!("{PAGE}_/"));
+    }
+
+    #[test]
+    fn events_on_a_page_share_its_resource_typed_by_its_uri() {
+        let path = "/courses/DemoX/Loader101/2013_Spring/info";
+        let page = format!("https://courses.example.org{path}");
+        let mut events = vec![tracking_event(
+            "learner01",
+            "2013-06-12T09:10:00",
+            "edx.ui.lms.link_clicked",
+            "browser",
+            &page,
+            json!("{}"),
+        )];
+        // The same page requested by others, logged as its path.
+        for (user, time) in [("learner02", "09:11:00"), ("learner03", "09:12:00")] {
+            let time = format!("2013-06-12T{time}");
+            let request = json!({"POST": {}, "GET": {}});
+            events.push(tracking_event(user, &time, path, "server", "", request));
+        }
+        let t = rows_of(&events);
+        let [url] = &t["urls"][..] else {
+            panic!("one URL: {:?}", t["urls"]);
+        };
+        assert_eq!(url["url"], format!("{page}/"));
+        let [link] = &t["resources_urls"][..] else {
+            panic!("one link: {:?}", t["resources_urls"]);
+        };
+        assert_eq!(link["url_id"], url["url_id"]);
+        let node = row_where(&t, "resources", "resource_id", &link["resource_id"]);
+        assert_eq!(node["resource_uri"], format!("{page}/"));
+        assert_eq!(
+            node["resource_parent_id"],
+            row_where(&t, "resources", "resource_uri", COURSE)["resource_id"]
+        );
+        let kind = row_where(
+            &t,
+            "resource_types",
+            "resource_type_id",
+            &node["resource_type_id"],
+        );
+        assert_eq!(
+            (
+                kind["resource_type_content"].as_str(),
+                kind["resource_type_medium"].as_str()
+            ),
+            ("informational", "text")
+        );
+    }
+}
