@@ -593,10 +593,28 @@ async fn overlapping_gzip_and_plain_files(test: &str, keys: LineKeys) {
 
 /// Runs the binary on `files` with a crash point (or none); returns its exit status.
 fn run_with_crash(url: &str, files: &[&Path], crash_at: Option<&str>) -> std::process::ExitStatus {
+    run_with_crash_grouped(url, files, crash_at, 16)
+}
+
+/// [`run_with_crash`] committing files together up to `group_mib` (0: each file alone).
+fn run_with_crash_grouped(
+    url: &str,
+    files: &[&Path],
+    crash_at: Option<&str>,
+    group_mib: u32,
+) -> std::process::ExitStatus {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_moocdb"));
-    cmd.args(["load", "-q", "--database-url", url])
-        .args(files)
-        .env_remove("DATABASE_URL");
+    let group = group_mib.to_string();
+    cmd.args([
+        "load",
+        "-q",
+        "--commit-group-mib",
+        &group,
+        "--database-url",
+        url,
+    ])
+    .args(files)
+    .env_remove("DATABASE_URL");
     if let Some(point) = crash_at {
         cmd.env("MOOCDB_CRASH_AT", point);
     }
@@ -614,18 +632,25 @@ async fn a_killed_load_completes_on_the_next_run() {
     let (clean, _) = fresh_database("crash_clean").await;
     assert!(run_with_crash(&clean, &files, None).success());
     let expected = snapshot(&clean).await;
-    // Early (first chunk of the first file), mid-file, just before the first file is recorded,
-    // and in the second file after the first was recorded.
-    for point in [
-        "after-chunk:1",
-        "after-chunk:2",
-        "before-commit:1",
-        "after-chunk:3",
-        "before-commit:2",
+    // Each file committed alone: early (first chunk of the first file), mid-file, just before
+    // the first file is recorded, and in the second file after the first was recorded. Both
+    // files committed together: in the first, in the second, and just before their commit.
+    for (point, group_mib) in [
+        ("after-chunk:1", 0),
+        ("after-chunk:2", 0),
+        ("before-commit:1", 0),
+        ("after-chunk:3", 0),
+        ("before-commit:2", 0),
+        ("after-chunk:1", 16),
+        ("after-chunk:3", 16),
+        ("before-commit:1", 16),
     ] {
         let (url, _) = fresh_database("crash").await;
-        let status = run_with_crash(&url, &files, Some(point));
-        assert!(!status.success(), "{point}: the crash hook fired");
+        let status = run_with_crash_grouped(&url, &files, Some(point), group_mib);
+        assert!(
+            !status.success(),
+            "{point} ({group_mib} MiB): the crash hook fired"
+        );
         assert!(
             run_with_crash(&url, &files, None).success(),
             "{point}: the rerun succeeds"
@@ -809,4 +834,74 @@ async fn ctrl_c_stops_cleanly_and_the_next_run_completes() {
     }
     assert!(run_with_crash(&url, &[&f], None).success());
     assert_same(&snapshot(&clean).await, &snapshot(&url).await);
+}
+
+/// A site's small rotated files are committed together: the database is the one committing each
+/// alone gives, every file has its own ledger row, and a file over `--max-bad-ratio` fails its
+/// group, which the next run completes.
+#[tokio::test]
+async fn files_committed_together_give_the_database_files_committed_alone_give() {
+    let lines = synthetic_lines(5);
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = lines
+        .chunks(lines.len().div_ceil(5))
+        .enumerate()
+        .map(|(i, part)| {
+            let p = dir.path().join(format!("tracking.log-2026030{i}.log"));
+            write_lines(&p, part);
+            p
+        })
+        .collect();
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let (alone, _) = fresh_database("group_alone").await;
+    assert!(run_with_crash_grouped(&alone, &paths, None, 0).success());
+    let (together, _) = fresh_database("group_together").await;
+    assert!(run_with_crash_grouped(&together, &paths, None, 16).success());
+    assert_same(&snapshot(&alone).await, &snapshot(&together).await);
+    let ledger = "SELECT path, status, events FROM moocdb_loader_files ORDER BY path";
+    let rows_of = |url: String| async move {
+        sqlx::query_as::<_, (String, String, i64)>(ledger)
+            .fetch_all(&pool(&url).await)
+            .await
+            .unwrap()
+    };
+    let entries = rows_of(together.clone()).await;
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries, rows_of(alone.clone()).await);
+
+    // A bad file in the middle of the group: the group fails, and a tolerant run completes it
+    // as a tolerant run commits each file alone.
+    let bad = dir.path().join("tracking.log-20260302b.log");
+    std::fs::write(&bad, "not json\nnor this\n").unwrap();
+    let mut with_bad: Vec<&Path> = paths.clone();
+    with_bad.insert(3, bad.as_path());
+    let load = |url: &str, group: &str, ratio: &str| {
+        Command::new(env!("CARGO_BIN_EXE_moocdb"))
+            .args([
+                "load",
+                "-q",
+                "--database-url",
+                url,
+                "--commit-group-mib",
+                group,
+            ])
+            .args(["--max-bad-ratio", ratio])
+            .args(&with_bad)
+            .env_remove("DATABASE_URL")
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    };
+    let (tolerant, _) = fresh_database("group_tolerant").await;
+    assert!(load(&tolerant, "0", "1").success());
+    let (failed, _) = fresh_database("group_failed").await;
+    assert!(!load(&failed, "16", "0.5").success());
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT status FROM moocdb_loader_files")
+            .fetch_all(&pool(&failed).await)
+            .await
+            .unwrap();
+    assert_eq!(statuses, vec!["failed".to_string()], "the whole group");
+    assert!(load(&failed, "16", "1").success());
+    assert_same(&snapshot(&tolerant).await, &snapshot(&failed).await);
 }

@@ -271,8 +271,32 @@ pub struct Transform {
     done_with: Option<std::sync::mpsc::Sender<Vec<Pending>>>,
     file_id: Option<i64>,
     course_filter: Option<String>,
+    /// Files loaded whose commit waits for the group's last file: consecutive files are
+    /// committed together (their ledger rows, carried state and statements at once) until they
+    /// hold `--commit-group-mib` as stored. Each commit makes the writers finish every table's
+    /// statement and waits for them, which for a site's hundreds of small rotated files cost more
+    /// than the files' rows (`BENCHMARKS.md`, "Rotated files"). A crash or a failure in a group
+    /// leaves each of its files unfinished in the ledger, and the next run completes them
+    /// (`docs/incremental.md`).
+    group: Vec<Uncommitted>,
+    /// The group's files' sizes as stored.
+    group_bytes: u64,
+    /// Rows produced when the group's last file ended (see [`Transform::commit_group`]).
+    produced_at_file_end: Vec<u64>,
+    /// Files whose commit is done.
+    files_committed: u64,
     /// The counts of the run so far.
     pub summary: LoadSummary,
+}
+
+/// A file loaded and waiting for its group's commit.
+struct Uncommitted {
+    /// Its ledger entry (none in a dry run).
+    file_id: Option<i64>,
+    counts: FileCounts,
+    breached: bool,
+    /// Its content hash: a file of the same content later in the group is already loaded.
+    content_hash: Option<String>,
 }
 
 impl Transform {
@@ -337,6 +361,10 @@ impl Transform {
             done_with: None,
             file_id: None,
             course_filter,
+            group: Vec::new(),
+            group_bytes: 0,
+            produced_at_file_end: Vec::new(),
+            files_committed: 0,
             summary: LoadSummary::default(),
         }
     }
@@ -348,10 +376,13 @@ impl Transform {
         }
         for log in logs {
             if self.cx.stop.load(Ordering::Relaxed) {
+                // The files read so far are whole: committed, so the next run starts after them.
+                self.commit_group()?;
                 return Err(self.interrupted(log));
             }
             self.run_file(log)?;
         }
+        self.commit_group()?;
         self.summary.domain = self.moocdb.domain().map(str::to_string);
         if self.options.dry_run {
             self.summary.rows = Table::ALL
@@ -379,7 +410,7 @@ impl Transform {
 
     fn interrupted(&self, log: &TrackingLog) -> LoadError {
         LoadError::Interrupted {
-            files_done: self.summary.files,
+            files_done: self.files_committed,
             current: log.display_name.clone(),
         }
     }
@@ -395,6 +426,10 @@ impl Transform {
         };
         if let Some(id) = self.block_on(ledger::already_loaded(pool, hash))? {
             tracing::info!("{}: already loaded (ledger entry {id})", log.display_name);
+            return Ok(Plan::Skip);
+        }
+        if (self.group.iter()).any(|f| f.content_hash.as_deref() == Some(hash)) {
+            tracing::info!("{}: already loaded in this run", log.display_name);
             return Ok(Plan::Skip);
         }
         let Some(previous) = self.block_on(ledger::previous_load(pool, &log.display_name))? else {
@@ -424,6 +459,8 @@ impl Transform {
                 return Ok(());
             }
             Plan::Changed if self.reloads(log) => {
+                // The rows to remove may be those of a file of the group: stored first.
+                self.commit_group()?;
                 let pool = self
                     .cx
                     .pool
@@ -509,23 +546,80 @@ impl Transform {
         self.store_rejects(&mut rejects)?;
         counts.prefix_hash = log.prefix_hash(counts.raw_end)?.unwrap_or_default();
 
-        // The file's state, then every row stored, then the state and the ledger entry together.
+        // The file's own rows: its forum requests, the hierarchy nodes it created.
         self.moocdb.end_of_file(&mut self.rows)?;
-        self.rows.flush_all()?;
-        if let Some(sender) = &self.cx.sender {
-            sender.barrier()?;
-        }
         for (i, t) in Table::ALL.iter().enumerate() {
             let n = self.rows.produced(*t) - produced_before[i];
             if n > 0 && *t != Table::Lines {
                 counts.rows.insert(t.name().to_string(), n);
             }
         }
+        self.produced_at_file_end = Table::ALL.iter().map(|t| self.rows.produced(*t)).collect();
         let ratio_base = counts.lines - counts.skipped;
         let breached = ratio_base > 0
             && counts.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
-        if let (Some(pool), Some(id)) = (&self.cx.pool, self.file_id) {
-            let status = if breached { "failed" } else { "loaded" };
+        self.summary.files += 1;
+        self.summary.lines += counts.lines;
+        self.summary.events += counts.events;
+        self.summary.rejected += counts.rejected;
+        self.summary.duplicates += counts.duplicates;
+        self.summary.skipped += counts.skipped;
+        let too_many_rejects = breached.then(|| LoadError::TooManyRejects {
+            file: log.display_name.clone(),
+            rejected: counts.rejected,
+            lines: ratio_base,
+            percent: 100.0 * counts.rejected as f64 / ratio_base as f64,
+            max_ratio: self.options.max_bad_ratio,
+        });
+        self.group.push(Uncommitted {
+            file_id: self.file_id,
+            counts,
+            breached,
+            content_hash,
+        });
+        self.group_bytes += log.size;
+        if breached || self.group_bytes >= self.options.commit_group_bytes {
+            self.commit_group()?;
+        }
+        match too_many_rejects {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Commits the files loaded since the last commit: the users' staged events and the new
+    /// hierarchy nodes are written, every row is stored, then the carried state and each file's
+    /// ledger entry, in one transaction. A file over `--max-bad-ratio` fails its whole group:
+    /// its files are left unfinished, and the next run loads them again.
+    fn commit_group(&mut self) -> Result<(), LoadError> {
+        if self.group.is_empty() {
+            return Ok(());
+        }
+        self.moocdb.end_of_commit(&mut self.rows)?;
+        self.rows.flush_all()?;
+        if let Some(sender) = &self.cx.sender {
+            sender.barrier()?;
+        }
+        // What the group's end wrote counts as its last file's.
+        if let Some(last) = self.group.last_mut() {
+            for (i, t) in Table::ALL.iter().enumerate() {
+                let n = self.rows.produced(*t) - self.produced_at_file_end[i];
+                if n > 0 && *t != Table::Lines {
+                    *last.counts.rows.entry(t.name().to_string()).or_default() += n;
+                }
+            }
+        }
+        let group = std::mem::take(&mut self.group);
+        self.group_bytes = 0;
+        if let Some(pool) = &self.cx.pool {
+            let status = if group.iter().any(|f| f.breached) {
+                "failed"
+            } else {
+                "loaded"
+            };
+            let files: Vec<(i64, &FileCounts, &str)> = (group.iter())
+                .filter_map(|f| f.file_id.map(|id| (id, &f.counts, status)))
+                .collect();
             let ips = self.relations.changed_ips();
             let change = StateChange {
                 users: Box::new(self.moocdb.changed_users()),
@@ -533,12 +627,10 @@ impl Transform {
                 domain: self.moocdb.domain(),
             };
             crash_point("before-commit");
-            self.block_on(carried_state::commit_file(
+            self.block_on(carried_state::commit_files(
                 pool,
                 change,
-                id,
-                &counts,
-                status,
+                &files,
                 // Sized like a batch of rows, not as large as the server allows: a 50,000-user
                 // course's state in one statement raised the load's peak memory by 40 MiB.
                 self.cx.batch_bytes.min(self.cx.max_statement),
@@ -546,23 +638,9 @@ impl Transform {
         }
         self.moocdb.clear_changed();
         self.relations.clear_changed_ips();
-        // This file's lines are in the database now: later files ask it about possible matches.
+        // The group's lines are in the database now: later files ask it about possible matches.
         self.spill_recent();
-        self.summary.files += 1;
-        self.summary.lines += counts.lines;
-        self.summary.events += counts.events;
-        self.summary.rejected += counts.rejected;
-        self.summary.duplicates += counts.duplicates;
-        self.summary.skipped += counts.skipped;
-        if breached {
-            return Err(LoadError::TooManyRejects {
-                file: log.display_name.clone(),
-                rejected: counts.rejected,
-                lines: ratio_base,
-                percent: 100.0 * counts.rejected as f64 / ratio_base as f64,
-                max_ratio: self.options.max_bad_ratio,
-            });
-        }
+        self.files_committed += group.len() as u64;
         Ok(())
     }
 

@@ -68,6 +68,9 @@ pub struct LoadOptions {
     pub default_duration: i64,
     /// Target size of one statement's rows.
     pub batch_bytes: usize,
+    /// Consecutive files are committed together until they hold this many bytes as stored
+    /// (0: each file alone).
+    pub commit_group_bytes: u64,
     /// Longer lines are rejected (their first bytes are kept).
     pub max_line_bytes: usize,
     /// Statements run at once.
@@ -102,6 +105,7 @@ impl Default for LoadOptions {
             max_duration: 3600,
             default_duration: 100,
             batch_bytes: 2 << 20,
+            commit_group_bytes: 16 << 20,
             max_line_bytes: 32 << 20,
             writers: 4,
             geoip: None,

@@ -321,10 +321,18 @@ impl CollaborationRow {
 /// numbered in time order (then by id), separately for each kind (a thread's responses, its
 /// votes, its edits). Both are idempotent, so an interrupted load is put right by the next.
 pub const LINK_STATEMENTS: [&str; 2] = [
-    "UPDATE collaborations c JOIN collaborations p \
-       ON p.collaboration_forum_id = c.collaboration_parent_forum_id \
-     SET c.collaboration_parent_id = p.collaboration_id \
-     WHERE c.collaboration_parent_id IS NULL AND c.collaboration_parent_forum_id IS NOT NULL",
+    // A forum id names one post; where a log holds it twice (copies of a course's events), the
+    // earliest creation (then the smallest id) is the parent, whatever was loaded first.
+    "UPDATE collaborations c JOIN ( \
+       SELECT collaboration_forum_id AS forum_id, \
+         MIN(CONCAT(DATE_FORMAT(collaboration_timestamp, '%Y%m%d%H%i%s%f'), collaboration_id)) \
+           AS first \
+       FROM collaborations WHERE collaboration_forum_id IS NOT NULL \
+       GROUP BY collaboration_forum_id \
+     ) AS parents ON parents.forum_id = c.collaboration_parent_forum_id \
+     SET c.collaboration_parent_id = SUBSTRING(parents.first, 21) \
+     WHERE c.collaboration_parent_forum_id IS NOT NULL \
+       AND NOT c.collaboration_parent_id <=> SUBSTRING(parents.first, 21)",
     "UPDATE collaborations c JOIN ( \
        SELECT collaboration_id, ROW_NUMBER() OVER ( \
          PARTITION BY collaboration_parent_forum_id, collaboration_type_id \

@@ -34,6 +34,7 @@ pub(super) fn moocdb_rows(events: &[serde_json::Value], tables: &[&str]) -> Tabl
         }
     }
     moocdb.end_of_file(&mut rows).unwrap();
+    moocdb.end_of_commit(&mut rows).unwrap();
     rows.flush_all().unwrap();
     let mut out = in_memory::tsv_rows(&batches.lock().unwrap());
     out.retain(|table, _| tables.contains(table));

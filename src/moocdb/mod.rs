@@ -386,16 +386,23 @@ impl MoocdbBuilder {
         self.observe(rows, &formatted, resource_id)
     }
 
-    /// At the end of a file: writes the staged event of every user the file touched (duration
-    /// not known yet: NULL; it is rewritten when the user's next event arrives) and the hierarchy
-    /// nodes the file created. Those users' state, to be carried to the next file, is then read
-    /// with [`changed_users`](Self::changed_users) and marked stored with
-    /// [`clear_changed`](Self::clear_changed).
+    /// At the end of each file: writes the file's implicit forum requests that no explicit event
+    /// stood for (the two are matched within a file) and the hierarchy nodes the file created
+    /// (a node is named by the file that created it, as when each file was committed alone).
     pub fn end_of_file(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
         self.contributions.end_of_file(rows)?;
-        self.write_staged(rows)?;
         self.write_resources(rows)?;
         self.write_problems(rows)
+    }
+
+    /// Before a commit (of one file or of a group of files): writes the staged event of every
+    /// user the files touched (duration not known yet: NULL; it is rewritten when the user's next
+    /// event arrives, so written once per commit, as a statement carries one row per key).
+    /// Those users' state, to be carried on, is then read with
+    /// [`changed_users`](Self::changed_users) and marked stored with
+    /// [`clear_changed`](Self::clear_changed).
+    pub fn end_of_commit(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
+        self.write_staged(rows)
     }
 
     /// The state of every user the current file touched, in user order, made one user at a time.

@@ -161,33 +161,37 @@ fn statements<'a>(change: StateChange<'a>, max_bytes: usize) -> impl Iterator<It
     users.chain(ips).chain(domain)
 }
 
-/// Stores the state a file changed and marks the file loaded (or failed), in one transaction.
-pub async fn commit_file(
+/// Stores the state a commit group of files changed and marks each file loaded (or failed),
+/// in one transaction: `files` holds each file's ledger id, counts and status. The state is
+/// stored only when every file loaded.
+pub async fn commit_files(
     pool: &MySqlPool,
     change: StateChange<'_>,
-    file_id: i64,
-    counts: &FileCounts,
-    status: &str,
+    files: &[(i64, &FileCounts, &str)],
     max_statement_bytes: usize,
 ) -> Result<(), LoadError> {
-    let e = query_error("storing the carried state and the ledger entry");
+    let e = query_error("storing the carried state and the ledger entries");
     let mut tx = pool.begin().await.map_err(&e)?;
-    if status == "loaded" {
+    if files.iter().all(|(_, _, status)| *status == "loaded") {
         for sql in statements(change, max_statement_bytes) {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
                 .map_err(&e)?;
         }
-        // Only a file that wrote contributions can bring a parent or a child to link.
-        if counts.rows.contains_key(Table::Collaborations.name()) {
+        // Only files that wrote contributions can bring a parent or a child to link.
+        let contributed = (files.iter())
+            .any(|(_, counts, _)| counts.rows.contains_key(Table::Collaborations.name()));
+        if contributed {
             let e = query_error("linking forum contributions to their parents");
             for sql in crate::moocdb::collaborations::LINK_STATEMENTS {
                 sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(&e)?;
             }
         }
     }
-    ledger::finish_file(&mut *tx, file_id, counts, status).await?;
+    for (file_id, counts, status) in files {
+        ledger::finish_file(&mut *tx, *file_id, counts, status).await?;
+    }
     tx.commit().await.map_err(&e)?;
     Ok(())
 }
