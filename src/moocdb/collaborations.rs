@@ -417,8 +417,16 @@ impl MoocdbBuilder {
         id: &RowId,
         course: &str,
     ) -> Result<(), LoadError> {
-        let path = course_key::legacy_spelling(relations.event_type);
-        let Some(contribution) = Contribution::of(relations.event_type, &path, event) else {
+        let event_type = relations.event_type;
+        // Most events are neither: tested before any respelling.
+        let may_contribute = event_type.starts_with("edx.forum.")
+            || (event_type.starts_with('/')
+                && (event_type.contains("/discussion/") || event_type.contains("/wiki/")));
+        if !may_contribute {
+            return Ok(());
+        }
+        let path = course_key::legacy_spelling(event_type);
+        let Some(contribution) = Contribution::of(event_type, &path, event) else {
             return Ok(());
         };
         let domain = self.domain_or_default(event);

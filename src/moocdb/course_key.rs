@@ -94,6 +94,12 @@ fn legacy_key(prefix: &str, body: &str) -> Option<String> {
     }
 }
 
+/// Whether `text` may hold an opaque key (a quick test: `legacy_spelling` of any other text is
+/// the text itself).
+pub fn may_hold_opaque_key(text: &str) -> bool {
+    ANY_KEY.find(text.as_bytes()).is_some()
+}
+
 /// `text` with every opaque key in its legacy spelling, and XBlock handler paths in the form
 /// the legacy module URLs had (`…/xblock/<usage>/handler/xmodule_handler/problem_check` →
 /// `…/xblock/i4x://O/C/problem/N/problem_check`). Borrowed when `text` has no opaque key.

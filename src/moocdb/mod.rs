@@ -28,6 +28,7 @@ mod user_record;
 pub use dictionaries::describe_agent;
 
 use foldhash::{HashMap, HashSet};
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::LazyLock;
 
@@ -122,6 +123,8 @@ pub struct MoocdbBuilder {
     module_cache: TextCache<Option<ModuleUri>>,
     // The course of an event's context or page text.
     course_cache: TextCache<Option<Rc<str>>>,
+    // Event types holding opaque keys, in the legacy spelling.
+    spellings: TextCache<Rc<str>>,
     // Countries and event types, one copy each however many users' staged events hold them.
     texts: HashSet<SharedText>,
     // The last graded submission of each user (by fingerprint) and problem: what a rescore
@@ -174,6 +177,7 @@ impl MoocdbBuilder {
             pages: Vec::new(),
             module_cache: TextCache::new(CACHE_LIMIT),
             course_cache: TextCache::new(CACHE_LIMIT),
+            spellings: TextCache::new(CACHE_LIMIT),
             texts: HashSet::default(),
             graded: HashMap::default(),
             open_submissions: known.open_submissions.into_iter().collect(),
@@ -349,8 +353,15 @@ impl MoocdbBuilder {
             return Ok(());
         };
         // Opaque keys in their legacy spelling: the rules below read the same text for a
-        // course whichever key format its log uses.
-        let mut event_type = course_key::legacy_spelling(relations.event_type);
+        // course whichever key format its log uses. A path-style type is a page, which many
+        // events repeat: its spelling is remembered.
+        let spelled = course_key::may_hold_opaque_key(relations.event_type).then(|| {
+            self.spellings.get_or_derive(relations.event_type, |t| {
+                Rc::from(&*course_key::legacy_spelling(t))
+            })
+        });
+        let mut event_type: Cow<'_, str> =
+            Cow::Borrowed(spelled.as_deref().unwrap_or(relations.event_type));
         // 1. Filter rules.
         if contains(&SEQUENTIAL, &event_type) || contains(&PAGE_CLOSE, &event_type) {
             return Ok(());
