@@ -127,7 +127,7 @@ impl TableStream {
 }
 
 /// One table's rows going into the table, empty when the file began, as the prepared statements
-/// of one transaction on a connection of its own (insert method). With the session's
+/// of one transaction on a connection of its own (insert method). With the connection's
 /// `unique_checks` and `foreign_key_checks` off, MariaDB (10.6 and later) then inserts them as it
 /// loads `LOAD DATA` into an empty table: no undo record per row, secondary indexes built by
 /// sorting, one lock for the table. On the 1M-event bench log that took a fifth of the server's
