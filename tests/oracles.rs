@@ -11,6 +11,17 @@ use std::path::Path;
 use common::*;
 use moocdb_loader::identity::anon_screen_name;
 
+/// A fresh database `name` holding `logs` (their comment lines rejected, as edX's parser rejects
+/// them), only `course`'s events when one is named; its URL.
+async fn loaded(name: &str, logs: &[&Path], course: Option<&str>) -> String {
+    let (url, _) = fresh_database(name).await;
+    let mut o = options(&url, logs);
+    o.max_bad_ratio = 1.0;
+    o.course_id = course.map(str::to_string);
+    load(o).await;
+    url
+}
+
 /// One row of edX's `problem_response` output, keyed by user and problem part.
 #[derive(Debug)]
 struct ProblemResponse {
@@ -83,8 +94,7 @@ async fn problem_responses_are_graded_submissions() {
     let expected =
         problem_responses(&shared.join("oracles/edx-analytics-pipeline/problem_response"));
     assert_eq!(expected.len(), 16);
-    let (url, _) = fresh_database("oracle_problem_response").await;
-    load(options(&url, &[&log])).await;
+    let url = loaded("oracle_problem_response", &[&log], None).await;
     let pool = pool(&url).await;
     type Attempts = (String, String, i64, i64, String, String);
     let attempts: Vec<Attempts> = sqlx::query_as(
@@ -151,10 +161,7 @@ async fn videos_are_lectures_of_their_course() {
         return;
     };
     let log = shared.join("corpus/edx-analytics-pipeline/video_timeline.log");
-    let (url, _) = fresh_database("oracle_video").await;
-    let mut o = options(&url, &[&log]);
-    o.max_bad_ratio = 1.0;
-    load(o).await;
+    let url = loaded("oracle_video", &[&log], None).await;
     let pool = pool(&url).await;
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT DISTINCT REGEXP_SUBSTR(r.resource_uri, '/courses/[^/]+/[^/]+/[^/]+/'), \
@@ -304,11 +311,8 @@ async fn student_engagement_matches_per_course_and_period() {
                     let course = cells[at("Course ID").unwrap()].to_string();
                     if !databases.contains_key(&course) {
                         let n = databases.len();
-                        let (url, _) = fresh_database(&format!("oracle_engagement_{n}")).await;
-                        let mut o = options(&url, &[&log]);
-                        o.max_bad_ratio = 1.0;
-                        o.course_id = Some(course.clone());
-                        load(o).await;
+                        let name = format!("oracle_engagement_{n}");
+                        let url = loaded(&name, &[&log], Some(&course)).await;
                         databases.insert(course.clone(), url);
                     }
                     let pool = pool(&databases[&course]).await;
@@ -559,11 +563,8 @@ async fn module_engagement_matches_per_course() {
     theirs.sort();
     let mut ours = Vec::new();
     for (n, course) in courses.iter().enumerate() {
-        let (url, _) = fresh_database(&format!("oracle_module_engagement_{n}")).await;
-        let mut o = options(&url, &[&logs[0], &logs[1]]);
-        o.max_bad_ratio = 1.0;
-        o.course_id = Some(course.to_string());
-        load(o).await;
+        let name = format!("oracle_module_engagement_{n}");
+        let url = loaded(&name, &[&logs[0], &logs[1]], Some(course)).await;
         let pool = pool(&url).await;
         let rows: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
             "WITH attempts AS ( \
@@ -613,10 +614,7 @@ async fn forum_activity_is_collaborations() {
         return;
     };
     let log = shared.join("corpus/edx-analytics-pipeline/student_forum_activity.log");
-    let (url, _) = fresh_database("oracle_forum").await;
-    let mut o = options(&url, &[&log]);
-    o.max_bad_ratio = 1.0;
-    load(o).await;
+    let url = loaded("oracle_forum", &[&log], None).await;
     let pool = pool(&url).await;
     let ours: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT u.user_id, \
