@@ -71,11 +71,18 @@ impl CourseUrl {
     /// The URI of the page's resource: the URL with its opaque keys in the legacy spelling, and
     /// `_/` standing for an unknown position at sub-unit level.
     pub fn resource_uri(&self) -> String {
-        let mut uri = self.resource.as_deref().unwrap_or(&self.url).to_string();
-        if self.at_subunit() && self.seq.is_none() {
-            uri.push_str("_/");
-        }
+        let mut uri = String::new();
+        self.push_resource_uri(&mut uri);
         uri
+    }
+
+    /// Appends [`CourseUrl::resource_uri`] to `out` (no allocation of its own: the MOOCdb stage
+    /// builds it only for an event whose resource the page's cache entry does not know).
+    pub fn push_resource_uri(&self, out: &mut String) {
+        out.push_str(self.resource.as_deref().unwrap_or(&self.url));
+        if self.at_subunit() && self.seq.is_none() {
+            out.push_str("_/");
+        }
     }
 
     /// The URL as kept internally (without the `_/` of an unknown position), from which

@@ -224,12 +224,14 @@ impl MoocdbBuilder {
             EventClass::Video => row.video_code,
             _ => "",
         };
-        // The resource's URI: the page's, with its opaque keys in the legacy spelling.
-        let page_uri = place.page.resource_uri();
-        let base = if page_uri.is_empty() {
-            "https://unknown/"
-        } else {
-            &page_uri
+        // The resource's URI: the page's, with its opaque keys in the legacy spelling; built only
+        // when the page's cache entry does not know the resource (most events' does).
+        let page = &place.page;
+        let base = |uri: &mut String| {
+            page.push_resource_uri(uri);
+            if uri.is_empty() {
+                uri.push_str("https://unknown/");
+            }
         };
         // The resource is the page's own (its URI is the URL): then the page's cache entry knows it.
         let plain = module_part.is_none() && code.is_empty();
@@ -237,14 +239,17 @@ impl MoocdbBuilder {
         let index = match plain_slot.and_then(|slot| self.pages[slot].resource) {
             Some(index) => index,
             None if plain => {
-                let index = self.resource_node(rows, base)?;
+                let mut uri = String::new();
+                base(&mut uri);
+                let index = self.resource_node(rows, &uri)?;
                 if let Some(slot) = plain_slot {
                     self.pages[slot].resource = Some(index);
                 }
                 index
             }
             None => {
-                let mut uri = base.to_string();
+                let mut uri = String::with_capacity(160);
+                base(&mut uri);
                 if let Some(m) = module_part {
                     m.push_relative_uri(&mut uri);
                 }
