@@ -7,7 +7,7 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// An input path could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path} (check that it exists and that this user may read it)")]
     Open {
         /// The path as given.
         path: String,
