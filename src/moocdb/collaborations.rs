@@ -11,7 +11,7 @@
 //! Parents are linked by the forum's ids: a response's parent is its thread, a comment's its
 //! response, a vote's or an edit's the post voted on or edited. The link and the order among
 //! siblings are set in the database when a file is committed
-//! (`store::carried_state::commit_file`), so that a parent loaded in a later file, or in a later
+//! (`store::carried_state::commit_files`), so that a parent loaded in a later file, or in a later
 //! run, is linked all the same.
 
 use std::sync::LazyLock;
