@@ -2,10 +2,43 @@
 //! json_to_relation's intermediary relations and MOOCdb's tables, in one pass.
 //!
 //! The pipeline, one module per stage:
-//! [`source`] → [`decode`] → [`parse`] → [`relations`] → [`moocdb`] → [`sink`],
-//! wired together by [`load`]. [`store`] holds every bookkeeping statement: the databases
-//! prepared and locked, the ledger, the state carried from file to file ([`state`]), and the
-//! dictionaries earlier loads wrote, read back for the MOOCdb stage.
+//!
+//! ```text
+//! source ──► decode ──► parse ──► relations ──► moocdb ──► sink ──► MySQL
+//! (files,    (prefixes, (one      (EdxTrackEvent, (observed events, (LOAD DATA or
+//!  gzip,      repairs)   tracking   Answer, …:      resources,        prepared INSERT,
+//!  stdin)                event)     json_to_        submissions,      per table)
+//!                                   relation)       collaborations …)
+//!                 load: wires the stages per file, commits groups of files
+//!                 store: ledger, carried state, locks, dictionaries read back
+//! ```
+//!
+//! [`source`] → [`decode`] → [`parse`] → [`relations`] → [`moocdb`] → [`sink`], wired together
+//! by [`load`]. [`store`] holds every bookkeeping statement: the databases prepared and locked,
+//! the ledger, the state carried from file to file ([`state`]), and the dictionaries earlier
+//! loads wrote, read back for the MOOCdb stage.
+//!
+//! # Adding an event type
+//!
+//! 1. Its relations: give it a family in `relations/handlers.rs` (`family`, then its columns
+//!    and side-table rows in `apply`), with a test of `relations_of` in `relations/tests.rs`.
+//! 2. Its MOOCdb rows: an observed event comes with every type not in `NOT_OBSERVED`
+//!    (`moocdb/observed_events.rs`), on the resource of its page and the module it names
+//!    (`moocdb/resources.rs`); a grade is a `Grading` (`moocdb/grading.rs`, written in
+//!    `moocdb/submissions.rs`); a forum or wiki contribution a `Contribution`
+//!    (`moocdb/collaborations.rs`). Each family tests "events in, rows out" with its `rows_of`.
+//! 3. Its line in both tables of `docs/event-types.md`.
+//!
+//! # Adding a table
+//!
+//! 1. A migration in `migrations/` (`migrations_private/` for personal data).
+//! 2. Its declaration in [`schema`]: a `Table` variant, in `Table::ALL` (and `Table::MOOCDB`),
+//!    its `name` and its `columns` in the migration's order. The writers, the crash and batch
+//!    tests and the column test take it from there.
+//! 3. Its rows, `rows.add(Table::…, |r| …)` in the stage that maps it, one cell per column.
+//! 4. Where it references dictionary rows or events: `store/ledger.rs` (`recover` and
+//!    `forget_file`), so that a crashed or reloaded file's rows go with it.
+//! 5. `docs/schema.md` (and `docs/deviations.md` for any difference from a reference schema).
 #![warn(missing_docs)]
 
 pub mod decode;
