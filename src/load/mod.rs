@@ -25,10 +25,10 @@ use crate::source::{self, TrackingLog};
 use crate::state::CarriedState;
 use crate::store::{self, carried_state, known_entries, ledger, server, status};
 
-mod file;
+mod pipeline;
 mod seen_lines;
 
-use file::{Context, Transform};
+use pipeline::{Context, Transform};
 
 /// How to send rows, as asked on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,0 +1,390 @@
+//! The pipeline: the transform thread takes each tracking log through the stages (decode →
+//! parse → relations → moocdb into the row buffers) and keeps the bookkeeping that makes loads
+//! incremental and crash-safe. Per file, in this order:
+//!
+//! * [`plan`]: what to load (nothing when it is already loaded, only the new bytes of a grown
+//!   live file), then its start recorded in the ledger;
+//! * [`reading`]: its lines, in batches, decoded and parsed into the pending chunk;
+//! * [`dedupe`]: lines already loaded dropped (by the hash of their JSON text, checked in chunks
+//!   against this run's lines and `moocdb_loader_lines`);
+//! * [`accept`]: the rest through relations and MOOCdb;
+//! * [`rejects`]: the lines that cannot be loaded, stored with their reasons;
+//! * [`commit`]: with the files committed together, every row stored, then the carried state
+//!   and the ledger's "loaded" in one transaction;
+//! * [`crash`]: the points where tests make the process crash.
+
+use foldhash::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+use sqlx::mysql::MySqlPool;
+use tokio::runtime::Handle;
+
+mod accept;
+mod commit;
+mod crash;
+mod dedupe;
+mod plan;
+mod reading;
+mod rejects;
+
+use commit::Uncommitted;
+use plan::Plan;
+use reading::read_json_document;
+use rejects::RejectBuffer;
+
+use super::seen_lines::SeenLines;
+use super::{LoadOptions, LoadSummary, normal_course_id};
+use crate::error::LoadError;
+use crate::identity::{LineIdentity, LineKeys, ripemd160_hex};
+use crate::moocdb::{KnownEntries, MoocdbBuilder, MoocdbOptions};
+use crate::parse::{ParseError, TrackingEvent};
+use crate::progress::Progress;
+use crate::relations::{GeoIp, RelationBuilder};
+use crate::schema::Table;
+use crate::sink::{Batch, BatchOut, Encoding, Rows, WriterSender};
+use crate::source::{self, TrackingLog};
+use crate::state::CarriedState;
+use crate::store::ledger::{self, FileCounts, Segment};
+
+/// Lines parsed before the duplicate check runs on them (one query per chunk).
+const CHUNK: usize = 2048;
+/// The chunk when one thread reads and transforms, and no line needs the database's check:
+/// small enough that the events parsed are still in the cache when the transform takes them
+/// (one-core 1M dry runs: 2,048 lines −6% against two threads, 256 −10%, 128 −10%).
+const SHORT_CHUNK: usize = 128;
+
+/// What the transform thread works with.
+pub struct Context {
+    /// The course database (none in a dry run).
+    pub pool: Option<MySqlPool>,
+    /// Where batches go (none in a dry run).
+    pub sender: Option<WriterSender>,
+    /// The runtime, for the few queries the thread makes itself.
+    pub handle: Handle,
+    /// How rows are encoded.
+    pub encoding: Encoding,
+    /// Target batch size.
+    pub batch_bytes: usize,
+    /// The largest statement the server accepts (minus a margin).
+    pub max_statement: usize,
+    /// Progress reporting.
+    pub progress: Progress,
+    /// Set on Ctrl-C.
+    pub stop: Arc<AtomicBool>,
+    /// The private database's name.
+    pub private_database: String,
+}
+
+struct Pending {
+    event: TrackingEvent,
+    identity: LineIdentity,
+}
+
+impl Pending {
+    fn parse(json: &str) -> Result<Pending, ParseError> {
+        let event = TrackingEvent::parse(json)?;
+        let identity = LineIdentity::new(json.as_bytes(), &event.time);
+        Ok(Pending { event, identity })
+    }
+}
+
+/// The per-run state of the transform thread.
+pub struct Transform {
+    options: LoadOptions,
+    cx: Context,
+    rows: Rows,
+    relations: RelationBuilder,
+    moocdb: MoocdbBuilder,
+    recent: HashSet<u128>,
+    /// Lines of this run already stored, no longer in `recent`.
+    seen: SeenLines,
+    /// Whether earlier runs stored lines (then every line is checked against the database).
+    check_db: bool,
+    /// How `moocdb_loader_lines` keys lines in this database.
+    line_keys: LineKeys,
+    pending: Vec<Pending>,
+    /// Lines per chunk (`CHUNK` or `SHORT_CHUNK`).
+    chunk: usize,
+    /// Which lines of the chunk being processed are new (kept for its allocation).
+    fresh: Vec<bool>,
+    /// Where processed chunks go to be dropped: the reading thread, while one runs.
+    done_with: Option<std::sync::mpsc::Sender<Vec<Pending>>>,
+    file_id: Option<i64>,
+    course_filter: Option<String>,
+    /// Files loaded whose commit waits for the group's last file: consecutive files are
+    /// committed together (their ledger rows, carried state and statements at once) until they
+    /// hold `--commit-group-mib` as stored. Each commit makes the writers finish every table's
+    /// statement and waits for them, which for a site's hundreds of small rotated files cost more
+    /// than the files' rows (`BENCHMARKS.md`, "Rotated files"). A crash or a failure in a group
+    /// leaves each of its files unfinished in the ledger, and the next run completes them
+    /// (`docs/incremental.md`).
+    group: Vec<Uncommitted>,
+    /// The group's files' sizes as stored.
+    group_bytes: u64,
+    /// Rows produced when the group's last file ended (see [`Transform::commit_group`]).
+    produced_at_file_end: Vec<u64>,
+    /// Files whose commit is done.
+    files_committed: u64,
+    /// The counts of the run so far.
+    pub summary: LoadSummary,
+}
+
+impl Transform {
+    /// A transform continuing from what the database holds.
+    pub fn new(
+        options: LoadOptions,
+        cx: Context,
+        known: KnownEntries,
+        carried: CarriedState,
+        geoip: Option<GeoIp>,
+    ) -> Self {
+        let out: BatchOut = match &cx.sender {
+            Some(s) => {
+                let s = s.clone();
+                Box::new(move |batch: Batch| s.send(batch))
+            }
+            None => Box::new(|batch: Batch| {
+                crate::sink::spare::give(batch.data);
+                Ok(())
+            }),
+        };
+        let rows = Rows::new(cx.encoding, cx.batch_bytes, !options.no_pii, out);
+        let moocdb = MoocdbBuilder::new(
+            MoocdbOptions {
+                domain: options.domain.clone(),
+                max_duration: options.max_duration,
+                default_duration: options.default_duration,
+            },
+            known,
+            carried.users,
+        );
+        let relations =
+            RelationBuilder::new(String::new(), geoip.unwrap_or(GeoIp::Embedded), carried.ips);
+        let check_db = match &cx.pool {
+            Some(pool) => cx
+                .handle
+                .block_on(ledger::any_line_loaded(pool))
+                .unwrap_or(true),
+            None => false,
+        };
+        let course_filter = options.course_id.as_deref().map(normal_course_id);
+        // With earlier lines in the database every chunk is a query: those stay long.
+        let chunk = if options.reading_thread || check_db {
+            CHUNK
+        } else {
+            SHORT_CHUNK
+        };
+        Transform {
+            options,
+            cx,
+            rows,
+            relations,
+            moocdb,
+            recent: HashSet::default(),
+            seen: SeenLines::default(),
+            check_db,
+            // Read from the database when the run starts.
+            line_keys: LineKeys::TimeThenHash,
+            pending: Vec::with_capacity(chunk),
+            chunk,
+            fresh: Vec::with_capacity(chunk),
+            done_with: None,
+            file_id: None,
+            course_filter,
+            group: Vec::new(),
+            group_bytes: 0,
+            produced_at_file_end: Vec::new(),
+            files_committed: 0,
+            summary: LoadSummary::default(),
+        }
+    }
+
+    /// Loads every log in order.
+    pub fn run_all(&mut self, logs: &[TrackingLog]) -> Result<(), LoadError> {
+        if let Some(pool) = &self.cx.pool {
+            self.line_keys = self.block_on(ledger::line_keys(pool))?;
+        }
+        for log in logs {
+            if self.cx.stop.load(Ordering::Relaxed) {
+                // The files read so far are whole: committed, so the next run starts after them.
+                self.commit_group()?;
+                return Err(self.interrupted(log));
+            }
+            self.run_file(log)?;
+        }
+        self.commit_group()?;
+        self.summary.domain = self.moocdb.domain().map(str::to_string);
+        if self.options.dry_run {
+            self.summary.rows = Table::ALL
+                .iter()
+                .filter(|t| !t.is_private() || !self.options.no_pii)
+                .filter(|t| **t != Table::Lines)
+                .map(|t| (t.name().to_string(), self.rows.produced(*t)))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+        }
+        Ok(())
+    }
+
+    fn reloads(&self, log: &TrackingLog) -> bool {
+        let canonical = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+        match &log.origin {
+            source::Origin::File(path) => {
+                self.options.reload.iter().any(|r| {
+                    r == path || (canonical(r).is_some() && canonical(r) == canonical(path))
+                })
+            }
+            source::Origin::Stdin | source::Origin::Memory(_) => false,
+        }
+    }
+
+    fn interrupted(&self, log: &TrackingLog) -> LoadError {
+        LoadError::Interrupted {
+            files_done: self.files_committed,
+            current: log.display_name.clone(),
+        }
+    }
+
+    fn block_on<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.cx.handle.block_on(f)
+    }
+
+    fn run_file(&mut self, log: &TrackingLog) -> Result<(), LoadError> {
+        let content_hash = log.content_hash()?;
+        let segment = match self.plan(log, content_hash.as_deref())? {
+            Plan::Skip => {
+                self.summary.skipped_files += 1;
+                self.cx.progress.add_done_bytes(log.size);
+                return Ok(());
+            }
+            Plan::Changed if self.reloads(log) => {
+                // The rows to remove may be those of a file of the group: stored first.
+                self.commit_group()?;
+                let pool = self
+                    .cx
+                    .pool
+                    .as_ref()
+                    .expect("a changed file implies a database");
+                let private = (!self.options.no_pii).then_some(self.cx.private_database.as_str());
+                let load_info_id = ripemd160_hex(log.uri().as_bytes());
+                let removed = self.block_on(ledger::forget_file(
+                    pool,
+                    &log.display_name,
+                    &load_info_id,
+                    private,
+                ))?;
+                self.moocdb.forget(
+                    &removed.event_ids.into_iter().collect(),
+                    &removed.users,
+                    &removed.open_submissions,
+                );
+                tracing::warn!(
+                    "{}: changed since it was loaded: its rows were removed and it is loaded again (--reload)",
+                    log.display_name
+                );
+                Segment::default()
+            }
+            Plan::Changed => {
+                tracing::warn!(
+                    "{}: its content changed since it was loaded; left alone (its rows stay as loaded). Give --reload {} to replace its rows",
+                    log.display_name,
+                    log.display_name
+                );
+                self.summary.changed_files.push(log.display_name.clone());
+                self.cx.progress.add_done_bytes(log.size);
+                return Ok(());
+            }
+            Plan::Load(segment) => segment,
+        };
+        if segment.raw_start > 0 {
+            self.summary.grown_files += 1;
+        }
+        let load_info_id = ripemd160_hex(log.uri().as_bytes());
+        self.file_id = None;
+        if let Some(pool) = &self.cx.pool {
+            let hash = content_hash.clone().unwrap_or_else(|| "stdin".into());
+            let next_ids = serde_json::to_string(&self.moocdb.next_ids()).unwrap_or_default();
+            self.file_id = Some(self.block_on(ledger::start_file(
+                pool,
+                &log.display_name,
+                &hash,
+                log.size,
+                &load_info_id,
+                &segment,
+                &next_ids,
+            ))?);
+        }
+        RelationBuilder::write_load_info(
+            &mut self.rows,
+            &load_info_id,
+            &Utc::now().naive_utc(),
+            &log.uri(),
+        )?;
+        self.relations.set_load_info(load_info_id);
+
+        let mut counts = FileCounts::default();
+        let mut rejects = RejectBuffer {
+            file_id: self.file_id,
+            file: log.display_name.clone(),
+            pending: Vec::new(),
+        };
+        let produced_before: Vec<u64> = Table::ALL.iter().map(|t| self.rows.produced(*t)).collect();
+        let document = if segment.raw_start == 0 {
+            read_json_document(log, self.options.max_line_bytes)?
+        } else {
+            None
+        };
+        match document {
+            Some(document) => {
+                self.load_document(&document, &mut counts, &mut rejects)?;
+                counts.raw_end = log.size;
+            }
+            None => self.load_lines(log, segment, &mut counts, &mut rejects)?,
+        }
+        self.process_pending(&mut counts)?;
+        self.store_rejects(&mut rejects)?;
+        counts.prefix_hash = log.prefix_hash(counts.raw_end)?.unwrap_or_default();
+
+        // The file's own rows: its forum requests, the hierarchy nodes it created.
+        self.moocdb.end_of_file(&mut self.rows)?;
+        for (i, t) in Table::ALL.iter().enumerate() {
+            let n = self.rows.produced(*t) - produced_before[i];
+            if n > 0 && *t != Table::Lines {
+                counts.rows.insert(t.name().to_string(), n);
+            }
+        }
+        self.produced_at_file_end = Table::ALL.iter().map(|t| self.rows.produced(*t)).collect();
+        let ratio_base = counts.lines - counts.skipped;
+        let breached = ratio_base > 0
+            && counts.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
+        self.summary.files += 1;
+        self.summary.lines += counts.lines;
+        self.summary.events += counts.events;
+        self.summary.rejected += counts.rejected;
+        self.summary.duplicates += counts.duplicates;
+        self.summary.skipped += counts.skipped;
+        let too_many_rejects = breached.then(|| LoadError::TooManyRejects {
+            file: log.display_name.clone(),
+            rejected: counts.rejected,
+            lines: ratio_base,
+            percent: 100.0 * counts.rejected as f64 / ratio_base as f64,
+            max_ratio: self.options.max_bad_ratio,
+        });
+        self.group.push(Uncommitted {
+            file_id: self.file_id,
+            counts,
+            breached,
+            content_hash,
+        });
+        self.group_bytes += log.size;
+        if breached || self.group_bytes >= self.options.commit_group_bytes {
+            self.commit_group()?;
+        }
+        match too_many_rejects {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}

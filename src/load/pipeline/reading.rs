@@ -1,0 +1,421 @@
+//! Reading a tracking log: its lines in batches (on a thread of their own, or on the transform's
+//! when the process has one core), decoded and parsed into the pending chunk; a file that is one
+//! JSON document (pretty-printed) is read whole.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::rejects::RejectBuffer;
+use super::{Pending, Transform};
+use crate::decode::{Decoded, decode};
+use crate::error::LoadError;
+use crate::source::{self, TrackingLog};
+use crate::store::ledger::{FileCounts, REJECT_RAW_LIMIT, Reject, Segment};
+
+/// Lines the reading thread hands over at a time, and batches it may be ahead by.
+pub(super) const READ_BATCH: usize = 512;
+
+/// Lines read at a time when the transform's thread reads them itself.
+pub(super) const SHORT_READ_BATCH: usize = 32;
+
+pub(super) const READ_AHEAD: usize = 4;
+
+/// One line as the reading thread made it.
+pub(super) struct ReadLine {
+    number: u64,
+    offset: u64,
+    /// Decompressed bytes read up to the end of this line.
+    bytes_read: u64,
+    content: LineContent,
+}
+
+// Nearly every line is an event: boxing that variant to make the rare ones smaller cost an
+// allocation per line, freed by the other thread.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum LineContent {
+    /// A parsed event.
+    Event(Pending),
+    /// A blank line or a comment.
+    NotAnEvent,
+    /// Not an event, with the reason and the line's first bytes.
+    Reject {
+        reason: String,
+        raw_length: u64,
+        raw: Vec<u8>,
+    },
+    /// The unterminated, unparseable last line of a live file: left for the next load.
+    Unfinished,
+    /// The rest of the file cannot be read (a damaged gzip stream, a read error).
+    Unreadable(String),
+}
+
+/// The reading stages: lines of `reader` through decode and parse, in batches, in order, until
+/// the end or an unreadable point. Run on a thread of their own when there is a second core
+/// ([`read_lines`]), else by the transform's thread itself between its chunks.
+pub(super) struct LineBatches {
+    reader: source::LineReader,
+    /// Lines per batch.
+    batch_lines: usize,
+    wait_for_last_line: bool,
+    max_line_bytes: usize,
+    ended: bool,
+}
+
+impl Iterator for LineBatches {
+    type Item = Vec<ReadLine>;
+
+    fn next(&mut self) -> Option<Vec<ReadLine>> {
+        let mut batch = Vec::with_capacity(self.batch_lines);
+        while !self.ended && batch.len() < self.batch_lines {
+            match self.next_line() {
+                Some((line, last)) => {
+                    batch.push(line);
+                    self.ended = last;
+                }
+                None => self.ended = true,
+            }
+        }
+        (!batch.is_empty()).then_some(batch)
+    }
+}
+
+impl LineBatches {
+    /// The next line, and whether it is the last one to read; `None` at the end.
+    fn next_line(&mut self) -> Option<(ReadLine, bool)> {
+        let max_line_bytes = self.max_line_bytes;
+        match self.reader.next_line() {
+            Ok(None) => None,
+            Err(e) => {
+                let bytes_read = self.reader.bytes_read();
+                let content = LineContent::Unreadable(e.to_string());
+                let line = ReadLine {
+                    number: 0,
+                    offset: 0,
+                    bytes_read,
+                    content,
+                };
+                Some((line, true))
+            }
+            Ok(Some(line)) => {
+                let mut blank = false;
+                let parsed = match line.overlong {
+                    Some(len) => Err(format!(
+                        "line of {len} bytes is over the {max_line_bytes} byte limit"
+                    )),
+                    None => match decode(line.bytes) {
+                        Decoded::Blank => {
+                            blank = true;
+                            Ok(None)
+                        }
+                        Decoded::Comment => Ok(None),
+                        Decoded::Reject(reason) => Err(reason),
+                        Decoded::Json(json) => Pending::parse(json).map(Some).map_err(|e| e.0),
+                    },
+                };
+                // The last line of a live, uncompressed file may still be being written: an
+                // unterminated line that is not a whole record waits for the next load.
+                let unfinished = !line.terminated
+                    && self.wait_for_last_line
+                    && match &parsed {
+                        Ok(Some(_)) => false,
+                        Ok(None) => !blank,
+                        Err(_) => true,
+                    };
+                let content = match parsed {
+                    _ if unfinished => LineContent::Unfinished,
+                    Ok(Some(pending)) => LineContent::Event(pending),
+                    Ok(None) => LineContent::NotAnEvent,
+                    Err(reason) => LineContent::Reject {
+                        reason,
+                        raw_length: line.overlong.unwrap_or(line.bytes.len() as u64),
+                        raw: line.bytes[..line.bytes.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                    },
+                };
+                let (number, offset) = (line.number, line.offset);
+                let read = ReadLine {
+                    number,
+                    offset,
+                    bytes_read: self.reader.bytes_read(),
+                    content,
+                };
+                Some((read, unfinished))
+            }
+        }
+    }
+}
+
+/// The reading thread: sends `batches` until they end or the receiver hangs up. Events the
+/// transform is done with come back on `done` to be dropped here, by the thread that allocated
+/// them: the allocator frees a block of its own thread's pages without the cross-thread
+/// bookkeeping, and the transform, the busier thread, is spared the drops.
+pub(super) fn read_lines(
+    batches: LineBatches,
+    sender: std::sync::mpsc::SyncSender<Vec<ReadLine>>,
+    done: std::sync::mpsc::Receiver<Vec<Pending>>,
+) {
+    for batch in batches {
+        done.try_iter().for_each(drop);
+        if sender.send(batch).is_err() {
+            return;
+        }
+    }
+}
+
+/// Where the taking of a file's lines has got to.
+#[derive(Default)]
+pub(super) struct TakenLines {
+    /// Compressed bytes read, as last reported to the progress display.
+    pub(super) reported_stored: u64,
+    /// Bytes of the plain file consumed by whole lines: where a later load continues.
+    pub(super) consumed: u64,
+    /// The rest of the file was unreadable.
+    pub(super) damaged: bool,
+}
+
+/// The whole content of `log` when it is a pretty-printed JSON document rather than JSON lines:
+/// its first non-blank line is a lone `{` or starts a `[`. Larger files than `limit` are read as
+/// lines.
+pub(super) fn read_json_document(
+    log: &TrackingLog,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, LoadError> {
+    if log.origin == source::Origin::Stdin {
+        return Ok(None);
+    }
+    let mut reader = log.open(limit)?;
+    let first = loop {
+        match reader.next_line() {
+            Ok(Some(line)) => {
+                let t = String::from_utf8_lossy(line.bytes).trim().to_string();
+                if !t.is_empty() {
+                    break t;
+                }
+            }
+            _ => return Ok(None),
+        }
+    };
+    if first != "{" && !first.starts_with('[') {
+        return Ok(None);
+    }
+    let mut content = Vec::new();
+    let mut file = log.open(limit)?;
+    while let Ok(Some(line)) = file.next_line() {
+        content.extend_from_slice(line.bytes);
+        content.push(b'\n');
+        if content.len() > limit {
+            return Ok(None);
+        }
+    }
+    Ok(Some(content))
+}
+
+impl Transform {
+    /// The usual case: one record per line, from `segment` on. A second thread reads,
+    /// decompresses, decodes and parses the lines (the stateless stages); this one takes them in
+    /// order for the stateful stages.
+    pub(super) fn load_lines(
+        &mut self,
+        log: &TrackingLog,
+        segment: Segment,
+        counts: &mut FileCounts,
+        rejects: &mut RejectBuffer,
+    ) -> Result<(), LoadError> {
+        let stored = Arc::new(AtomicU64::new(0));
+        let reader = log
+            .open_at(
+                segment.raw_start,
+                self.options.max_line_bytes,
+                stored.clone(),
+            )?
+            .starting_at(segment.first_line, segment.decoded_start);
+        let compressed = reader.is_compressed();
+        let batches = LineBatches {
+            reader,
+            batch_lines: if self.options.reading_thread {
+                READ_BATCH
+            } else {
+                SHORT_READ_BATCH
+            },
+            wait_for_last_line: log.live && !compressed,
+            max_line_bytes: self.options.max_line_bytes,
+            ended: false,
+        };
+        let mut taken = TakenLines::default();
+        let read = if self.options.reading_thread {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(READ_AHEAD);
+            // Unbounded, but the reading thread empties it before every batch it sends, and the
+            // transform sends one chunk per CHUNK lines taken.
+            let (done_with, done) = std::sync::mpsc::channel();
+            self.done_with = Some(done_with);
+            let read = std::thread::scope(|scope| -> Result<(), LoadError> {
+                scope.spawn(move || read_lines(batches, sender, done));
+                // Dropped on return, so that the reading thread stops if this one stops early.
+                let receiver = receiver;
+                self.take_lines(
+                    receiver.iter(),
+                    log,
+                    &segment,
+                    &stored,
+                    counts,
+                    rejects,
+                    &mut taken,
+                )
+            });
+            self.done_with = None;
+            read
+        } else {
+            self.take_lines(batches, log, &segment, &stored, counts, rejects, &mut taken)
+        };
+        read?;
+        let now = stored.load(Ordering::Relaxed);
+        self.cx
+            .progress
+            .add(now - taken.reported_stored, counts.lines % 4096, 0);
+        counts.bytes = taken.consumed;
+        counts.raw_end = if compressed || taken.damaged {
+            segment.raw_start + now
+        } else {
+            segment.raw_start + taken.consumed
+        };
+        Ok(())
+    }
+
+    /// Takes the lines of `batches` in order until they end, the file's last line is unfinished
+    /// or the rest of the file is unreadable.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn take_lines(
+        &mut self,
+        batches: impl Iterator<Item = Vec<ReadLine>>,
+        log: &TrackingLog,
+        segment: &Segment,
+        stored: &AtomicU64,
+        counts: &mut FileCounts,
+        rejects: &mut RejectBuffer,
+        taken: &mut TakenLines,
+    ) -> Result<(), LoadError> {
+        for batch in batches {
+            for line in batch {
+                if self.cx.stop.load(Ordering::Relaxed) {
+                    return Err(self.interrupted(log));
+                }
+                match line.content {
+                    LineContent::Unfinished => return Ok(()),
+                    LineContent::Unreadable(e) => {
+                        // A damaged gzip stream or a read error: the lines before it are
+                        // loaded, the damage is recorded as a reject where it was found.
+                        counts.lines += 1;
+                        taken.damaged = true;
+                        tracing::warn!(
+                            "{}: after line {}: {e}; the rest of the file is unreadable",
+                            log.display_name,
+                            segment.first_line + counts.lines - 1
+                        );
+                        let reject = Reject {
+                            line_number: segment.first_line + counts.lines - 1,
+                            byte_offset: segment.decoded_start + line.bytes_read,
+                            reason: format!(
+                                "unreadable from here on ({e}); the lines before were loaded"
+                            ),
+                            raw_length: 0,
+                            raw: Vec::new(),
+                        };
+                        self.reject(rejects, counts, reject)?;
+                        return Ok(());
+                    }
+                    LineContent::NotAnEvent => {
+                        counts.lines += 1;
+                        counts.skipped += 1;
+                    }
+                    LineContent::Event(pending) => {
+                        counts.lines += 1;
+                        self.enqueue(pending, counts)?;
+                    }
+                    LineContent::Reject {
+                        reason,
+                        raw_length,
+                        raw,
+                    } => {
+                        counts.lines += 1;
+                        let reject = Reject {
+                            line_number: line.number,
+                            byte_offset: line.offset,
+                            reason,
+                            raw_length,
+                            raw,
+                        };
+                        self.reject(rejects, counts, reject)?;
+                    }
+                }
+                taken.consumed = line.bytes_read;
+                if counts.lines.is_multiple_of(4096) {
+                    let now = stored.load(Ordering::Relaxed);
+                    self.cx.progress.add(now - taken.reported_stored, 4096, 0);
+                    taken.reported_stored = now;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A file holding pretty-printed JSON documents (an object, an array of objects, or several
+    /// objects one after another) rather than one record per line. Each record counts as a line;
+    /// the remaining physical lines count as skipped, so that lines = events + rejected +
+    /// duplicates + skipped still holds.
+    pub(super) fn load_document(
+        &mut self,
+        document: &[u8],
+        counts: &mut FileCounts,
+        rejects: &mut RejectBuffer,
+    ) -> Result<(), LoadError> {
+        let physical_lines = document
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
+        let mut records = 0u64;
+        let mut stream =
+            serde_json::Deserializer::from_slice(document).into_iter::<serde_json::Value>();
+        loop {
+            let offset = stream.byte_offset() as u64;
+            let value = match stream.next() {
+                None => break,
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    records += 1;
+                    let rest = &document[offset as usize..];
+                    let reject = Reject {
+                        line_number: e.line() as u64,
+                        byte_offset: offset,
+                        reason: format!("invalid JSON document: {e}"),
+                        raw_length: rest.len() as u64,
+                        raw: rest[..rest.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                    };
+                    self.reject(rejects, counts, reject)?;
+                    break;
+                }
+            };
+            let items = match value {
+                serde_json::Value::Array(items) => items,
+                other => vec![other],
+            };
+            for item in items {
+                records += 1;
+                let json = item.to_string();
+                if let Err(reason) = self.record(&json, counts)? {
+                    let reject = Reject {
+                        line_number: records,
+                        byte_offset: offset,
+                        reason,
+                        raw_length: json.len() as u64,
+                        raw: json.as_bytes()[..json.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                    };
+                    self.reject(rejects, counts, reject)?;
+                }
+            }
+        }
+        counts.lines = physical_lines.max(records);
+        counts.skipped += counts.lines - records;
+        counts.bytes = document.len() as u64;
+        self.cx.progress.add(document.len() as u64, counts.lines, 0);
+        Ok(())
+    }
+}

@@ -1,0 +1,47 @@
+//! Lines that cannot be loaded: kept with their file, line, offset and reason, stored per file.
+
+use super::Transform;
+use crate::error::LoadError;
+use crate::store::ledger::{self, FileCounts, Reject};
+
+/// Rejected lines of one file waiting to be stored.
+pub(super) struct RejectBuffer {
+    pub(super) file_id: Option<i64>,
+    pub(super) file: String,
+    pub(super) pending: Vec<Reject>,
+}
+
+impl Transform {
+    pub(super) fn store_rejects(&self, rejects: &mut RejectBuffer) -> Result<(), LoadError> {
+        if let (Some(pool), Some(id)) = (&self.cx.pool, rejects.file_id) {
+            self.block_on(ledger::write_rejects(
+                pool,
+                id,
+                &rejects.file,
+                &rejects.pending,
+            ))?;
+        }
+        rejects.pending.clear();
+        Ok(())
+    }
+
+    pub(super) fn reject(
+        &self,
+        rejects: &mut RejectBuffer,
+        counts: &mut FileCounts,
+        reject: Reject,
+    ) -> Result<(), LoadError> {
+        counts.rejected += 1;
+        tracing::debug!(
+            "{}:{}: rejected: {}",
+            rejects.file,
+            reject.line_number,
+            reject.reason
+        );
+        rejects.pending.push(reject);
+        if rejects.pending.len() >= 1000 {
+            self.store_rejects(rejects)?;
+        }
+        Ok(())
+    }
+}
