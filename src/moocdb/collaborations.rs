@@ -28,7 +28,7 @@ use crate::relations::RelationsOutcome;
 use crate::schema::Table;
 use crate::sink::Rows;
 
-use super::{MoocdbBuilder, course_key};
+use super::MoocdbBuilder;
 
 /// `collaboration_types` ids (seeded by `migrations/0006_collaborations.sql`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -371,23 +371,14 @@ impl Contributions {
         row: CollaborationRow,
     ) -> Result<(), LoadError> {
         if row.contribution.explicit {
-            self.implicit.retain(|(u, r)| {
-                !r.twin_of(
-                    *u,
-                    &Twin {
-                        user,
-                        kind: row.contribution.kind,
-                        parent: row.contribution.parent_forum_id.clone(),
-                        time: row.time,
-                    },
-                )
-            });
-            self.explicit.push(Twin {
+            let twin = Twin {
                 user,
                 kind: row.contribution.kind,
                 parent: row.contribution.parent_forum_id.clone(),
                 time: row.time,
-            });
+            };
+            self.implicit.retain(|(u, r)| !r.twin_of(*u, &twin));
+            self.explicit.push(twin);
             return row.write(rows);
         }
         if !self.explicit.iter().any(|twin| row.twin_of(user, twin)) {
@@ -425,8 +416,9 @@ impl MoocdbBuilder {
         if !may_contribute {
             return Ok(());
         }
-        let path = course_key::legacy_spelling(event_type);
-        let Some(contribution) = Contribution::of(event_type, &path, event) else {
+        let spelled = self.legacy_event_type(event_type);
+        let path = spelled.as_deref().unwrap_or(event_type);
+        let Some(contribution) = Contribution::of(event_type, path, event) else {
             return Ok(());
         };
         let domain = self.domain_or_default(event);

@@ -319,6 +319,15 @@ impl MoocdbBuilder {
         Ok(())
     }
 
+    /// `event_type` in the legacy spelling when it holds opaque keys (`None`: it is its own). A
+    /// path-style type is a page, which many events repeat: its spelling is remembered.
+    fn legacy_event_type(&mut self, event_type: &str) -> Option<Rc<str>> {
+        course_key::may_hold_opaque_key(event_type).then(|| {
+            self.spellings
+                .get_or_derive(event_type, |t| Rc::from(&*course_key::legacy_spelling(t)))
+        })
+    }
+
     /// The course an event belongs to, `Org/Course/Run` in the legacy spelling: its context's
     /// `course_id`, else the course its page or path names. Ids logged without their course
     /// (video ids, problem input ids) are resolved against it.
@@ -353,13 +362,8 @@ impl MoocdbBuilder {
             return Ok(());
         };
         // Opaque keys in their legacy spelling: the rules below read the same text for a
-        // course whichever key format its log uses. A path-style type is a page, which many
-        // events repeat: its spelling is remembered.
-        let spelled = course_key::may_hold_opaque_key(relations.event_type).then(|| {
-            self.spellings.get_or_derive(relations.event_type, |t| {
-                Rc::from(&*course_key::legacy_spelling(t))
-            })
-        });
+        // course whichever key format its log uses.
+        let spelled = self.legacy_event_type(relations.event_type);
         let mut event_type: Cow<'_, str> =
             Cow::Borrowed(spelled.as_deref().unwrap_or(relations.event_type));
         // 1. Filter rules.
