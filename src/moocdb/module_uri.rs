@@ -81,8 +81,7 @@ impl ModuleUri {
         if !category.starts_with("video")
             && let Some(m) = LEVELS.find(&id)
         {
-            let levels = m.as_str().trim_start_matches('_').replace('_', "/");
-            id = format!("{}/{}", &id[..m.start()], levels);
+            id = input_path(&id, m);
         }
         if id.is_empty() {
             return None;
@@ -113,11 +112,10 @@ impl ModuleUri {
         let raw = raw.trim_end_matches('_');
         let root = format!("i4x://{org}/{course}/");
         if let Some(m) = LEVELS.find(raw).filter(|m| m.start() > 0) {
-            let levels = m.as_str().trim_start_matches('_').replace('_', "/");
             return Some(ModuleUri {
                 root,
                 category: "problem".to_string(),
-                id: format!("{}/{}", &raw[..m.start()], levels),
+                id: input_path(raw, m),
                 action: None,
             });
         }
@@ -158,6 +156,13 @@ impl ModuleUri {
     pub fn name(&self) -> Option<String> {
         (!HASH.is_match(&self.id)).then(|| self.id.replace('_', " "))
     }
+}
+
+/// An input id with its levels as path levels: `<id>_2_1` → `<id>/2/1`, `levels` being where
+/// [`LEVELS`] found `_2_1`.
+fn input_path(id: &str, levels: regex::Match<'_>) -> String {
+    let path = levels.as_str().trim_start_matches('_').replace('_', "/");
+    format!("{}/{}", &id[..levels.start()], path)
 }
 
 #[cfg(test)]
