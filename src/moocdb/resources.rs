@@ -354,6 +354,8 @@ impl MoocdbBuilder {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use serde_json::{Value, json};
 
     use crate::moocdb::in_memory::{moocdb_rows, row_where, tracking_event};
@@ -370,6 +372,20 @@ mod tests {
     const COURSE: &str = "https://courses.example.org/courses/DemoX/Loader101/2013_Spring/";
     const PAGE: &str =
         "https://courses.example.org/courses/DemoX/Loader101/2013_Spring/courseware/u1/s1/";
+
+    /// The (content, medium) of `node`'s resource type.
+    fn type_of(t: &TableRows, node: &BTreeMap<&'static str, String>) -> (String, String) {
+        let kind = row_where(
+            t,
+            "resource_types",
+            "resource_type_id",
+            &node["resource_type_id"],
+        );
+        (
+            kind["resource_type_content"].clone(),
+            kind["resource_type_medium"].clone(),
+        )
+    }
 
     #[test]
     fn a_video_event_gives_a_lecture_under_its_course() {
@@ -389,18 +405,9 @@ mod tests {
             format!("{PAGE}_/video/intro/_abc123"),
             "{node:?}"
         );
-        let kind = row_where(
-            &t,
-            "resource_types",
-            "resource_type_id",
-            &node["resource_type_id"],
-        );
         assert_eq!(
-            (
-                kind["resource_type_content"].as_str(),
-                kind["resource_type_medium"].as_str()
-            ),
-            ("lecture", "video")
+            type_of(&t, node),
+            ("lecture".to_string(), "video".to_string())
         );
         // Its ancestors lead up through the course to the root.
         let mut ancestors = Vec::new();
@@ -452,18 +459,9 @@ mod tests {
             node["resource_parent_id"],
             row_where(&t, "resources", "resource_uri", COURSE)["resource_id"]
         );
-        let kind = row_where(
-            &t,
-            "resource_types",
-            "resource_type_id",
-            &node["resource_type_id"],
-        );
         assert_eq!(
-            (
-                kind["resource_type_content"].as_str(),
-                kind["resource_type_medium"].as_str()
-            ),
-            ("informational", "text")
+            type_of(&t, node),
+            ("informational".to_string(), "text".to_string())
         );
     }
 }
