@@ -101,6 +101,7 @@ impl Server {
                 table: Table::Urls,
                 data,
                 rows,
+                destination: 0,
             })
             .unwrap();
         drop(sender);

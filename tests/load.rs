@@ -514,7 +514,12 @@ async fn statements_take_turns_when_the_server_refuses_connections_midway() {
                     }
                     row.end_row();
                     let (data, rows) = row.take();
-                    sender.send(Batch { table, data, rows })?;
+                    sender.send(Batch {
+                        table,
+                        data,
+                        rows,
+                        destination: 0,
+                    })?;
                 }
             }
             sender.barrier()
@@ -565,6 +570,7 @@ async fn a_table_statement_that_fails_is_reported_not_waited_for() {
                 table: Table::Os,
                 data,
                 rows: 1,
+                destination: 0,
             };
             sender.send(batch)?;
         }

@@ -27,6 +27,9 @@ pub struct Batch {
     pub data: Vec<u8>,
     /// How many rows `data` holds.
     pub rows: u64,
+    /// The databases it goes to, as the writers numbered them
+    /// ([`super::WriterSender::add_destination`]; 0 for those the writers started with).
+    pub destination: usize,
 }
 
 /// Where full batches go: the database writers, or nowhere in a dry run.
@@ -94,7 +97,12 @@ impl Rows {
         if buffer.len() > self.batch_bytes && had_rows {
             // Keep every statement under the limit: send what was there, keep the new row.
             let (data, rows) = buffer.take_all_but_last(before);
-            (self.out)(Batch { table, data, rows })?;
+            (self.out)(Batch {
+                table,
+                data,
+                rows,
+                destination: 0,
+            })?;
         }
         let buffer = &self.buffers[slot];
         if buffer.len() >= self.batch_bytes || buffer.rows() >= self.max_rows[slot] {
@@ -115,7 +123,12 @@ impl Rows {
             return Ok(());
         }
         let (data, rows) = buffer.take();
-        (self.out)(Batch { table, data, rows })
+        (self.out)(Batch {
+            table,
+            data,
+            rows,
+            destination: 0,
+        })
     }
 
     /// Sends every buffered row.

@@ -45,8 +45,13 @@ impl Method {
 /// Rows the server stored, per table (duplicates skipped by `IGNORE` are not counted).
 pub type WrittenRows = BTreeMap<Table, u64>;
 
+/// A table of one destination (a course database and its private one): what a statement loads.
+type Stream = (usize, Table);
+
 enum Message {
     Batch(Batch),
+    /// Another course database and its private one, numbered in the order they come.
+    Destination(String, String),
     /// Wait until every batch sent so far is stored (`None`), or only `table`'s.
     Barrier(Option<Table>, oneshot::Sender<Result<WrittenRows, String>>),
 }
@@ -57,7 +62,7 @@ const STREAM_QUEUE: usize = 1;
 
 /// One table's rows going to the server as one `LOAD DATA LOCAL` statement (infile method).
 struct TableStream {
-    table: Table,
+    table: Stream,
     data: mpsc::Sender<Vec<u8>>,
     /// Rows sent so far.
     sent: u64,
@@ -82,10 +87,11 @@ impl TableStream {
         pool: InfilePool,
         mut connection: StreamConnection,
         heads: InfileHeads,
-        table: Table,
+        stream: Stream,
         used: u64,
     ) -> TableStream {
         let (data, batches) = mpsc::channel(STREAM_QUEUE);
+        let table = stream.1;
         let statement = tokio::spawn(async move {
             // `REPLACE` keeps the server from loading in bulk (a 1M-event course's
             // `observed_events` took 11.4-14.2 s as `REPLACE`, 7.4-7.8 s as `IGNORE`). Into an
@@ -106,7 +112,7 @@ impl TableStream {
             Ok((affected, replaces))
         });
         TableStream {
-            table,
+            table: stream,
             data,
             sent: 0,
             used,
@@ -115,12 +121,12 @@ impl TableStream {
     }
 
     /// Ends the statement and waits for it: the table and the rows it stored.
-    async fn finish(self) -> Result<Result<(Table, u64), LoadError>, tokio::task::JoinError> {
+    async fn finish(self) -> Result<Result<(Stream, u64), LoadError>, tokio::task::JoinError> {
         drop(self.data);
-        let (table, sent) = (self.table, self.sent);
+        let (stream, sent) = (self.table, self.sent);
         (self.statement.await).map(|r| {
             r.and_then(|(affected, replaces)| {
-                Ok((table, rows_stored(table, replaces, sent, affected)?))
+                Ok((stream, rows_stored(stream.1, replaces, sent, affected)?))
             })
         })
     }
@@ -134,7 +140,7 @@ impl TableStream {
 /// CPU off the insert method's load (`BENCHMARKS.md`, "Insert: a table empty when a file
 /// begins").
 struct InsertStream {
-    table: Table,
+    table: Stream,
     data: mpsc::Sender<Batch>,
     /// When its last batch came, in batches of the load (as [`TableStream::used`]).
     used: u64,
@@ -149,10 +155,11 @@ impl InsertStream {
     fn start(
         mut connection: MySqlConnection,
         statement: Arc<InsertStatement>,
-        table: Table,
+        stream: Stream,
         used: u64,
     ) -> InsertStream {
         let (data, mut batches) = mpsc::channel::<Batch>(STREAM_QUEUE);
+        let table = stream.1;
         let statement = tokio::spawn(async move {
             let name = table.name();
             let (mut sent, mut affected) = (0, 0);
@@ -172,7 +179,7 @@ impl InsertStream {
             rows_stored(table, false, sent, affected)
         });
         InsertStream {
-            table,
+            table: stream,
             data,
             used,
             statement,
@@ -180,7 +187,7 @@ impl InsertStream {
     }
 
     /// Ends the transaction and waits for it: the table and the rows it stored.
-    async fn finish(self) -> Result<Result<(Table, u64), LoadError>, tokio::task::JoinError> {
+    async fn finish(self) -> Result<Result<(Stream, u64), LoadError>, tokio::task::JoinError> {
         drop(self.data);
         let table = self.table;
         (self.statement.await).map(|r| r.map(|rows| (table, rows)))
@@ -329,13 +336,15 @@ impl InsertConnections {
 /// A handle to the running writers.
 pub struct Writers {
     tx: mpsc::Sender<Message>,
-    task: tokio::task::JoinHandle<Result<WrittenRows, LoadError>>,
+    destinations: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<Result<Vec<WrittenRows>, LoadError>>,
 }
 
 impl Writers {
     /// Starts writers with at most `queued` batches waiting. `INSERT` runs up to `parallel`
     /// statements at once; `LOAD DATA` runs one statement per table that has rows, as many at
-    /// once as the infile pool has connections.
+    /// once as the infile pool has connections. Batches go to `database` (and, for the private
+    /// tables, `private_database`) unless they name another destination.
     pub fn start(
         connections: Connections,
         database: String,
@@ -347,22 +356,39 @@ impl Writers {
         let task = tokio::spawn(dispatch(
             rx,
             connections,
-            database,
-            private_database,
+            vec![(database, private_database)],
             parallel.max(1),
         ));
-        Writers { tx, task }
+        Writers {
+            tx,
+            destinations: Arc::new(1.into()),
+            task,
+        }
     }
 
     /// A sender usable from the (blocking) transform thread.
     pub fn sender(&self) -> WriterSender {
         WriterSender {
             tx: self.tx.clone(),
+            destinations: self.destinations.clone(),
         }
     }
 
     /// Waits for every batch and returns the rows written, or the first error.
     pub async fn finish(self) -> Result<WrittenRows, LoadError> {
+        let per_destination = self.finish_per_destination().await?;
+        let mut total = WrittenRows::new();
+        for written in per_destination {
+            for (table, n) in written {
+                *total.entry(table).or_default() += n;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Waits for every batch and returns the rows written to each destination, in the order
+    /// they were added, or the first error.
+    pub async fn finish_per_destination(self) -> Result<Vec<WrittenRows>, LoadError> {
         drop(self.tx);
         match self.task.await {
             Ok(r) => r,
@@ -378,6 +404,7 @@ impl Writers {
 #[derive(Clone)]
 pub struct WriterSender {
     tx: mpsc::Sender<Message>,
+    destinations: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl WriterSender {
@@ -388,14 +415,28 @@ impl WriterSender {
             .map_err(|_| LoadError::WritersStopped)
     }
 
+    /// Adds a course database (and its private one) on the writers' server: batches that name
+    /// the number returned go there.
+    pub fn add_destination(
+        &self,
+        database: String,
+        private_database: String,
+    ) -> Result<usize, LoadError> {
+        let number = (self.destinations).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.tx
+            .blocking_send(Message::Destination(database, private_database))
+            .map_err(|_| LoadError::WritersStopped)?;
+        Ok(number)
+    }
+
     /// Waits until every batch sent so far is stored; returns the rows written since the last
     /// barrier.
     pub fn barrier(&self) -> Result<WrittenRows, LoadError> {
         self.barrier_of(None)
     }
 
-    /// Waits until every batch of `table` sent so far is stored (with the insert method, every
-    /// batch of every table).
+    /// Waits until every batch of `table` sent so far is stored, whatever its destination (with
+    /// the insert method, every batch of every table).
     pub fn table_barrier(&self, table: Table) -> Result<(), LoadError> {
         self.barrier_of(Some(table)).map(drop)
     }
@@ -412,61 +453,82 @@ impl WriterSender {
     }
 }
 
+/// The statements of one destination's tables.
+struct Statements {
+    database: String,
+    private_database: String,
+    /// Each table's `LOAD DATA` heads (infile method).
+    infile: BTreeMap<Table, InfileHeads>,
+    /// Each table's prepared `INSERT`s (insert method): the usual one, and the one into an empty
+    /// table (`IGNORE` for those whose rows replace older ones too).
+    insert: BTreeMap<Table, (Arc<InsertStatement>, Arc<InsertStatement>)>,
+}
+
+impl Statements {
+    fn new(method: Method, database: String, private_database: String) -> Statements {
+        let head = |t: Table, replace: bool| -> Arc<str> {
+            statement_head(method, t, &database, &private_database, replace).into()
+        };
+        let infile = match method {
+            Method::Infile => (Table::ALL.iter())
+                .map(|&t| {
+                    let into_empty = t.replaces().then(|| {
+                        let name = qualified(t, &database, &private_database);
+                        (head(t, false), Arc::from(name))
+                    });
+                    let usual = head(t, t.replaces());
+                    (t, InfileHeads { usual, into_empty })
+                })
+                .collect(),
+            Method::Insert => BTreeMap::new(),
+        };
+        let insert = match method {
+            Method::Insert => (Table::ALL.iter())
+                .map(|&t| {
+                    let statement = |replace: bool| {
+                        let head = statement_head(method, t, &database, &private_database, replace);
+                        Arc::new(InsertStatement::new(head, t))
+                    };
+                    let usual = statement(t.replaces());
+                    let into_empty = if t.replaces() {
+                        statement(false)
+                    } else {
+                        usual.clone()
+                    };
+                    (t, (usual, into_empty))
+                })
+                .collect(),
+            Method::Infile => BTreeMap::new(),
+        };
+        Statements {
+            database,
+            private_database,
+            infile,
+            insert,
+        }
+    }
+}
+
 async fn dispatch(
     mut rx: mpsc::Receiver<Message>,
     connections: Connections,
-    database: String,
-    private_database: String,
+    destinations: Vec<(String, String)>,
     parallel: usize,
-) -> Result<WrittenRows, LoadError> {
+) -> Result<Vec<WrittenRows>, LoadError> {
     let method = match connections {
         Connections::Infile(_) => Method::Infile,
         Connections::Insert(_) => Method::Insert,
     };
-    let head = |t: Table, replace: bool| -> Arc<str> {
-        statement_head(method, t, &database, &private_database, replace).into()
-    };
-    // Each method's statements: `LOAD DATA` heads for infile, prepared `INSERT`s for insert.
-    let heads: BTreeMap<Table, InfileHeads> = match method {
-        Method::Infile => (Table::ALL.iter())
-            .map(|&t| {
-                let into_empty = t.replaces().then(|| {
-                    let name = qualified(t, &database, &private_database);
-                    (head(t, false), Arc::from(name))
-                });
-                let usual = head(t, t.replaces());
-                (t, InfileHeads { usual, into_empty })
-            })
-            .collect(),
-        Method::Insert => BTreeMap::new(),
-    };
-    // Each table's prepared `INSERT`: the usual one, and the one into an empty table (`IGNORE`
-    // for those whose rows replace older ones too).
-    let inserts: BTreeMap<Table, (Arc<InsertStatement>, Arc<InsertStatement>)> = match method {
-        Method::Insert => (Table::ALL.iter())
-            .map(|&t| {
-                let statement = |replace: bool| {
-                    let head = statement_head(method, t, &database, &private_database, replace);
-                    Arc::new(InsertStatement::new(head, t))
-                };
-                let usual = statement(t.replaces());
-                let into_empty = if t.replaces() {
-                    statement(false)
-                } else {
-                    usual.clone()
-                };
-                (t, (usual, into_empty))
-            })
-            .collect(),
-        Method::Infile => BTreeMap::new(),
-    };
+    let mut statements: Vec<Statements> = (destinations.into_iter())
+        .map(|(database, private)| Statements::new(method, database, private))
+        .collect();
     let slots = Arc::new(Semaphore::new(parallel));
-    let mut running: JoinSet<Result<(Table, u64), LoadError>> = JoinSet::new();
+    let mut running: JoinSet<Result<(Stream, u64), LoadError>> = JoinSet::new();
     let mut tally = Tally::default();
-    let mut streams: BTreeMap<Table, TableStream> = BTreeMap::new();
-    let mut insert_streams: BTreeMap<Table, InsertStream> = BTreeMap::new();
+    let mut streams: BTreeMap<Stream, TableStream> = BTreeMap::new();
+    let mut insert_streams: BTreeMap<Stream, InsertStream> = BTreeMap::new();
     // Tables found with rows at a file's start: their batches run one statement each.
-    let mut with_rows: std::collections::BTreeSet<Table> = Default::default();
+    let mut with_rows: std::collections::BTreeSet<Stream> = Default::default();
     let mut batches: u64 = 0;
     // The most statements (infile) or transactions (insert) open at once on connections of
     // their own: the infile pool's connections, or the insert streams', fewer if the server
@@ -484,37 +546,35 @@ async fn dispatch(
             break;
         }
         match message {
+            Message::Destination(database, private) => {
+                statements.push(Statements::new(method, database, private));
+            }
             Message::Batch(batch) => match &connections {
                 Connections::Infile(pool) => {
-                    let table = batch.table;
+                    let key = (batch.destination, batch.table);
                     batches += 1;
-                    if !streams.contains_key(&table) {
-                        let Some(connection) = open_stream_connection(
-                            pool,
-                            table,
-                            &mut streams,
-                            &mut tally,
-                            &mut room,
-                        )
-                        .await
+                    if !streams.contains_key(&key) {
+                        let Some(connection) =
+                            open_stream_connection(pool, key, &mut streams, &mut tally, &mut room)
+                                .await
                         else {
                             break;
                         };
-                        let heads = heads[&table].clone();
+                        let heads = statements[key.0].infile[&key.1].clone();
                         let stream =
-                            TableStream::start(pool.clone(), connection, heads, table, batches);
-                        streams.insert(table, stream);
+                            TableStream::start(pool.clone(), connection, heads, key, batches);
+                        streams.insert(key, stream);
                     }
-                    let stream = streams.get_mut(&table).expect("a running stream");
+                    let stream = streams.get_mut(&key).expect("a running stream");
                     stream.used = batches;
                     stream.sent += batch.rows;
                     if stream.data.send(batch.data).await.is_err() {
                         // The statement ended before its rows did: its error is the load's.
-                        let stream = streams.remove(&table).expect("the stream just used");
+                        let stream = streams.remove(&key).expect("the stream just used");
                         let ended = match stream.finish().await {
                             // Never expected: the statement reads until the stream is closed.
                             Ok(Ok(_)) => Ok(Err(LoadError::Write {
-                                table: table.name().to_string(),
+                                table: key.1.name().to_string(),
                                 message: "the statement ended before all its rows were sent; \
                                           run the same command again"
                                     .into(),
@@ -525,17 +585,17 @@ async fn dispatch(
                     }
                 }
                 Connections::Insert(own) => {
-                    let table = batch.table;
+                    let key = (batch.destination, batch.table);
+                    let table = key.1;
                     batches += 1;
-                    let (usual, into_empty) = inserts[&table].clone();
-                    if room > 0
-                        && !with_rows.contains(&table)
-                        && !insert_streams.contains_key(&table)
-                    {
-                        let qualified = qualified(table, &database, &private_database);
+                    let destination = &statements[key.0];
+                    let (usual, into_empty) = destination.insert[&table].clone();
+                    if room > 0 && !with_rows.contains(&key) && !insert_streams.contains_key(&key) {
+                        let qualified =
+                            qualified(table, &destination.database, &destination.private_database);
                         match open_insert_stream(
                             own,
-                            table,
+                            key,
                             &qualified,
                             &mut insert_streams,
                             &mut tally,
@@ -545,20 +605,20 @@ async fn dispatch(
                         {
                             Ok(Some(connection)) => {
                                 let stream =
-                                    InsertStream::start(connection, into_empty, table, batches);
-                                insert_streams.insert(table, stream);
+                                    InsertStream::start(connection, into_empty, key, batches);
+                                insert_streams.insert(key, stream);
                             }
                             Ok(None) => {
-                                with_rows.insert(table);
+                                with_rows.insert(key);
                             }
                             Err(()) => break,
                         }
                     }
-                    if let Some(stream) = insert_streams.get_mut(&table) {
+                    if let Some(stream) = insert_streams.get_mut(&key) {
                         stream.used = batches;
                         if let Err(mpsc::error::SendError(_)) = stream.data.send(batch).await {
                             // The transaction failed: its error is the load's.
-                            let stream = insert_streams.remove(&table).expect("the stream used");
+                            let stream = insert_streams.remove(&key).expect("the stream used");
                             tally.record(stream.finish().await);
                             if tally.failure.is_none() {
                                 tally.failure = Some(LoadError::Write {
@@ -577,19 +637,19 @@ async fn dispatch(
                         let _permit = permit;
                         let sent = batch.rows;
                         let n = insert(&pool, &usual, batch).await?;
-                        Ok((table, rows_stored(table, table.replaces(), sent, n)?))
+                        Ok((key, rows_stored(table, table.replaces(), sent, n)?))
                     });
                 }
             },
             Message::Barrier(only, reply) => {
-                let ending = |t: &Table| only.is_none_or(|o| o == *t);
-                let ended: Vec<_> = streams.extract_if(.., |t, _| ending(t)).collect();
+                let ending = |(_, t): &Stream| only.is_none_or(|o| o == *t);
+                let ended: Vec<_> = streams.extract_if(.., |k, _| ending(k)).collect();
                 for (_, stream) in ended {
                     tally.record(stream.finish().await);
                 }
                 // Committed: the table's next rows (the next file's) see whether it is empty
                 // again.
-                let ended: Vec<_> = insert_streams.extract_if(.., |t, _| ending(t)).collect();
+                let ended: Vec<_> = insert_streams.extract_if(.., |k, _| ending(k)).collect();
                 for (_, stream) in ended {
                     tally.record(stream.finish().await);
                 }
@@ -626,19 +686,26 @@ async fn dispatch(
     }
     match tally.failure {
         Some(e) => Err(e),
-        None => Ok(tally.total),
+        None => {
+            let mut per_destination = vec![WrittenRows::new(); statements.len()];
+            for ((destination, table), n) in tally.total {
+                per_destination[destination].insert(table, n);
+            }
+            Ok(per_destination)
+        }
     }
 }
 
 /// A connection for a new statement into `table`. With fewer connections than tables (a server
-/// near its connection limit), the table whose rows came longest ago ends its statement to make
-/// room; its next rows start another. A connection the server refuses (other clients took the
-/// room it had when the load began) lowers `room` to the statements still open, which then
-/// take turns. `None` when the load fails (`tally` has the error).
+/// near its connection limit, or several course databases loaded at once), the table whose rows
+/// came longest ago ends its statement to make room; its next rows start another. A connection
+/// the server refuses (other clients took the room it had when the load began) lowers `room` to
+/// the statements still open, which then take turns. `None` when the load fails (`tally` has the
+/// error).
 async fn open_stream_connection(
     pool: &InfilePool,
-    table: Table,
-    streams: &mut BTreeMap<Table, TableStream>,
+    table: Stream,
+    streams: &mut BTreeMap<Stream, TableStream>,
     tally: &mut Tally,
     room: &mut usize,
 ) -> Option<StreamConnection> {
@@ -652,7 +719,7 @@ async fn open_stream_connection(
                 return None;
             }
         }
-        match pool.connection(table.name()).await {
+        match pool.connection(table.1.name()).await {
             Ok(connection) => return Some(connection),
             Err(LoadError::NoConnections { message, .. }) if !streams.is_empty() => {
                 *room = streams.len();
@@ -676,9 +743,9 @@ async fn open_stream_connection(
 /// longest ago commits first. `Err` when the load fails (`tally` has the error).
 async fn open_insert_stream(
     insert: &InsertConnections,
-    table: Table,
+    table: Stream,
     qualified: &str,
-    streams: &mut BTreeMap<Table, InsertStream>,
+    streams: &mut BTreeMap<Stream, InsertStream>,
     tally: &mut Tally,
     room: &mut usize,
 ) -> Result<Option<MySqlConnection>, ()> {
@@ -691,7 +758,7 @@ async fn open_insert_stream(
             return Err(());
         }
     }
-    match insert.begin_if_empty(table, qualified).await {
+    match insert.begin_if_empty(table.1, qualified).await {
         Ok(connection) => Ok(connection),
         Err(LoadError::NoConnections { message, .. }) => {
             *room = streams.len();
@@ -709,22 +776,22 @@ async fn open_insert_stream(
     }
 }
 
-/// What the statements that ended have done: their rows (in all, and since the last full
-/// barrier), and the first error.
+/// What the statements that ended have done: their rows (in all, per destination and table, and
+/// since the last full barrier, per table), and the first error.
 #[derive(Default)]
 struct Tally {
-    total: WrittenRows,
+    total: BTreeMap<Stream, u64>,
     since_barrier: WrittenRows,
     failure: Option<LoadError>,
 }
 
 impl Tally {
     /// Counts an ended statement's rows, or keeps its error if it is the first.
-    fn record(&mut self, ended: Result<Result<(Table, u64), LoadError>, tokio::task::JoinError>) {
+    fn record(&mut self, ended: Result<Result<(Stream, u64), LoadError>, tokio::task::JoinError>) {
         match ended {
-            Ok(Ok((table, n))) => {
-                *self.total.entry(table).or_default() += n;
-                *self.since_barrier.entry(table).or_default() += n;
+            Ok(Ok((stream, n))) => {
+                *self.total.entry(stream).or_default() += n;
+                *self.since_barrier.entry(stream.1).or_default() += n;
             }
             Ok(Err(e)) => {
                 self.failure.get_or_insert(e);
