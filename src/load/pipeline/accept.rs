@@ -9,18 +9,6 @@ use crate::schema::Table;
 use crate::store::ledger::FileCounts;
 
 impl Transform {
-    /// Parses one JSON record into the pending chunk; the error is the reject reason.
-    pub(super) fn record(
-        &mut self,
-        json: &str,
-        counts: &mut FileCounts,
-    ) -> Result<Result<(), String>, LoadError> {
-        match Pending::parse(json) {
-            Err(e) => Ok(Err(e.0)),
-            Ok(pending) => self.enqueue(pending, counts).map(Ok),
-        }
-    }
-
     /// Adds a parsed line to the pending chunk, processing the chunk when it is full.
     pub(super) fn enqueue(
         &mut self,

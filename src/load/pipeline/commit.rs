@@ -28,10 +28,28 @@ impl Transform {
         if self.group.is_empty() {
             return Ok(());
         }
-        self.moocdb.end_of_commit(&mut self.rows)?;
-        self.rows.flush_all()?;
+        self.send_group_rows()?;
         if let Some(sender) = &self.cx.sender {
             sender.barrier()?;
+        }
+        self.record_group()
+    }
+
+    /// The first half of a commit: the group's last rows (the users' staged events, the new
+    /// hierarchy nodes) written and sent to the writers.
+    pub(super) fn send_group_rows(&mut self) -> Result<(), LoadError> {
+        if self.group.is_empty() {
+            return Ok(());
+        }
+        self.moocdb.end_of_commit(&mut self.rows)?;
+        self.rows.flush_all()
+    }
+
+    /// The second half of a commit, once the writers have stored every row sent: the carried
+    /// state and each file's ledger entry, in one transaction.
+    pub(super) fn record_group(&mut self) -> Result<(), LoadError> {
+        if self.group.is_empty() {
+            return Ok(());
         }
         // What the group's end wrote counts as its last file's.
         if let Some(last) = self.group.last_mut() {

@@ -28,11 +28,13 @@ mod dedupe;
 mod plan;
 mod reading;
 mod rejects;
+pub mod split;
 
 use commit::Uncommitted;
 use plan::Plan;
-use reading::read_json_document;
+use reading::{OneDatabase, Reading, read_json_document};
 use rejects::RejectBuffer;
+pub use split::{OpenLane, SplitTransform};
 
 use super::seen_lines::SeenLines;
 use super::{LoadOptions, LoadSummary, normal_course_id};
@@ -75,6 +77,8 @@ pub struct Context {
     pub stop: Arc<AtomicBool>,
     /// The private database's name.
     pub private_database: String,
+    /// The writers' number for the course database (0 unless several are loaded at once).
+    pub destination: usize,
 }
 
 struct Pending {
@@ -143,7 +147,13 @@ impl Transform {
         let out: BatchOut = match &cx.sender {
             Some(s) => {
                 let s = s.clone();
-                Box::new(move |batch: Batch| s.send(batch))
+                let destination = cx.destination;
+                Box::new(move |batch: Batch| {
+                    s.send(Batch {
+                        destination,
+                        ..batch
+                    })
+                })
             }
             None => Box::new(|batch: Batch| {
                 crate::sink::spare::give(batch.data);
@@ -203,9 +213,7 @@ impl Transform {
 
     /// Loads every log in order.
     pub fn run_all(&mut self, logs: &[TrackingLog]) -> Result<(), LoadError> {
-        if let Some(pool) = &self.cx.pool {
-            self.line_keys = self.block_on(ledger::line_keys(pool))?;
-        }
+        self.read_line_keys()?;
         for log in logs {
             if self.cx.stop.load(Ordering::Relaxed) {
                 // The files read so far are whole: committed, so the next run starts after them.
@@ -224,6 +232,24 @@ impl Transform {
                 .map(|t| (t.name().to_string(), self.rows.produced(*t)))
                 .filter(|(_, n)| *n > 0)
                 .collect();
+        }
+        Ok(())
+    }
+
+    /// The writers' number for its course database.
+    pub fn destination(&self) -> usize {
+        self.cx.destination
+    }
+
+    /// The pool on its course database (none in a dry run).
+    pub fn pool(&self) -> Option<&MySqlPool> {
+        self.cx.pool.as_ref()
+    }
+
+    /// Reads how the database keys its lines (`moocdb_loader_lines`).
+    fn read_line_keys(&mut self) -> Result<(), LoadError> {
+        if let Some(pool) = &self.cx.pool {
+            self.line_keys = self.block_on(ledger::line_keys(pool))?;
         }
         Ok(())
     }
@@ -253,11 +279,69 @@ impl Transform {
 
     fn run_file(&mut self, log: &TrackingLog) -> Result<(), LoadError> {
         let content_hash = log.content_hash()?;
+        let Some(mut file) = self.begin_file(log, content_hash)? else {
+            return Ok(());
+        };
+        let document = if file.segment.raw_start == 0 {
+            read_json_document(log, self.options.max_line_bytes)?
+        } else {
+            None
+        };
+        let stop = self.cx.stop.clone();
+        let progress = self.cx.progress.clone();
+        let reading = Reading {
+            max_line_bytes: self.options.max_line_bytes,
+            reading_thread: self.options.reading_thread,
+            progress: &progress,
+            stop: &stop,
+        };
+        let segment = file.segment;
+        let mut taker = OneDatabase {
+            transform: self,
+            counts: &mut file.counts,
+            rejects: &mut file.rejects,
+        };
+        match document {
+            Some(document) => {
+                reading.load_document(&mut taker, &document)?;
+                file.counts.raw_end = log.size;
+            }
+            None => reading.load_lines(&mut taker, log, segment)?,
+        }
+        let prefix_hash = log.prefix_hash(file.counts.raw_end)?.unwrap_or_default();
+        let counts = &file.counts;
+        let ratio_base = counts.lines - counts.skipped;
+        let breached = ratio_base > 0
+            && counts.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
+        let too_many_rejects = breached.then(|| LoadError::TooManyRejects {
+            file: log.display_name.clone(),
+            rejected: counts.rejected,
+            lines: ratio_base,
+            percent: 100.0 * counts.rejected as f64 / ratio_base as f64,
+            max_ratio: self.options.max_bad_ratio,
+        });
+        self.end_file(log, file, prefix_hash, breached)?;
+        if breached || self.group_bytes >= self.options.commit_group_bytes {
+            self.commit_group()?;
+        }
+        match too_many_rejects {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Decides what to load of `log` (of content `content_hash`) and, when something, records
+    /// its start in the ledger: the file being loaded, or `None` when it is left alone.
+    fn begin_file(
+        &mut self,
+        log: &TrackingLog,
+        content_hash: Option<String>,
+    ) -> Result<Option<OpenFile>, LoadError> {
         let segment = match self.plan(log, content_hash.as_deref())? {
             Plan::Skip => {
                 self.summary.skipped_files += 1;
                 self.cx.progress.add_done_bytes(log.size);
-                return Ok(());
+                return Ok(None);
             }
             Plan::Changed if self.reloads(log) => {
                 // The rows to remove may be those of a file of the group: stored first.
@@ -294,7 +378,7 @@ impl Transform {
                 );
                 self.summary.changed_files.push(log.display_name.clone());
                 self.cx.progress.add_done_bytes(log.size);
-                return Ok(());
+                return Ok(None);
             }
             Plan::Load(segment) => segment,
         };
@@ -323,29 +407,39 @@ impl Transform {
             &log.uri(),
         )?;
         self.relations.set_load_info(load_info_id);
+        Ok(Some(OpenFile {
+            segment,
+            counts: FileCounts::default(),
+            rejects: RejectBuffer {
+                file_id: self.file_id,
+                file: log.display_name.clone(),
+                pending: Vec::new(),
+            },
+            produced_before: Table::ALL.iter().map(|t| self.rows.produced(*t)).collect(),
+            content_hash,
+        }))
+    }
 
-        let mut counts = FileCounts::default();
-        let mut rejects = RejectBuffer {
-            file_id: self.file_id,
-            file: log.display_name.clone(),
-            pending: Vec::new(),
-        };
-        let produced_before: Vec<u64> = Table::ALL.iter().map(|t| self.rows.produced(*t)).collect();
-        let document = if segment.raw_start == 0 {
-            read_json_document(log, self.options.max_line_bytes)?
-        } else {
-            None
-        };
-        match document {
-            Some(document) => {
-                self.load_document(&document, &mut counts, &mut rejects)?;
-                counts.raw_end = log.size;
-            }
-            None => self.load_lines(log, segment, &mut counts, &mut rejects)?,
-        }
+    /// Ends the load of a file whose lines are all taken: its last chunk, rejects and own rows
+    /// written, its counts added, and the file added to the commit group (`breached`: it has
+    /// more rejects than `--max-bad-ratio` allows, which fails the group).
+    fn end_file(
+        &mut self,
+        log: &TrackingLog,
+        file: OpenFile,
+        prefix_hash: String,
+        breached: bool,
+    ) -> Result<(), LoadError> {
+        let OpenFile {
+            mut counts,
+            mut rejects,
+            produced_before,
+            content_hash,
+            ..
+        } = file;
         self.process_pending(&mut counts)?;
         self.store_rejects(&mut rejects)?;
-        counts.prefix_hash = log.prefix_hash(counts.raw_end)?.unwrap_or_default();
+        counts.prefix_hash = prefix_hash;
 
         // The file's own rows: its forum requests, the hierarchy nodes it created.
         self.moocdb.end_of_file(&mut self.rows)?;
@@ -356,22 +450,12 @@ impl Transform {
             }
         }
         self.produced_at_file_end = Table::ALL.iter().map(|t| self.rows.produced(*t)).collect();
-        let ratio_base = counts.lines - counts.skipped;
-        let breached = ratio_base > 0
-            && counts.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
         self.summary.files += 1;
         self.summary.lines += counts.lines;
         self.summary.events += counts.events;
         self.summary.rejected += counts.rejected;
         self.summary.duplicates += counts.duplicates;
         self.summary.skipped += counts.skipped;
-        let too_many_rejects = breached.then(|| LoadError::TooManyRejects {
-            file: log.display_name.clone(),
-            rejected: counts.rejected,
-            lines: ratio_base,
-            percent: 100.0 * counts.rejected as f64 / ratio_base as f64,
-            max_ratio: self.options.max_bad_ratio,
-        });
         self.group.push(Uncommitted {
             file_id: self.file_id,
             counts,
@@ -379,12 +463,16 @@ impl Transform {
             content_hash,
         });
         self.group_bytes += log.size;
-        if breached || self.group_bytes >= self.options.commit_group_bytes {
-            self.commit_group()?;
-        }
-        match too_many_rejects {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
+        Ok(())
     }
+}
+
+/// A file being loaded: where its reading started, its counts and rejects so far.
+pub(super) struct OpenFile {
+    segment: Segment,
+    counts: FileCounts,
+    rejects: RejectBuffer,
+    /// Rows produced before it began, per table.
+    produced_before: Vec<u64>,
+    content_hash: Option<String>,
 }

@@ -5,10 +5,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::sync::atomic::AtomicBool;
+
 use super::rejects::RejectBuffer;
 use super::{Pending, Transform};
 use crate::decode::{Decoded, decode};
 use crate::error::LoadError;
+use crate::progress::Progress;
 use crate::source::{self, TrackingLog};
 use crate::store::ledger::{FileCounts, REJECT_RAW_LIMIT, Reject, Segment};
 
@@ -209,67 +212,106 @@ pub(super) fn read_json_document(
     Ok(Some(content))
 }
 
-impl Transform {
+/// Where the lines of a file go as they are taken: one database's transform
+/// ([`OneDatabase`]), or the course databases of a split load.
+pub(super) trait LineTaker {
+    /// The file's counts: every line taken is counted here.
+    fn counts(&mut self) -> &mut FileCounts;
+    /// A parsed event.
+    fn event(&mut self, pending: Pending) -> Result<(), LoadError>;
+    /// A line that cannot be loaded (counted as rejected by the taker).
+    fn reject(&mut self, reject: Reject) -> Result<(), LoadError>;
+    /// Where processed chunks go to be dropped while a reading thread runs.
+    fn set_done_with(&mut self, done_with: Option<std::sync::mpsc::Sender<Vec<Pending>>>);
+    /// The error for a load stopped by Ctrl-C.
+    fn interrupted(&self, log: &TrackingLog) -> LoadError;
+}
+
+/// The lines of one file going to one database's transform.
+pub(super) struct OneDatabase<'a> {
+    pub(super) transform: &'a mut Transform,
+    pub(super) counts: &'a mut FileCounts,
+    pub(super) rejects: &'a mut RejectBuffer,
+}
+
+impl LineTaker for OneDatabase<'_> {
+    fn counts(&mut self) -> &mut FileCounts {
+        self.counts
+    }
+
+    fn event(&mut self, pending: Pending) -> Result<(), LoadError> {
+        self.transform.enqueue(pending, self.counts)
+    }
+
+    fn reject(&mut self, reject: Reject) -> Result<(), LoadError> {
+        self.transform.reject(self.rejects, self.counts, reject)
+    }
+
+    fn set_done_with(&mut self, done_with: Option<std::sync::mpsc::Sender<Vec<Pending>>>) {
+        self.transform.done_with = done_with;
+    }
+
+    fn interrupted(&self, log: &TrackingLog) -> LoadError {
+        self.transform.interrupted(log)
+    }
+}
+
+/// How lines are read: as the load's options say.
+pub(super) struct Reading<'a> {
+    pub(super) max_line_bytes: usize,
+    pub(super) reading_thread: bool,
+    pub(super) progress: &'a Progress,
+    pub(super) stop: &'a AtomicBool,
+}
+
+impl Reading<'_> {
     /// The usual case: one record per line, from `segment` on. A second thread reads,
     /// decompresses, decodes and parses the lines (the stateless stages); this one takes them in
-    /// order for the stateful stages.
+    /// order for the stateful stages. Sets the counts' `bytes` and `raw_end`.
     pub(super) fn load_lines(
-        &mut self,
+        &self,
+        taker: &mut impl LineTaker,
         log: &TrackingLog,
         segment: Segment,
-        counts: &mut FileCounts,
-        rejects: &mut RejectBuffer,
     ) -> Result<(), LoadError> {
         let stored = Arc::new(AtomicU64::new(0));
         let reader = log
-            .open_at(
-                segment.raw_start,
-                self.options.max_line_bytes,
-                stored.clone(),
-            )?
+            .open_at(segment.raw_start, self.max_line_bytes, stored.clone())?
             .starting_at(segment.first_line, segment.decoded_start);
         let compressed = reader.is_compressed();
         let batches = LineBatches {
             reader,
-            batch_lines: if self.options.reading_thread {
+            batch_lines: if self.reading_thread {
                 READ_BATCH
             } else {
                 SHORT_READ_BATCH
             },
             wait_for_last_line: log.live && !compressed,
-            max_line_bytes: self.options.max_line_bytes,
+            max_line_bytes: self.max_line_bytes,
             ended: false,
         };
         let mut taken = TakenLines::default();
-        let read = if self.options.reading_thread {
+        let read = if self.reading_thread {
             let (sender, receiver) = std::sync::mpsc::sync_channel(READ_AHEAD);
             // Unbounded, but the reading thread empties it before every batch it sends, and the
             // transform sends one chunk per CHUNK lines taken.
             let (done_with, done) = std::sync::mpsc::channel();
-            self.done_with = Some(done_with);
+            taker.set_done_with(Some(done_with));
             let read = std::thread::scope(|scope| -> Result<(), LoadError> {
                 scope.spawn(move || read_lines(batches, sender, done));
                 // Dropped on return, so that the reading thread stops if this one stops early.
                 let receiver = receiver;
-                self.take_lines(
-                    receiver.iter(),
-                    log,
-                    &segment,
-                    &stored,
-                    counts,
-                    rejects,
-                    &mut taken,
-                )
+                self.take_lines(taker, receiver.iter(), log, &segment, &stored, &mut taken)
             });
-            self.done_with = None;
+            taker.set_done_with(None);
             read
         } else {
-            self.take_lines(batches, log, &segment, &stored, counts, rejects, &mut taken)
+            self.take_lines(taker, batches, log, &segment, &stored, &mut taken)
         };
         read?;
         let now = stored.load(Ordering::Relaxed);
-        self.cx
-            .progress
+        let counts = taker.counts();
+        self.progress
             .add(now - taken.reported_stored, counts.lines % 4096, 0);
         counts.bytes = taken.consumed;
         counts.raw_end = if compressed || taken.damaged {
@@ -282,36 +324,35 @@ impl Transform {
 
     /// Takes the lines of `batches` in order until they end, the file's last line is unfinished
     /// or the rest of the file is unreadable.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn take_lines(
-        &mut self,
+    fn take_lines(
+        &self,
+        taker: &mut impl LineTaker,
         batches: impl Iterator<Item = Vec<ReadLine>>,
         log: &TrackingLog,
         segment: &Segment,
         stored: &AtomicU64,
-        counts: &mut FileCounts,
-        rejects: &mut RejectBuffer,
         taken: &mut TakenLines,
     ) -> Result<(), LoadError> {
         for batch in batches {
             for line in batch {
-                if self.cx.stop.load(Ordering::Relaxed) {
-                    return Err(self.interrupted(log));
+                if self.stop.load(Ordering::Relaxed) {
+                    return Err(taker.interrupted(log));
                 }
                 match line.content {
                     LineContent::Unfinished => return Ok(()),
                     LineContent::Unreadable(e) => {
                         // A damaged gzip stream or a read error: the lines before it are
                         // loaded, the damage is recorded as a reject where it was found.
-                        counts.lines += 1;
+                        taker.counts().lines += 1;
                         taken.damaged = true;
+                        let line_number = segment.first_line + taker.counts().lines - 1;
                         tracing::warn!(
                             "{}: after line {}: {e}; the rest of the file is unreadable",
                             log.display_name,
-                            segment.first_line + counts.lines - 1
+                            line_number
                         );
                         let reject = Reject {
-                            line_number: segment.first_line + counts.lines - 1,
+                            line_number,
                             byte_offset: segment.decoded_start + line.bytes_read,
                             reason: format!(
                                 "unreadable from here on ({e}); the lines before were loaded"
@@ -319,23 +360,24 @@ impl Transform {
                             raw_length: 0,
                             raw: Vec::new(),
                         };
-                        self.reject(rejects, counts, reject)?;
+                        taker.reject(reject)?;
                         return Ok(());
                     }
                     LineContent::NotAnEvent => {
+                        let counts = taker.counts();
                         counts.lines += 1;
                         counts.skipped += 1;
                     }
                     LineContent::Event(pending) => {
-                        counts.lines += 1;
-                        self.enqueue(pending, counts)?;
+                        taker.counts().lines += 1;
+                        taker.event(pending)?;
                     }
                     LineContent::Reject {
                         reason,
                         raw_length,
                         raw,
                     } => {
-                        counts.lines += 1;
+                        taker.counts().lines += 1;
                         let reject = Reject {
                             line_number: line.number,
                             byte_offset: line.offset,
@@ -343,13 +385,13 @@ impl Transform {
                             raw_length,
                             raw,
                         };
-                        self.reject(rejects, counts, reject)?;
+                        taker.reject(reject)?;
                     }
                 }
                 taken.consumed = line.bytes_read;
-                if counts.lines.is_multiple_of(4096) {
+                if taker.counts().lines.is_multiple_of(4096) {
                     let now = stored.load(Ordering::Relaxed);
-                    self.cx.progress.add(now - taken.reported_stored, 4096, 0);
+                    self.progress.add(now - taken.reported_stored, 4096, 0);
                     taken.reported_stored = now;
                 }
             }
@@ -360,12 +402,11 @@ impl Transform {
     /// A file holding pretty-printed JSON documents (an object, an array of objects, or several
     /// objects one after another) rather than one record per line. Each record counts as a line;
     /// the remaining physical lines count as skipped, so that lines = events + rejected +
-    /// duplicates + skipped still holds.
+    /// duplicates + skipped still holds. Sets the counts' `bytes`.
     pub(super) fn load_document(
-        &mut self,
+        &self,
+        taker: &mut impl LineTaker,
         document: &[u8],
-        counts: &mut FileCounts,
-        rejects: &mut RejectBuffer,
     ) -> Result<(), LoadError> {
         let physical_lines = document
             .split(|&b| b == b'\n')
@@ -389,7 +430,7 @@ impl Transform {
                         raw_length: rest.len() as u64,
                         raw: rest[..rest.len().min(REJECT_RAW_LIMIT)].to_vec(),
                     };
-                    self.reject(rejects, counts, reject)?;
+                    taker.reject(reject)?;
                     break;
                 }
             };
@@ -400,22 +441,26 @@ impl Transform {
             for item in items {
                 records += 1;
                 let json = item.to_string();
-                if let Err(reason) = self.record(&json, counts)? {
-                    let reject = Reject {
-                        line_number: records,
-                        byte_offset: offset,
-                        reason,
-                        raw_length: json.len() as u64,
-                        raw: json.as_bytes()[..json.len().min(REJECT_RAW_LIMIT)].to_vec(),
-                    };
-                    self.reject(rejects, counts, reject)?;
+                match Pending::parse(&json) {
+                    Ok(pending) => taker.event(pending)?,
+                    Err(e) => {
+                        let reject = Reject {
+                            line_number: records,
+                            byte_offset: offset,
+                            reason: e.0,
+                            raw_length: json.len() as u64,
+                            raw: json.as_bytes()[..json.len().min(REJECT_RAW_LIMIT)].to_vec(),
+                        };
+                        taker.reject(reject)?;
+                    }
                 }
             }
         }
+        let counts = taker.counts();
         counts.lines = physical_lines.max(records);
         counts.skipped += counts.lines - records;
         counts.bytes = document.len() as u64;
-        self.cx.progress.add(document.len() as u64, counts.lines, 0);
+        self.progress.add(document.len() as u64, counts.lines, 0);
         Ok(())
     }
 }
