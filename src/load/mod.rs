@@ -23,10 +23,14 @@ use crate::sink::infile::InfilePool;
 use crate::sink::{Connections, Encoding, InsertConnections, Method, Target, Writers};
 use crate::source::{self, TrackingLog};
 use crate::state::CarriedState;
-use crate::store::{self, carried_state, known_entries, ledger, server, status};
+use crate::store::{self, LoadLock, carried_state, known_entries, ledger, server, status};
 
+pub mod course_databases;
 mod pipeline;
 mod seen_lines;
+mod split;
+
+use course_databases::CourseDatabases;
 
 use pipeline::{Context, Transform};
 
@@ -159,6 +163,21 @@ pub struct LoadSummary {
     /// The private database the private rows went to (none in a dry run or with `no_pii`).
     #[serde(skip)]
     pub private_database: Option<String>,
+    /// A split load's course databases, by course (`Org/Course/Run`; `""` for the events that
+    /// name no course).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub courses: BTreeMap<String, CourseSummary>,
+}
+
+/// What a split load did in one course database.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CourseSummary {
+    /// The course database.
+    pub database: String,
+    /// Events accepted for the course.
+    pub events: u64,
+    /// Rows written, per table.
+    pub rows: BTreeMap<String, u64>,
 }
 
 /// Runs a load. `stop` is checked between lines (Ctrl-C).
@@ -214,58 +233,27 @@ async fn run_logs(
         let carried = CarriedState::default();
         (None, None, None, KnownEntries::default(), carried, 1 << 20)
     } else {
-        let url = options
-            .database_url
-            .as_deref()
-            .ok_or_else(|| LoadError::BadUrl {
-                url: String::new(),
-                reason:
-                    "no database URL: give --database-url or set DATABASE_URL (or use --dry-run)"
-                        .into(),
-            })?;
-        let target = Target::parse(url, options.private_database.as_deref())?;
+        let target = target_of(&options)?;
+        if let Some(databases) = CourseDatabases::of(&target, options.private_database.as_deref())?
+        {
+            return split::run(options, logs, databases, geoip, progress, stop, started).await;
+        }
         private_database = target.private_database.clone();
         summary.database = Some(target.database.clone());
         summary.private_database = (!options.no_pii).then(|| target.private_database.clone());
-        let pool =
-            store::prepare(&target, !options.no_pii, bookkeeping_connections(&options)).await?;
-        lock = Some(store::lock(&pool, &target.database).await?);
-        for path in ledger::recover(&pool).await? {
-            tracing::warn!(
-                "{path}: an earlier load of this file did not finish; what it wrote was cleaned up and the file will be loaded again"
-            );
-        }
-        let packet = server::max_allowed_packet(&pool).await?;
-        summary.advice = server::advice(&pool).await;
-        let (method, connections) = choose_method(&options, &target, &pool).await?;
-        let max_statement = packet.saturating_sub(64 * 1024).max(16 * 1024) as usize;
-        let batch = match method {
-            Method::Infile => options.batch_bytes,
-            // A prepared INSERT's values must fit in one packet, beside the two bytes of type
-            // each of its parameters takes there (the batch's encoding has more bytes per value
-            // than the packet, but not the types).
-            Method::Insert => (options.batch_bytes)
-                .min(max_statement.saturating_sub(2 * crate::sink::PARAMETERS_PER_STATEMENT))
-                .max(16 * 1024),
-        };
-        let known = known_entries::read(&pool).await?;
-        let carried = carried_state::read(&pool).await?;
-        let writers = Writers::start(
-            connections,
-            target.database.clone(),
-            target.private_database.clone(),
-            options.writers,
-            // The transform outpaces the server: a queue as long as the statements running keeps
-            // every writer busy; a longer one only holds more batches in memory.
-            options.writers,
-        );
+        let connections = bookkeeping_connections(&options);
+        let opened = open_database(&target, &options, connections, &mut lock, None)
+            .await?
+            .expect("a database opened without a claim");
+        let sending = start_writers(&options, &target, &opened.pool).await?;
+        summary.advice = sending.advice;
         (
-            Some(pool),
-            Some((writers, batch)),
-            Some(method),
-            known,
-            carried,
-            max_statement,
+            Some(opened.pool),
+            Some((sending.writers, sending.batch_bytes)),
+            Some(sending.method),
+            opened.known,
+            opened.carried,
+            sending.max_statement,
         )
     };
     // The domain: as given, else as earlier loads learned it, else from the log.
@@ -278,10 +266,7 @@ async fn run_logs(
     summary.method = method.map(Method::name).unwrap_or("none").to_string();
 
     // A dry run encodes as the default method does, so that it measures the same work.
-    let encoding = match method {
-        Some(Method::Infile) | None => Encoding::Tsv,
-        Some(Method::Insert) => Encoding::Params,
-    };
+    let encoding = encoding_of(method);
     let (writer_handle, batch_bytes) = match writers {
         Some((w, b)) => (Some(w), b),
         None => (None, options.batch_bytes),
@@ -304,6 +289,7 @@ async fn run_logs(
                 progress: transform_progress,
                 stop,
                 private_database,
+                destination: 0,
             },
             known,
             carried,
@@ -342,14 +328,137 @@ async fn run_logs(
         ..transformed
     };
     if let Some(written) = written {
-        summary.rows = Table::ALL
-            .iter()
-            .filter(|t| **t != Table::Lines)
-            .filter_map(|t| written.get(t).map(|n| (t.name().to_string(), *n)))
-            .collect();
+        summary.rows = rows_by_name(&written);
     }
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The database URL of a load that writes to a database.
+fn target_of(options: &LoadOptions) -> Result<Target, LoadError> {
+    let url = options
+        .database_url
+        .as_deref()
+        .ok_or_else(|| LoadError::BadUrl {
+            url: String::new(),
+            reason: "no database URL: give --database-url or set DATABASE_URL (or use --dry-run)"
+                .into(),
+        })?;
+    Target::parse(url, options.private_database.as_deref())
+}
+
+/// How rows are encoded for `method`: a dry run (`None`) encodes as the default method does, so
+/// that it measures the same work.
+fn encoding_of(method: Option<Method>) -> Encoding {
+    match method {
+        Some(Method::Infile) | None => Encoding::Tsv,
+        Some(Method::Insert) => Encoding::Params,
+    }
+}
+
+/// Rows written per table, by the table's name, for the summary.
+fn rows_by_name(written: &crate::sink::WrittenRows) -> BTreeMap<String, u64> {
+    Table::ALL
+        .iter()
+        .filter(|t| **t != Table::Lines)
+        .filter_map(|t| written.get(t).map(|n| (t.name().to_string(), *n)))
+        .collect()
+}
+
+/// A course database opened for loading: created and migrated, its loader lock held, what an
+/// interrupted load left behind cleaned up, and what earlier loads left read.
+struct OpenedDatabase {
+    pool: MySqlPool,
+    known: KnownEntries,
+    carried: CarriedState,
+}
+
+/// Opens `target`'s course database for loading, its lock taken on `lock`'s connection (the
+/// first lock of a load opens it).
+///
+/// In a split load, `course` claims the database for a course (`""` for the events that name
+/// no course): `None` when another course holds it. `connections` is the pool's size.
+async fn open_database(
+    target: &Target,
+    options: &LoadOptions,
+    connections: u32,
+    lock: &mut Option<LoadLock>,
+    course: Option<&str>,
+) -> Result<Option<OpenedDatabase>, LoadError> {
+    let pool = store::prepare(target, !options.no_pii, connections).await?;
+    match lock {
+        Some(lock) => lock.also(&target.database).await?,
+        None => *lock = Some(store::lock(&pool, &target.database).await?),
+    }
+    if let Some(course) = course
+        && !carried_state::claim_course(&pool, course).await?
+    {
+        pool.close().await;
+        return Ok(None);
+    }
+    for path in ledger::recover(&pool).await? {
+        tracing::warn!(
+            "{path}: an earlier load of this file into `{}` did not finish; what it wrote was cleaned up and the file will be loaded again",
+            target.database
+        );
+    }
+    let known = known_entries::read(&pool).await?;
+    let carried = carried_state::read(&pool).await?;
+    Ok(Some(OpenedDatabase {
+        pool,
+        known,
+        carried,
+    }))
+}
+
+/// The writers of a load, started as the server allows.
+struct Sending {
+    writers: Writers,
+    method: Method,
+    /// Target size of one statement's rows.
+    batch_bytes: usize,
+    /// The largest statement the server accepts (minus a margin).
+    max_statement: usize,
+    /// Server settings that would make loading faster.
+    advice: Vec<String>,
+}
+
+/// Starts the writers for `target` (on which `pool` is open): the method the server allows, and
+/// batches its packets can take.
+async fn start_writers(
+    options: &LoadOptions,
+    target: &Target,
+    pool: &MySqlPool,
+) -> Result<Sending, LoadError> {
+    let packet = server::max_allowed_packet(pool).await?;
+    let advice = server::advice(pool).await;
+    let (method, connections) = choose_method(options, target, pool).await?;
+    let max_statement = packet.saturating_sub(64 * 1024).max(16 * 1024) as usize;
+    let batch_bytes = match method {
+        Method::Infile => options.batch_bytes,
+        // A prepared INSERT's values must fit in one packet, beside the two bytes of type
+        // each of its parameters takes there (the batch's encoding has more bytes per value
+        // than the packet, but not the types).
+        Method::Insert => (options.batch_bytes)
+            .min(max_statement.saturating_sub(2 * crate::sink::PARAMETERS_PER_STATEMENT))
+            .max(16 * 1024),
+    };
+    let writers = Writers::start(
+        connections,
+        target.database.clone(),
+        target.private_database.clone(),
+        options.writers,
+        // The transform outpaces the server: a queue as long as the statements running keeps
+        // every writer busy; a longer one only holds more batches in memory.
+        options.writers,
+    );
+    Ok(Sending {
+        writers,
+        method,
+        batch_bytes,
+        max_statement,
+        advice,
+    })
 }
 
 /// qpipe's DOMAIN when none is given: the scheme and host of the first course page

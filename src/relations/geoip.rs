@@ -13,19 +13,20 @@ use maxminddb::{PathElement, Reader};
 
 use crate::error::LoadError;
 
-/// An IP → country lookup.
+/// An IP → country lookup; clones share the database read.
+#[derive(Clone)]
 pub enum GeoIp {
     /// The RIR delegation table embedded in the binary.
     Embedded,
     /// A MaxMind-format database read from a file.
-    MaxMind(Box<Reader<Vec<u8>>>),
+    MaxMind(std::sync::Arc<Reader<Vec<u8>>>),
 }
 
 impl GeoIp {
     /// Opens a MaxMind-format database.
     pub fn open(path: &Path) -> Result<GeoIp, LoadError> {
         Reader::open_readfile(path)
-            .map(|r| GeoIp::MaxMind(Box::new(r)))
+            .map(|r| GeoIp::MaxMind(std::sync::Arc::new(r)))
             .map_err(|e| LoadError::Open {
                 path: path.display().to_string(),
                 source: std::io::Error::other(format!(

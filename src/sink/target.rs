@@ -79,6 +79,16 @@ impl Target {
         })
     }
 
+    /// The same server and account, for another course database and private database.
+    pub fn for_database(&self, database: String, private_database: String) -> Target {
+        Target {
+            url: self.url.clone(),
+            database,
+            private_database,
+            private_named: self.private_named,
+        }
+    }
+
     /// Refuses a private database name the server cannot hold, saying how to choose another.
     pub fn check_private_database(&self) -> Result<(), LoadError> {
         check_database_name(&self.private_database).map_err(|reason| LoadError::BadDatabaseName {

@@ -161,6 +161,24 @@ fn statements<'a>(change: StateChange<'a>, max_bytes: usize) -> impl Iterator<It
     users.chain(ips).chain(domain)
 }
 
+/// Claims the course database `pool` is on for `course` (`""` for the events that name no
+/// course) in a split load: `true` if it holds that course (now or since an earlier load), `false`
+/// if another course holds it.
+pub async fn claim_course(pool: &MySqlPool, course: &str) -> Result<bool, LoadError> {
+    let err = query_error("recording the course a course database holds");
+    sqlx::query("INSERT IGNORE INTO moocdb_loader_settings (name, value) VALUES ('course', ?)")
+        .bind(course)
+        .execute(pool)
+        .await
+        .map_err(&err)?;
+    let held: String =
+        sqlx::query_scalar("SELECT value FROM moocdb_loader_settings WHERE name = 'course'")
+            .fetch_one(pool)
+            .await
+            .map_err(&err)?;
+    Ok(held == course)
+}
+
 /// Stores the state a commit group of files changed and marks each file loaded (or failed),
 /// in one transaction: `files` holds each file's ledger id, counts and status. The state is
 /// stored only when every file loaded.

@@ -78,47 +78,66 @@ async fn migrate(
     ))
 }
 
-/// A held named lock: one loader per course database at a time.
+/// Held named locks: one loader per course database at a time. A split load holds the locks of
+/// all its course databases on one connection.
 pub struct LoadLock {
     // Detached from the pool: when the lock is dropped on any error path, the connection closes
-    // and the server releases the lock, instead of it lingering in the pool.
+    // and the server releases the locks, instead of them lingering in the pool.
     conn: sqlx::mysql::MySqlConnection,
-    name: String,
+    names: Vec<String>,
 }
 
 /// Takes the course database's loader lock, or says who holds it.
 pub async fn lock(pool: &MySqlPool, database: &str) -> Result<LoadLock, LoadError> {
-    let err = query_error("taking the loader lock");
-    let mut conn = pool.acquire().await.map_err(&err)?.detach();
-    // Lock names are limited to 64 characters.
-    let name: String = format!("moocdb_loader.{database}")
-        .chars()
-        .take(64)
-        .collect();
-    let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
-        .bind(&name)
-        .fetch_one(&mut conn)
-        .await
-        .map_err(&err)?;
-    if got != Some(1) {
-        let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(&err)?;
-        return Err(LoadError::Locked {
-            database: database.to_string(),
-            connection: holder.unwrap_or(0),
-        });
-    }
-    Ok(LoadLock { conn, name })
+    let conn = (pool.acquire().await)
+        .map_err(query_error("taking the loader lock"))?
+        .detach();
+    let mut lock = LoadLock {
+        conn,
+        names: Vec::new(),
+    };
+    lock.also(database).await?;
+    Ok(lock)
 }
 
-/// Releases the loader lock (closing the connection would release it too).
+impl LoadLock {
+    /// Takes another course database's loader lock on the same connection (MySQL 5.7 and
+    /// MariaDB 10.0 and later hold several named locks per connection), or says who holds it.
+    pub async fn also(&mut self, database: &str) -> Result<(), LoadError> {
+        let err = query_error("taking the loader lock");
+        // Lock names are limited to 64 characters.
+        let name: String = format!("moocdb_loader.{database}")
+            .chars()
+            .take(64)
+            .collect();
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
+            .bind(&name)
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(&err)?;
+        if got != Some(1) {
+            let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)")
+                .bind(&name)
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(&err)?;
+            return Err(LoadError::Locked {
+                database: database.to_string(),
+                connection: holder.unwrap_or(0),
+            });
+        }
+        self.names.push(name);
+        Ok(())
+    }
+}
+
+/// Releases the loader locks (closing the connection would release them too).
 pub async fn unlock(mut lock: LoadLock) {
-    let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
-        .bind(&lock.name)
-        .execute(&mut lock.conn)
-        .await;
+    for name in &lock.names {
+        let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+            .bind(name)
+            .execute(&mut lock.conn)
+            .await;
+    }
     let _ = sqlx::Connection::close(lock.conn).await;
 }

@@ -1,0 +1,254 @@
+//! One database per course: a `{course}` placeholder in the database name of `--database-url`
+//! splits a load so that each course's events go to a course database of their own.
+//!
+//! The naming rule (`docs/incremental.md`, "One database per course"):
+//!
+//! * the course part is the course's org, course and run joined by `_`, whichever way the log
+//!   spells the course (`course-v1:MITx+6.002x+2013_Spring` and `MITx/6.002x/2013_Spring` are
+//!   both `MITx_6_002x_2013_Spring`), with every character outside `[A-Za-z0-9_]` made a `_`;
+//! * events that name no course go to the database whose course part is [`NO_COURSE`];
+//! * a name that would not fit (with `_private` added, MySQL's 64 characters) has its course part
+//!   cut and ended by `_` and 8 hex digits of a hash of the course id;
+//! * a course whose name another course already holds (`A.B/C/D` and `A_B/C/D`) gets the name
+//!   with the hash as well. Each course database records the course it holds, so the course
+//!   that came first keeps the plain name in every later load.
+
+use crate::error::LoadError;
+use crate::sink::Target;
+
+/// What `--database-url` and `--private-database` write where the course goes.
+pub const PLACEHOLDER: &str = "{course}";
+
+/// The course part of the database of events that name no course.
+pub const NO_COURSE: &str = "no_course";
+
+/// The longest database name: MySQL's 64 characters.
+const MAX_NAME: usize = 64;
+
+/// The length of the suffix that keeps a cut name unique: `_` and 8 hex digits.
+const HASH_SUFFIX: usize = 9;
+
+/// The course databases of a split load: the URL's names with the placeholder in them.
+#[derive(Debug, Clone)]
+pub struct CourseDatabases {
+    /// The URL, whose database name holds the placeholder.
+    target: Target,
+    database: String,
+    /// The private database's name (holding the placeholder), or `None` for the course
+    /// database's name with `_private` added.
+    private_database: Option<String>,
+}
+
+impl CourseDatabases {
+    /// The course databases `target` names, if its database name has the placeholder; an error
+    /// if only the private database's name has it.
+    pub fn of(target: &Target, private_database: Option<&str>) -> Result<Option<Self>, LoadError> {
+        let split = target.database.contains(PLACEHOLDER);
+        let private_split = private_database.is_some_and(|p| p.contains(PLACEHOLDER));
+        if !split {
+            if private_split {
+                return Err(LoadError::BadUrl {
+                    url: target.redacted(),
+                    reason: format!(
+                        "--private-database has {PLACEHOLDER} but the database name does not: \
+                         put {PLACEHOLDER} in both, or in neither"
+                    ),
+                });
+            }
+            return Ok(None);
+        }
+        if private_database.is_some() && !private_split {
+            return Err(LoadError::BadUrl {
+                url: target.redacted(),
+                reason: format!(
+                    "the database name has {PLACEHOLDER} but --private-database does not, so \
+                     every course would share one private database: put {PLACEHOLDER} in \
+                     --private-database too, or leave it out (each course's private database is \
+                     then its database's name with `_private` added)"
+                ),
+            });
+        }
+        Ok(Some(CourseDatabases {
+            target: target.clone(),
+            database: target.database.clone(),
+            private_database: private_database.map(str::to_string),
+        }))
+    }
+
+    /// The target of `course`'s database (`None`: events that name no course); `hashed` asks for
+    /// the name with the course id's hash, for a course whose plain name another course holds.
+    pub fn target(&self, course: Option<&str>, hashed: bool) -> Target {
+        let part = match course {
+            Some(course) => course_part(course),
+            None => NO_COURSE.to_string(),
+        };
+        // Room for the course part in the longer of the two names.
+        let fixed = match &self.private_database {
+            Some(private) => fixed_length(&self.database).max(fixed_length(private)),
+            None => fixed_length(&self.database) + "_private".len(),
+        };
+        let room = MAX_NAME.saturating_sub(fixed).max(HASH_SUFFIX + 1);
+        let part = match course {
+            Some(course) if hashed || part.len() > room => {
+                let keep = room.min(part.len() + HASH_SUFFIX) - HASH_SUFFIX;
+                let hash = xxhash_rust::xxh3::xxh3_64(course.as_bytes()) as u32;
+                format!("{}_{hash:08x}", &part[..keep])
+            }
+            _ => part,
+        };
+        let database = self.database.replace(PLACEHOLDER, &part);
+        let private_database = match &self.private_database {
+            Some(private) => private.replace(PLACEHOLDER, &part),
+            None => format!("{database}_private"),
+        };
+        self.target.for_database(database, private_database)
+    }
+
+    /// Whether `name` is a course database of this split: the database name with a course
+    /// part in place of the placeholder.
+    pub fn holds(&self, name: &str) -> bool {
+        let (before, after) = (self.database)
+            .split_once(PLACEHOLDER)
+            .expect("a split's database name has the placeholder");
+        let after = after.replace(PLACEHOLDER, "");
+        name.len() > before.len() + after.len()
+            && name.starts_with(before)
+            && name.ends_with(&after)
+            && (name[before.len()..name.len() - after.len()].bytes())
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    }
+
+    /// A `LIKE` pattern that every course database's name matches (and others may).
+    pub fn like_pattern(&self) -> String {
+        let escaped = self
+            .database
+            .replace('\\', "\\\\")
+            .replace('_', "\\_")
+            .replace('%', "\\%");
+        escaped.replace(PLACEHOLDER, "%")
+    }
+}
+
+/// The characters of a name besides its course part.
+fn fixed_length(template: &str) -> usize {
+    template.replace(PLACEHOLDER, "").chars().count()
+}
+
+/// The course part of a database name for `course` (an `Org/Course/Run` id, or an opaque
+/// `course-v1:` one): org, course and run joined by `_`, every character outside
+/// `[A-Za-z0-9_]` made a `_`.
+pub fn course_part(course: &str) -> String {
+    let normal = super::normal_course_id(course);
+    normal
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(url: &str, private: Option<&str>) -> CourseDatabases {
+        let target = Target::parse(url, private).unwrap();
+        CourseDatabases::of(&target, private).unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_course_is_named_the_same_whichever_way_the_log_spells_it() {
+        let databases = split("mysql://u:p@h/moocdb_{course}", None);
+        for course in [
+            "course-v1:MITx+6.002x+2013_Spring",
+            "MITx/6.002x/2013_Spring",
+        ] {
+            let target = databases.target(Some(course), false);
+            assert_eq!(target.database, "moocdb_MITx_6_002x_2013_Spring");
+            assert_eq!(
+                target.private_database,
+                "moocdb_MITx_6_002x_2013_Spring_private"
+            );
+        }
+        assert_eq!(databases.target(None, false).database, "moocdb_no_course");
+        assert_eq!(course_part("ccx-v1:A+B+C+ccx@3"), "A_B_C");
+        assert_eq!(course_part("Ü-org/c d/r"), "__org_c_d_r");
+    }
+
+    #[test]
+    fn long_names_are_cut_with_a_hash_that_keeps_them_apart() {
+        let databases = split("mysql://u:p@h/moocdb_{course}", None);
+        let long = |run: &str| {
+            format!(
+                "course-v1:AVeryLongOrganisationName+{}+{run}",
+                "C".repeat(40)
+            )
+        };
+        let (a, b) = (long("2017_T1"), long("2017_T2"));
+        let (ta, tb) = (
+            databases.target(Some(&a), false),
+            databases.target(Some(&b), false),
+        );
+        assert_ne!(ta.database, tb.database);
+        for t in [&ta, &tb] {
+            assert!(t.database.len() <= 56, "{}", t.database);
+            assert!(t.private_database.len() <= 64, "{}", t.private_database);
+            assert!(
+                t.database
+                    .starts_with("moocdb_AVeryLongOrganisationName_CCC")
+            );
+            assert!(crate::sink::target::check_database_name(&t.private_database).is_ok());
+        }
+        // The same course always gets the same name.
+        assert_eq!(databases.target(Some(&a), false).database, ta.database);
+        // Names that fit are not cut.
+        let short = databases.target(Some("A/B/C"), false);
+        assert_eq!(short.database, "moocdb_A_B_C");
+    }
+
+    #[test]
+    fn courses_that_sanitise_alike_are_told_apart_by_the_hash() {
+        let databases = split("mysql://u:p@h/moocdb_{course}", None);
+        let plain = databases.target(Some("A.B/C/D"), false).database;
+        assert_eq!(plain, databases.target(Some("A_B/C/D"), false).database);
+        let first = databases.target(Some("A.B/C/D"), true).database;
+        let second = databases.target(Some("A_B/C/D"), true).database;
+        assert_ne!(first, second);
+        assert!(first.starts_with("moocdb_A_B_C_D_") && first.len() == plain.len() + 9);
+    }
+
+    #[test]
+    fn the_private_databases_follow_their_own_placeholder() {
+        let databases = split("mysql://u:p@h/c_{course}", Some("pii_{course}"));
+        let t = databases.target(Some("A/B/C"), false);
+        assert_eq!(
+            (t.database.as_str(), t.private_database.as_str()),
+            ("c_A_B_C", "pii_A_B_C")
+        );
+        // A placeholder in one name only is refused.
+        let target = Target::parse("mysql://u:p@h/c_{course}", Some("pii")).unwrap();
+        let e = CourseDatabases::of(&target, Some("pii"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--private-database"), "{e}");
+        let target = Target::parse("mysql://u:p@h/c", Some("pii_{course}")).unwrap();
+        assert!(CourseDatabases::of(&target, Some("pii_{course}")).is_err());
+        let target = Target::parse("mysql://u:p@h/c", None).unwrap();
+        assert!(CourseDatabases::of(&target, None).unwrap().is_none());
+    }
+
+    #[test]
+    fn course_databases_are_recognised_by_name() {
+        let databases = split("mysql://u:p@h/moocdb_{course}_v2", None);
+        assert!(databases.holds("moocdb_A_B_C_v2"));
+        assert!(databases.holds("moocdb_no_course_v2"));
+        assert!(!databases.holds("moocdb__v2"));
+        assert!(!databases.holds("moocdb_A_B_C_v2_private"));
+        assert!(!databases.holds("other_A_B_C_v2"));
+        assert_eq!(databases.like_pattern(), "moocdb\\_%\\_v2");
+    }
+}

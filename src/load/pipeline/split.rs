@@ -1,0 +1,304 @@
+//! A split load's transform: each file read once, each event sent to its course's database.
+//!
+//! Every course database has a transform of its own ([`Transform`]: its row buffers, MOOCdb
+//! state, duplicate check and ledger), opened the first time its course is seen. The database of
+//! the events that name no course (the first, always open) also takes the lines that are not
+//! events, and its ledger decides what is read of each file. A course database's ledger records
+//! the files that gave it events, each when its own plan says to load it: a file it already
+//! holds (committed before a crash that stopped the others) is skipped there alone. Commits
+//! take every database's group of files at once: every row stored, then each course database's
+//! ledger, the no-course database's last, so that a file it does not record as loaded is read
+//! again and every course database that lacks it gets it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::reading::{LineTaker, Reading, read_json_document};
+use super::{OpenFile, Pending, Transform};
+use crate::error::LoadError;
+use crate::load::{LoadOptions, event_course};
+use crate::progress::Progress;
+use crate::source::TrackingLog;
+use crate::store::ledger::{FileCounts, Reject};
+
+/// Opens the transform of a course's database (`None`: the events that name no course) when
+/// its course is first seen; returns the database's name with it.
+pub type OpenLane = Box<dyn FnMut(&str) -> Result<(String, Transform), LoadError> + Send>;
+
+/// One course database of the split.
+pub struct Lane {
+    /// The course (`Org/Course/Run`), or `None` for the events that name no course.
+    pub course: Option<String>,
+    /// The course database.
+    pub database: String,
+    /// Its transform.
+    pub transform: Transform,
+    file: LaneFile,
+}
+
+/// Where a course database stands with the file being read.
+enum LaneFile {
+    /// None of its events has come yet.
+    Waiting,
+    /// Already loaded there: its events are dropped.
+    Skipped,
+    /// Being loaded (boxed: one per course database and file, and the other states are empty).
+    Open(Box<OpenFile>),
+}
+
+/// The transform of a split load.
+pub struct SplitTransform {
+    options: LoadOptions,
+    progress: Progress,
+    stop: Arc<AtomicBool>,
+    /// The course databases, the no-course one first.
+    pub lanes: Vec<Lane>,
+    by_course: HashMap<String, usize>,
+    open_lane: OpenLane,
+    /// The file's counts over every course database.
+    total: FileCounts,
+    /// Where processed chunks go while a reading thread runs.
+    done_with: Option<std::sync::mpsc::Sender<Vec<Pending>>>,
+    /// The commit group's files' sizes as stored.
+    group_bytes: u64,
+    /// Files whose commit is done.
+    files_committed: u64,
+}
+
+impl SplitTransform {
+    /// A split transform whose events that name no course go to `no_course`'s database.
+    pub fn new(
+        options: LoadOptions,
+        progress: Progress,
+        stop: Arc<AtomicBool>,
+        no_course: (String, Transform),
+        open_lane: OpenLane,
+    ) -> SplitTransform {
+        let (database, transform) = no_course;
+        SplitTransform {
+            options,
+            progress,
+            stop,
+            lanes: vec![Lane {
+                course: None,
+                database,
+                transform,
+                file: LaneFile::Waiting,
+            }],
+            by_course: HashMap::new(),
+            open_lane,
+            total: FileCounts::default(),
+            done_with: None,
+            group_bytes: 0,
+            files_committed: 0,
+        }
+    }
+
+    /// Loads every log in order.
+    pub fn run_all(&mut self, logs: &[TrackingLog]) -> Result<(), LoadError> {
+        self.lanes[0].transform.read_line_keys()?;
+        for log in logs {
+            if self.stop.load(Ordering::Relaxed) {
+                // The files read so far are whole: committed, so the next run starts after them.
+                self.commit_group()?;
+                return Err(self.interrupted(log));
+            }
+            self.run_file(log)?;
+        }
+        self.commit_group()?;
+        for lane in &mut self.lanes {
+            let domain = lane.transform.moocdb.domain().map(str::to_string);
+            lane.transform.summary.domain = domain;
+        }
+        Ok(())
+    }
+
+    fn interrupted(&self, log: &TrackingLog) -> LoadError {
+        LoadError::Interrupted {
+            files_done: self.files_committed,
+            current: log.display_name.clone(),
+        }
+    }
+
+    fn run_file(&mut self, log: &TrackingLog) -> Result<(), LoadError> {
+        let content_hash = log.content_hash()?;
+        // The no-course database's ledger decides what is read.
+        let Some(file) = (self.lanes[0].transform).begin_file(log, content_hash.clone())? else {
+            return Ok(());
+        };
+        let segment = file.segment;
+        self.lanes[0].file = LaneFile::Open(Box::new(file));
+        self.total = FileCounts::default();
+        let document = if segment.raw_start == 0 {
+            read_json_document(log, self.options.max_line_bytes)?
+        } else {
+            None
+        };
+        let (stop, progress) = (self.stop.clone(), self.progress.clone());
+        let reading = Reading {
+            max_line_bytes: self.options.max_line_bytes,
+            reading_thread: self.options.reading_thread,
+            progress: &progress,
+            stop: &stop,
+        };
+        let mut taker = SplitFile {
+            split: self,
+            log,
+            content_hash: &content_hash,
+        };
+        match document {
+            Some(document) => {
+                reading.load_document(&mut taker, &document)?;
+                self.total.raw_end = log.size;
+            }
+            None => reading.load_lines(&mut taker, log, segment)?,
+        }
+        let prefix_hash = log.prefix_hash(self.total.raw_end)?.unwrap_or_default();
+        let total = &self.total;
+        let ratio_base = total.lines - total.skipped;
+        let breached = ratio_base > 0
+            && total.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
+        let too_many_rejects = breached.then(|| LoadError::TooManyRejects {
+            file: log.display_name.clone(),
+            rejected: total.rejected,
+            lines: ratio_base,
+            percent: 100.0 * total.rejected as f64 / ratio_base as f64,
+            max_ratio: self.options.max_bad_ratio,
+        });
+        // Each line is counted in one database: its course's, or the no-course one's for the
+        // lines that are not events of a course.
+        let course_lines: u64 = (self.lanes[1..].iter())
+            .filter_map(|lane| match &lane.file {
+                LaneFile::Open(file) => Some(file.counts.lines),
+                _ => None,
+            })
+            .sum();
+        let (lines, skipped, bytes, raw_end) = (
+            self.total.lines - course_lines,
+            self.total.skipped,
+            self.total.bytes,
+            self.total.raw_end,
+        );
+        for (i, lane) in self.lanes.iter_mut().enumerate() {
+            match std::mem::replace(&mut lane.file, LaneFile::Waiting) {
+                LaneFile::Open(mut file) => {
+                    if i == 0 {
+                        file.counts.lines = lines;
+                        file.counts.skipped += skipped;
+                    }
+                    file.counts.bytes = bytes;
+                    file.counts.raw_end = raw_end;
+                    lane.transform
+                        .end_file(log, *file, prefix_hash.clone(), breached)?;
+                }
+                LaneFile::Waiting | LaneFile::Skipped => {}
+            }
+        }
+        self.group_bytes += log.size;
+        if breached || self.group_bytes >= self.options.commit_group_bytes {
+            self.commit_group()?;
+        }
+        match too_many_rejects {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Commits every course database's group of files: every row stored, then each course
+    /// database's ledger, the no-course database's last.
+    fn commit_group(&mut self) -> Result<(), LoadError> {
+        for lane in &mut self.lanes {
+            lane.transform.send_group_rows()?;
+        }
+        if let Some(sender) = &self.lanes[0].transform.cx.sender {
+            sender.barrier()?;
+        }
+        let (no_course, courses) = self.lanes.split_first_mut().expect("the no-course lane");
+        for lane in courses {
+            lane.transform.record_group()?;
+        }
+        let files = no_course.transform.group.len() as u64;
+        no_course.transform.record_group()?;
+        self.files_committed += files;
+        self.group_bytes = 0;
+        Ok(())
+    }
+
+    /// The course database of `course`, opened if it is the first of its events.
+    fn lane_of(&mut self, course: Option<String>) -> Result<usize, LoadError> {
+        let Some(course) = course else {
+            return Ok(0);
+        };
+        if let Some(&lane) = self.by_course.get(&course) {
+            return Ok(lane);
+        }
+        let (database, mut transform) = (self.open_lane)(&course)?;
+        transform.read_line_keys()?;
+        transform.done_with = self.done_with.clone();
+        self.lanes.push(Lane {
+            course: Some(course.clone()),
+            database,
+            transform,
+            file: LaneFile::Waiting,
+        });
+        let lane = self.lanes.len() - 1;
+        self.by_course.insert(course, lane);
+        Ok(lane)
+    }
+}
+
+/// The lines of one file going to their courses' databases.
+struct SplitFile<'a> {
+    split: &'a mut SplitTransform,
+    log: &'a TrackingLog,
+    content_hash: &'a Option<String>,
+}
+
+impl LineTaker for SplitFile<'_> {
+    fn counts(&mut self) -> &mut FileCounts {
+        &mut self.split.total
+    }
+
+    fn event(&mut self, pending: Pending) -> Result<(), LoadError> {
+        let lane = self.split.lane_of(event_course(&pending.event))?;
+        let lane = &mut self.split.lanes[lane];
+        if let LaneFile::Waiting = lane.file {
+            lane.file = match (lane.transform).begin_file(self.log, self.content_hash.clone())? {
+                Some(file) => LaneFile::Open(Box::new(file)),
+                None => LaneFile::Skipped,
+            };
+        }
+        match &mut lane.file {
+            LaneFile::Open(file) => {
+                if lane.course.is_some() {
+                    file.counts.lines += 1;
+                }
+                lane.transform.enqueue(pending, &mut file.counts)
+            }
+            LaneFile::Skipped => Ok(()),
+            LaneFile::Waiting => unreachable!("a lane's file is begun before its events"),
+        }
+    }
+
+    fn reject(&mut self, reject: Reject) -> Result<(), LoadError> {
+        self.split.total.rejected += 1;
+        let lane = &mut self.split.lanes[0];
+        let LaneFile::Open(file) = &mut lane.file else {
+            unreachable!("the no-course database's file is begun before any line")
+        };
+        lane.transform
+            .reject(&mut file.rejects, &mut file.counts, reject)
+    }
+
+    fn set_done_with(&mut self, done_with: Option<std::sync::mpsc::Sender<Vec<Pending>>>) {
+        for lane in &mut self.split.lanes {
+            lane.transform.done_with = done_with.clone();
+        }
+        self.split.done_with = done_with;
+    }
+
+    fn interrupted(&self, log: &TrackingLog) -> LoadError {
+        self.split.interrupted(log)
+    }
+}

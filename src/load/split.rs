@@ -1,0 +1,260 @@
+//! A split load (`{course}` in the database name): one pass over the logs, each course's events
+//! into a course database of its own, named as [`super::course_databases`] says, each with its
+//! own ledger. One set of writers on the server serves every course database: their statements
+//! name the database, and the table streams open at once stay within the connections the server
+//! allows whatever the number of courses.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use tokio::runtime::Handle;
+use tokio::sync::Mutex;
+
+use super::course_databases::CourseDatabases;
+use super::pipeline::{Context, OpenLane, SplitTransform, Transform};
+use super::{
+    CourseSummary, LoadOptions, LoadSummary, discover_domain, encoding_of, open_database,
+    rows_by_name, start_writers,
+};
+use crate::error::LoadError;
+use crate::progress::{Progress, ProgressMode};
+use crate::relations::GeoIp;
+use crate::source::TrackingLog;
+use crate::store::{self, LoadLock, status};
+
+/// Connections of a course database's own pool: its bookkeeping runs one statement at a time on
+/// the transform's thread.
+const COURSE_CONNECTIONS: u32 = 1;
+
+/// Runs a split load.
+pub(super) async fn run(
+    mut options: LoadOptions,
+    logs: Vec<TrackingLog>,
+    databases: CourseDatabases,
+    geoip: Option<GeoIp>,
+    progress: Progress,
+    stop: Arc<AtomicBool>,
+    started: Instant,
+) -> Result<LoadSummary, LoadError> {
+    if options.course_id.is_some() {
+        return Err(LoadError::BadUrl {
+            url: String::new(),
+            reason: "--course-id keeps one course's events, and {course} in the database name \
+                     gives each course a database of its own: give one or the other"
+                .into(),
+        });
+    }
+    let geoip = geoip.unwrap_or(GeoIp::Embedded);
+    let mut lock: Option<LoadLock> = None;
+    let no_course = databases.target(None, false);
+    let connections = super::bookkeeping_connections(&options);
+    let Some(opened) =
+        open_database(&no_course, &options, connections, &mut lock, Some("")).await?
+    else {
+        return Err(LoadError::BadUrl {
+            url: no_course.redacted(),
+            reason: format!(
+                "the database `{}` holds a course's events, not those that name no course: \
+                 choose another database name",
+                no_course.database
+            ),
+        });
+    };
+    let sending = start_writers(&options, &no_course, &opened.pool).await?;
+    // The domain: as given, else as earlier loads learned it, else from the log.
+    let given_domain = options.domain.clone();
+    if options.domain.is_none() {
+        options.domain = (opened.carried.domain.clone())
+            .or_else(|| discover_domain(&logs, options.max_line_bytes));
+    }
+    let encoding = encoding_of(Some(sending.method));
+    let sender = sending.writers.sender();
+    let handle = Handle::current();
+    let lock = Arc::new(Mutex::new(lock));
+    let open_lane: OpenLane = {
+        let (options, lock, handle) = (options.clone(), lock.clone(), handle.clone());
+        let geoip = geoip.clone();
+        let (sender, stop) = (sender.clone(), stop.clone());
+        let (batch_bytes, max_statement) = (sending.batch_bytes, sending.max_statement);
+        Box::new(move |course: &str| {
+            let mut hashed = false;
+            let (target, opened) = loop {
+                let target = databases.target(Some(course), hashed);
+                let opened = handle.block_on(async {
+                    let mut lock = lock.lock().await;
+                    open_database(
+                        &target,
+                        &options,
+                        COURSE_CONNECTIONS,
+                        &mut lock,
+                        Some(course),
+                    )
+                    .await
+                })?;
+                match opened {
+                    Some(opened) => break (target, opened),
+                    None if !hashed => hashed = true,
+                    None => {
+                        return Err(LoadError::BadUrl {
+                            url: target.redacted(),
+                            reason: format!(
+                                "the databases `{}` and the one with a hash of its name both hold \
+                                 another course than {course}; give another database name",
+                                target.database
+                            ),
+                        });
+                    }
+                }
+            };
+            if hashed {
+                tracing::info!(
+                    "course {course}: its database's plain name is another course's; it is `{}`",
+                    target.database
+                );
+            }
+            let destination =
+                sender.add_destination(target.database.clone(), target.private_database.clone())?;
+            let domain = (given_domain.clone())
+                .or_else(|| opened.carried.domain.clone())
+                .or_else(|| options.domain.clone());
+            let transform = Transform::new(
+                LoadOptions {
+                    domain,
+                    ..options.clone()
+                },
+                Context {
+                    pool: Some(opened.pool),
+                    sender: Some(sender.clone()),
+                    handle: handle.clone(),
+                    encoding,
+                    batch_bytes,
+                    max_statement,
+                    progress: Progress::new(ProgressMode::Quiet),
+                    stop: stop.clone(),
+                    private_database: target.private_database.clone(),
+                    destination,
+                },
+                opened.known,
+                opened.carried,
+                Some(geoip.clone()),
+            );
+            Ok((target.database, transform))
+        })
+    };
+
+    let transform_progress = progress.clone();
+    let no_course_database = no_course.database.clone();
+    let no_course_sender = sender.clone();
+    let transform = tokio::task::spawn_blocking(move || {
+        let no_course_transform = Transform::new(
+            options.clone(),
+            Context {
+                pool: Some(opened.pool),
+                sender: Some(no_course_sender),
+                handle: handle.clone(),
+                encoding,
+                batch_bytes: sending.batch_bytes,
+                max_statement: sending.max_statement,
+                progress: transform_progress.clone(),
+                stop: stop.clone(),
+                private_database: no_course.private_database.clone(),
+                destination: 0,
+            },
+            opened.known,
+            opened.carried,
+            Some(geoip.clone()),
+        );
+        let mut split = SplitTransform::new(
+            options,
+            transform_progress,
+            stop,
+            (no_course_database, no_course_transform),
+            open_lane,
+        );
+        let result = split.run_all(&logs);
+        let lanes: Vec<LaneDone> = (split.lanes.into_iter())
+            .map(|lane| LaneDone {
+                destination: lane.transform.destination(),
+                pool: lane.transform.pool().cloned(),
+                summary: lane.transform.summary,
+                course: lane.course,
+                database: lane.database,
+            })
+            .collect();
+        (lanes, result)
+    });
+    let (lanes, result) = transform.await.map_err(|e| LoadError::Write {
+        table: "(transform)".into(),
+        message: e.to_string(),
+    })?;
+    drop(sender);
+    let written = sending.writers.finish_per_destination().await;
+    // A writer error explains a "writers stopped" transform error: report the writer's.
+    let written = match (result, written) {
+        (_, Err(e)) => return Err(e),
+        (Err(e), _) => return Err(e),
+        (Ok(()), Ok(w)) => w,
+    };
+    let mut summary = LoadSummary {
+        method: sending.method.name().to_string(),
+        advice: sending.advice,
+        ..LoadSummary::default()
+    };
+    for (i, lane) in lanes.into_iter().enumerate() {
+        let rows = (written.get(lane.destination))
+            .map(rows_by_name)
+            .unwrap_or_default();
+        if let Some(pool) = &lane.pool {
+            status::refresh_statistics(pool, &lane.summary.rows).await;
+            pool.close().await;
+        }
+        let lane_summary = lane.summary;
+        if i == 0 {
+            summary.files = lane_summary.files;
+            summary.skipped_files = lane_summary.skipped_files;
+            summary.grown_files = lane_summary.grown_files;
+            summary.domain = lane_summary.domain.clone();
+            summary.database = Some(lane.database.clone());
+        }
+        summary.lines += lane_summary.lines;
+        summary.events += lane_summary.events;
+        summary.rejected += lane_summary.rejected;
+        summary.duplicates += lane_summary.duplicates;
+        summary.skipped += lane_summary.skipped;
+        for file in lane_summary.changed_files {
+            if !summary.changed_files.contains(&file) {
+                summary.changed_files.push(file);
+            }
+        }
+        for (reason, n) in lane_summary.events_not_stored {
+            *summary.events_not_stored.entry(reason).or_default() += n;
+        }
+        for (table, n) in &rows {
+            *summary.rows.entry(table.clone()).or_default() += n;
+        }
+        summary.courses.insert(
+            lane.course.unwrap_or_default(),
+            CourseSummary {
+                database: lane.database,
+                events: lane_summary.events,
+                rows,
+            },
+        );
+    }
+    if let Some(lock) = Arc::try_unwrap(lock).ok().and_then(Mutex::into_inner) {
+        store::unlock(lock).await;
+    }
+    progress.finish();
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// What the transform of one course database leaves when it is done.
+struct LaneDone {
+    course: Option<String>,
+    database: String,
+    destination: usize,
+    pool: Option<sqlx::mysql::MySqlPool>,
+    summary: LoadSummary,
+}

@@ -1,0 +1,404 @@
+//! One pass, one database per course: `{course}` in the database name.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{data, fresh_database, options, pool, server_url, table_dump};
+use moocdb_loader::decode::{Decoded, decode};
+use moocdb_loader::load::event_course;
+use moocdb_loader::parse::TrackingEvent;
+use moocdb_loader::schema::Table;
+use sqlx::Executor;
+
+/// A database URL with the course placeholder, for one test, its course databases dropped
+/// first (a rerun reuses the names).
+async fn fresh_split(test: &str) -> String {
+    let prefix = format!("s_{test}_");
+    let mut conn = <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect(&format!(
+        "{}/mysql",
+        server_url()
+    ))
+    .await
+    .unwrap();
+    let names: Vec<String> = sqlx::query_scalar("SHOW DATABASES")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    for name in names.iter().filter(|n| n.starts_with(&prefix)) {
+        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`")))
+            .await
+            .unwrap();
+    }
+    format!("{}/{prefix}{{course}}", server_url())
+}
+
+/// The URL of one course database of a split.
+fn course_url(split_url: &str, database: &str) -> String {
+    let (server, _) = split_url.rsplit_once('/').unwrap();
+    format!("{server}/{database}")
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// The sample log's course as another course, `Loader<number>`, its learners other learners.
+fn as_course(lines: &[String], number: &str) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            l.replace("DemoX+Loader201+", &format!("DemoX+Loader{number}+"))
+                .replace("DemoX/Loader201/", &format!("DemoX/Loader{number}/"))
+                .replace("\"username\": \"", &format!("\"username\": \"c{number}"))
+        })
+        .collect()
+}
+
+/// Three courses' events interleaved in two daily files: the sample log's course
+/// (`DemoX/Loader201/2026_T1`) and two copies of it as other courses.
+fn three_course_files(dir: &Path) -> Vec<PathBuf> {
+    let sample: Vec<String> = std::fs::read_to_string(data("sample.log"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let courses = [
+        sample.clone(),
+        as_course(&sample, "301"),
+        as_course(&sample, "401"),
+    ];
+    let half = sample.len() / 2;
+    (0..2)
+        .map(|day| {
+            let range = if day == 0 {
+                0..half
+            } else {
+                half..sample.len()
+            };
+            let mut lines = Vec::new();
+            for i in range {
+                for course in &courses {
+                    lines.push(course[i].clone());
+                }
+            }
+            let path = dir.join(format!("tracking.log-2026030{}", day + 1));
+            write_lines(&path, &lines);
+            path
+        })
+        .collect()
+}
+
+/// The lines of `files` whose event is `course`'s (`None`: those that name no course), written
+/// under `dir` with the same file names.
+fn course_files(files: &[PathBuf], course: Option<&str>, dir: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    files
+        .iter()
+        .map(|file| {
+            let lines: Vec<String> = std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .filter(|l| match decode(l.as_bytes()) {
+                    Decoded::Json(json) => TrackingEvent::parse(json)
+                        .is_ok_and(|e| event_course(&e).as_deref() == course),
+                    _ => false,
+                })
+                .map(str::to_string)
+                .collect();
+            let path = dir.join(file.file_name().unwrap());
+            write_lines(&path, &lines);
+            path
+        })
+        .collect()
+}
+
+/// Every public and private row of a database, load times and file-specific ids aside.
+async fn snapshot(url: &str) -> Vec<(String, Vec<String>)> {
+    let public = pool(url).await;
+    let private = pool(&format!("{url}_private")).await;
+    let mut out = Vec::new();
+    for table in Table::ALL {
+        let p = if table.is_private() {
+            &private
+        } else {
+            &public
+        };
+        let skip: &[&str] = match table {
+            Table::LoadInfo => &["load_date_time"],
+            Table::Lines => &["file_id"],
+            _ => &[],
+        };
+        out.push((table.name().to_string(), table_dump(p, table, skip).await));
+    }
+    out
+}
+
+/// The course's rows, as comparable between loads of different files: the load's file ids
+/// left out.
+async fn course_rows(url: &str) -> Vec<(String, Vec<String>)> {
+    let public = pool(url).await;
+    let mut out = Vec::new();
+    for table in Table::ALL.iter().filter(|t| !t.is_private()) {
+        let skip: &[&str] = match table {
+            Table::LoadInfo => continue,
+            Table::EdxTrackEvent => &["load_info_fk"],
+            Table::Lines => &["file_id"],
+            _ => &[],
+        };
+        out.push((
+            table.name().to_string(),
+            table_dump(&public, *table, skip).await,
+        ));
+    }
+    out
+}
+
+/// Asserts two tables' rows are the same, showing a few of the rows only one has.
+fn assert_same_rows(got: &[String], want: &[String], what: &str) {
+    if got != want {
+        let short = |rows: Vec<&String>| -> Vec<String> {
+            rows.iter()
+                .take(2)
+                .map(|r| {
+                    let c: Vec<char> = r.chars().collect();
+                    c[c.len().saturating_sub(300)..].iter().collect()
+                })
+                .collect()
+        };
+        let only_got = short(got.iter().filter(|r| !want.contains(r)).collect());
+        let only_want = short(want.iter().filter(|r| !got.contains(r)).collect());
+        panic!(
+            "{what}: {} rows against {}; only in the split: {only_got:#?}; only in the load \
+             alone: {only_want:#?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+fn load_split(
+    url: &str,
+    files: &[PathBuf],
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_moocdb"))
+        .args(["load", "--json", "-q", "--database-url", url])
+        .args(extra)
+        .args(files)
+        .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The `courses` of a load's `--json`: course → database.
+fn courses_of(json: &str) -> Vec<(String, String, u64)> {
+    let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let courses = summary["courses"]
+        .as_object()
+        .expect("a split load lists its courses");
+    courses
+        .iter()
+        .map(|(course, c)| {
+            (
+                course.clone(),
+                c["database"].as_str().unwrap().to_string(),
+                c["events"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_course_database_holds_what_a_load_of_that_course_alone_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = three_course_files(dir.path());
+    let url = fresh_split("alone").await;
+    let (ok, json) = load_split(&url, &files, &[], &[]);
+    assert!(ok, "the split load succeeds");
+    let courses = courses_of(&json);
+    let names: Vec<&str> = courses.iter().map(|(c, _, _)| c.as_str()).collect();
+    // The sample log's pages of an older course (`DemoX/Loader101/2013_Spring`) come along.
+    assert_eq!(
+        names,
+        [
+            "",
+            "DemoX/Loader101/2013_Spring",
+            "DemoX/Loader201/2026_T1",
+            "DemoX/Loader301/2026_T1",
+            "DemoX/Loader401/2026_T1"
+        ]
+    );
+    let databases: Vec<&str> = courses.iter().map(|(_, d, _)| d.as_str()).collect();
+    assert_eq!(
+        databases,
+        [
+            "s_alone_no_course",
+            "s_alone_DemoX_Loader101_2013_Spring",
+            "s_alone_DemoX_Loader201_2026_T1",
+            "s_alone_DemoX_Loader301_2026_T1",
+            "s_alone_DemoX_Loader401_2026_T1"
+        ]
+    );
+    for (course, database, events) in &courses {
+        let course = (!course.is_empty()).then_some(course.as_str());
+        let alone = course_files(&files, course, &dir.path().join(database));
+        let (expected, _) = fresh_database("alone_expected").await;
+        let summary = common::load(moocdb_loader::LoadOptions {
+            course_id: course.map(str::to_string),
+            ..options(
+                &expected,
+                &alone.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+            )
+        })
+        .await;
+        assert_eq!(summary.events, *events, "{database}");
+        assert!(*events > 0, "{database}");
+        let got = course_rows(&course_url(&url, database)).await;
+        let want = course_rows(&expected).await;
+        for ((table, got), (_, want)) in got.iter().zip(&want) {
+            assert_same_rows(got, want, &format!("{database}: table {table}"));
+        }
+    }
+    // A second run finds every file loaded.
+    let (ok, json) = load_split(&url, &files, &[], &[]);
+    assert!(ok);
+    let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(summary["skipped_files"], 2, "{json}");
+    assert_eq!(summary["events"], 0, "{json}");
+}
+
+#[tokio::test]
+async fn a_split_load_killed_mid_way_completes_on_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = three_course_files(dir.path());
+    let clean = fresh_split("crash_clean").await;
+    let (ok, json) = load_split(&clean, &files, &["--commit-group-mib", "0"], &[]);
+    assert!(ok);
+    let courses = courses_of(&json);
+    let mut expected = Vec::new();
+    for (_, database, _) in &courses {
+        expected.push(snapshot(&course_url(&clean, database)).await);
+    }
+    // Mid-file; just before the first course database records the first file; after some course
+    // databases recorded the first file and before the others (and the no-course one) did; in
+    // the second file.
+    for point in [
+        "after-chunk:2",
+        "before-commit:1",
+        "before-commit:3",
+        "before-commit:6",
+    ] {
+        let test = format!("crash_{}", point.replace([':', '-'], "_"));
+        let url = fresh_split(&test).await;
+        let (ok, _) = load_split(
+            &url,
+            &files,
+            &["--commit-group-mib", "0"],
+            &[("MOOCDB_CRASH_AT", point)],
+        );
+        assert!(!ok, "{point}: the crash hook fired");
+        let (ok, _) = load_split(&url, &files, &["--commit-group-mib", "0"], &[]);
+        assert!(ok, "{point}: the rerun succeeds");
+        for ((_, database, _), want) in courses.iter().zip(&expected) {
+            let database = database.replace("s_crash_clean_", &format!("s_{test}_"));
+            let db_url = course_url(&url, &database);
+            let got = snapshot(&db_url).await;
+            for ((table, got), (_, want)) in got.iter().zip(want) {
+                assert_same_rows(got, want, &format!("{point}: {database}: table {table}"));
+            }
+            let unfinished: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM moocdb_loader_files WHERE status <> 'loaded'",
+            )
+            .fetch_one(&pool(&db_url).await)
+            .await
+            .unwrap();
+            assert_eq!(unfinished, 0, "{point}: {database}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn courses_whose_names_collide_get_databases_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample: Vec<String> = std::fs::read_to_string(data("sample.log"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    // `Loader.9` and `Loader_9` are both `Loader_9` in a database name.
+    let dotted = as_course(&sample, ".9");
+    let underscored = as_course(&sample, "_9");
+    let first = dir.path().join("tracking.log-1");
+    write_lines(&first, &dotted);
+    let second = dir.path().join("tracking.log-2");
+    write_lines(&second, &underscored);
+    let url = fresh_split("collide").await;
+    let (ok, json) = load_split(&url, std::slice::from_ref(&first), &[], &[]);
+    assert!(ok);
+    let plain = "s_collide_DemoX_Loader_9_2026_T1";
+    assert!(
+        courses_of(&json)
+            .iter()
+            .any(|(c, d, _)| c == "DemoX/Loader.9/2026_T1" && d == plain)
+    );
+    // The second course, in a later load, finds the name taken and gets the hashed one.
+    let (ok, json) = load_split(&url, std::slice::from_ref(&second), &[], &[]);
+    assert!(ok);
+    let courses = courses_of(&json);
+    let (_, hashed, events) = (courses.iter())
+        .find(|(c, _, _)| c == "DemoX/Loader_9/2026_T1")
+        .expect("the second course is loaded")
+        .clone();
+    assert!(
+        hashed.starts_with(plain) && hashed.len() == plain.len() + 9,
+        "{hashed}"
+    );
+    assert!(events > 0);
+    let courses_in = |db: String| {
+        let url = course_url(&url, &db);
+        async move {
+            let pool = pool(&url).await;
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT course_display_name FROM EdxTrackEvent \
+                 WHERE course_display_name <> '' ORDER BY 1",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    // Each holds only its own course's events.
+    assert_eq!(
+        courses_in(plain.to_string()).await,
+        ["course-v1:DemoX+Loader.9+2026_T1"]
+    );
+    assert_eq!(
+        courses_in(hashed.clone()).await,
+        ["course-v1:DemoX+Loader_9+2026_T1"]
+    );
+    // Both courses again in one load: each keeps its database.
+    let url2 = fresh_split("collide_again").await;
+    let (ok, json) = load_split(&url2, &[first, second], &[], &[]);
+    assert!(ok);
+    let courses = courses_of(&json);
+    let dbs: Vec<&str> = courses.iter().map(|(_, d, _)| d.as_str()).collect();
+    assert!(
+        dbs.contains(&"s_collide_again_DemoX_Loader_9_2026_T1"),
+        "{dbs:?}"
+    );
+    // The two, the no-course database and the older course the sample's pages name.
+    assert_eq!(dbs.len(), 4, "{dbs:?}");
+}
