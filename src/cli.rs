@@ -160,13 +160,19 @@ impl GenerateArgs {
 }
 
 impl DbArgs {
+    /// The database URL these arguments name.
+    pub fn url(&self) -> anyhow::Result<&str> {
+        self.database_url
+            .as_deref()
+            .context("no database URL: give --database-url or set DATABASE_URL")
+    }
+
     /// The course database (and its private one) these arguments name.
     pub fn target(&self) -> anyhow::Result<Target> {
-        let url = self
-            .database_url
-            .as_deref()
-            .context("no database URL: give --database-url or set DATABASE_URL")?;
-        Ok(Target::parse(url, self.private_database.as_deref())?)
+        Ok(Target::parse(
+            self.url()?,
+            self.private_database.as_deref(),
+        )?)
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use cli::{Cli, Command, LoadArgs};
+use moocdb_loader::load::StatusReport;
 use moocdb_loader::progress::Progress;
 
 fn main() -> ExitCode {
@@ -53,14 +54,27 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status(args) => {
-            let target = args.db.target()?;
-            let pool = moocdb_loader::store::prepare(&target, !args.db.no_pii, 1).await?;
-            let status = moocdb_loader::store::status::read(&pool, &target.database).await?;
-            pool.close().await;
-            if args.json {
-                println!("{}", serde_json::to_string(&status)?);
-            } else {
-                print!("{}", moocdb_loader::report::status(&status));
+            let (url, private) = (args.db.url()?, args.db.private_database.as_deref());
+            let report = moocdb_loader::load::status(url, private, args.db.no_pii).await?;
+            match (args.json, report) {
+                (true, StatusReport::One(status)) => {
+                    println!("{}", serde_json::to_string(&status)?)
+                }
+                (true, StatusReport::Split(statuses)) => {
+                    let databases = serde_json::json!({ "databases": statuses });
+                    println!("{databases}");
+                }
+                (false, StatusReport::One(status)) => {
+                    print!("{}", moocdb_loader::report::status(&status));
+                }
+                (false, StatusReport::Split(statuses)) => {
+                    if statuses.is_empty() {
+                        println!("No course database of this URL is on the server yet.");
+                    }
+                    for status in &statuses {
+                        print!("{}", moocdb_loader::report::status(status));
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

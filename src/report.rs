@@ -26,6 +26,14 @@ pub fn load_summary(s: &LoadSummary) -> String {
         counted(s.events, "event", "events")
     );
     let into = match &s.database {
+        _ if !s.courses.is_empty() => format!(
+            " into {}",
+            counted(
+                s.courses.len() as u64,
+                "course database",
+                "course databases"
+            )
+        ),
         Some(db) => format!(" into `{db}`"),
         None => String::new(),
     };
@@ -45,6 +53,21 @@ pub fn load_summary(s: &LoadSummary) -> String {
         let _ = writeln!(out, "Loaded {read}{into} in {time}{rate}{method}.");
     }
 
+    for (course, c) in &s.courses {
+        let course = if course.is_empty() {
+            "(no course)"
+        } else {
+            course.as_str()
+        };
+        let rows: u64 = c.rows.values().sum();
+        let _ = writeln!(
+            out,
+            "  {course}: {} and {} into `{}`",
+            counted(c.events, "event", "events"),
+            counted(rows, "row", "rows"),
+            c.database
+        );
+    }
     if s.grown_files > 0 {
         let (had, their) = if s.grown_files == 1 {
             ("it was", "its")
@@ -273,6 +296,38 @@ mod tests {
             private_database: Some("course_db_private".into()),
             ..LoadSummary::default()
         }
+    }
+
+    #[test]
+    fn a_split_load_says_what_went_into_each_course_database() {
+        let mut summary = plain_load();
+        summary.database = Some("site_no_course".into());
+        for (course, database, events) in [
+            ("", "site_no_course", 12),
+            (
+                "MITx/6.002x/2013_Spring",
+                "site_MITx_6_002x_2013_Spring",
+                1_200,
+            ),
+        ] {
+            let rows = [("observed_events".to_string(), events)].into();
+            let c = crate::load::CourseSummary {
+                database: database.into(),
+                events,
+                rows,
+            };
+            summary.courses.insert(course.into(), c);
+        }
+        let text = load_summary(&summary);
+        assert!(text.contains("into 2 course databases"), "{text}");
+        assert!(
+            text.contains("  MITx/6.002x/2013_Spring: 1,200 events and 1,200 rows into `site_MITx_6_002x_2013_Spring`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  (no course): 12 events and 12 rows into `site_no_course`"),
+            "{text}"
+        );
     }
 
     #[test]

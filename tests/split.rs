@@ -272,6 +272,39 @@ async fn each_course_database_holds_what_a_load_of_that_course_alone_gives() {
             assert_same_rows(got, want, &format!("{database}: table {table}"));
         }
     }
+    // `status` with the same URL lists every course database with its files and rows.
+    let out = Command::new(env!("CARGO_BIN_EXE_moocdb"))
+        .args(["status", "--json", "--database-url", &url])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = status["databases"].as_array().unwrap();
+    let listed_names: Vec<&str> = (listed.iter())
+        .map(|d| d["database"].as_str().unwrap())
+        .collect();
+    let mut sorted = databases.clone();
+    sorted.sort();
+    assert_eq!(listed_names, sorted);
+    for database in listed {
+        // The files that gave the course events (the older course's pages are all in the first).
+        let files = database["files"].as_array().unwrap().len();
+        assert!(files == 2 || database["database"] == "s_alone_DemoX_Loader101_2013_Spring");
+        // The sample's bad lines (one each per course copy) are kept with the no-course
+        // database's rejects.
+        let rejects = if database["database"] == "s_alone_no_course" {
+            6
+        } else {
+            0
+        };
+        assert_eq!(database["rejects"], rejects, "{database}");
+        let rows = database["rows"].as_array().unwrap();
+        assert!(
+            rows.iter()
+                .any(|r| r[0] == "EdxTrackEvent" && r[1].as_i64() > Some(0))
+        );
+    }
     // A second run finds every file loaded.
     let (ok, json) = load_split(&url, &files, &[], &[]);
     assert!(ok);

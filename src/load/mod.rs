@@ -120,6 +120,33 @@ impl Default for LoadOptions {
     }
 }
 
+/// The status of the course database `url` names (`moocdb status`), or of every course
+/// database of a split when its database name has the `{course}` placeholder.
+pub async fn status(
+    url: &str,
+    private_database: Option<&str>,
+    no_pii: bool,
+) -> Result<StatusReport, LoadError> {
+    let target = Target::parse(url, private_database)?;
+    if let Some(databases) = CourseDatabases::of(&target, private_database)? {
+        return Ok(StatusReport::Split(
+            split::course_statuses(&databases).await?,
+        ));
+    }
+    let pool = store::prepare(&target, !no_pii, 1).await?;
+    let status = status::read(&pool, &target.database).await;
+    pool.close().await;
+    Ok(StatusReport::One(status?))
+}
+
+/// What `moocdb status` reports.
+pub enum StatusReport {
+    /// The course database the URL names.
+    One(status::DatabaseStatus),
+    /// Every course database of a split, by name.
+    Split(Vec<status::DatabaseStatus>),
+}
+
 /// The result of a load, as `--json` prints it.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct LoadSummary {

@@ -258,3 +258,38 @@ struct LaneDone {
     pool: Option<sqlx::mysql::MySqlPool>,
     summary: LoadSummary,
 }
+
+/// The status of every course database of a split (`moocdb status` with `{course}` in the
+/// URL): the databases on the server whose names the split's naming rule gives, by name.
+pub async fn course_statuses(
+    databases: &CourseDatabases,
+) -> Result<Vec<status::DatabaseStatus>, LoadError> {
+    let no_course = databases.target(None, false);
+    let mut server = no_course.server_connection().await?;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE ? \
+         ORDER BY schema_name",
+    )
+    .bind(databases.like_pattern())
+    .fetch_all(&mut server)
+    .await
+    .map_err(|e| LoadError::query("listing the course databases", e))?;
+    drop(server);
+    let mut statuses = Vec::new();
+    for name in names.into_iter().filter(|n| databases.holds(n)) {
+        let target = no_course.for_database(name.clone(), String::new());
+        let pool = target.pool(&name, 1).await?;
+        let has_ledger: Option<String> = sqlx::query_scalar(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'moocdb_loader_files'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .map_err(|e| LoadError::query("looking for the ledger", e))?;
+        if has_ledger.is_some() {
+            statuses.push(status::read(&pool, &name).await?);
+        }
+        pool.close().await;
+    }
+    Ok(statuses)
+}
