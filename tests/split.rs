@@ -95,12 +95,12 @@ fn three_course_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The lines of `files` whose event is `course`'s (`None`: those that name no course), written
-/// under `dir` with the same file names.
+/// under `dir` with the same file names; the files with none of them are left out.
 fn course_files(files: &[PathBuf], course: Option<&str>, dir: &Path) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
     files
         .iter()
-        .map(|file| {
+        .filter_map(|file| {
             let lines: Vec<String> = std::fs::read_to_string(file)
                 .unwrap()
                 .lines()
@@ -111,9 +111,12 @@ fn course_files(files: &[PathBuf], course: Option<&str>, dir: &Path) -> Vec<Path
                 })
                 .map(str::to_string)
                 .collect();
+            if lines.is_empty() {
+                return None;
+            }
             let path = dir.join(file.file_name().unwrap());
             write_lines(&path, &lines);
-            path
+            Some(path)
         })
         .collect()
 }
@@ -194,9 +197,12 @@ fn load_split(
         .args(files)
         .env_remove("DATABASE_URL")
         .envs(env.iter().copied())
-        .stderr(std::process::Stdio::null())
         .output()
         .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && env.is_empty() {
+        eprintln!("the load failed: {stderr}");
+    }
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -219,6 +225,66 @@ fn courses_of(json: &str) -> Vec<(String, String, u64)> {
             )
         })
         .collect()
+}
+
+/// Asserts that each course database of the split `url` of `files` holds what a `--course-id`
+/// load of that course's lines alone gives, table by table.
+async fn assert_each_course_as_alone(
+    url: &str,
+    files: &[PathBuf],
+    courses: &[(String, String, u64)],
+    domain: Option<&str>,
+    dir: &Path,
+) {
+    for (course, database, events) in courses {
+        let course = (!course.is_empty()).then_some(course.as_str());
+        let alone = course_files(files, course, &dir.join(database));
+        let (expected, _) = fresh_database("alone_expected").await;
+        let summary = common::load(moocdb_loader::LoadOptions {
+            course_id: course.map(str::to_string),
+            // The site's domain, as a `--course-id` load of the whole log learns it.
+            domain: domain.map(str::to_string),
+            ..options(
+                &expected,
+                &alone.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+            )
+        })
+        .await;
+        assert_eq!(summary.events, *events, "{database}");
+        assert!(*events > 0, "{database}");
+        let got = course_rows(&course_url(url, database)).await;
+        let want = course_rows(&expected).await;
+        for ((table, got), (_, want)) in got.iter().zip(&want) {
+            assert_same_rows(got, want, &format!("{database}: table {table}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn corpus_course_databases_hold_what_loads_of_each_course_alone_give() {
+    let Some(shared) = common::shared("corpus_course_databases") else {
+        return;
+    };
+    let corpus = shared.join("corpus/edx-analytics-pipeline");
+    // Two days of a site's rotated log, and a log of seven courses with both key formats.
+    let files: Vec<PathBuf> = [
+        "module_engagement_acceptance_tracking_20150413.log",
+        "module_engagement_acceptance_tracking_20150416.log",
+        "problem_response_tracking.log",
+        "video_timeline.log",
+    ]
+    .iter()
+    .map(|f| corpus.join(f))
+    .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_split("corpus").await;
+    // The logs come from several sites: one domain for all, as a site's log has.
+    let domain = "http://helga.local:8000";
+    let (ok, json) = load_split(&url, &files, &["--domain", domain], &[]);
+    assert!(ok, "the split load succeeds");
+    let courses = courses_of(&json);
+    assert!(courses.len() > 8, "{courses:?}");
+    assert_each_course_as_alone(&url, &files, &courses, Some(domain), dir.path()).await;
 }
 
 #[tokio::test]
@@ -252,26 +318,9 @@ async fn each_course_database_holds_what_a_load_of_that_course_alone_gives() {
             "s_alone_DemoX_Loader401_2026_T1"
         ]
     );
-    for (course, database, events) in &courses {
-        let course = (!course.is_empty()).then_some(course.as_str());
-        let alone = course_files(&files, course, &dir.path().join(database));
-        let (expected, _) = fresh_database("alone_expected").await;
-        let summary = common::load(moocdb_loader::LoadOptions {
-            course_id: course.map(str::to_string),
-            ..options(
-                &expected,
-                &alone.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
-            )
-        })
-        .await;
-        assert_eq!(summary.events, *events, "{database}");
-        assert!(*events > 0, "{database}");
-        let got = course_rows(&course_url(&url, database)).await;
-        let want = course_rows(&expected).await;
-        for ((table, got), (_, want)) in got.iter().zip(&want) {
-            assert_same_rows(got, want, &format!("{database}: table {table}"));
-        }
-    }
+    let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let domain = summary["domain"].as_str();
+    assert_each_course_as_alone(&url, &files, &courses, domain, dir.path()).await;
     // `status` with the same URL lists every course database with its files and rows.
     let out = Command::new(env!("CARGO_BIN_EXE_moocdb"))
         .args(["status", "--json", "--database-url", &url])
