@@ -27,7 +27,7 @@ impl Transform {
                     .pending
                     .iter()
                     .map(|p| p.identity)
-                    .filter(|line| check_db || self.seen.may_contain(line.hash()))
+                    .filter(|line| check_db || self.seen.borrow().may_contain(line.hash()))
                     .filter(|line| !self.recent.contains(&line.hash()))
                     .collect();
                 self.block_on(ledger::known_lines(pool, &lines, self.line_keys))?
@@ -83,8 +83,9 @@ impl Transform {
     /// run nothing is stored, so they are forgotten instead.
     pub(super) fn spill_recent(&mut self) {
         if self.cx.pool.is_some() {
+            let mut seen = self.seen.borrow_mut();
             for hash in self.recent.drain() {
-                self.seen.insert(hash);
+                seen.insert(hash);
             }
         }
         self.recent.clear();

@@ -235,6 +235,7 @@ impl SplitTransform {
         }
         let (database, mut transform) = (self.open_lane)(&course)?;
         transform.read_line_keys()?;
+        transform.share_seen_lines(&self.lanes[0].transform);
         transform.done_with = self.done_with.clone();
         self.lanes.push(Lane {
             course: Some(course.clone()),
