@@ -9,12 +9,15 @@
 //!  gzip,      repairs)   tracking   Answer, …:      resources,        prepared INSERT,
 //!  stdin)                event)     json_to_        submissions,      per table)
 //!                                   relation)       collaborations …)
-//!                 load: wires the stages per file, commits groups of files
+//!                 load: wires the stages per file, commits groups of files; with
+//!                       `{course}` in the URL, one transform per course database
 //!                 store: ledger, carried state, locks, dictionaries read back
 //! ```
 //!
 //! [`source`] → [`decode`] → [`parse`] → [`relations`] → [`moocdb`] → [`sink`], wired together
-//! by [`load`]. [`store`] holds every bookkeeping statement: the databases prepared and locked,
+//! by [`load`]. A split load (`load::course_databases`) reads each file once and hands each
+//! event to its course database's transform; one set of writers serves them all.
+//! [`store`] holds every bookkeeping statement: the databases prepared and locked,
 //! the ledger, the state carried from file to file ([`state`]), and the dictionaries earlier
 //! loads wrote, read back for the MOOCdb stage.
 //!
