@@ -488,6 +488,38 @@ async fn start_writers(
     })
 }
 
+/// The courses the first lines of the logs name (reading stops after `lines` lines), in the
+/// order they first come: a split load prepares their databases before it starts.
+fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec<String> {
+    let mut budget = lines;
+    let mut courses: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for log in logs {
+        if log.origin == source::Origin::Stdin {
+            continue;
+        }
+        let Ok(mut reader) = log.open(max_line_bytes) else {
+            continue;
+        };
+        while let Ok(Some(line)) = reader.next_line() {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                return courses;
+            }
+            let Decoded::Json(json) = decode(line.bytes) else {
+                continue;
+            };
+            if let Ok(event) = TrackingEvent::parse(json)
+                && let Some(course) = event_course(&event)
+                && seen.insert(course.clone())
+            {
+                courses.push(course);
+            }
+        }
+    }
+    courses
+}
+
 /// qpipe's DOMAIN when none is given: the scheme and host of the first course page
 /// (`…/courses/…`) among the page and referer URLs of the first lines of the logs, else of the
 /// first absolute URL (reading stops after 20,000 lines). A site's log also holds Studio's

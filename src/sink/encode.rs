@@ -36,6 +36,8 @@ pub struct RowBuffer {
     fields_in_row: usize,
     /// Capacity of the buffers that replace a sent batch (0: as large as the one sent).
     batch_capacity: usize,
+    /// Whether a sent batch's buffer is replaced by an empty one that grows again as rows come.
+    growing: bool,
 }
 
 impl RowBuffer {
@@ -47,7 +49,17 @@ impl RowBuffer {
             rows: 0,
             fields_in_row: 0,
             batch_capacity: 0,
+            growing: false,
         }
+    }
+
+    /// A buffer that holds only the room its rows take: each sent batch's buffer is replaced by
+    /// an empty one (for the many small tables of a split load's course databases, where a
+    /// batch-sized buffer per table, or a spare one reused, held the memory of full batches).
+    pub fn growing(mut self) -> Self {
+        self.batch_capacity = 0;
+        self.growing = true;
+        self
     }
 
     /// Replacement buffers get `capacity`: one size for every big buffer lets the spare ones
@@ -64,6 +76,15 @@ impl RowBuffer {
     pub fn ready_for_rows(&mut self) {
         if self.buf.capacity() == 0 && self.batch_capacity > 0 {
             self.buf = super::spare::take(self.batch_capacity);
+        }
+    }
+
+    /// The buffer that replaces a sent batch's.
+    fn replacement(&self) -> Vec<u8> {
+        if self.growing {
+            Vec::new()
+        } else {
+            super::spare::take(self.replacement_capacity())
         }
     }
 
@@ -92,7 +113,7 @@ impl RowBuffer {
 
     /// Takes the encoded rows out, leaving the buffer empty (its capacity is kept).
     pub fn take(&mut self) -> (Vec<u8>, u64) {
-        let fresh = super::spare::take(self.replacement_capacity());
+        let fresh = self.replacement();
         let data = std::mem::replace(&mut self.buf, fresh);
         let rows = std::mem::take(&mut self.rows);
         (data, rows)
@@ -103,7 +124,7 @@ impl RowBuffer {
     pub fn take_all_but_last(&mut self, last_row_start: usize) -> (Vec<u8>, u64) {
         // The last row moves to a full-size buffer (not a tail-sized one that would grow again
         // by doubling, copying and touching fresh pages for every batch).
-        let mut tail = super::spare::take(self.replacement_capacity());
+        let mut tail = self.replacement();
         tail.extend_from_slice(&self.buf[last_row_start..]);
         self.buf.truncate(last_row_start);
         let head = std::mem::replace(&mut self.buf, tail);

@@ -70,6 +70,16 @@ impl Rows {
         }
     }
 
+    /// The same buffers growing from nothing as their rows come, rather than each taking a
+    /// full batch's room with its first row: for the many course databases of a split load,
+    /// whose tables mostly hold a few rows each.
+    pub fn growing(mut self) -> Self {
+        for buffer in &mut self.buffers {
+            *buffer = std::mem::replace(buffer, RowBuffer::new(Encoding::Tsv)).growing();
+        }
+        self
+    }
+
     fn slot(table: Table) -> usize {
         Table::ALL
             .iter()
@@ -114,6 +124,11 @@ impl Rows {
     /// Rows produced so far for `table` (sent or still buffered).
     pub fn produced(&self, table: Table) -> u64 {
         self.produced[Self::slot(table)]
+    }
+
+    /// Encoded bytes waiting in the buffers.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffers.iter().map(RowBuffer::len).sum()
     }
 
     /// Sends `table`'s buffered rows, if any.

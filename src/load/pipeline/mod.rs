@@ -240,6 +240,16 @@ impl Transform {
         Ok(())
     }
 
+    /// Row buffers that grow as their rows come (see [`Rows::growing`]).
+    pub fn with_growing_row_buffers(mut self) -> Self {
+        let rows = std::mem::replace(
+            &mut self.rows,
+            Rows::new(self.cx.encoding, 0, false, Box::new(|_| Ok(()))),
+        );
+        self.rows = rows.growing();
+        self
+    }
+
     /// Shares `other`'s filter of the lines this run stored (see [`Transform::seen`]).
     pub fn share_seen_lines(&mut self, other: &Transform) {
         self.seen = Rc::clone(&other.seen);
