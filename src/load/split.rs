@@ -44,8 +44,12 @@ async fn prepare_course_databases(
 ) -> Result<(), LoadError> {
     use futures_util::StreamExt;
     let courses = super::first_courses(logs, options.max_line_bytes, COURSE_SCAN_LINES);
+    // Two courses may share a plain name (the second gets the hashed one when it is opened):
+    // each database is prepared once.
+    let mut names = std::collections::HashSet::new();
     let targets: Vec<_> = (courses.iter())
         .map(|course| databases.target(Some(course), false))
+        .filter(|target| names.insert(target.database.clone()))
         .collect();
     let mut prepared = futures_util::stream::iter(targets.iter())
         .map(|target| async move {
