@@ -33,6 +33,9 @@ const INFILE_CHUNK: usize = 64 * 1024;
 /// meanwhile.
 const STREAM_SESSION: &str = "SET SESSION net_read_timeout = 28800";
 
+/// How long an idle connection of the infile pool is kept for the next statement.
+const IDLE_CONNECTION_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A pool of `mysql_async` connections for `LOAD DATA LOCAL INFILE`.
 #[derive(Clone)]
 pub struct InfilePool {
@@ -62,9 +65,22 @@ impl InfilePool {
             // host is local, which changes the account ('user'@'localhost'), drops the TLS the
             // URL asks for, and lets the server choose where the loader connects.
             .prefer_socket(false)
-            .pool_opts(PoolOpts::default().with_constraints(
-                PoolConstraints::new(0, connections).expect("valid pool bounds"),
-            ));
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(
+                        PoolConstraints::new(0, connections).expect("valid pool bounds"),
+                    )
+                    // Idle connections stay in the pool (up to its most) for the next
+                    // statements: with mysql_async's default of none, every `LOAD DATA`
+                    // statement opened a connection of its own (312 connections for a 20-file
+                    // load committed file by file, 5,084 for a load into 101 course databases).
+                    .with_inactive_connection_ttl(IDLE_CONNECTION_TTL)
+                    // A statement leaves no session state to undo (the session settings above
+                    // are the same for every statement, and each statement's infile handler is
+                    // its own), so a returned connection is not reset: that would cost a round
+                    // trip and the setup statements again.
+                    .with_reset_connection(false),
+            );
         if let Some(ssl) = ssl_opts(target) {
             opts = opts.ssl_opts(ssl);
         }
