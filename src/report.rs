@@ -25,14 +25,15 @@ pub fn load_summary(s: &LoadSummary) -> String {
         counted(s.lines, "line", "lines"),
         counted(s.events, "event", "events")
     );
+    // A split's course databases that got rows in this run.
+    let loaded_courses = (s.courses.values())
+        .filter(|c| c.events > 0 || c.rows.values().any(|n| *n > 0))
+        .count() as u64;
     let into = match &s.database {
+        _ if !s.courses.is_empty() && loaded_courses == 0 => String::new(),
         _ if !s.courses.is_empty() => format!(
             " into {}",
-            counted(
-                s.courses.len() as u64,
-                "course database",
-                "course databases"
-            )
+            counted(loaded_courses, "course database", "course databases")
         ),
         Some(db) => format!(" into `{db}`"),
         None => String::new(),
@@ -54,12 +55,15 @@ pub fn load_summary(s: &LoadSummary) -> String {
     }
 
     for (course, c) in &s.courses {
+        let rows: u64 = c.rows.values().sum();
+        if c.events == 0 && rows == 0 {
+            continue;
+        }
         let course = if course.is_empty() {
             "(no course)"
         } else {
             course.as_str()
         };
-        let rows: u64 = c.rows.values().sum();
         let _ = writeln!(
             out,
             "  {course}: {} and {} into `{}`",
