@@ -89,15 +89,8 @@ impl Transform {
         }
         self.moocdb.clear_changed();
         self.relations.clear_changed_ips();
-        // The group's lines are in the database now: a course database of a split moves them
-        // to the filter, which all of them share, so that a hundred exact sets do not each grow
-        // to `--recent-lines`. A single database keeps them until its set is full, as one file
-        // does: moving them at every commit allocated the 16 MiB filter early, beside the
-        // batches (a 300,000-event log as 200 files peaked 20 MiB above the same log as one
-        // file).
-        if self.spill_at_commit {
-            self.spill_recent();
-        }
+        // The group's lines are in the database now: later files ask it about possible matches.
+        self.spill_recent();
         self.files_committed += group.len() as u64;
         Ok(())
     }

@@ -110,8 +110,6 @@ pub struct Transform {
     seen: Rc<RefCell<SeenLines>>,
     /// Whether earlier runs stored lines (then every line is checked against the database).
     check_db: bool,
-    /// Whether the exact set of recent lines moves to the filter at every commit.
-    spill_at_commit: bool,
     /// How `moocdb_loader_lines` keys lines in this database.
     line_keys: LineKeys,
     pending: Vec<Pending>,
@@ -201,7 +199,6 @@ impl Transform {
             recent: HashSet::default(),
             seen: Rc::default(),
             check_db,
-            spill_at_commit: false,
             // Read from the database when the run starts.
             line_keys: LineKeys::TimeThenHash,
             pending: Vec::with_capacity(chunk),
@@ -256,12 +253,6 @@ impl Transform {
     /// Shares `other`'s filter of the lines this run stored (see [`Transform::seen`]).
     pub fn share_seen_lines(&mut self, other: &Transform) {
         self.seen = Rc::clone(&other.seen);
-    }
-
-    /// Moves the recent lines to the shared filter at every commit (a course database of a
-    /// split).
-    pub fn spill_lines_at_commit(&mut self) {
-        self.spill_at_commit = true;
     }
 
     /// The writers' number for its course database.
@@ -372,11 +363,8 @@ impl Transform {
                 return Ok(None);
             }
             Plan::Changed if self.reloads(log) => {
-                // The rows to remove may be those of a file of the group: stored first. Its
-                // lines may be among the recent ones, known without asking the database: after
-                // the commit they are in the filter, whose matches the database answers for.
+                // The rows to remove may be those of a file of the group: stored first.
                 self.commit_group()?;
-                self.spill_recent();
                 let pool = self
                     .cx
                     .pool

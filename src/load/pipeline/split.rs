@@ -87,8 +87,7 @@ impl SplitTransform {
         no_course: (String, Transform),
         open_lane: OpenLane,
     ) -> SplitTransform {
-        let (database, mut transform) = no_course;
-        transform.spill_lines_at_commit();
+        let (database, transform) = no_course;
         SplitTransform {
             options,
             progress,
@@ -280,7 +279,6 @@ impl SplitTransform {
         let (database, mut transform) = (self.open_lane)(&course)?;
         transform.read_line_keys()?;
         transform.share_seen_lines(&self.lanes[0].transform);
-        transform.spill_lines_at_commit();
         transform.done_with = self.done_with.clone();
         self.lanes.push(Lane {
             course: Some(course.clone()),
