@@ -14,6 +14,9 @@ use crate::error::{LoadError, connect_advice, redact_url, scrub};
 pub const SESSION_SETUP: &str = "SET NAMES utf8mb4 COLLATE utf8mb4_bin, time_zone = '+00:00', \
      sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0, unique_checks = 0";
 
+/// How long an idle bookkeeping connection stays open.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where to load: the parsed database URL.
 #[derive(Clone)]
 pub struct Target {
@@ -174,6 +177,10 @@ impl Target {
         MySqlPoolOptions::new()
             .max_connections(connections.max(1))
             .acquire_timeout(Duration::from_secs(60))
+            // An idle connection closes soon (sqlx's default keeps it 10 minutes): a split load
+            // has a pool per course database, each used a moment per file and commit, and a
+            // hundred idle connections would crowd the server's limit (151 by default).
+            .idle_timeout(Some(IDLE_TIMEOUT))
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute(SESSION_SETUP).await?;
