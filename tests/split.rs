@@ -484,3 +484,65 @@ async fn courses_whose_names_collide_get_databases_of_their_own() {
     // The two, the no-course database and the older course the sample's pages name.
     assert_eq!(dbs.len(), 4, "{dbs:?}");
 }
+
+#[tokio::test]
+async fn a_changed_file_reloaded_into_a_split_replaces_its_rows_in_each_course_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = three_course_files(dir.path());
+    // Heartbeats are kept or not depending on the IP's earlier events (carried state, which a
+    // reload does not rewind: docs/incremental.md): left out to compare rows exactly.
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let kept: Vec<String> = (text.lines())
+            .filter(|l| !l.contains("/heartbeat"))
+            .map(str::to_string)
+            .collect();
+        write_lines(file, &kept);
+    }
+    let url = fresh_split("reload").await;
+    let (ok, _) = load_split(&url, &files, &[], &[]);
+    assert!(ok);
+    // The first file loses its first lines, of every course.
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let kept: Vec<String> = text.lines().skip(6).map(str::to_string).collect();
+    write_lines(&files[0], &kept);
+    let first = files[0].to_str().unwrap();
+    let (ok, json) = load_split(&url, &files, &["--reload", first], &[]);
+    assert!(ok);
+    let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(
+        summary["changed_files"].as_array().map(Vec::len),
+        Some(0),
+        "{json}"
+    );
+    let clean = fresh_split("reload_clean").await;
+    let (ok, clean_json) = load_split(&clean, &files, &[], &[]);
+    assert!(ok);
+    for (_, database, _) in courses_of(&clean_json) {
+        let name = database.replace("s_reload_clean_", "s_reload_");
+        let (got, want) = (
+            pool(&course_url(&url, &name)).await,
+            pool(&course_url(&clean, &database)).await,
+        );
+        for table in [
+            Table::EdxTrackEvent,
+            Table::Answer,
+            Table::CorrectMap,
+            Table::InputState,
+            Table::State,
+            Table::Lines,
+        ] {
+            // downtime_for continues from the IPs' earlier events (carried state).
+            let skip: &[&str] = match table {
+                Table::EdxTrackEvent => &["downtime_for", "load_info_fk"],
+                Table::Lines => &["file_id"],
+                _ => &[],
+            };
+            assert_same_rows(
+                &table_dump(&got, table, skip).await,
+                &table_dump(&want, table, skip).await,
+                &format!("{name}: table {}", table.name()),
+            );
+        }
+    }
+}
