@@ -4,6 +4,7 @@
 //! through a bounded queue; the ledger records each file once all of its rows are stored.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -488,12 +489,15 @@ async fn start_writers(
     })
 }
 
-/// The courses the first lines of the logs name (reading stops after `lines` lines), in the
-/// order they first come: a split load prepares their databases before it starts.
-fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec<String> {
+/// Hands `visit` the events of the first lines of the logs (standard input aside), until it
+/// breaks or `lines` lines are read.
+fn visit_first_events(
+    logs: &[TrackingLog],
+    max_line_bytes: usize,
+    lines: u32,
+    mut visit: impl FnMut(TrackingEvent) -> ControlFlow<()>,
+) {
     let mut budget = lines;
-    let mut courses: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
     for log in logs {
         if log.origin == source::Origin::Stdin {
             continue;
@@ -504,19 +508,33 @@ fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec
         while let Ok(Some(line)) = reader.next_line() {
             budget = budget.saturating_sub(1);
             if budget == 0 {
-                return courses;
+                return;
             }
             let Decoded::Json(json) = decode(line.bytes) else {
                 continue;
             };
             if let Ok(event) = TrackingEvent::parse(json)
-                && let Some(course) = event_course(&event)
-                && seen.insert(course.clone())
+                && visit(event).is_break()
             {
-                courses.push(course);
+                return;
             }
         }
     }
+}
+
+/// The courses the first lines of the logs name (reading stops after `lines` lines), in the
+/// order they first come: a split load prepares their databases before it starts.
+fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec<String> {
+    let mut courses: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    visit_first_events(logs, max_line_bytes, lines, |event| {
+        if let Some(course) = event_course(&event)
+            && seen.insert(course.clone())
+        {
+            courses.push(course);
+        }
+        ControlFlow::Continue(())
+    });
     courses
 }
 
@@ -525,37 +543,21 @@ fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec
 /// first absolute URL (reading stops after 20,000 lines). A site's log also holds Studio's
 /// pages, often first (staff build the course before learners come), under another host.
 fn discover_domain(logs: &[TrackingLog], max_line_bytes: usize) -> Option<String> {
-    let mut budget = 20_000u32;
     let mut first = None;
-    for log in logs {
-        if log.origin == source::Origin::Stdin {
-            continue;
-        }
-        let Ok(mut reader) = log.open(max_line_bytes) else {
-            continue;
-        };
-        while let Ok(Some(line)) = reader.next_line() {
-            budget = budget.saturating_sub(1);
-            if budget == 0 {
-                return first;
-            }
-            let Decoded::Json(json) = decode(line.bytes) else {
-                continue;
-            };
-            let Ok(event) = TrackingEvent::parse(json) else {
-                continue;
-            };
-            for url in [event.page(), event.referer()] {
-                if let Some(d) = crate::moocdb::course_url::domain_of(url) {
-                    if url.contains("/courses/") {
-                        return Some(d);
-                    }
-                    first.get_or_insert(d);
+    let mut course_page = None;
+    visit_first_events(logs, max_line_bytes, 20_000, |event| {
+        for url in [event.page(), event.referer()] {
+            if let Some(d) = crate::moocdb::course_url::domain_of(url) {
+                if url.contains("/courses/") {
+                    course_page = Some(d);
+                    return ControlFlow::Break(());
                 }
+                first.get_or_insert(d);
             }
         }
-    }
-    first
+        ControlFlow::Continue(())
+    });
+    course_page.or(first)
 }
 
 async fn choose_method(
