@@ -34,8 +34,8 @@ pub mod split;
 
 use commit::Uncommitted;
 use plan::Plan;
-use reading::{OneDatabase, Reading, read_json_document};
-use rejects::RejectBuffer;
+use reading::{OneDatabase, Reading};
+use rejects::{RejectBuffer, too_many_rejects};
 pub use split::{OpenLane, SplitTransform};
 
 use super::seen_lines::SeenLines;
@@ -301,44 +301,18 @@ impl Transform {
         let Some(mut file) = self.begin_file(log, content_hash)? else {
             return Ok(());
         };
-        let document = if file.segment.raw_start == 0 {
-            read_json_document(log, self.options.max_line_bytes)?
-        } else {
-            None
-        };
-        let stop = self.cx.stop.clone();
-        let progress = self.cx.progress.clone();
-        let reading = Reading {
-            max_line_bytes: self.options.max_line_bytes,
-            reading_thread: self.options.reading_thread,
-            progress: &progress,
-            stop: &stop,
-        };
+        let (stop, progress) = (self.cx.stop.clone(), self.cx.progress.clone());
+        let reading = Reading::new(&self.options, &progress, &stop);
         let segment = file.segment;
         let mut taker = OneDatabase {
             transform: self,
             counts: &mut file.counts,
             rejects: &mut file.rejects,
         };
-        match document {
-            Some(document) => {
-                reading.load_document(&mut taker, &document)?;
-                file.counts.raw_end = log.size;
-            }
-            None => reading.load_lines(&mut taker, log, segment)?,
-        }
+        reading.load_file(&mut taker, log, segment)?;
         let prefix_hash = log.prefix_hash(file.counts.raw_end)?.unwrap_or_default();
-        let counts = &file.counts;
-        let ratio_base = counts.lines - counts.skipped;
-        let breached = ratio_base > 0
-            && counts.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
-        let too_many_rejects = breached.then(|| LoadError::TooManyRejects {
-            file: log.display_name.clone(),
-            rejected: counts.rejected,
-            lines: ratio_base,
-            percent: 100.0 * counts.rejected as f64 / ratio_base as f64,
-            max_ratio: self.options.max_bad_ratio,
-        });
+        let too_many_rejects = too_many_rejects(log, &file.counts, self.options.max_bad_ratio);
+        let breached = too_many_rejects.is_some();
         self.end_file(log, file, prefix_hash, breached)?;
         if breached || self.group_bytes >= self.options.commit_group_bytes {
             self.commit_group()?;

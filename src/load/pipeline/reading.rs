@@ -11,6 +11,7 @@ use super::rejects::RejectBuffer;
 use super::{Pending, Transform};
 use crate::decode::{Decoded, decode};
 use crate::error::LoadError;
+use crate::load::LoadOptions;
 use crate::progress::Progress;
 use crate::source::{self, TrackingLog};
 use crate::store::ledger::{FileCounts, REJECT_RAW_LIMIT, Reject, Segment};
@@ -178,10 +179,7 @@ pub(super) struct TakenLines {
 /// The whole content of `log` when it is a pretty-printed JSON document rather than JSON lines:
 /// its first non-blank line is a lone `{` or starts a `[`. Larger files than `limit` are read as
 /// lines.
-pub(super) fn read_json_document(
-    log: &TrackingLog,
-    limit: usize,
-) -> Result<Option<Vec<u8>>, LoadError> {
+fn read_json_document(log: &TrackingLog, limit: usize) -> Result<Option<Vec<u8>>, LoadError> {
     if log.origin == source::Origin::Stdin {
         return Ok(None);
     }
@@ -264,11 +262,44 @@ pub(super) struct Reading<'a> {
     pub(super) stop: &'a AtomicBool,
 }
 
-impl Reading<'_> {
+impl<'a> Reading<'a> {
+    /// Reading as `options` say, reporting to `progress`, stopping when `stop` is set.
+    pub(super) fn new(options: &LoadOptions, progress: &'a Progress, stop: &'a AtomicBool) -> Self {
+        Reading {
+            max_line_bytes: options.max_line_bytes,
+            reading_thread: options.reading_thread,
+            progress,
+            stop,
+        }
+    }
+
+    /// A file from `segment` on: read whole when it is one pretty-printed JSON document (only
+    /// from its start), else line by line. Sets the counts' `bytes` and `raw_end`.
+    pub(super) fn load_file(
+        &self,
+        taker: &mut impl LineTaker,
+        log: &TrackingLog,
+        segment: Segment,
+    ) -> Result<(), LoadError> {
+        let document = if segment.raw_start == 0 {
+            read_json_document(log, self.max_line_bytes)?
+        } else {
+            None
+        };
+        match document {
+            Some(document) => {
+                self.load_document(taker, &document)?;
+                taker.counts().raw_end = log.size;
+                Ok(())
+            }
+            None => self.load_lines(taker, log, segment),
+        }
+    }
+
     /// The usual case: one record per line, from `segment` on. A second thread reads,
     /// decompresses, decodes and parses the lines (the stateless stages); this one takes them in
     /// order for the stateful stages. Sets the counts' `bytes` and `raw_end`.
-    pub(super) fn load_lines(
+    fn load_lines(
         &self,
         taker: &mut impl LineTaker,
         log: &TrackingLog,
@@ -403,11 +434,7 @@ impl Reading<'_> {
     /// objects one after another) rather than one record per line. Each record counts as a line;
     /// the remaining physical lines count as skipped, so that lines = events + rejected +
     /// duplicates + skipped still holds. Sets the counts' `bytes`.
-    pub(super) fn load_document(
-        &self,
-        taker: &mut impl LineTaker,
-        document: &[u8],
-    ) -> Result<(), LoadError> {
+    fn load_document(&self, taker: &mut impl LineTaker, document: &[u8]) -> Result<(), LoadError> {
         let physical_lines = document
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())

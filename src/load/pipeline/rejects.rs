@@ -2,6 +2,7 @@
 
 use super::Transform;
 use crate::error::LoadError;
+use crate::source::TrackingLog;
 use crate::store::ledger::{self, FileCounts, Reject};
 
 /// Rejected lines of one file waiting to be stored.
@@ -44,4 +45,22 @@ impl Transform {
         }
         Ok(())
     }
+}
+
+/// The error for a file with a larger share of rejected lines than `max_ratio` of its lines that
+/// are not blank or comments (`counts` are the file's), if it has one.
+pub(super) fn too_many_rejects(
+    log: &TrackingLog,
+    counts: &FileCounts,
+    max_ratio: f64,
+) -> Option<LoadError> {
+    let ratio_base = counts.lines - counts.skipped;
+    let breached = ratio_base > 0 && counts.rejected as f64 > max_ratio * ratio_base as f64;
+    breached.then(|| LoadError::TooManyRejects {
+        file: log.display_name.clone(),
+        rejected: counts.rejected,
+        lines: ratio_base,
+        percent: 100.0 * counts.rejected as f64 / ratio_base as f64,
+        max_ratio,
+    })
 }

@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::reading::{LineTaker, Reading, read_json_document};
+use super::reading::{LineTaker, Reading};
+use super::rejects::too_many_rejects;
 use super::{OpenFile, Pending, Transform};
 use crate::error::LoadError;
 use crate::load::{LoadOptions, event_course};
@@ -142,42 +143,17 @@ impl SplitTransform {
         let segment = file.segment;
         self.lanes[0].file = LaneFile::Open(Box::new(file));
         self.total = FileCounts::default();
-        let document = if segment.raw_start == 0 {
-            read_json_document(log, self.options.max_line_bytes)?
-        } else {
-            None
-        };
         let (stop, progress) = (self.stop.clone(), self.progress.clone());
-        let reading = Reading {
-            max_line_bytes: self.options.max_line_bytes,
-            reading_thread: self.options.reading_thread,
-            progress: &progress,
-            stop: &stop,
-        };
+        let reading = Reading::new(&self.options, &progress, &stop);
         let mut taker = SplitFile {
             split: self,
             log,
             content_hash: &content_hash,
         };
-        match document {
-            Some(document) => {
-                reading.load_document(&mut taker, &document)?;
-                self.total.raw_end = log.size;
-            }
-            None => reading.load_lines(&mut taker, log, segment)?,
-        }
+        reading.load_file(&mut taker, log, segment)?;
         let prefix_hash = log.prefix_hash(self.total.raw_end)?.unwrap_or_default();
-        let total = &self.total;
-        let ratio_base = total.lines - total.skipped;
-        let breached = ratio_base > 0
-            && total.rejected as f64 > self.options.max_bad_ratio * ratio_base as f64;
-        let too_many_rejects = breached.then(|| LoadError::TooManyRejects {
-            file: log.display_name.clone(),
-            rejected: total.rejected,
-            lines: ratio_base,
-            percent: 100.0 * total.rejected as f64 / ratio_base as f64,
-            max_ratio: self.options.max_bad_ratio,
-        });
+        let too_many_rejects = too_many_rejects(log, &self.total, self.options.max_bad_ratio);
+        let breached = too_many_rejects.is_some();
         // Each line is counted in one database: its course's, or the no-course one's for the
         // lines that are not events of a course.
         let course_lines: u64 = (self.lanes[1..].iter())
