@@ -13,50 +13,6 @@ use moocdb_loader::identity::{LineIdentity, LineKeys};
 use moocdb_loader::progress::{Progress, ProgressMode};
 use moocdb_loader::schema::Table;
 
-/// Every row of every table the loader writes (private ones included), as text: two databases
-/// with equal snapshots hold the same data. Load times are left out.
-async fn snapshot(url: &str) -> Vec<(String, Vec<String>)> {
-    let public = pool(url).await;
-    let private = pool(&format!("{url}_private")).await;
-    let mut out = Vec::new();
-    for table in Table::ALL {
-        let p = if table.is_private() {
-            &private
-        } else {
-            &public
-        };
-        let skip: &[&str] = match table {
-            Table::LoadInfo => &["load_date_time"],
-            Table::Lines => &["file_id"],
-            _ => &[],
-        };
-        out.push((table.name().to_string(), table_dump(p, table, skip).await));
-    }
-    out
-}
-
-fn assert_same(a: &[(String, Vec<String>)], b: &[(String, Vec<String>)]) {
-    for ((table, rows_a), (_, rows_b)) in a.iter().zip(b) {
-        if rows_a != rows_b {
-            let only_a: Vec<_> = rows_a
-                .iter()
-                .filter(|r| !rows_b.contains(r))
-                .take(3)
-                .collect();
-            let only_b: Vec<_> = rows_b
-                .iter()
-                .filter(|r| !rows_a.contains(r))
-                .take(3)
-                .collect();
-            panic!(
-                "table {table} differs: {} vs {} rows\nonly in the first: {only_a:#?}\nonly in the second: {only_b:#?}",
-                rows_a.len(),
-                rows_b.len()
-            );
-        }
-    }
-}
-
 /// The sample log's lines, repeated with the usernames made distinct per copy: a larger log with
 /// the same shapes (several duplicate-check chunks).
 fn synthetic_lines(copies: usize) -> Vec<String> {
@@ -203,13 +159,6 @@ async fn forum_parents_loaded_later_link_their_children() {
         vec![Some(0), Some(1), Some(0), None, Some(0)],
         "edX's flag, and a request's own"
     );
-}
-
-fn write_lines(path: &Path, lines: &[String]) {
-    let mut f = std::fs::File::create(path).unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
 }
 
 /// Splits the sample log into three chronological daily files.

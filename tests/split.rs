@@ -2,11 +2,13 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{data, fresh_database, options, pool, server_url, table_dump};
+use common::{
+    assert_same_rows, data, fresh_database, options, pool, server_url, snapshot, table_dump,
+    write_lines,
+};
 use moocdb_loader::decode::{Decoded, decode};
 use moocdb_loader::load::event_course;
 use moocdb_loader::parse::TrackingEvent;
@@ -39,13 +41,6 @@ async fn fresh_split(test: &str) -> String {
 fn course_url(split_url: &str, database: &str) -> String {
     let (server, _) = split_url.rsplit_once('/').unwrap();
     format!("{server}/{database}")
-}
-
-fn write_lines(path: &Path, lines: &[String]) {
-    let mut f = std::fs::File::create(path).unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
 }
 
 /// The sample log's course as another course, `Loader<number>`, its learners other learners.
@@ -121,27 +116,6 @@ fn course_files(files: &[PathBuf], course: Option<&str>, dir: &Path) -> Vec<Path
         .collect()
 }
 
-/// Every public and private row of a database, load times and file-specific ids aside.
-async fn snapshot(url: &str) -> Vec<(String, Vec<String>)> {
-    let public = pool(url).await;
-    let private = pool(&format!("{url}_private")).await;
-    let mut out = Vec::new();
-    for table in Table::ALL {
-        let p = if table.is_private() {
-            &private
-        } else {
-            &public
-        };
-        let skip: &[&str] = match table {
-            Table::LoadInfo => &["load_date_time"],
-            Table::Lines => &["file_id"],
-            _ => &[],
-        };
-        out.push((table.name().to_string(), table_dump(p, table, skip).await));
-    }
-    out
-}
-
 /// The course's rows, as comparable between loads of different files: the load's file ids
 /// left out.
 async fn course_rows(url: &str) -> Vec<(String, Vec<String>)> {
@@ -160,29 +134,6 @@ async fn course_rows(url: &str) -> Vec<(String, Vec<String>)> {
         ));
     }
     out
-}
-
-/// Asserts two tables' rows are the same, showing a few of the rows only one has.
-fn assert_same_rows(got: &[String], want: &[String], what: &str) {
-    if got != want {
-        let short = |rows: Vec<&String>| -> Vec<String> {
-            rows.iter()
-                .take(2)
-                .map(|r| {
-                    let c: Vec<char> = r.chars().collect();
-                    c[c.len().saturating_sub(300)..].iter().collect()
-                })
-                .collect()
-        };
-        let only_got = short(got.iter().filter(|r| !want.contains(r)).collect());
-        let only_want = short(want.iter().filter(|r| !got.contains(r)).collect());
-        panic!(
-            "{what}: {} rows against {}; only in the split: {only_got:#?}; only in the load \
-             alone: {only_want:#?}",
-            got.len(),
-            want.len()
-        );
-    }
 }
 
 fn load_split(
