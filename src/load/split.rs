@@ -14,12 +14,13 @@ use tokio::sync::Mutex;
 use super::course_databases::CourseDatabases;
 use super::pipeline::{Context, OpenLane, SplitTransform, Transform};
 use super::{
-    CourseSummary, LoadOptions, LoadSummary, discover_domain, encoding_of, open_database,
-    rows_by_name, start_writers,
+    CourseSummary, LoadOptions, LoadSummary, OpenedDatabase, discover_domain, encoding_of,
+    open_database, rows_by_name, start_writers,
 };
 use crate::error::LoadError;
 use crate::progress::{Progress, ProgressMode};
 use crate::relations::GeoIp;
+use crate::sink::{Encoding, WriterSender};
 use crate::source::TrackingLog;
 use crate::store::{self, LoadLock, status};
 
@@ -106,15 +107,19 @@ pub(super) async fn run(
         options.domain = (opened.carried.domain.clone())
             .or_else(|| discover_domain(&logs, options.max_line_bytes));
     }
-    let encoding = encoding_of(Some(sending.method));
-    let sender = sending.writers.sender();
     let handle = Handle::current();
+    let lanes = Lanes {
+        sender: sending.writers.sender(),
+        handle: handle.clone(),
+        encoding: encoding_of(Some(sending.method)),
+        batch_bytes: sending.batch_bytes,
+        max_statement: sending.max_statement,
+        stop: stop.clone(),
+        geoip,
+    };
     let lock = Arc::new(Mutex::new(lock));
     let open_lane: OpenLane = {
-        let (options, lock, handle) = (options.clone(), lock.clone(), handle.clone());
-        let geoip = geoip.clone();
-        let (sender, stop) = (sender.clone(), stop.clone());
-        let (batch_bytes, max_statement) = (sending.batch_bytes, sending.max_statement);
+        let (options, lock, handle, lanes) = (options.clone(), lock.clone(), handle, lanes.clone());
         Box::new(move |course: &str| {
             let mut hashed = false;
             let (target, opened) = loop {
@@ -151,60 +156,36 @@ pub(super) async fn run(
                     target.database
                 );
             }
-            let destination =
-                sender.add_destination(target.database.clone(), target.private_database.clone())?;
+            let destination = (lanes.sender)
+                .add_destination(target.database.clone(), target.private_database.clone())?;
             let domain = (given_domain.clone())
                 .or_else(|| opened.carried.domain.clone())
                 .or_else(|| options.domain.clone());
-            let transform = Transform::new(
+            let transform = lanes.transform(
                 LoadOptions {
                     domain,
                     ..options.clone()
                 },
-                Context {
-                    pool: Some(opened.pool),
-                    sender: Some(sender.clone()),
-                    handle: handle.clone(),
-                    encoding,
-                    batch_bytes,
-                    max_statement,
-                    progress: Progress::new(ProgressMode::Quiet),
-                    stop: stop.clone(),
-                    private_database: target.private_database.clone(),
-                    destination,
-                },
-                opened.known,
-                opened.carried,
-                Some(geoip.clone()),
-            )
-            .with_growing_row_buffers();
+                opened,
+                target.private_database,
+                destination,
+                Progress::new(ProgressMode::Quiet),
+            );
             Ok((target.database, transform))
         })
     };
 
     let transform_progress = progress.clone();
     let no_course_database = no_course.database.clone();
-    let no_course_sender = sender.clone();
+    let no_course_private = no_course.private_database.clone();
     let transform = tokio::task::spawn_blocking(move || {
-        let no_course_transform = Transform::new(
+        let no_course_transform = lanes.transform(
             options.clone(),
-            Context {
-                pool: Some(opened.pool),
-                sender: Some(no_course_sender),
-                handle: handle.clone(),
-                encoding,
-                batch_bytes: sending.batch_bytes,
-                max_statement: sending.max_statement,
-                progress: transform_progress.clone(),
-                stop: stop.clone(),
-                private_database: no_course.private_database.clone(),
-                destination: 0,
-            },
-            opened.known,
-            opened.carried,
-            Some(geoip.clone()),
-        )
-        .with_growing_row_buffers();
+            opened,
+            no_course_private,
+            0,
+            transform_progress.clone(),
+        );
         let mut split = SplitTransform::new(
             options,
             transform_progress,
@@ -228,7 +209,6 @@ pub(super) async fn run(
         table: "(transform)".into(),
         message: e.to_string(),
     })?;
-    drop(sender);
     let written = sending.writers.finish_per_destination().await;
     // A writer error explains a "writers stopped" transform error: report the writer's.
     let written = match (result, written) {
@@ -288,6 +268,52 @@ pub(super) async fn run(
     progress.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// What the transforms of a split's course databases share: the writers and the load's settings.
+#[derive(Clone)]
+struct Lanes {
+    sender: WriterSender,
+    handle: Handle,
+    encoding: Encoding,
+    batch_bytes: usize,
+    max_statement: usize,
+    stop: Arc<AtomicBool>,
+    geoip: GeoIp,
+}
+
+impl Lanes {
+    /// The transform of a course database `opened` for the split, whose rows the writers send
+    /// to `destination`.
+    fn transform(
+        &self,
+        options: LoadOptions,
+        opened: OpenedDatabase,
+        private_database: String,
+        destination: usize,
+        progress: Progress,
+    ) -> Transform {
+        let cx = Context {
+            pool: Some(opened.pool),
+            sender: Some(self.sender.clone()),
+            handle: self.handle.clone(),
+            encoding: self.encoding,
+            batch_bytes: self.batch_bytes,
+            max_statement: self.max_statement,
+            progress,
+            stop: self.stop.clone(),
+            private_database,
+            destination,
+        };
+        Transform::new(
+            options,
+            cx,
+            opened.known,
+            opened.carried,
+            Some(self.geoip.clone()),
+        )
+        .with_growing_row_buffers()
+    }
 }
 
 /// What the transform of one course database leaves when it is done.
