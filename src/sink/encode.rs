@@ -53,13 +53,12 @@ impl RowBuffer {
         }
     }
 
-    /// A buffer that holds only the room its rows take: each sent batch's buffer is replaced by
+    /// Makes the buffer hold only the room its rows take: each sent batch's buffer is replaced by
     /// an empty one (for the many small tables of a split load's course databases, where a
     /// batch-sized buffer per table, or a spare one reused, held the memory of full batches).
-    pub fn growing(mut self) -> Self {
+    pub fn make_growing(&mut self) {
         self.batch_capacity = 0;
         self.growing = true;
-        self
     }
 
     /// Replacement buffers get `capacity`: one size for every big buffer lets the spare ones

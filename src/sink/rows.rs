@@ -70,14 +70,11 @@ impl Rows {
         }
     }
 
-    /// The same buffers growing from nothing as their rows come, rather than each taking a
+    /// Makes every buffer grow from nothing as its rows come, rather than each taking a
     /// full batch's room with its first row: for the many course databases of a split load,
     /// whose tables mostly hold a few rows each.
-    pub fn growing(mut self) -> Self {
-        for buffer in &mut self.buffers {
-            *buffer = std::mem::replace(buffer, RowBuffer::new(Encoding::Tsv)).growing();
-        }
-        self
+    pub fn make_growing(&mut self) {
+        self.buffers.iter_mut().for_each(RowBuffer::make_growing);
     }
 
     fn slot(table: Table) -> usize {

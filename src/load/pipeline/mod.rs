@@ -240,13 +240,9 @@ impl Transform {
         Ok(())
     }
 
-    /// Row buffers that grow as their rows come (see [`Rows::growing`]).
+    /// Row buffers that grow as their rows come (see [`Rows::make_growing`]).
     pub fn with_growing_row_buffers(mut self) -> Self {
-        let rows = std::mem::replace(
-            &mut self.rows,
-            Rows::new(self.cx.encoding, 0, false, Box::new(|_| Ok(()))),
-        );
-        self.rows = rows.growing();
+        self.rows.make_growing();
         self
     }
 
