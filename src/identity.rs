@@ -406,6 +406,7 @@ impl PartialOrd for StoredAnonName {
 }
 
 /// The text of a [`StoredAnonName`], written out when needed.
+#[derive(Debug)]
 pub enum AnonText<'a> {
     /// The digits of a digest.
     Digits(AnonName),

@@ -35,10 +35,12 @@
 //! # Adding a table
 //!
 //! 1. A migration in `migrations/` (`migrations_private/` for personal data).
-//! 2. Its declaration in [`schema`]: a `Table` variant, in `Table::ALL` (and `Table::MOOCDB`),
-//!    its `name` and its `columns` in the migration's order. The writers, the crash and batch
-//!    tests and the column test take it from there.
-//! 3. Its rows, `rows.add(Table::…, |r| …)` in the stage that maps it, one cell per column.
+//! 2. Its declaration in [`schema`], once, in the `tables!` list: the variant, its SQL name,
+//!    its family (which database and model), and its row type with one field per column in the
+//!    migration's order. `Table::ALL`, `name`, `columns` and the encoder come from it; the
+//!    writers, the crash and batch tests and the column test take it from there.
+//! 3. Its rows: `rows.push(&ItsRow { column: value, … })` in the stage that maps it; `grep` for
+//!    the row type finds every place it is built.
 //! 4. Where it references dictionary rows or events: `store/ledger.rs` (`recover` and
 //!    `forget_file`), so that a crashed or reloaded file's rows go with it.
 //! 5. `docs/schema.md` (and `docs/deviations.md` for any difference from a reference schema).

@@ -25,7 +25,7 @@ use crate::fingerprint::Fingerprint;
 use crate::identity::{AnonName, RowId};
 use crate::parse::{EventPayload, TrackingEvent};
 use crate::relations::RelationsOutcome;
-use crate::schema::Table;
+use crate::schema::{CollaborationRow, Token};
 use crate::sink::Rows;
 
 use super::MoocdbBuilder;
@@ -265,7 +265,7 @@ impl Contribution {
 
 /// A `collaborations` row.
 #[derive(Debug, Clone)]
-pub struct CollaborationRow {
+pub struct Collaboration {
     /// `collaboration_id`: the id of the event's row.
     pub id: String,
     /// `user_id`.
@@ -284,26 +284,26 @@ pub struct CollaborationRow {
     pub resource: i64,
 }
 
-impl CollaborationRow {
+impl Collaboration {
     /// Writes the row. Parent ids and child numbers are the database's to set (see the module's
     /// doc): written NULL.
     pub fn write(&self, rows: &mut Rows) -> Result<(), LoadError> {
         let c = &self.contribution;
-        rows.add(Table::Collaborations, |r| {
-            r.token(self.id.as_bytes());
-            r.token(self.user.as_bytes());
-            r.int(c.kind as i64);
-            r.text(&c.content);
-            r.datetime(&self.time);
-            r.null();
-            r.null();
-            r.opt_text((!self.ip.is_empty()).then_some(self.ip));
-            r.int(self.os);
-            r.int(self.agent);
-            r.int(self.resource);
-            r.opt_text(c.forum_id.as_deref());
-            r.opt_text(c.parent_forum_id.as_deref());
-            r.opt_int(c.truncated.map(i64::from));
+        rows.push(&CollaborationRow {
+            collaboration_id: Token(self.id.as_bytes()),
+            user_id: &self.user,
+            collaboration_type_id: c.kind as i64,
+            collaboration_content: &c.content,
+            collaboration_timestamp: &self.time,
+            collaboration_parent_id: None,
+            collaboration_child_number: None,
+            collaborations_ip: (!self.ip.is_empty()).then_some(self.ip),
+            collaborations_os: self.os,
+            collaborations_agent: self.agent,
+            resource_id: self.resource,
+            collaboration_forum_id: c.forum_id.as_deref(),
+            collaboration_parent_forum_id: c.parent_forum_id.as_deref(),
+            collaboration_content_truncated: c.truncated.map(i64::from),
         })
     }
 
@@ -358,7 +358,7 @@ struct Twin {
 /// the file, and are dropped when the explicit event of the same contribution turns up.
 #[derive(Default)]
 pub struct Contributions {
-    implicit: Vec<(Fingerprint, CollaborationRow)>,
+    implicit: Vec<(Fingerprint, Collaboration)>,
     explicit: Vec<Twin>,
 }
 
@@ -368,7 +368,7 @@ impl Contributions {
         &mut self,
         rows: &mut Rows,
         user: Fingerprint,
-        row: CollaborationRow,
+        row: Collaboration,
     ) -> Result<(), LoadError> {
         if row.contribution.explicit {
             let twin = Twin {
@@ -432,7 +432,7 @@ impl MoocdbBuilder {
         let (os, agent) = self.agent_ids(rows, event.agent())?;
         let (user, user_key) = (&relations.anon_screen_name, relations.anon_key);
         self.user(user_key, user).store(rows)?;
-        let row = CollaborationRow {
+        let row = Collaboration {
             id: id.as_str().to_string(),
             user: *user,
             contribution,

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::error::LoadError;
 use crate::fingerprint::Fingerprint;
-use crate::schema::Table;
+use crate::schema::{AgentRow, OsRow, ProblemTypeRow, ResourceTypeRow, ResourceUrlRow, UrlRow};
 use crate::sink::Rows;
 
 use super::MoocdbBuilder;
@@ -25,16 +25,16 @@ impl MoocdbBuilder {
         let (os_name, browser_name) = describe_agent(agent);
         let (os_id, new_os) = self.os.id_of(&os_name);
         if new_os {
-            rows.add(Table::Os, |r| {
-                r.int(os_id);
-                r.text(&os_name);
+            rows.push(&OsRow {
+                os_id,
+                os_name: &os_name,
             })?;
         }
         let (agent_id, new_agent) = self.agents.id_of(&browser_name);
         if new_agent {
-            rows.add(Table::Agent, |r| {
-                r.int(agent_id);
-                r.text(&browser_name);
+            rows.push(&AgentRow {
+                agent_id,
+                agent_name: &browser_name,
             })?;
         }
         // The cache is bounded by distinct user-agent strings; cap it anyway.
@@ -58,9 +58,9 @@ impl MoocdbBuilder {
         let text = page.to_string();
         let (id, new) = self.urls.id_of(&text);
         if new {
-            rows.add(Table::Urls, |r| {
-                r.int(id);
-                r.text(&text);
+            rows.push(&UrlRow {
+                url_id: id,
+                url: &text,
             })?;
         }
         let text: Rc<str> = Rc::from(text);
@@ -79,10 +79,10 @@ impl MoocdbBuilder {
         let key = (content.to_string(), medium.to_string());
         let (type_id, new_type) = self.resource_types.id_of(&key);
         if new_type {
-            rows.add(Table::ResourceTypes, |r| {
-                r.int(type_id);
-                r.text(content);
-                r.text(medium);
+            rows.push(&ResourceTypeRow {
+                resource_type_id: type_id,
+                resource_type_content: content,
+                resource_type_medium: medium,
             })?;
         }
         Ok(type_id)
@@ -97,10 +97,10 @@ impl MoocdbBuilder {
     ) -> Result<(), LoadError> {
         let (link_id, new_link) = self.resources_urls.id_of(&(resource_id, url_id));
         if new_link {
-            rows.add(Table::ResourcesUrls, |r| {
-                r.int(link_id);
-                r.int(resource_id);
-                r.int(url_id);
+            rows.push(&ResourceUrlRow {
+                resources_urls_id: link_id,
+                resource_id,
+                url_id,
             })?;
         }
         Ok(())
@@ -113,9 +113,9 @@ impl MoocdbBuilder {
     ) -> Result<i64, LoadError> {
         let (type_id, new_type) = self.problem_types.id_of(&type_name);
         if new_type {
-            rows.add(Table::ProblemTypes, |r| {
-                r.int(type_id);
-                r.text(&type_name);
+            rows.push(&ProblemTypeRow {
+                problem_type_id: type_id,
+                problem_type_name: &type_name,
             })?;
         }
         Ok(type_id)

@@ -10,7 +10,7 @@ use crate::error::LoadError;
 use crate::fingerprint::Fingerprint;
 use crate::parse::TrackingEvent;
 use crate::relations::{RelationsOutcome, TrackRow};
-use crate::schema::Table;
+use crate::schema::ResourceRow;
 use crate::sink::Rows;
 
 use super::course_url::CourseUrl;
@@ -337,15 +337,15 @@ impl MoocdbBuilder {
         for index in self.resources.take_unstored() {
             let node = self.resources.node(index);
             let uri = self.resources.uri(index);
-            rows.add(Table::Resources, |r| {
-                r.int(node.id);
-                r.opt_text(node.name.as_deref());
-                r.text(&uri);
-                r.int(node.attached.unwrap_or(untyped));
-                r.opt_int(node.parent);
-                r.null();
-                r.null();
-                r.null();
+            rows.push(&ResourceRow {
+                resource_id: node.id,
+                resource_name: node.name.as_deref(),
+                resource_uri: &uri,
+                resource_type_id: node.attached.unwrap_or(untyped),
+                resource_parent_id: node.parent,
+                resource_child_number: None,
+                resource_relevant_week: None,
+                resource_release_date: None,
             })?;
         }
         Ok(())

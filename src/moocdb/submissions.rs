@@ -7,7 +7,7 @@ use crate::error::LoadError;
 use crate::fingerprint::Fingerprint;
 use crate::identity::AnonName;
 use crate::parse::TrackingEvent;
-use crate::schema::Table;
+use crate::schema::{AssessmentRow, ProblemRow, SubmissionRow, Token};
 use crate::sink::Rows;
 
 use super::course_key;
@@ -34,17 +34,14 @@ fn write_assessment(
     submission: &str,
     time: &NaiveDateTime,
 ) -> Result<(), LoadError> {
-    rows.add(Table::Assessments, |r| {
-        r.token(id.as_bytes());
-        r.token(submission.as_bytes());
-        r.opt_text(feedback.filter(|f| !f.is_empty()));
-        match grade {
-            Some(g) => r.float(g),
-            None => r.null(),
-        }
-        r.null();
-        r.text(grader);
-        r.datetime(time);
+    rows.push(&AssessmentRow {
+        assessment_id: Token(id.as_bytes()),
+        submission_id: Token(submission.as_bytes()),
+        assessment_feedback: feedback.filter(|f| !f.is_empty()),
+        assessment_grade: grade,
+        assessment_grade_with_penalty: None,
+        assessment_grader_id: grader,
+        assessment_timestamp: time,
     })
 }
 
@@ -190,17 +187,17 @@ impl MoocdbBuilder {
         code: i64,
     ) -> Result<(), LoadError> {
         self.user(s.user_key, s.user).store(rows)?;
-        rows.add(Table::Submissions, |r| {
-            r.token(id.as_bytes());
-            r.token(s.user.as_bytes());
-            r.int(s.problem_id);
-            r.datetime(s.time);
-            r.int(attempt);
-            r.text(answer);
-            r.int(code);
-            r.opt_text((!s.ip.is_empty()).then_some(s.ip));
-            r.int(s.os_id);
-            r.int(s.agent_id);
+        rows.push(&SubmissionRow {
+            submission_id: Token(id.as_bytes()),
+            user_id: s.user,
+            problem_id: s.problem_id,
+            submission_timestamp: s.time,
+            submission_attempt_number: attempt,
+            submission_answer: answer,
+            submission_is_submitted: code,
+            submission_ip: (!s.ip.is_empty()).then_some(s.ip),
+            submission_os: s.os_id,
+            submission_agent: s.agent_id,
         })
     }
 
@@ -219,19 +216,19 @@ impl MoocdbBuilder {
             let uri = self.problems.uri(index);
             let type_id = self.problem_type(rows, problem_type_name(&uri))?;
             let node = self.problems.node(index);
-            rows.add(Table::Problems, |r| {
-                r.int(node.id);
-                r.text(&uri);
-                r.opt_int(node.parent);
-                r.opt_int(node.child_number.map(i64::from));
-                r.int(type_id);
-                r.null();
-                r.null();
-                r.null();
-                r.null();
-                r.null();
-                r.null();
-                r.opt_int(node.attached);
+            rows.push(&ProblemRow {
+                problem_id: node.id,
+                problem_name: &uri,
+                problem_parent_id: node.parent,
+                problem_child_number: node.child_number.map(i64::from),
+                problem_type_id: type_id,
+                problem_release_timestamp: None,
+                problem_soft_deadline: None,
+                problem_hard_deadline: None,
+                problem_max_submission: None,
+                problem_max_duration: None,
+                problem_weight: None,
+                resource_id: node.attached,
             })?;
         }
         Ok(())

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
 use crate::identity::{AnonText, StoredAnonName, StoredRowId};
-use crate::schema::Table;
+use crate::schema::{ObservedEventRow, UserRow};
 use crate::sink::Rows;
 use crate::state::StagedEvent;
 
@@ -71,7 +71,9 @@ impl UserRecord {
     pub(super) fn store(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
         if !self.stored {
             self.stored = true;
-            rows.add(Table::Users, |r| r.text(&self.name.text()))?;
+            rows.push(&UserRow {
+                user_id: &self.name.text(),
+            })?;
         }
         Ok(())
     }
@@ -85,20 +87,16 @@ pub(super) fn write_observed_event(
     duration: Option<i64>,
 ) -> Result<(), LoadError> {
     let id = e.id.id();
-    rows.add(Table::ObservedEvents, |r| {
-        r.token(id.as_bytes());
-        match user {
-            // Hex digits: nothing to check or escape.
-            AnonText::Digits(name) => r.token(name.as_bytes()),
-            AnonText::Other(text) => r.text(text),
-        }
-        r.int(e.resource_id);
-        r.datetime(&e.time);
-        r.opt_int(duration);
-        r.opt_text((!e.ip.as_ref().is_empty()).then_some(e.ip.as_ref()));
-        r.int(e.os);
-        r.int(e.agent);
-        r.text(e.event_type.as_ref());
+    rows.push(&ObservedEventRow {
+        observed_event_id: &id,
+        user_id: user,
+        url_id: e.resource_id,
+        observed_event_timestamp: &e.time,
+        observed_event_duration: duration,
+        observed_event_ip: (!e.ip.as_ref().is_empty()).then_some(e.ip.as_ref()),
+        observed_event_os: e.os,
+        observed_event_agent: e.agent,
+        observed_event_type_id: e.event_type.as_ref(),
     })
 }
 

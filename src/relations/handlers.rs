@@ -15,7 +15,10 @@ use serde_json::{Map, Value};
 use crate::error::LoadError;
 use crate::identity::{LineIdentity, RowId, RowKind, anon_screen_name};
 use crate::parse::{EventPayload, TrackingEvent};
-use crate::schema::Table;
+use crate::schema::{
+    AbExperimentRow, AccountRow, AnswerRow, CorrectMapRow, InputStateRow, OpenAssessmentRow,
+    StateRow,
+};
 use crate::sink::Rows;
 
 use super::edx_track_event::{Cell, EdxTrackEventRow, col};
@@ -250,11 +253,11 @@ impl<'r> SideRows<'r> {
     ) -> Result<RowId, LoadError> {
         let id = self.identity.id(RowKind::Answer, self.answers);
         self.answers += 1;
-        self.rows.add(Table::Answer, |r| {
-            r.token(id.as_bytes());
-            r.text(problem_id);
-            r.text(answer);
-            r.text(course_id);
+        self.rows.push(&AnswerRow {
+            answer_id: &id,
+            problem_id,
+            answer,
+            course_id,
         })?;
         self.answer_texts.push((id, answer.to_string()));
         Ok(id)
@@ -272,15 +275,15 @@ impl<'r> SideRows<'r> {
         let correctness = text(get("correctness"));
         self.correctness
             .push((id, answer_identifier.to_string(), correctness.clone()));
-        self.rows.add(Table::CorrectMap, |r| {
-            r.token(id.as_bytes());
-            r.text(answer_identifier);
-            r.text(&correctness);
-            r.int(int(get("npoints")).unwrap_or(-1));
-            r.text(&text(get("msg")));
-            r.text(&text(get("hint")));
-            r.text(&text(get("hintmode")));
-            r.text(&queuestate);
+        self.rows.push(&CorrectMapRow {
+            correct_map_id: &id,
+            answer_identifier,
+            correctness: &correctness,
+            npoints: int(get("npoints")).unwrap_or(-1),
+            msg: &text(get("msg")),
+            hint: &text(get("hint")),
+            hintmode: &text(get("hintmode")),
+            queuestate: &queuestate,
         })?;
         Ok(id)
     }
@@ -293,10 +296,10 @@ impl<'r> SideRows<'r> {
             Value::Null => String::new(),
             other => py_str(other),
         };
-        self.rows.add(Table::InputState, |r| {
-            r.token(id.as_bytes());
-            r.text(problem_id);
-            r.text(&state);
+        self.rows.push(&InputStateRow {
+            input_state_id: &id,
+            problem_id,
+            state: &state,
         })?;
         Ok(id)
     }
@@ -335,14 +338,14 @@ impl<'r> SideRows<'r> {
             self.states += 1;
             let fk = |v: &Vec<RowId>| v.get(i).map(|x| x.to_string()).unwrap_or_default();
             let (a, m, s) = (fk(&answers), fk(&maps), fk(&inputs));
-            self.rows.add(Table::State, |r| {
-                r.token(id.as_bytes());
-                r.int(seed);
-                r.text(&done);
-                r.text(&problem_id);
-                r.text(&a);
-                r.text(&m);
-                r.text(&s);
+            self.rows.push(&StateRow {
+                state_id: &id,
+                seed,
+                done: &done,
+                problem_id: &problem_id,
+                student_answer: &a,
+                correct_map: &m,
+                input_state: &s,
             })?;
             ids.push(id);
         }
@@ -585,11 +588,11 @@ pub fn apply<'e>(
             let receive = text(get("receive_emails"));
             account_row(
                 side,
-                &AccountRow {
+                &AccountDetails {
                     anon_screen_name: anon.to_string(),
                     course_id: course,
                     receive_emails: receive,
-                    ..AccountRow::default()
+                    ..AccountDetails::default()
                 },
             )?;
         }
@@ -702,7 +705,7 @@ fn fan_out<'e>(
                 r.set(col::problem_id, Cell::Owned(problem.clone()));
             }
             if let Some((problem, id)) = maps.get(i) {
-                r.set(col::correct_map_fk, Cell::Id(*id));
+                r.set(col::correctMap_fk, Cell::Id(*id));
                 if answers.get(i).is_none() {
                     r.set(col::problem_id, Cell::Owned(problem.clone()));
                 }
@@ -772,7 +775,7 @@ fn problem_check_object<'e>(
                     r.set(col::answer_fk, Cell::Id(*id));
                 }
                 if let Some((_, id)) = maps.iter().find(|(k, _)| k == key) {
-                    r.set(col::correct_map_fk, Cell::Id(*id));
+                    r.set(col::correctMap_fk, Cell::Id(*id));
                 }
             }
             if let Some(id) = states.get(i) {
@@ -828,7 +831,7 @@ fn problem_graded<'e>(
                     r.set(col::answer_fk, Cell::Id(*id));
                     r.set(col::problem_id, Cell::Owned(input.clone()));
                     if let Some((_, map)) = maps.iter().find(|(k, _)| k == input) {
-                        r.set(col::correct_map_fk, Cell::Id(*map));
+                        r.set(col::correctMap_fk, Cell::Id(*map));
                     }
                     r
                 })
@@ -940,7 +943,7 @@ fn path_style<'e>(
 }
 
 #[derive(Debug, Default)]
-struct AccountRow {
+struct AccountDetails {
     screen_name: String,
     name: String,
     anon_screen_name: String,
@@ -959,30 +962,30 @@ struct AccountRow {
     receive_emails: String,
 }
 
-fn account_row(side: &mut SideRows<'_>, a: &AccountRow) -> Result<(), LoadError> {
+fn account_row(side: &mut SideRows<'_>, a: &AccountDetails) -> Result<(), LoadError> {
     let id = side
         .identity
         .id(RowKind::TrackEventRow, 0)
         .account_id(side.accounts);
     side.accounts += 1;
-    side.rows.add(Table::Account, |r| {
-        r.token(id.as_bytes());
-        r.text(&a.screen_name);
-        r.text(&a.name);
-        r.text(&a.anon_screen_name);
-        r.text(&a.mailing_address);
-        r.text(&a.zipcode);
-        r.text(&a.country);
-        r.text(&a.gender);
-        r.int(a.year_of_birth);
-        r.text(&a.level_of_education);
-        r.text(&a.goals);
-        r.int(a.honor_code);
-        r.int(a.terms_of_service);
-        r.text(&a.course_id);
-        r.text(&a.enrollment_action);
-        r.text(&a.email);
-        r.text(&a.receive_emails);
+    side.rows.push(&AccountRow {
+        account_id: &id,
+        screen_name: &a.screen_name,
+        name: &a.name,
+        anon_screen_name: &a.anon_screen_name,
+        mailing_address: &a.mailing_address,
+        zipcode: &a.zipcode,
+        country: &a.country,
+        gender: &a.gender,
+        year_of_birth: a.year_of_birth,
+        level_of_education: &a.level_of_education,
+        goals: &a.goals,
+        honor_code: a.honor_code,
+        terms_of_service: a.terms_of_service,
+        course_id: &a.course_id,
+        enrollment_action: &a.enrollment_action,
+        email: &a.email,
+        receive_emails: &a.receive_emails,
     })
 }
 
@@ -1013,7 +1016,7 @@ fn create_account(event: &TrackingEvent, side: &mut SideRows<'_>) -> Result<(), 
     };
     account_row(
         side,
-        &AccountRow {
+        &AccountDetails {
             anon_screen_name: anon_screen_name(&screen_name),
             screen_name,
             name: p("name"),
@@ -1045,19 +1048,19 @@ fn ab_row(
     let get = |k: &str| fields.get(k);
     let course = row.text_of(col::course_display_name);
     let resource = row.text_of(col::resource_display_name);
-    side.rows.add(Table::AbExperiment, |r| {
-        r.text(&id);
-        r.text(event_type);
-        r.text(anon);
-        r.int(int(get("group_id")).unwrap_or(-1));
-        r.text(&text(get("group_name")));
-        r.int(int(get("partition_id")).unwrap_or(-1));
-        r.text(&text(get("partition_name")));
-        r.text(&text(get("child_id").or(get("child-id"))));
-        r.text(&resource);
-        r.int(int(get("cohort_id")).unwrap_or(-1));
-        r.text(&text(get("cohort_name")));
-        r.text(&course);
+    side.rows.push(&AbExperimentRow {
+        event_table_id: &id,
+        event_type,
+        anon_screen_name: anon,
+        group_id: int(get("group_id")).unwrap_or(-1),
+        group_name: &text(get("group_name")),
+        partition_id: int(get("partition_id")).unwrap_or(-1),
+        partition_name: &text(get("partition_name")),
+        child_module_id: &text(get("child_id").or(get("child-id"))),
+        resource_display_name: &resource,
+        cohort_id: int(get("cohort_id")).unwrap_or(-1),
+        cohort_name: &text(get("cohort_name")),
+        course_display_name: &course,
     })
 }
 
@@ -1133,27 +1136,25 @@ fn open_assessment(
                 .join(",")
         })
         .unwrap_or_default();
-    side.rows.add(Table::OpenAssessment, |r| {
-        r.text(&id);
-        r.text(event_type);
-        r.text(anon);
-        r.text(&text(get("score_type")));
-        r.text(&text(get("submission_uuid")));
-        r.text(&text(get("scorer_id").or(get("student_id"))));
-        r.datetime(&time);
-        r.datetime(&time_aux);
-        r.text(&row.text_of(col::course_display_name));
-        r.text(&resource);
-        r.text(&text(
-            get("item_id").or(get("rubric").and_then(|r| r.get("content_hash"))),
-        ));
-        r.text(&answer_text);
-        r.text(&feedback);
-        r.text(&text(get("feedback")));
-        r.int(int(get("attempt_number")).unwrap_or(-1));
-        r.text(&text(get("rubric").and_then(|r| r.get("content_hash"))));
-        r.text(&text(get("corrections")));
-        r.text(&points);
+    side.rows.push(&OpenAssessmentRow {
+        event_table_id: &id,
+        event_type,
+        anon_screen_name: anon,
+        score_type: &text(get("score_type")),
+        submission_uuid: &text(get("submission_uuid")),
+        edx_anon_id: &text(get("scorer_id").or(get("student_id"))),
+        time: &time,
+        time_aux: &time_aux,
+        course_display_name: &row.text_of(col::course_display_name),
+        resource_display_name: &resource,
+        resource_id: &text(get("item_id").or(get("rubric").and_then(|r| r.get("content_hash")))),
+        submission_text: &answer_text,
+        feedback_text: &feedback,
+        comment_text: &text(get("feedback")),
+        attempt_num: int(get("attempt_number")).unwrap_or(-1),
+        options: &text(get("rubric").and_then(|r| r.get("content_hash"))),
+        corrections: &text(get("corrections")),
+        points: &points,
     })
 }
 

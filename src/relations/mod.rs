@@ -23,7 +23,7 @@ use crate::error::LoadError;
 use crate::fingerprint::{Fingerprint, FingerprintMap};
 use crate::identity::{AnonDigest, AnonName, LineIdentity, RowId, RowKind};
 use crate::parse::{EventPayload, TrackingEvent, quarter};
-use crate::schema::Table;
+use crate::schema::{EventIpRow, LoadInfoRow};
 use crate::sink::Rows;
 use crate::text_cache::TextCache;
 
@@ -197,10 +197,10 @@ impl RelationBuilder {
         loaded_at: &NaiveDateTime,
         uri: &str,
     ) -> Result<(), LoadError> {
-        rows.add(Table::LoadInfo, |r| {
-            r.text(load_info_id);
-            r.datetime(loaded_at);
-            r.text(uri);
+        rows.push(&LoadInfoRow {
+            load_info_id,
+            load_date_time: loaded_at,
+            load_file: uri,
         })
     }
 
@@ -231,9 +231,9 @@ impl RelationBuilder {
             _ => self.anon_name_of(event.username().unwrap_or("")),
         };
         // The private IP row exists for every event, as in json_to_relation.
-        rows.add(Table::EventIp, |r| {
-            r.token(row_id.as_bytes());
-            r.text(ip);
+        rows.push(&EventIpRow {
+            event_table_id: &row_id,
+            event_ip: ip,
         })?;
         let event_type = legacy_event_type(event.event_type());
         // Types the legacy code rewrote end the row after the common fields, without the
@@ -320,7 +320,7 @@ impl RelationBuilder {
                     Cell::Id(identity.id(RowKind::TrackEventRow, i as u32)),
                 );
             }
-            rows.add(Table::EdxTrackEvent, |b| r.encode(b))?;
+            rows.push(r)?;
         }
         let mut result = outcome(n, None);
         result.track_rows = track_rows;
@@ -413,7 +413,7 @@ fn track_row<'a>(
         .and_then(|id| answers.iter().find(|(a, _)| *a == id))
         .map_or("", |(_, text)| text.as_str());
     let (answer_identifier, correctness) = r
-        .id_of(col::correct_map_fk)
+        .id_of(col::correctMap_fk)
         .and_then(|id| maps.iter().find(|(m, _, _)| *m == id))
         .map_or(("", ""), |(_, ident, c)| (ident.as_str(), c.as_str()));
     TrackRow {

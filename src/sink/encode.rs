@@ -5,7 +5,11 @@
 //! allocates nothing. Both encodings are exact for every string (tabs, newlines, CR, backslashes,
 //! quotes, NUL, the text `\N`, 4-byte UTF-8): a round-trip test through the server proves it.
 
+use std::sync::OnceLock;
+
 use chrono::NaiveDateTime;
+
+use crate::schema::{CellWriter, Table};
 
 /// How rows are encoded for the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,6 +279,90 @@ impl RowBuffer {
         }
         self.fields_in_row = 0;
         self.rows += 1;
+    }
+}
+
+/// A declared row's values go to the buffer as they are; a run of legacy defaults is copied at
+/// once from the table's defaults, encoded beforehand.
+impl CellWriter for RowBuffer {
+    fn text(&mut self, s: &str) {
+        RowBuffer::text(self, s);
+    }
+    fn token(&mut self, s: &[u8]) {
+        RowBuffer::token(self, s);
+    }
+    fn int(&mut self, v: i64) {
+        RowBuffer::int(self, v);
+    }
+    fn float(&mut self, v: f64) {
+        RowBuffer::float(self, v);
+    }
+    fn datetime(&mut self, t: &NaiveDateTime) {
+        RowBuffer::datetime(self, t);
+    }
+    fn null(&mut self) {
+        RowBuffer::null(self);
+    }
+    fn legacy_defaults(&mut self, table: Table, columns: std::ops::Range<usize>) {
+        if columns.start == 0 {
+            // Encoded defaults carry their leading separator: the first column has none.
+            self.text_or_int_default(table, 0);
+            return self.legacy_defaults(table, 1..columns.end);
+        }
+        let count = columns.len();
+        let encoded = EncodedDefaults::of(table, self.encoding);
+        self.encoded_fields(encoded.columns(columns), count);
+    }
+}
+
+impl RowBuffer {
+    fn text_or_int_default(&mut self, table: Table, column: usize) {
+        if table.is_int_column(column) {
+            self.int(-1);
+        } else {
+            self.text("");
+        }
+    }
+}
+
+/// Every column's legacy default (`''`, or `-1` for integers) of a table, encoded with its
+/// leading separator, one after another, in one encoding; `at[i]` is where column `i`'s starts.
+struct EncodedDefaults {
+    bytes: Vec<u8>,
+    at: Vec<usize>,
+}
+
+impl EncodedDefaults {
+    /// Written by the row buffer itself, so that they are what it would write a value at a time.
+    fn new(table: Table, encoding: Encoding) -> Self {
+        let mut b = RowBuffer::new(encoding);
+        // A first value, so that each default comes with its separator.
+        b.token("x");
+        let first = b.len();
+        let mut at = Vec::with_capacity(table.columns().len() + 1);
+        for column in 0..table.columns().len() {
+            at.push(b.len() - first);
+            b.text_or_int_default(table, column);
+        }
+        at.push(b.len() - first);
+        let bytes = b.take().0[first..].to_vec();
+        EncodedDefaults { bytes, at }
+    }
+
+    /// The defaults of `table` in `encoding`, encoded on first use.
+    fn of(table: Table, encoding: Encoding) -> &'static EncodedDefaults {
+        static DEFAULTS: [[OnceLock<EncodedDefaults>; 2]; Table::ALL.len()] =
+            [const { [const { OnceLock::new() }, const { OnceLock::new() }] }; Table::ALL.len()];
+        let e = match encoding {
+            Encoding::Tsv => 0,
+            Encoding::Params => 1,
+        };
+        DEFAULTS[table.index()][e].get_or_init(|| EncodedDefaults::new(table, encoding))
+    }
+
+    /// The defaults of `columns`.
+    fn columns(&self, columns: std::ops::Range<usize>) -> &[u8] {
+        &self.bytes[self.at[columns.start]..self.at[columns.end]]
     }
 }
 

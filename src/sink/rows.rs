@@ -1,7 +1,7 @@
 //! Per-table row buffers that hand full batches to the writers.
 
 use crate::error::LoadError;
-use crate::schema::Table;
+use crate::schema::{Table, TableRow};
 
 use super::encode::{Encoding, RowBuffer};
 
@@ -78,18 +78,16 @@ impl Rows {
     }
 
     fn slot(table: Table) -> usize {
-        Table::ALL
-            .iter()
-            .position(|&t| t == table)
-            .expect("every table is in Table::ALL")
+        table.index()
+    }
+
+    /// Adds one row to its table, encoded as the table declares it.
+    pub fn push<R: TableRow>(&mut self, row: &R) -> Result<(), LoadError> {
+        self.add(R::TABLE, |buffer| row.write_cells(buffer))
     }
 
     /// Adds one row to `table`: `fill` appends the row's values in column order.
-    pub fn add(
-        &mut self,
-        table: Table,
-        fill: impl FnOnce(&mut RowBuffer),
-    ) -> Result<(), LoadError> {
+    fn add(&mut self, table: Table, fill: impl FnOnce(&mut RowBuffer)) -> Result<(), LoadError> {
         if table.is_private() && !self.write_private {
             return Ok(());
         }

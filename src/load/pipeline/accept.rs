@@ -5,7 +5,7 @@ use crate::error::LoadError;
 use crate::identity::LineIdentity;
 use crate::load::event_course;
 use crate::parse::TrackingEvent;
-use crate::schema::Table;
+use crate::schema::{LineRow, Token};
 use crate::store::ledger::FileCounts;
 
 impl Transform {
@@ -39,9 +39,9 @@ impl Transform {
         counts.events += 1;
         let file_id = self.file_id.unwrap_or(0);
         let key = identity.line_key(self.line_keys);
-        self.rows.add(Table::Lines, |r| {
-            r.token(key);
-            r.int(file_id);
+        self.rows.push(&LineRow {
+            line_hash: Token(key.as_ref()),
+            file_id,
         })?;
         let outcome = self.relations.add_event(&mut self.rows, event, identity)?;
         if let Some(reason) = outcome.not_stored {
