@@ -78,6 +78,11 @@ pub struct DbArgs {
     /// Do not create or write the private database.
     #[arg(long)]
     pub no_pii: bool,
+    /// With {course} in the URL's host: which server holds which course databases, one
+    /// `PATTERN HOST[:PORT]` per line (`MITx_* db2.example.org:3306`), the first match winning;
+    /// a course no line matches goes to the URL's host with its course as a name label.
+    #[arg(long, value_name = "FILE")]
+    pub course_hosts: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -193,6 +198,7 @@ impl LoadArgs {
             database_url: self.db.database_url,
             private_database: self.db.private_database,
             no_pii: self.db.no_pii,
+            course_hosts: self.db.course_hosts,
             course_id: self.course_id,
             domain: self.domain,
             method: self.method,

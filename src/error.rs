@@ -34,6 +34,19 @@ pub enum LoadError {
         /// How to choose another.
         advice: String,
     },
+    /// A line of `--course-hosts` that cannot be used.
+    #[error(
+        "{path}, line {line}: {reason} (each line is a pattern of course database names, then \
+         the host that holds them, as `MITx_* db2.example.org:3306`; `#` starts a comment)"
+    )]
+    CourseHosts {
+        /// The file as given.
+        path: String,
+        /// The line number, from 1 (0: the file could not be read).
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The server could not be reached or refused the login.
     #[error("cannot connect to {url}: {message}. {advice}")]
     Connect {

@@ -35,6 +35,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Load(args) => load(args).await,
         Command::Migrate(db) => {
             let target = db.target()?;
+            anyhow::ensure!(
+                !target.database.contains("{course}"),
+                "migrate prepares one database, and {} names one per course: a load with it \
+                 creates and migrates each course database when it first sees the course",
+                target.redacted()
+            );
             let pool = moocdb_loader::store::prepare(&target, !db.no_pii, 1).await?;
             pool.close().await;
             eprintln!("database {} is up to date", target.redacted());
@@ -55,7 +61,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Status(args) => {
             let (url, private) = (args.db.url()?, args.db.private_database.as_deref());
-            let report = moocdb_loader::load::status(url, private, args.db.no_pii).await?;
+            let report = moocdb_loader::load::status(
+                url,
+                private,
+                args.db.no_pii,
+                args.db.course_hosts.as_deref(),
+            )
+            .await?;
             match (args.json, report) {
                 (true, StatusReport::One(status)) => {
                     println!("{}", serde_json::to_string(&status)?)

@@ -181,7 +181,7 @@ fn courses_of(json: &str) -> Vec<(String, String, u64)> {
 /// Asserts that each course database of the split `url` of `files` holds what a `--course-id`
 /// load of that course's lines alone gives, table by table.
 async fn assert_each_course_as_alone(
-    url: &str,
+    url_of: &dyn Fn(&str) -> String,
     files: &[PathBuf],
     courses: &[(String, String, u64)],
     domain: Option<&str>,
@@ -203,7 +203,7 @@ async fn assert_each_course_as_alone(
         .await;
         assert_eq!(summary.events, *events, "{database}");
         assert!(*events > 0, "{database}");
-        let got = course_rows(&course_url(url, database)).await;
+        let got = course_rows(&url_of(database)).await;
         let want = course_rows(&expected).await;
         for ((table, got), (_, want)) in got.iter().zip(&want) {
             assert_same_rows(got, want, &format!("{database}: table {table}"));
@@ -235,7 +235,8 @@ async fn corpus_course_databases_hold_what_loads_of_each_course_alone_give() {
     assert!(ok, "the split load succeeds");
     let courses = courses_of(&json);
     assert!(courses.len() > 8, "{courses:?}");
-    assert_each_course_as_alone(&url, &files, &courses, Some(domain), dir.path()).await;
+    let url_of = |database: &str| course_url(&url, database);
+    assert_each_course_as_alone(&url_of, &files, &courses, Some(domain), dir.path()).await;
 }
 
 #[tokio::test]
@@ -271,7 +272,8 @@ async fn each_course_database_holds_what_a_load_of_that_course_alone_gives() {
     );
     let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     let domain = summary["domain"].as_str();
-    assert_each_course_as_alone(&url, &files, &courses, domain, dir.path()).await;
+    let url_of = |database: &str| course_url(&url, database);
+    assert_each_course_as_alone(&url_of, &files, &courses, domain, dir.path()).await;
     // `status` with the same URL lists every course database with its files and rows.
     let out = Command::new(env!("CARGO_BIN_EXE_moocdb"))
         .args(["status", "--json", "--database-url", &url])
@@ -496,4 +498,155 @@ async fn a_changed_file_reloaded_into_a_split_replaces_its_rows_in_each_course_d
             );
         }
     }
+}
+
+/// A second private server for the test of a split over two servers, on its own port and
+/// directory (`scripts/db-server`), with the first server's account; `None`, with a visible
+/// message, when it cannot be started here.
+fn second_server() -> Option<String> {
+    let port = "3318";
+    let out = Command::new(common::repo().join("scripts/db-server"))
+        .arg("ensure")
+        .env_remove("DATABASE_URL")
+        .env("MOOCDB_TEST_DB_NO_DOCKER", "1")
+        .env("MOOCDB_TEST_DB_PORT", port)
+        .env("MOOCDB_TEST_DB_BUFFER_POOL", "64M")
+        .env(
+            "MOOCDB_TEST_DB_DIR",
+            common::repo().join("target/test-mariadb-second"),
+        )
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "SKIPPED a_split_spreads_its_courses_over_two_servers: no second server could be \
+             started: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let line = String::from_utf8(out.stdout).unwrap();
+    let url = line.trim().trim_start_matches("export DATABASE_URL=");
+    Some(url.rsplit_once('/').unwrap().0.to_string())
+}
+
+/// Drops the databases whose names start with `prefix` on `server`.
+async fn drop_databases(server: &str, prefix: &str) {
+    let mut conn =
+        <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect(&format!("{server}/mysql"))
+            .await
+            .unwrap();
+    let names: Vec<String> = sqlx::query_scalar("SHOW DATABASES")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    for name in names.iter().filter(|n| n.starts_with(prefix)) {
+        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`")))
+            .await
+            .unwrap();
+    }
+}
+
+/// The databases whose names start with `prefix` on `server`, sorted.
+async fn databases_on(server: &str, prefix: &str) -> Vec<String> {
+    let mut conn =
+        <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect(&format!("{server}/mysql"))
+            .await
+            .unwrap();
+    let mut names: Vec<String> = sqlx::query_scalar("SHOW DATABASES")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    names.retain(|n| n.starts_with(prefix));
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_split_spreads_its_courses_over_two_servers() {
+    let first = server_url();
+    let Some(second) = second_server() else {
+        return;
+    };
+    // Both servers take the same account: the URL names one.
+    let parsed = url::Url::parse(first).unwrap();
+    let (first_host, first_port) = (parsed.host_str().unwrap(), parsed.port().unwrap_or(3306));
+    let second_parsed = url::Url::parse(&second).unwrap();
+    if (parsed.username(), parsed.password())
+        != (second_parsed.username(), second_parsed.password())
+    {
+        eprintln!(
+            "SKIPPED a_split_spreads_its_courses_over_two_servers: the second server's account \
+             is not the first one's"
+        );
+        return;
+    }
+    let prefix = "s_spread_";
+    drop_databases(first, prefix).await;
+    drop_databases(&second, prefix).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = three_course_files(dir.path());
+    // Course 301 on the second server, every other database on the first.
+    let hosts = dir.path().join("course-hosts");
+    std::fs::write(
+        &hosts,
+        format!(
+            "# the second server\nDemoX_Loader301_* {}:{}\n* {first_host}:{first_port}\n",
+            second_parsed.host_str().unwrap(),
+            second_parsed.port().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut url = parsed.clone();
+    url.set_host(Some("{course}.courses.invalid")).unwrap();
+    url.set_path(&format!("{prefix}{{course}}"));
+    let url = url.as_str().replace("%7B", "{").replace("%7D", "}");
+    let hosts_arg = hosts.to_str().unwrap();
+    let (ok, json) = load_split(&url, &files, &["--course-hosts", hosts_arg], &[]);
+    assert!(ok, "the split load succeeds: {json}");
+    let courses = courses_of(&json);
+    assert_eq!(courses.len(), 5, "{courses:?}");
+    let on_second = "s_spread_DemoX_Loader301_2026_T1";
+    assert_eq!(
+        databases_on(&second, prefix).await,
+        [on_second.to_string(), format!("{on_second}_private")]
+    );
+    let on_first = databases_on(first, prefix).await;
+    assert_eq!(on_first.len(), 8, "{on_first:?}");
+    assert!(!on_first.iter().any(|d| d.starts_with(on_second)));
+    // Each course database, on its server, holds what a load of that course alone gives.
+    let url_of = |database: &str| match database {
+        d if d == on_second => format!("{second}/{d}"),
+        d => format!("{first}/{d}"),
+    };
+    let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let domain = summary["domain"].as_str();
+    assert_each_course_as_alone(&url_of, &files, &courses, domain, dir.path()).await;
+    // `status` with the same URL finds every course database on its server.
+    let out = Command::new(env!("CARGO_BIN_EXE_moocdb"))
+        .args(["status", "--json", "--database-url", &url])
+        .args(["--course-hosts", hosts_arg])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut listed: Vec<&str> = (status["databases"].as_array().unwrap().iter())
+        .map(|d| d["database"].as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let mut expected: Vec<&str> = courses.iter().map(|(_, d, _)| d.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+    // A second run finds every file loaded, in every course database on either server.
+    let (ok, json) = load_split(&url, &files, &["--course-hosts", hosts_arg], &[]);
+    assert!(ok);
+    let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(summary["skipped_files"], 2, "{json}");
+    assert_eq!(summary["events"], 0, "{json}");
+    drop_databases(&second, prefix).await;
 }

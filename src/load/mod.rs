@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -57,6 +57,9 @@ pub struct LoadOptions {
     pub private_database: Option<String>,
     /// Write no private rows (`Account`, `EventIp`) at all.
     pub no_pii: bool,
+    /// Which server holds which course databases, when the URL's host has `{course}`: lines of
+    /// a pattern of course parts and a `host[:port]` (`course_databases`).
+    pub course_hosts: Option<PathBuf>,
     /// Keep only this course's events (events with no course at all are kept).
     pub course_id: Option<String>,
     /// qpipe's DOMAIN for relative URLs; learned from the log when absent.
@@ -102,6 +105,7 @@ impl Default for LoadOptions {
             database_url: None,
             private_database: None,
             no_pii: false,
+            course_hosts: None,
             course_id: None,
             domain: None,
             method: MethodChoice::Auto,
@@ -127,9 +131,10 @@ pub async fn status(
     url: &str,
     private_database: Option<&str>,
     no_pii: bool,
+    course_hosts: Option<&Path>,
 ) -> Result<StatusReport, LoadError> {
     let target = Target::parse(url, private_database)?;
-    if let Some(databases) = CourseDatabases::of(&target, private_database)? {
+    if let Some(databases) = CourseDatabases::of(&target, private_database, course_hosts)? {
         return Ok(StatusReport::Split(
             split::course_statuses(&databases).await?,
         ));
@@ -262,7 +267,9 @@ async fn run_logs(
         (None, None, None, KnownEntries::default(), carried, 1 << 20)
     } else {
         let target = target_of(&options)?;
-        if let Some(databases) = CourseDatabases::of(&target, options.private_database.as_deref())?
+        let course_hosts = options.course_hosts.as_deref();
+        if let Some(databases) =
+            CourseDatabases::of(&target, options.private_database.as_deref(), course_hosts)?
         {
             return split::run(options, logs, databases, geoip, progress, stop, started).await;
         }

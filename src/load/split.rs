@@ -1,26 +1,29 @@
 //! A split load (`{course}` in the database name): one pass over the logs, each course's events
 //! into a course database of its own, named as [`super::course_databases`] says, each with its
-//! own ledger. One set of writers on the server serves every course database: their statements
-//! name the database, and the table streams open at once stay within the connections the server
-//! allows whatever the number of courses.
+//! own ledger. One set of writers on each server serves every course database there: their
+//! statements name the database, and the table streams open at once stay within the connections
+//! the server allows whatever the number of courses. With `{course}` in the host too, the course
+//! databases are spread over several servers; each server's writers and loader lock start with
+//! the first course database on it.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use sqlx::mysql::MySqlPool;
 use tokio::runtime::Handle;
 use tokio::sync::Mutex;
 
 use super::course_databases::CourseDatabases;
 use super::pipeline::{Context, OpenLane, SplitTransform, Transform};
 use super::{
-    CourseSummary, LoadOptions, LoadSummary, OpenedDatabase, discover_domain, encoding_of,
+    CourseSummary, LoadOptions, LoadSummary, OpenedDatabase, Sending, discover_domain, encoding_of,
     open_database, rows_by_name, start_writers,
 };
 use crate::error::LoadError;
 use crate::progress::{Progress, ProgressMode};
 use crate::relations::GeoIp;
-use crate::sink::{Encoding, WriterSender};
+use crate::sink::{Encoding, Target, WriterSender};
 use crate::source::TrackingLog;
 use crate::store::{self, LoadLock, status};
 
@@ -48,10 +51,13 @@ async fn prepare_course_databases(
     // Two courses may share a plain name (the second gets the hashed one when it is opened):
     // each database is prepared once.
     let mut names = std::collections::HashSet::new();
-    let targets: Vec<_> = (courses.iter())
-        .map(|course| databases.target(Some(course), false))
-        .filter(|target| names.insert(target.database.clone()))
-        .collect();
+    let mut targets = Vec::new();
+    for course in &courses {
+        let target = databases.target(Some(course), false)?;
+        if names.insert(target.database.clone()) {
+            targets.push(target);
+        }
+    }
     let mut prepared = futures_util::stream::iter(targets.iter())
         .map(|target| async move {
             let pool = store::prepare(target, !options.no_pii, 1).await?;
@@ -85,7 +91,7 @@ pub(super) async fn run(
     }
     let geoip = geoip.unwrap_or(GeoIp::Embedded);
     let mut lock: Option<LoadLock> = None;
-    let no_course = databases.target(None, false);
+    let no_course = databases.target(None, false)?;
     let connections = super::bookkeeping_connections(&options);
     let Some(opened) =
         open_database(&no_course, &options, connections, &mut lock, Some("")).await?
@@ -100,6 +106,7 @@ pub(super) async fn run(
         });
     };
     let sending = start_writers(&options, &no_course, &opened.pool).await?;
+    let (method, advice) = (sending.method, sending.advice.clone());
     prepare_course_databases(&databases, &options, &logs).await?;
     // The domain: as given, else as earlier loads learned it, else from the log.
     let given_domain = options.domain.clone();
@@ -108,29 +115,46 @@ pub(super) async fn run(
             .or_else(|| discover_domain(&logs, options.max_line_bytes));
     }
     let handle = Handle::current();
+    let no_course_feed = Feed::of(&sending);
     let lanes = Lanes {
-        sender: sending.writers.sender(),
         handle: handle.clone(),
-        encoding: encoding_of(Some(sending.method)),
-        batch_bytes: sending.batch_bytes,
-        max_statement: sending.max_statement,
         stop: stop.clone(),
         geoip,
+        servers: Arc::new(Mutex::new(vec![Server {
+            host: no_course.host(),
+            port: no_course.port(),
+            sending,
+            feed: no_course_feed.clone(),
+        }])),
     };
-    let lock = Arc::new(Mutex::new(lock));
+    let registry = opened.pool.clone();
+    // The loader locks, one connection per server: a course database is locked on its own.
+    let locks = Arc::new(Mutex::new(vec![(
+        (no_course.host(), no_course.port()),
+        lock,
+    )]));
     let open_lane: OpenLane = {
-        let (options, lock, handle, lanes) = (options.clone(), lock.clone(), handle, lanes.clone());
+        let (options, locks, handle, lanes) =
+            (options.clone(), locks.clone(), handle, lanes.clone());
         Box::new(move |course: &str| {
             let mut hashed = false;
             let (target, opened) = loop {
-                let target = databases.target(Some(course), hashed);
+                let target = databases.target(Some(course), hashed)?;
                 let opened = handle.block_on(async {
-                    let mut lock = lock.lock().await;
+                    let mut locks = locks.lock().await;
+                    let server = (target.host(), target.port());
+                    let i = match locks.iter().position(|(s, _)| *s == server) {
+                        Some(i) => i,
+                        None => {
+                            locks.push((server, None));
+                            locks.len() - 1
+                        }
+                    };
                     open_database(
                         &target,
                         &options,
                         COURSE_CONNECTIONS,
-                        &mut lock,
+                        &mut locks[i].1,
                         Some(course),
                     )
                     .await
@@ -156,8 +180,22 @@ pub(super) async fn run(
                     target.database
                 );
             }
-            let destination = (lanes.sender)
-                .add_destination(target.database.clone(), target.private_database.clone())?;
+            let (server, feed, started) = handle.block_on(async {
+                let recorded = store::course_databases::CourseDatabase {
+                    course: course.to_string(),
+                    database: target.database.clone(),
+                    host: target.host(),
+                    port: target.port(),
+                };
+                store::course_databases::record(&registry, &recorded).await?;
+                lanes.feed(&options, &target, &opened.pool).await
+            })?;
+            // The writers number their databases: 0 is the one they started with.
+            let destination = match started {
+                true => 0,
+                false => (feed.sender)
+                    .add_destination(target.database.clone(), target.private_database.clone())?,
+            };
             let domain = (given_domain.clone())
                 .or_else(|| opened.carried.domain.clone())
                 .or_else(|| options.domain.clone());
@@ -168,12 +206,13 @@ pub(super) async fn run(
                 },
                 opened,
                 target.private_database,
-                destination,
+                (&feed, destination),
                 Progress::new(ProgressMode::Quiet),
             );
-            Ok((target.database, transform))
+            Ok((target.database, server, transform))
         })
     };
+    let servers = lanes.servers.clone();
 
     let transform_progress = progress.clone();
     let no_course_database = no_course.database.clone();
@@ -183,9 +222,10 @@ pub(super) async fn run(
             options.clone(),
             opened,
             no_course_private,
-            0,
+            (&no_course_feed, 0),
             transform_progress.clone(),
         );
+        drop((lanes, no_course_feed));
         let mut split = SplitTransform::new(
             options,
             transform_progress,
@@ -196,6 +236,7 @@ pub(super) async fn run(
         let result = split.run_all(&logs);
         let lanes: Vec<LaneDone> = (split.lanes.into_iter())
             .map(|lane| LaneDone {
+                server: lane.server,
                 destination: lane.transform.destination(),
                 pool: lane.transform.pool().cloned(),
                 summary: lane.transform.summary,
@@ -209,20 +250,33 @@ pub(super) async fn run(
         table: "(transform)".into(),
         message: e.to_string(),
     })?;
-    let written = sending.writers.finish_per_destination().await;
+    // Every writer set's senders are gone with the transforms: each finishes its statements.
+    let servers = std::mem::take(&mut *servers.lock().await);
+    let mut written = Vec::with_capacity(servers.len());
+    let mut write_error = None;
+    for Server { sending, feed, .. } in servers {
+        drop(feed);
+        match sending.writers.finish_per_destination().await {
+            Ok(w) => written.push(w),
+            Err(e) => {
+                write_error.get_or_insert(e);
+                written.push(Vec::new());
+            }
+        }
+    }
     // A writer error explains a "writers stopped" transform error: report the writer's.
-    let written = match (result, written) {
-        (_, Err(e)) => return Err(e),
-        (Err(e), _) => return Err(e),
-        (Ok(()), Ok(w)) => w,
-    };
+    match (result, write_error) {
+        (_, Some(e)) | (Err(e), None) => return Err(e),
+        (Ok(()), None) => {}
+    }
     let mut summary = LoadSummary {
-        method: sending.method.name().to_string(),
-        advice: sending.advice,
+        method: method.name().to_string(),
+        advice,
         ..LoadSummary::default()
     };
     for (i, lane) in lanes.into_iter().enumerate() {
-        let rows = (written.get(lane.destination))
+        let rows = (written.get(lane.server))
+            .and_then(|server| server.get(lane.destination))
             .map(rows_by_name)
             .unwrap_or_default();
         if let Some(pool) = &lane.pool {
@@ -262,44 +316,98 @@ pub(super) async fn run(
             },
         );
     }
-    if let Some(lock) = Arc::try_unwrap(lock).ok().and_then(Mutex::into_inner) {
-        store::unlock(lock).await;
+    for (_, lock) in std::mem::take(&mut *locks.lock().await) {
+        if let Some(lock) = lock {
+            store::unlock(lock).await;
+        }
     }
     progress.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
 }
 
-/// What the transforms of a split's course databases share: the writers and the load's settings.
+/// What the transforms of a split's course databases share: the load's settings and the writers
+/// of each server.
 #[derive(Clone)]
 struct Lanes {
-    sender: WriterSender,
     handle: Handle,
+    stop: Arc<AtomicBool>,
+    geoip: GeoIp,
+    /// The writers of every server the split writes to, the no-course database's first.
+    servers: Arc<Mutex<Vec<Server>>>,
+}
+
+/// One server of a split: its writers, started with the first course database on it.
+struct Server {
+    host: String,
+    port: u16,
+    sending: Sending,
+    feed: Feed,
+}
+
+/// How a transform hands its rows to its server's writers.
+#[derive(Clone)]
+struct Feed {
+    sender: WriterSender,
     encoding: Encoding,
     batch_bytes: usize,
     max_statement: usize,
-    stop: Arc<AtomicBool>,
-    geoip: GeoIp,
+}
+
+impl Feed {
+    fn of(sending: &Sending) -> Feed {
+        Feed {
+            sender: sending.writers.sender(),
+            encoding: encoding_of(Some(sending.method)),
+            batch_bytes: sending.batch_bytes,
+            max_statement: sending.max_statement,
+        }
+    }
 }
 
 impl Lanes {
-    /// The transform of a course database `opened` for the split, whose rows the writers send
-    /// to `destination`.
+    /// The server of `target` (by its place among the split's servers), its writers' feed, and
+    /// whether the writers were started now, with `target`'s databases as their first (`pool`
+    /// is open on it).
+    async fn feed(
+        &self,
+        options: &LoadOptions,
+        target: &Target,
+        pool: &MySqlPool,
+    ) -> Result<(usize, Feed, bool), LoadError> {
+        let mut servers = self.servers.lock().await;
+        let (host, port) = (target.host(), target.port());
+        if let Some(i) = (servers.iter()).position(|s| s.host == host && s.port == port) {
+            return Ok((i, servers[i].feed.clone(), false));
+        }
+        let sending = start_writers(options, target, pool).await?;
+        let feed = Feed::of(&sending);
+        servers.push(Server {
+            host,
+            port,
+            sending,
+            feed: feed.clone(),
+        });
+        Ok((servers.len() - 1, feed, true))
+    }
+
+    /// The transform of a course database `opened` for the split, whose rows `feed`'s writers
+    /// send to `destination`.
     fn transform(
         &self,
         options: LoadOptions,
         opened: OpenedDatabase,
         private_database: String,
-        destination: usize,
+        (feed, destination): (&Feed, usize),
         progress: Progress,
     ) -> Transform {
         let cx = Context {
             pool: Some(opened.pool),
-            sender: Some(self.sender.clone()),
+            sender: Some(feed.sender.clone()),
             handle: self.handle.clone(),
-            encoding: self.encoding,
-            batch_bytes: self.batch_bytes,
-            max_statement: self.max_statement,
+            encoding: feed.encoding,
+            batch_bytes: feed.batch_bytes,
+            max_statement: feed.max_statement,
             progress,
             stop: self.stop.clone(),
             private_database,
@@ -319,6 +427,8 @@ impl Lanes {
 /// What the transform of one course database leaves when it is done.
 struct LaneDone {
     course: Option<String>,
+    /// The place of its server among the split's.
+    server: usize,
     database: String,
     destination: usize,
     pool: Option<sqlx::mysql::MySqlPool>,
@@ -330,7 +440,10 @@ struct LaneDone {
 pub async fn course_statuses(
     databases: &CourseDatabases,
 ) -> Result<Vec<status::DatabaseStatus>, LoadError> {
-    let no_course = databases.target(None, false);
+    let no_course = databases.target(None, false)?;
+    if databases.spread() {
+        return spread_statuses(&no_course).await;
+    }
     let mut server = no_course.server_connection().await?;
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE ? \
@@ -356,6 +469,37 @@ pub async fn course_statuses(
             statuses.push(status::read(&pool, &name).await?);
         }
         pool.close().await;
+    }
+    Ok(statuses)
+}
+
+/// The status of every course database of a split spread over several servers: the no-course
+/// database's, then those it records, each read on its own server.
+async fn spread_statuses(no_course: &Target) -> Result<Vec<status::DatabaseStatus>, LoadError> {
+    let mut server = no_course.server_connection().await?;
+    let exists: Option<String> = sqlx::query_scalar(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind(&no_course.database)
+    .fetch_optional(&mut server)
+    .await
+    .map_err(|e| LoadError::query("looking for the no-course database", e))?;
+    drop(server);
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let pool = no_course.pool(&no_course.database, 1).await?;
+    let recorded = store::course_databases::read(&pool).await;
+    let first = status::read(&pool, &no_course.database).await;
+    pool.close().await;
+    let mut statuses = vec![first?];
+    for course in recorded? {
+        let target = (no_course.for_database(course.database.clone(), String::new()))
+            .on_server(&course.host, Some(course.port))?;
+        let pool = target.pool(&course.database, 1).await?;
+        let read = status::read(&pool, &course.database).await;
+        pool.close().await;
+        statuses.push(read?);
     }
     Ok(statuses)
 }

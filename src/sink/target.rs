@@ -92,6 +92,36 @@ impl Target {
         }
     }
 
+    /// The same account and databases on another server: `host`, and `port` if given (else the
+    /// URL's). The host is taken as written: a name, an IPv4 address or a bracketed IPv6 one.
+    pub fn on_server(&self, host: &str, port: Option<u16>) -> Result<Target, LoadError> {
+        let mut url = self.url.clone();
+        let bad = |reason: String| LoadError::BadUrl {
+            url: self.redacted(),
+            reason,
+        };
+        url.set_host(Some(host))
+            .map_err(|e| bad(format!("host `{host}`: {e}")))?;
+        if port.is_some() {
+            url.set_port(port)
+                .map_err(|()| bad(format!("cannot give host `{host}` a port")))?;
+        }
+        Ok(Target {
+            url,
+            ..self.clone()
+        })
+    }
+
+    /// The server's host as written in the URL (percent-decoded).
+    pub fn host(&self) -> String {
+        decoded(self.url.host_str().unwrap_or_default())
+    }
+
+    /// The server's port (3306 unless the URL gives one).
+    pub fn port(&self) -> u16 {
+        self.url.port().unwrap_or(3306)
+    }
+
     /// Refuses a private database name the server cannot hold, saying how to choose another.
     pub fn check_private_database(&self) -> Result<(), LoadError> {
         check_database_name(&self.private_database).map_err(|reason| LoadError::BadDatabaseName {

@@ -1,11 +1,12 @@
 //! The loader's bookkeeping in the course database: every statement that is not a row of a loaded
 //! table. Preparing the databases and taking the load lock ([`connect`]), what the server allows
 //! ([`server`]), the ledger of loaded files, lines and rejects ([`ledger`]), the state carried from
-//! file to file ([`carried_state`]), the dictionaries earlier loads wrote ([`known_entries`]) and
+//! file to file ([`carried_state`]), the course databases of a split ([`course_databases`]), the dictionaries earlier loads wrote ([`known_entries`]) and
 //! what `moocdb status` reports ([`status`]).
 
 pub mod carried_state;
 pub mod connect;
+pub mod course_databases;
 pub mod known_entries;
 pub mod ledger;
 pub mod server;

@@ -24,8 +24,9 @@ use crate::source::TrackingLog;
 use crate::store::ledger::{FileCounts, Reject};
 
 /// Opens the transform of a course's database (`None`: the events that name no course) when
-/// its course is first seen; returns the database's name with it.
-pub type OpenLane = Box<dyn FnMut(&str) -> Result<(String, Transform), LoadError> + Send>;
+/// its course is first seen; returns the database's name and the place of its server among
+/// the split's with it.
+pub type OpenLane = Box<dyn FnMut(&str) -> Result<(String, usize, Transform), LoadError> + Send>;
 
 /// One course database of the split.
 pub struct Lane {
@@ -33,6 +34,8 @@ pub struct Lane {
     pub course: Option<String>,
     /// The course database.
     pub database: String,
+    /// The place of its server among the split's (0: the no-course database's).
+    pub server: usize,
     /// Its transform.
     pub transform: Transform,
     file: LaneFile,
@@ -96,6 +99,7 @@ impl SplitTransform {
             lanes: vec![Lane {
                 course: None,
                 database,
+                server: 0,
                 transform,
                 file: LaneFile::Waiting,
             }],
@@ -199,8 +203,16 @@ impl SplitTransform {
         for lane in &mut self.lanes {
             lane.transform.send_group_rows()?;
         }
-        if let Some(sender) = &self.lanes[0].transform.cx.sender {
-            sender.barrier()?;
+        // One barrier per server: the first course database on each has its writers' sender.
+        let mut servers_done = Vec::new();
+        for lane in &self.lanes {
+            if servers_done.contains(&lane.server) {
+                continue;
+            }
+            servers_done.push(lane.server);
+            if let Some(sender) = &lane.transform.cx.sender {
+                sender.barrier()?;
+            }
         }
         let (no_course, courses) = self.lanes.split_first_mut().expect("the no-course lane");
         for lane in courses {
@@ -252,13 +264,14 @@ impl SplitTransform {
         if let Some(&lane) = self.by_course.get(&course) {
             return Ok(lane);
         }
-        let (database, mut transform) = (self.open_lane)(&course)?;
+        let (database, server, mut transform) = (self.open_lane)(&course)?;
         transform.read_line_keys()?;
         transform.share_seen_lines(&self.lanes[0].transform);
         transform.done_with = self.done_with.clone();
         self.lanes.push(Lane {
             course: Some(course.clone()),
             database,
+            server,
             transform,
             file: LaneFile::Waiting,
         });
