@@ -347,8 +347,9 @@ async fn run_logs(
         (Err(e), _) => return Err(e),
         (Ok(()), w) => w.map(Result::unwrap_or_default),
     };
+    let rows = written.as_ref().map(rows_by_name);
     if let Some(pool) = &pool {
-        status::refresh_statistics(pool, &transformed.rows).await;
+        status::refresh_statistics(pool, rows.as_ref().unwrap_or(&transformed.rows)).await;
         if let Some(lock) = lock {
             store::unlock(lock).await;
         }
@@ -362,8 +363,8 @@ async fn run_logs(
         private_database: summary.private_database,
         ..transformed
     };
-    if let Some(written) = written {
-        summary.rows = rows_by_name(&written);
+    if let Some(rows) = rows {
+        summary.rows = rows;
     }
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
