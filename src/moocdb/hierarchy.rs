@@ -7,7 +7,15 @@ use crate::fingerprint::{Fingerprint, FingerprintMap};
 /// [`Node::extends`] of a node whose text is its whole URI.
 const WHOLE: u32 = u32::MAX;
 
-/// One node of a hierarchy.
+/// What an `Option<i64>` of a node holds when it is `None` (ids and type ids are never this).
+const NO_ID: i64 = i64::MIN;
+
+/// What [`Node::child_number`] holds when the URI has no trailing number.
+const NO_NUMBER: u8 = u8::MAX;
+
+/// One node of a hierarchy. 64 bytes: a long log's resources are hundreds of thousands of nodes
+/// (`BENCHMARKS.md`, "Hierarchy nodes of 64 bytes"), so optional ids are kept as `i64` with a
+/// sentinel, and the name only until the node's row is written.
 #[derive(Debug, Clone)]
 pub struct Node {
     /// The row id.
@@ -18,23 +26,81 @@ pub struct Node {
     /// URIs (`BENCHMARKS.md`, "Hierarchy nodes keep only their own path level").
     /// [`Hierarchy::uri`] puts the levels back together.
     text: Box<str>,
+    /// The name (resources: display name or module name), until the row is written.
+    name: Option<Box<str>>,
+    /// The parent node's id ([`NO_ID`] for the root).
+    parent: i64,
+    /// A value attached by the first event that reaches the node (resources: the type id;
+    /// problems: the resource id), or [`NO_ID`].
+    attached: i64,
     /// The index of the node whose URI `text` extends, or [`WHOLE`]: `text` is the whole URI
     /// (a root, a level without a root above it, or a node read from the database, whose URI
     /// need not extend its parent's).
     extends: u32,
-    /// The parent node's id (`None` for the root).
-    pub parent: Option<i64>,
-    /// The name (resources: display name or module name).
-    pub name: Option<String>,
-    /// The trailing `/<n>/` of the URI (problems' `problem_child_number`): one or two digits.
-    pub child_number: Option<u8>,
+    /// The trailing `/<n>/` of the URI (problems' `problem_child_number`): one or two digits,
+    /// or [`NO_NUMBER`].
+    child_number: u8,
     /// Whether the node was created by an event (a leaf) rather than as an intermediate level.
-    pub leaf: bool,
-    /// A value attached by the first event that reaches the node (resources: the type id;
-    /// problems: the resource id).
-    pub attached: Option<i64>,
+    leaf: bool,
     /// Whether the row is already in the database.
-    pub stored: bool,
+    stored: bool,
+}
+
+/// An optional id as a node keeps it.
+fn packed(id: Option<i64>) -> i64 {
+    id.unwrap_or(NO_ID)
+}
+
+fn unpacked(id: i64) -> Option<i64> {
+    (id != NO_ID).then_some(id)
+}
+
+impl Node {
+    /// The parent node's id (`None` for the root).
+    pub fn parent(&self) -> Option<i64> {
+        unpacked(self.parent)
+    }
+
+    /// The value attached by the first event that reached the node.
+    pub fn attached(&self) -> Option<i64> {
+        unpacked(self.attached)
+    }
+
+    /// Attaches `value` (resources: the type id; problems: the resource id).
+    pub fn attach(&mut self, value: i64) {
+        debug_assert_ne!(value, NO_ID);
+        self.attached = value;
+    }
+
+    /// The trailing `/<n>/` of the URI (problems' `problem_child_number`).
+    pub fn child_number(&self) -> Option<u8> {
+        (self.child_number != NO_NUMBER).then_some(self.child_number)
+    }
+
+    /// Whether the node was created by an event (a leaf) rather than as an intermediate level.
+    pub fn leaf(&self) -> bool {
+        self.leaf
+    }
+
+    /// Whether the row is already in the database (or being written).
+    pub fn stored(&self) -> bool {
+        self.stored
+    }
+
+    /// The node's name, while its row is not yet written.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Names the node.
+    pub fn set_name(&mut self, name: Option<Box<str>>) {
+        self.name = name;
+    }
+
+    /// Takes the name, to write the node's row: nothing reads it afterwards.
+    pub fn take_name(&mut self) -> Option<Box<str>> {
+        self.name.take()
+    }
 }
 
 /// A URI tree with stable integer ids.
@@ -61,11 +127,11 @@ impl Hierarchy {
                 id,
                 text: uri.into(),
                 extends: WHOLE,
-                parent,
+                parent: packed(parent),
                 name: None,
-                child_number: None,
+                child_number: NO_NUMBER,
                 leaf: false,
-                attached: None,
+                attached: NO_ID,
                 stored: true,
             });
         }
@@ -97,11 +163,11 @@ impl Hierarchy {
             id,
             text: text.into(),
             extends,
-            parent: above.map(|(_, id)| id),
+            parent: packed(above.map(|(_, id)| id)),
             name: None,
-            child_number,
+            child_number: child_number.unwrap_or(NO_NUMBER),
             leaf,
-            attached: None,
+            attached: NO_ID,
             stored: false,
         });
         self.nodes.len() - 1
@@ -203,6 +269,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_node_takes_64_bytes() {
+        assert_eq!(std::mem::size_of::<Node>(), 64);
+    }
+
+    #[test]
     fn levels_are_created_top_down_and_reused() {
         let mut h = Hierarchy::new("https://", Vec::new());
         let (leaf, created) = h.insert("https://x.org/courses/A/");
@@ -217,8 +288,8 @@ mod tests {
                 "https://x.org/courses/A/"
             ]
         );
-        assert_eq!(h.node(leaf).parent, Some(h.node(2).id));
-        assert!(h.node(leaf).leaf && !h.node(2).leaf);
+        assert_eq!(h.node(leaf).parent(), Some(h.node(2).id));
+        assert!(h.node(leaf).leaf() && !h.node(2).leaf());
         let (video, _) = h.insert("https://x.org/courses/A/video/v1/_html5");
         assert_eq!(h.uri(video), "https://x.org/courses/A/video/v1/_html5");
         assert_eq!(h.insert("https://x.org/courses/"), (2, false));
@@ -233,12 +304,12 @@ mod tests {
             vec![(1, "i4x://".into(), None), (7, "i4x://A/".into(), Some(1))],
         );
         let (leaf, _) = h.insert("i4x://A/B/problem/p/2/1/");
-        assert_eq!(h.node(leaf).child_number, Some(1));
-        assert_eq!(h.node(leaf - 1).child_number, Some(2));
+        assert_eq!(h.node(leaf).child_number(), Some(1));
+        assert_eq!(h.node(leaf - 1).child_number(), Some(2));
         assert_eq!(h.uri(leaf - 1), "i4x://A/B/problem/p/2/");
         assert!(h.node(leaf).id > 7);
         assert_eq!(
-            h.node(2).parent,
+            h.node(2).parent(),
             Some(7),
             "new levels hang under stored ones"
         );

@@ -261,11 +261,13 @@ impl MoocdbBuilder {
             }
         };
         let node = self.resources.node_mut(index);
-        if node.name.is_none() && !node.stored {
-            node.name = Some(row.resource_display_name)
-                .filter(|n| !n.is_empty())
-                .map(str::to_string)
-                .or_else(|| module.as_ref().and_then(ModuleUri::name));
+        if node.name().is_none() && !node.stored() {
+            node.set_name(
+                Some(row.resource_display_name)
+                    .filter(|n| !n.is_empty())
+                    .map(Box::<str>::from)
+                    .or_else(|| (module.as_ref().and_then(ModuleUri::name)).map(Box::<str>::from)),
+            );
         }
         let resource_id = node.id;
         if !plain_slot.is_some_and(|slot| self.pages[slot].linked) {
@@ -326,7 +328,7 @@ impl MoocdbBuilder {
             };
             let (content, medium) = (rule(&CONTENT_RULES), rule(&MEDIUM_RULES));
             let type_id = self.resource_type(rows, content, medium)?;
-            self.resources.node_mut(index).attached = Some(type_id);
+            self.resources.node_mut(index).attach(type_id);
         }
         Ok(index)
     }
@@ -335,14 +337,16 @@ impl MoocdbBuilder {
     pub(super) fn write_resources(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
         let untyped = self.resource_type(rows, "", "")?;
         for index in self.resources.take_unstored() {
-            let node = self.resources.node(index);
             let uri = self.resources.uri(index);
+            // Nothing reads a node's name once its row is written.
+            let name = self.resources.node_mut(index).take_name();
+            let node = self.resources.node(index);
             rows.push(&ResourceRow {
                 resource_id: node.id,
-                resource_name: node.name.as_deref(),
+                resource_name: name.as_deref(),
                 resource_uri: &uri,
-                resource_type_id: node.attached.unwrap_or(untyped),
-                resource_parent_id: node.parent,
+                resource_type_id: node.attached().unwrap_or(untyped),
+                resource_parent_id: node.parent(),
                 resource_child_number: None,
                 resource_relevant_week: None,
                 resource_release_date: None,

@@ -204,8 +204,8 @@ impl MoocdbBuilder {
     fn problem(&mut self, module: &ModuleUri, resource_id: i64) -> Result<i64, LoadError> {
         let (index, _) = self.problems.insert(&module.uri());
         let node = self.problems.node_mut(index);
-        if node.attached.is_none() && !node.stored {
-            node.attached = Some(resource_id);
+        if node.attached().is_none() && !node.stored() {
+            node.attach(resource_id);
         }
         Ok(node.id)
     }
@@ -219,8 +219,8 @@ impl MoocdbBuilder {
             rows.push(&ProblemRow {
                 problem_id: node.id,
                 problem_name: &uri,
-                problem_parent_id: node.parent,
-                problem_child_number: node.child_number.map(i64::from),
+                problem_parent_id: node.parent(),
+                problem_child_number: node.child_number().map(i64::from),
                 problem_type_id: type_id,
                 problem_release_timestamp: None,
                 problem_soft_deadline: None,
@@ -228,7 +228,7 @@ impl MoocdbBuilder {
                 problem_max_submission: None,
                 problem_max_duration: None,
                 problem_weight: None,
-                resource_id: node.attached,
+                resource_id: node.attached(),
             })?;
         }
         Ok(())
