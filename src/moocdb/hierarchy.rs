@@ -103,10 +103,59 @@ impl Node {
     }
 }
 
+/// Nodes kept in chunks of [`Nodes::CHUNK`]: growing never moves the nodes already there, so
+/// the store never holds twice their room, as a `Vec` does while it grows (a `Vec` of 740,000
+/// nodes has room for 1,048,576, and held the 524,288 before them as well while it grew).
+#[derive(Debug, Clone, Default)]
+struct Nodes {
+    chunks: Vec<Vec<Node>>,
+    len: usize,
+}
+
+impl Nodes {
+    /// Nodes per chunk: 1 MiB of them. A chunk grows as a `Vec` up to it, so a small hierarchy
+    /// (a split load's course database) takes only the room of its nodes.
+    const CHUNK: usize = 16_384;
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, node: Node) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < Self::CHUNK => chunk.push(node),
+            _ => self.chunks.push(vec![node]),
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Node> {
+        self.chunks.iter().flatten()
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Node> {
+        self.chunks.iter_mut().flatten()
+    }
+}
+
+impl std::ops::Index<usize> for Nodes {
+    type Output = Node;
+
+    fn index(&self, i: usize) -> &Node {
+        &self.chunks[i / Self::CHUNK][i % Self::CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Nodes {
+    fn index_mut(&mut self, i: usize) -> &mut Node {
+        &mut self.chunks[i / Self::CHUNK][i % Self::CHUNK]
+    }
+}
+
 /// A URI tree with stable integer ids.
 #[derive(Debug, Clone)]
 pub struct Hierarchy {
-    nodes: Vec<Node>,
+    nodes: Nodes,
     // By fingerprint of the whole URI: a look-up reads no node's text (see `crate::fingerprint`).
     by_uri: FingerprintMap<usize>,
     next_id: i64,
@@ -116,7 +165,7 @@ impl Hierarchy {
     /// A hierarchy holding only its root `root_uri`, or the nodes an earlier load stored.
     pub fn new(root_uri: &str, existing: Vec<(i64, String, Option<i64>)>) -> Hierarchy {
         let mut h = Hierarchy {
-            nodes: Vec::new(),
+            nodes: Nodes::default(),
             by_uri: FingerprintMap::default(),
             next_id: 1,
         };
@@ -271,6 +320,25 @@ mod tests {
     #[test]
     fn a_node_takes_64_bytes() {
         assert_eq!(std::mem::size_of::<Node>(), 64);
+    }
+
+    #[test]
+    fn nodes_past_one_chunk_keep_their_place() {
+        let mut h = Hierarchy::new("https://", Vec::new());
+        let n = 2 * Nodes::CHUNK + 100;
+        let leaves: Vec<usize> = (0..n)
+            .map(|i| h.insert(&format!("https://x.org/{i}/")).0)
+            .collect();
+        assert_eq!(h.nodes.len(), n + 2);
+        for (i, &leaf) in leaves.iter().enumerate() {
+            assert_eq!(h.uri(leaf), format!("https://x.org/{i}/"));
+            assert_eq!(h.node(leaf).parent(), Some(h.node(1).id));
+        }
+        assert_eq!(h.take_unstored().len(), n + 2);
+        assert_eq!(
+            h.nodes.chunks.iter().map(Vec::capacity).max(),
+            Some(Nodes::CHUNK)
+        );
     }
 
     #[test]
