@@ -56,9 +56,13 @@ impl Transform {
         }
         self.fresh = fresh;
         self.cx.progress.add(0, 0, counts.events - events_before);
+        // The next chunk's room: what this one took. A whole chunk for a single database; for
+        // a split's course database, the share of the lines its course had (a chunk's room in
+        // each of 101 course databases held 50 MiB at 300,000 events).
+        let used = pending.len();
         self.pending = match &self.done_with {
             Some(done) => match done.send(pending) {
-                Ok(()) => Vec::with_capacity(self.chunk),
+                Ok(()) => Vec::with_capacity(used.min(self.chunk)),
                 // The reading thread has ended: dropped here.
                 Err(std::sync::mpsc::SendError(pending)) => pending,
             },
