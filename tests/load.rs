@@ -186,6 +186,8 @@ async fn cli_quiet_prints_only_warnings_errors_and_json() {
     assert_eq!(stdout, "");
     assert!(stderr.contains("WARN"), "{stderr}");
     assert!(stderr.contains("changed since it was loaded"), "{stderr}");
+    let database = url.rsplit('/').next().unwrap();
+    assert!(stderr.contains(&format!("into `{database}`")), "{stderr}");
     no_summary(&stderr);
 }
 

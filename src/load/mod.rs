@@ -311,6 +311,7 @@ async fn run_logs(
     let transform_options = options.clone();
     let transform_progress = progress.clone();
     let transform_pool = pool.clone();
+    let transform_database = summary.database.clone().unwrap_or_default();
     let transform = tokio::task::spawn_blocking(move || {
         let mut transform = Transform::new(
             transform_options,
@@ -323,6 +324,7 @@ async fn run_logs(
                 max_statement,
                 progress: transform_progress,
                 stop,
+                database: transform_database,
                 private_database,
                 destination: 0,
             },

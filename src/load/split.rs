@@ -205,7 +205,7 @@ pub(super) async fn run(
                     ..options.clone()
                 },
                 opened,
-                target.private_database,
+                (target.database.clone(), target.private_database),
                 (&feed, destination),
                 Progress::new(ProgressMode::Quiet),
             );
@@ -221,7 +221,7 @@ pub(super) async fn run(
         let no_course_transform = lanes.transform(
             options.clone(),
             opened,
-            no_course_private,
+            (no_course_database.clone(), no_course_private),
             (&no_course_feed, 0),
             transform_progress.clone(),
         );
@@ -407,7 +407,7 @@ impl Lanes {
         &self,
         options: LoadOptions,
         opened: OpenedDatabase,
-        private_database: String,
+        (database, private_database): (String, String),
         (feed, destination): (&Feed, usize),
         progress: Progress,
     ) -> Transform {
@@ -420,6 +420,7 @@ impl Lanes {
             max_statement: feed.max_statement,
             progress,
             stop: self.stop.clone(),
+            database,
             private_database,
             destination,
         };

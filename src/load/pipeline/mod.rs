@@ -77,6 +77,8 @@ pub struct Context {
     pub progress: Progress,
     /// Set on Ctrl-C.
     pub stop: Arc<AtomicBool>,
+    /// The course database's name (`""` in a dry run), for messages.
+    pub database: String,
     /// The private database's name.
     pub private_database: String,
     /// The writers' number for the course database (0 unless several are loaded at once).
@@ -354,15 +356,17 @@ impl Transform {
                     &removed.open_submissions,
                 );
                 tracing::warn!(
-                    "{}: changed since it was loaded: its rows were removed and it is loaded again (--reload)",
-                    log.display_name
+                    "{}: changed since it was loaded into `{}`: its rows there were removed and it is loaded again (--reload)",
+                    log.display_name,
+                    self.cx.database
                 );
                 Segment::default()
             }
             Plan::Changed => {
                 tracing::warn!(
-                    "{}: its content changed since it was loaded; left alone (its rows stay as loaded). Give --reload {} to replace its rows",
+                    "{}: its content changed since it was loaded into `{}`; left alone (its rows stay as loaded). Give --reload {} to replace its rows",
                     log.display_name,
+                    self.cx.database,
                     log.display_name
                 );
                 self.summary.changed_files.push(log.display_name.clone());
