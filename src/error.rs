@@ -355,7 +355,8 @@ pub fn redact_url(url: &str) -> String {
             if u.password().is_some() {
                 let _ = u.set_password(Some("***"));
             }
-            u.to_string()
+            // The course placeholder as the user wrote it, not percent-encoded.
+            u.to_string().replace("%7Bcourse%7D", "{course}")
         }
         Err(_) => "<unparseable URL>".to_string(),
     }
@@ -381,6 +382,10 @@ mod tests {
             "mysql://u:***@h:3306/db"
         );
         assert_eq!(redact_url("mysql://u@h/db"), "mysql://u@h/db");
+        assert_eq!(
+            redact_url("mysql://u:s3cret@{course}.h/m_{course}"),
+            "mysql://u:***@{course}.h/m_{course}"
+        );
         assert!(!redact_url("not a url s3cret").contains("s3cret"));
         assert_eq!(scrub("bad s3cret here", Some("s3cret")), "bad *** here");
     }
