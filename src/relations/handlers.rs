@@ -586,15 +586,26 @@ pub fn apply<'e>(
         EmailSettings => {
             let course = text(get("course"));
             let receive = text(get("receive_emails"));
-            account_row(
-                side,
-                &AccountDetails {
-                    anon_screen_name: anon.to_string(),
-                    course_id: course,
-                    receive_emails: receive,
-                    ..AccountDetails::default()
-                },
-            )?;
+            let id = next_account_id(side);
+            side.rows.push(&AccountRow {
+                account_id: &id,
+                screen_name: "",
+                name: "",
+                anon_screen_name: anon,
+                mailing_address: "",
+                zipcode: "",
+                country: "",
+                gender: "",
+                year_of_birth: 0,
+                level_of_education: "",
+                goals: "",
+                honor_code: 0,
+                terms_of_service: 0,
+                course_id: &course,
+                enrollment_action: "",
+                email: "",
+                receive_emails: &receive,
+            })?;
         }
         AbExperiment => ab_experiment(event, event_type, anon, &row, side)?,
         OpenAssessment => open_assessment(event, event_type, anon, &row, side)?,
@@ -942,51 +953,14 @@ fn path_style<'e>(
     Ok(vec![row])
 }
 
-#[derive(Debug, Default)]
-struct AccountDetails {
-    screen_name: String,
-    name: String,
-    anon_screen_name: String,
-    mailing_address: String,
-    zipcode: String,
-    country: String,
-    gender: String,
-    year_of_birth: i64,
-    level_of_education: String,
-    goals: String,
-    honor_code: i64,
-    terms_of_service: i64,
-    course_id: String,
-    enrollment_action: String,
-    email: String,
-    receive_emails: String,
-}
-
-fn account_row(side: &mut SideRows<'_>, a: &AccountDetails) -> Result<(), LoadError> {
+/// The id of the event's next `Account` row.
+fn next_account_id(side: &mut SideRows<'_>) -> RowId {
     let id = side
         .identity
         .id(RowKind::TrackEventRow, 0)
         .account_id(side.accounts);
     side.accounts += 1;
-    side.rows.push(&AccountRow {
-        account_id: &id,
-        screen_name: &a.screen_name,
-        name: &a.name,
-        anon_screen_name: &a.anon_screen_name,
-        mailing_address: &a.mailing_address,
-        zipcode: &a.zipcode,
-        country: &a.country,
-        gender: &a.gender,
-        year_of_birth: a.year_of_birth,
-        level_of_education: &a.level_of_education,
-        goals: &a.goals,
-        honor_code: a.honor_code,
-        terms_of_service: a.terms_of_service,
-        course_id: &a.course_id,
-        enrollment_action: &a.enrollment_action,
-        email: &a.email,
-        receive_emails: &a.receive_emails,
-    })
+    id
 }
 
 static ZIP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{5}\b").expect("zip regex"));
@@ -1014,27 +988,26 @@ fn create_account(event: &TrackingEvent, side: &mut SideRows<'_>) -> Result<(), 
     } else {
         String::new()
     };
-    account_row(
-        side,
-        &AccountDetails {
-            anon_screen_name: anon_screen_name(&screen_name),
-            screen_name,
-            name: p("name"),
-            mailing_address: address,
-            zipcode,
-            country,
-            gender: p("gender"),
-            year_of_birth: p("year_of_birth").trim().parse().unwrap_or(0),
-            level_of_education: p("level_of_education"),
-            goals: p("goals"),
-            honor_code: i64::from(p("honor_code") == "true"),
-            terms_of_service: i64::from(p("terms_of_service") == "true"),
-            course_id: p("course_id"),
-            enrollment_action: p("enrollment_action"),
-            email: p("email"),
-            receive_emails: p("receive_emails"),
-        },
-    )
+    let id = next_account_id(side);
+    side.rows.push(&AccountRow {
+        account_id: &id,
+        screen_name: &screen_name,
+        name: &p("name"),
+        anon_screen_name: &anon_screen_name(&screen_name),
+        mailing_address: &address,
+        zipcode: &zipcode,
+        country: &country,
+        gender: &p("gender"),
+        year_of_birth: p("year_of_birth").trim().parse().unwrap_or(0),
+        level_of_education: &p("level_of_education"),
+        goals: &p("goals"),
+        honor_code: i64::from(p("honor_code") == "true"),
+        terms_of_service: i64::from(p("terms_of_service") == "true"),
+        course_id: &p("course_id"),
+        enrollment_action: &p("enrollment_action"),
+        email: &p("email"),
+        receive_emails: &p("receive_emails"),
+    })
 }
 
 fn ab_row(
