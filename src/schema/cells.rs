@@ -21,15 +21,20 @@ pub trait CellWriter {
     fn datetime(&mut self, t: &NaiveDateTime);
     /// NULL.
     fn null(&mut self);
-    /// Columns `columns` of `table` at their legacy defaults (`''`, or `-1` for an integer
-    /// column). A writer may copy the run at once; this writes it a value at a time.
+    /// Column `column` of `table` at its legacy default: `''`, or `-1` for an integer column.
+    fn legacy_default(&mut self, table: Table, column: usize) {
+        if table.is_int_column(column) {
+            self.int(-1);
+        } else {
+            self.text("");
+        }
+    }
+
+    /// Columns `columns` of `table` at their legacy defaults. A writer may copy the run at
+    /// once; this writes it a value at a time.
     fn legacy_defaults(&mut self, table: Table, columns: std::ops::Range<usize>) {
         for column in columns {
-            if table.is_int_column(column) {
-                self.int(-1);
-            } else {
-                self.text("");
-            }
+            self.legacy_default(table, column);
         }
     }
 }

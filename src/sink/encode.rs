@@ -306,22 +306,12 @@ impl CellWriter for RowBuffer {
     fn legacy_defaults(&mut self, table: Table, columns: std::ops::Range<usize>) {
         if columns.start == 0 {
             // Encoded defaults carry their leading separator: the first column has none.
-            self.text_or_int_default(table, 0);
+            self.legacy_default(table, 0);
             return self.legacy_defaults(table, 1..columns.end);
         }
         let count = columns.len();
         let encoded = EncodedDefaults::of(table, self.encoding);
         self.encoded_fields(encoded.columns(columns), count);
-    }
-}
-
-impl RowBuffer {
-    fn text_or_int_default(&mut self, table: Table, column: usize) {
-        if table.is_int_column(column) {
-            self.int(-1);
-        } else {
-            self.text("");
-        }
     }
 }
 
@@ -342,7 +332,7 @@ impl EncodedDefaults {
         let mut at = Vec::with_capacity(table.columns().len() + 1);
         for column in 0..table.columns().len() {
             at.push(b.len() - first);
-            b.text_or_int_default(table, column);
+            b.legacy_default(table, column);
         }
         at.push(b.len() - first);
         let bytes = b.take().0[first..].to_vec();

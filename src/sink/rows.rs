@@ -77,10 +77,6 @@ impl Rows {
         self.buffers.iter_mut().for_each(RowBuffer::make_growing);
     }
 
-    fn slot(table: Table) -> usize {
-        table.index()
-    }
-
     /// Adds one row to its table, encoded as the table declares it.
     pub fn push<R: TableRow>(&mut self, row: &R) -> Result<(), LoadError> {
         self.add(R::TABLE, |buffer| row.write_cells(buffer))
@@ -91,7 +87,7 @@ impl Rows {
         if table.is_private() && !self.write_private {
             return Ok(());
         }
-        let slot = Self::slot(table);
+        let slot = table.index();
         let buffer = &mut self.buffers[slot];
         buffer.ready_for_rows();
         let before = buffer.len();
@@ -118,7 +114,7 @@ impl Rows {
 
     /// Rows produced so far for `table` (sent or still buffered).
     pub fn produced(&self, table: Table) -> u64 {
-        self.produced[Self::slot(table)]
+        self.produced[table.index()]
     }
 
     /// Encoded bytes waiting in the buffers.
@@ -128,7 +124,7 @@ impl Rows {
 
     /// Sends `table`'s buffered rows, if any.
     pub fn flush(&mut self, table: Table) -> Result<(), LoadError> {
-        let buffer = &mut self.buffers[Self::slot(table)];
+        let buffer = &mut self.buffers[table.index()];
         if buffer.is_empty() {
             return Ok(());
         }
