@@ -19,21 +19,7 @@ use sqlx::Executor;
 /// first (a rerun reuses the names).
 async fn fresh_split(test: &str) -> String {
     let prefix = format!("s_{test}_");
-    let mut conn = <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect(&format!(
-        "{}/mysql",
-        server_url()
-    ))
-    .await
-    .unwrap();
-    let names: Vec<String> = sqlx::query_scalar("SHOW DATABASES")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-    for name in names.iter().filter(|n| n.starts_with(&prefix)) {
-        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`")))
-            .await
-            .unwrap();
-    }
+    drop_databases(server_url(), &prefix).await;
     format!("{}/{prefix}{{course}}", server_url())
 }
 
@@ -536,11 +522,7 @@ async fn drop_databases(server: &str, prefix: &str) {
         <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect(&format!("{server}/mysql"))
             .await
             .unwrap();
-    let names: Vec<String> = sqlx::query_scalar("SHOW DATABASES")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-    for name in names.iter().filter(|n| n.starts_with(prefix)) {
+    for name in databases_on(server, prefix).await {
         conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE `{name}`")))
             .await
             .unwrap();
