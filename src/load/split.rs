@@ -123,42 +123,18 @@ pub(super) async fn run(
         servers: Arc::new(Mutex::new(vec![Server {
             host: no_course.host(),
             port: no_course.port(),
-            sending,
-            feed: no_course_feed.clone(),
+            lock,
+            writers: Some((sending, no_course_feed.clone())),
         }])),
     };
     let registry = opened.pool.clone();
-    // The loader locks, one connection per server: a course database is locked on its own.
-    let locks = Arc::new(Mutex::new(vec![(
-        (no_course.host(), no_course.port()),
-        lock,
-    )]));
     let open_lane: OpenLane = {
-        let (options, locks, handle, lanes) =
-            (options.clone(), locks.clone(), handle, lanes.clone());
+        let (options, handle, lanes) = (options.clone(), handle, lanes.clone());
         Box::new(move |course: &str| {
             let mut hashed = false;
             let (target, opened) = loop {
                 let target = databases.target(Some(course), hashed)?;
-                let opened = handle.block_on(async {
-                    let mut locks = locks.lock().await;
-                    let server = (target.host(), target.port());
-                    let i = match locks.iter().position(|(s, _)| *s == server) {
-                        Some(i) => i,
-                        None => {
-                            locks.push((server, None));
-                            locks.len() - 1
-                        }
-                    };
-                    open_database(
-                        &target,
-                        &options,
-                        COURSE_CONNECTIONS,
-                        &mut locks[i].1,
-                        Some(course),
-                    )
-                    .await
-                })?;
+                let opened = handle.block_on(lanes.open(&options, &target, course))?;
                 match opened {
                     Some(opened) => break (target, opened),
                     None if !hashed => hashed = true,
@@ -254,7 +230,13 @@ pub(super) async fn run(
     let servers = std::mem::take(&mut *servers.lock().await);
     let mut written = Vec::with_capacity(servers.len());
     let mut write_error = None;
-    for Server { sending, feed, .. } in servers {
+    let mut locks = Vec::with_capacity(servers.len());
+    for Server { writers, lock, .. } in servers {
+        locks.extend(lock);
+        let Some((sending, feed)) = writers else {
+            written.push(Vec::new());
+            continue;
+        };
         drop(feed);
         match sending.writers.finish_per_destination().await {
             Ok(w) => written.push(w),
@@ -326,10 +308,8 @@ pub(super) async fn run(
             })
             .await;
     }
-    for (_, lock) in std::mem::take(&mut *locks.lock().await) {
-        if let Some(lock) = lock {
-            store::unlock(lock).await;
-        }
+    for lock in locks {
+        store::unlock(lock).await;
     }
     progress.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
@@ -343,16 +323,34 @@ struct Lanes {
     handle: Handle,
     stop: Arc<AtomicBool>,
     geoip: GeoIp,
-    /// The writers of every server the split writes to, the no-course database's first.
+    /// Every server the split writes to, the no-course database's first.
     servers: Arc<Mutex<Vec<Server>>>,
 }
 
-/// One server of a split: its writers, started with the first course database on it.
+/// One server of a split: its loader lock connection (a course database is locked on its own
+/// server) and its writers, each started with the first course database opened there.
 struct Server {
     host: String,
     port: u16,
-    sending: Sending,
-    feed: Feed,
+    lock: Option<LoadLock>,
+    writers: Option<(Sending, Feed)>,
+}
+
+/// The place of `target`'s server among `servers`, added when it is the first database there.
+fn server_of(servers: &mut Vec<Server>, target: &Target) -> usize {
+    let (host, port) = (target.host(), target.port());
+    match (servers.iter()).position(|s| s.host == host && s.port == port) {
+        Some(i) => i,
+        None => {
+            servers.push(Server {
+                host,
+                port,
+                lock: None,
+                writers: None,
+            });
+            servers.len() - 1
+        }
+    }
 }
 
 /// How a transform hands its rows to its server's writers.
@@ -386,19 +384,28 @@ impl Lanes {
         pool: &MySqlPool,
     ) -> Result<(usize, Feed, bool), LoadError> {
         let mut servers = self.servers.lock().await;
-        let (host, port) = (target.host(), target.port());
-        if let Some(i) = (servers.iter()).position(|s| s.host == host && s.port == port) {
-            return Ok((i, servers[i].feed.clone(), false));
+        let i = server_of(&mut servers, target);
+        if let Some((_, feed)) = &servers[i].writers {
+            return Ok((i, feed.clone(), false));
         }
         let sending = start_writers(options, target, pool).await?;
         let feed = Feed::of(&sending);
-        servers.push(Server {
-            host,
-            port,
-            sending,
-            feed: feed.clone(),
-        });
-        Ok((servers.len() - 1, feed, true))
+        servers[i].writers = Some((sending, feed.clone()));
+        Ok((i, feed, true))
+    }
+
+    /// Opens `course`'s database `target` (locked on its server's lock connection), or `None`
+    /// when another course holds it.
+    async fn open(
+        &self,
+        options: &LoadOptions,
+        target: &Target,
+        course: &str,
+    ) -> Result<Option<OpenedDatabase>, LoadError> {
+        let mut servers = self.servers.lock().await;
+        let i = server_of(&mut servers, target);
+        let lock = &mut servers[i].lock;
+        open_database(target, options, COURSE_CONNECTIONS, lock, Some(course)).await
     }
 
     /// The transform of a course database `opened` for the split, whose rows `feed`'s writers

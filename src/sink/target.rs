@@ -154,7 +154,7 @@ impl Target {
     pub fn parts(&self) -> (String, u16, String, Option<String>) {
         (
             self.url.host_str().unwrap_or("localhost").to_string(),
-            self.url.port().unwrap_or(3306),
+            self.port(),
             decoded(self.url.username()),
             self.password(),
         )
