@@ -104,6 +104,11 @@ impl RowBuffer {
         self.buf.len()
     }
 
+    /// The memory the buffer holds: its encoded bytes and the room it has grown for more.
+    pub fn room(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Whether no row has been added.
     pub fn is_empty(&self) -> bool {
         self.rows == 0

@@ -117,9 +117,10 @@ impl Rows {
         self.produced[table.index()]
     }
 
-    /// Encoded bytes waiting in the buffers.
+    /// The memory the buffers hold: the rows waiting in them and the room they have grown for
+    /// more (a buffer that grows by doubling holds up to twice its rows).
     pub fn buffered_bytes(&self) -> usize {
-        self.buffers.iter().map(RowBuffer::len).sum()
+        self.buffers.iter().map(RowBuffer::room).sum()
     }
 
     /// Sends `table`'s buffered rows, if any.
