@@ -129,7 +129,7 @@ pub struct LoadArgs {
     pub batch_mib: usize,
     /// Commit consecutive files together until they hold this many MiB (as stored): a site's
     /// small rotated files load as fast as one file. 0 commits each file on its own.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 256)]
     pub commit_group_mib: u64,
     /// Statements sent to the server at once.
     #[arg(long, default_value_t = 4)]

@@ -114,7 +114,7 @@ impl Default for LoadOptions {
             max_duration: 3600,
             default_duration: 100,
             batch_bytes: 2 << 20,
-            commit_group_bytes: 16 << 20,
+            commit_group_bytes: 256 << 20,
             max_line_bytes: 32 << 20,
             writers: 4,
             geoip: None,
