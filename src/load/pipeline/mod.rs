@@ -34,7 +34,7 @@ pub mod split;
 
 use commit::Uncommitted;
 use plan::Plan;
-use reading::{OneDatabase, Reading};
+use reading::{OneDatabase, Reading, ReadingThread};
 use rejects::{RejectBuffer, too_many_rejects};
 pub use split::{OpenLane, SplitTransform};
 
@@ -121,6 +121,8 @@ pub struct Transform {
     fresh: Vec<bool>,
     /// Where processed chunks go to be dropped: the reading thread, while one runs.
     done_with: Option<std::sync::mpsc::Sender<Vec<Pending>>>,
+    /// The thread that reads the files, started with the first.
+    reading_thread: Option<ReadingThread>,
     file_id: Option<i64>,
     course_filter: Option<String>,
     /// Files loaded whose commit waits for the group's last file: consecutive files are
@@ -207,6 +209,7 @@ impl Transform {
             chunk,
             fresh: Vec::with_capacity(chunk),
             done_with: None,
+            reading_thread: None,
             file_id: None,
             course_filter,
             group: Vec::new(),
@@ -300,14 +303,17 @@ impl Transform {
             return Ok(());
         };
         let (stop, progress) = (self.cx.stop.clone(), self.cx.progress.clone());
-        let reading = Reading::new(&self.options, &progress, &stop);
+        let mut thread = self.reading_thread.take();
+        let reading = Reading::new(&self.options, &mut thread, &progress, &stop);
         let segment = file.segment;
         let mut taker = OneDatabase {
             transform: self,
             counts: &mut file.counts,
             rejects: &mut file.rejects,
         };
-        reading.load_file(&mut taker, log, segment)?;
+        let read = reading.load_file(&mut taker, log, segment);
+        self.reading_thread = thread;
+        read?;
         let prefix_hash = log.prefix_hash(file.counts.raw_end)?.unwrap_or_default();
         let too_many_rejects = too_many_rejects(log, &file.counts, self.options.max_bad_ratio);
         let breached = too_many_rejects.is_some();

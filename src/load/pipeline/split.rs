@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::reading::{LineTaker, Reading};
+use super::reading::{LineTaker, Reading, ReadingThread};
 use super::rejects::too_many_rejects;
 use super::{OpenFile, Pending, Transform};
 use crate::error::LoadError;
@@ -78,6 +78,8 @@ pub struct SplitTransform {
     total: FileCounts,
     /// Where processed chunks go while a reading thread runs.
     done_with: Option<std::sync::mpsc::Sender<Vec<Pending>>>,
+    /// The thread that reads the files, started with the first.
+    reading_thread: Option<ReadingThread>,
     /// The commit group's files' sizes as stored.
     group_bytes: u64,
     /// Files whose commit is done.
@@ -109,6 +111,7 @@ impl SplitTransform {
             open_lane,
             total: FileCounts::default(),
             done_with: None,
+            reading_thread: None,
             group_bytes: 0,
             files_committed: 0,
         }
@@ -150,13 +153,16 @@ impl SplitTransform {
         self.lanes[0].file = LaneFile::Open(Box::new(file));
         self.total = FileCounts::default();
         let (stop, progress) = (self.stop.clone(), self.progress.clone());
-        let reading = Reading::new(&self.options, &progress, &stop);
+        let mut thread = self.reading_thread.take();
+        let reading = Reading::new(&self.options, &mut thread, &progress, &stop);
         let mut taker = SplitFile {
             split: self,
             log,
             content_hash: &content_hash,
         };
-        reading.load_file(&mut taker, log, segment)?;
+        let read = reading.load_file(&mut taker, log, segment);
+        self.reading_thread = thread;
+        read?;
         let prefix_hash = log.prefix_hash(self.total.raw_end)?.unwrap_or_default();
         let too_many_rejects = too_many_rejects(log, &self.total, self.options.max_bad_ratio);
         let breached = too_many_rejects.is_some();
