@@ -352,6 +352,66 @@ async fn a_split_load_killed_mid_way_completes_on_the_next_run() {
 }
 
 #[tokio::test]
+async fn overlapping_files_give_each_event_once_in_every_course_database_past_the_exact_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = three_course_files(dir.path());
+    let read = |f: &Path| -> Vec<String> {
+        (std::fs::read_to_string(f).unwrap().lines())
+            .map(str::to_string)
+            .collect()
+    };
+    let (first, second) = (read(&files[0]), read(&files[1]));
+    // The second day's file as it would be if rotation had repeated the first day's last half.
+    let repeated = first.len() - first.len() / 2;
+    let overlapping = dir.path().join("tracking.log-20260302-overlapping");
+    write_lines(
+        &overlapping,
+        &[&first[first.len() / 2..], &second[..]].concat(),
+    );
+
+    let clean = fresh_split("overlap_clean").await;
+    let once = common::load(options(&clean, &[&files[0], &files[1]])).await;
+    // An exact set of 10 lines: more than three course databases' lines of the first file (5
+    // each), not their sum, so their sets move to the shared filter together when the file ends;
+    // the repeated lines are then found through it and each course database's
+    // `moocdb_loader_lines`.
+    let url = fresh_split("overlap_small_set").await;
+    let mut o = options(&url, &[&files[0], &overlapping]);
+    o.recent_lines = 10;
+    let twice = common::load(o).await;
+
+    assert_eq!(twice.events, once.events, "each event is accepted once");
+    assert_eq!(twice.lines, once.lines + repeated as u64);
+    let not_loaded = |s: &moocdb_loader::LoadSummary| s.duplicates + s.skipped + s.rejected;
+    assert_eq!(
+        not_loaded(&twice) - not_loaded(&once),
+        repeated as u64,
+        "every repeated line is a duplicate or again not an event"
+    );
+    assert!(twice.duplicates > once.duplicates + repeated as u64 / 2);
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let databases = databases_on(server, "s_overlap_small_set_").await;
+    assert_eq!(
+        databases,
+        (databases_on(server, "s_overlap_clean_").await.iter())
+            .map(|d| d.replace("s_overlap_clean_", "s_overlap_small_set_"))
+            .collect::<Vec<_>>()
+    );
+    assert!(databases.len() >= 4, "{databases:?}");
+    for database in databases.iter().filter(|d| !d.ends_with("_private")) {
+        let got = course_rows(&course_url(&url, database)).await;
+        let want = course_rows(&course_url(
+            &clean,
+            &database.replace("s_overlap_small_set_", "s_overlap_clean_"),
+        ))
+        .await;
+        for ((table, got), (_, want)) in got.iter().zip(&want) {
+            assert_same_rows(got, want, &format!("{database}: table {table}"));
+        }
+    }
+}
+
+#[tokio::test]
 async fn courses_whose_names_collide_get_databases_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
     let sample: Vec<String> = std::fs::read_to_string(data("sample.log"))

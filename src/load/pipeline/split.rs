@@ -20,6 +20,8 @@ use super::{OpenFile, Pending, Transform};
 use crate::error::LoadError;
 use crate::load::{LoadOptions, event_course};
 use crate::progress::Progress;
+use crate::schema::Table;
+use crate::sink::WriterSender;
 use crate::source::TrackingLog;
 use crate::store::ledger::{FileCounts, Reject};
 
@@ -200,6 +202,7 @@ impl SplitTransform {
                 LaneFile::Waiting | LaneFile::Skipped => {}
             }
         }
+        self.bound_recent_lines()?;
         self.group_bytes += log.size;
         if breached || self.group_bytes >= self.options.commit_group_bytes {
             self.commit_group()?;
@@ -216,16 +219,8 @@ impl SplitTransform {
         for lane in &mut self.lanes {
             lane.transform.send_group_rows()?;
         }
-        // One barrier per server: the first course database on each has its writers' sender.
-        let mut servers_done = Vec::new();
-        for lane in &self.lanes {
-            if servers_done.contains(&lane.server) {
-                continue;
-            }
-            servers_done.push(lane.server);
-            if let Some(sender) = &lane.transform.cx.sender {
-                sender.barrier()?;
-            }
+        for sender in self.server_senders() {
+            sender.barrier()?;
         }
         let (no_course, courses) = self.lanes.split_first_mut().expect("the no-course lane");
         for lane in courses {
@@ -235,6 +230,44 @@ impl SplitTransform {
         no_course.transform.record_group()?;
         self.files_committed += files;
         self.group_bytes = 0;
+        Ok(())
+    }
+
+    /// The writers' sender of each server, once: the first course database on a server has it.
+    fn server_senders(&self) -> Vec<&WriterSender> {
+        let mut servers_done = Vec::new();
+        let mut senders = Vec::new();
+        for lane in &self.lanes {
+            if servers_done.contains(&lane.server) {
+                continue;
+            }
+            servers_done.push(lane.server);
+            senders.extend(&lane.transform.cx.sender);
+        }
+        senders
+    }
+
+    /// Moves every course database's exact set of recent lines into the shared filter, once they
+    /// hold more than the load's bound together. Each course database bounds its own set, but a
+    /// commit group of a site's files may hold millions of lines over a hundred courses, each
+    /// set under the bound: memory would grow with the group, not with the learners and pages.
+    fn bound_recent_lines(&mut self) -> Result<(), LoadError> {
+        let held: usize = self.lanes.iter().map(|l| l.transform.recent.len()).sum();
+        if held <= self.options.recent_lines {
+            return Ok(());
+        }
+        // Only the lines must be stored before the filter answers for them.
+        for lane in &mut self.lanes {
+            lane.transform.rows.flush(Table::Lines)?;
+        }
+        for sender in self.server_senders() {
+            sender.table_barrier(Table::Lines)?;
+        }
+        for lane in &mut self.lanes {
+            lane.transform.spill_recent();
+            // Its room goes back too: most courses' next lines are a few thousand.
+            lane.transform.recent.shrink_to_fit();
+        }
         Ok(())
     }
 
@@ -309,6 +342,7 @@ impl LineTaker for SplitFile<'_> {
     fn event(&mut self, pending: Pending) -> Result<(), LoadError> {
         if self.split.total.lines.is_multiple_of(BUFFER_CHECK_LINES) {
             self.split.process_pending()?;
+            self.split.bound_recent_lines()?;
             self.split.bound_buffers()?;
         }
         let lane = self.split.lane_of(event_course(&pending.event))?;
