@@ -317,8 +317,8 @@ pub(super) struct Reading<'a> {
 }
 
 impl<'a> Reading<'a> {
-    /// Reading as `options` say, on `thread` if the options want a reading thread, reporting to
-    /// `progress`, stopping when `stop` is set.
+    /// Reading as `options` say, on `thread` (started here the first time) if the options want
+    /// a reading thread, reporting to `progress`, stopping when `stop` is set.
     pub(super) fn new(
         options: &LoadOptions,
         thread: &'a mut Option<ReadingThread>,
@@ -330,7 +330,7 @@ impl<'a> Reading<'a> {
         }
         Reading {
             max_line_bytes: options.max_line_bytes,
-            reading_thread: thread.as_ref().filter(|_| options.reading_thread),
+            reading_thread: thread.as_ref(),
             progress,
             stop,
         }

@@ -234,7 +234,8 @@ impl SplitTransform {
         Ok(())
     }
 
-    /// The writers' sender of each server, once: the first course database on a server has it.
+    /// The writers' sender of each server, once (the course databases on a server share its
+    /// writers).
     fn server_senders(&self) -> Vec<&WriterSender> {
         let mut servers_done = Vec::new();
         let mut senders = Vec::new();
