@@ -5,7 +5,8 @@
 //! of a real course: mostly page views (implicit courseware URLs), then video, sequence navigation,
 //! problem checks (browser query strings and server events with answers and correct maps),
 //! forum, enrollment and heartbeats; `i4x://` ids for old-style courses, `block-v1:` and `context`
-//! for new ones.
+//! for new ones. As in a real course, each problem and each video sits on one unit: a learner who
+//! checks a problem or plays a video does it from that unit's page.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -285,6 +286,27 @@ fn generate_events(
     Ok(())
 }
 
+/// Units per course: 8 chapters of 6 sequentials of 6 units.
+const UNITS: usize = 8 * 6 * 6;
+
+/// Moves a learner to `unit` (counted chapter by chapter) of their course.
+fn go_to_unit(place: &mut (usize, usize, usize, u32), unit: usize) {
+    place.1 = unit / 36 % 8;
+    place.2 = unit / 6 % 6;
+    place.3 = (unit % 6) as u32 + 1;
+}
+
+/// The page of the learner's current unit.
+fn unit_page(course: &Course, place: &(usize, usize, usize, u32)) -> String {
+    let (chapter, sections) = &course.chapters[place.1];
+    format!(
+        "https://courses.example.org/courses/{}/courseware/{chapter}/{}/{}/",
+        course.key(),
+        sections[place.2],
+        place.3
+    )
+}
+
 fn write_event(
     line: &mut String,
     rng: &mut Random,
@@ -296,11 +318,7 @@ fn write_event(
     use std::fmt::Write as _;
     let (chapter, sections) = &course.chapters[place.1];
     let section = &sections[place.2];
-    let courseware = format!(
-        "https://courses.example.org/courses/{}/courseware/{chapter}/{section}/",
-        course.key()
-    );
-    let page = format!("{courseware}{}/", place.3);
+    let page = unit_page(course, place);
     let ip = format!("198.51.{}.{}", user / 250 % 250, user % 250 + 1);
     let agent = AGENTS[(user % AGENTS.len() as u64) as usize];
     let session = format!(
@@ -330,7 +348,10 @@ fn write_event(
             "null".to_string(),
         )
     } else if roll < 70 {
-        let (id, code) = &course.videos[rng.below(course.videos.len() as u64) as usize];
+        let v = rng.below(course.videos.len() as u64) as usize;
+        let (id, code) = &course.videos[v];
+        go_to_unit(place, (v * 9 + 4) % UNITS);
+        let page = unit_page(course, place);
         let kinds = [
             "play_video",
             "pause_video",
@@ -363,7 +384,10 @@ fn write_event(
         );
         ("seq_goto".to_string(), "browser", ev, format!("\"{page}\""))
     } else if roll < 90 {
-        let p = &course.problems[rng.below(course.problems.len() as u64) as usize];
+        let p = rng.below(course.problems.len() as u64) as usize;
+        go_to_unit(place, p * 7 % UNITS);
+        let page = unit_page(course, place);
+        let p = &course.problems[p];
         let input = format!("i4x-{}-{}-problem-{p}", course.org, course.number);
         if rng.below(2) == 0 {
             let ev = format!(
