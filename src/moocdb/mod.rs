@@ -31,6 +31,7 @@ use foldhash::{HashMap, HashSet};
 use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::LazyLock;
+use submissions::GradedSubmission;
 
 use memchr::memmem::Finder;
 
@@ -130,7 +131,7 @@ pub struct MoocdbBuilder {
     // The last graded submission of each user (by fingerprint) and problem: what a rescore
     // assesses again. Grows with users × problems answered, not with the log.
     // Latest by time, as the database is read back: a batched load finds the same submission.
-    graded: HashMap<(Fingerprint, i64), (NaiveDateTime, Box<str>)>,
+    graded: HashMap<(Fingerprint, i64), GradedSubmission>,
     // ORA submissions, which peer, self and staff assessments grade.
     open_submissions: HashSet<String>,
     // The file's forum and wiki contributions.
@@ -184,8 +185,16 @@ impl MoocdbBuilder {
             contributions: Contributions::default(),
         };
         for (user, problem, submission, time) in known.graded_submissions {
-            b.graded
-                .insert((Fingerprint::of(&user), problem), (time, submission.into()));
+            // Every graded submission this loader writes has a row id; one that is not cannot be
+            // assessed again by a rescore.
+            match RowId::parse(&submission).and_then(|id| GradedSubmission::new(&time, &id)) {
+                Some(graded) => {
+                    b.graded.insert((Fingerprint::of(&user), problem), graded);
+                }
+                None => tracing::warn!(
+                    "table `submissions`: submission `{submission}` has no id this loader                      writes; a later problem_rescore of it is not recorded as an assessment"
+                ),
+            }
         }
         for user in known.users {
             b.named_user(&user).stored = true;
@@ -241,7 +250,7 @@ impl MoocdbBuilder {
         open_submissions: &[String],
     ) {
         self.graded
-            .retain(|_, (_, submission)| !event_ids.contains(&**submission));
+            .retain(|_, submission| !event_ids.contains(submission.id().as_str()));
         for uuid in open_submissions {
             self.open_submissions.remove(uuid);
         }
