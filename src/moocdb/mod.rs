@@ -185,14 +185,15 @@ impl MoocdbBuilder {
             contributions: Contributions::default(),
         };
         for (user, problem, submission, time) in known.graded_submissions {
-            // Every graded submission this loader writes has a row id; one that is not cannot be
-            // assessed again by a rescore.
+            // This loader writes every graded submission's id from 128 bits; a submission whose
+            // id is in another form cannot be assessed again by a rescore.
             match RowId::parse(&submission).and_then(|id| GradedSubmission::new(&time, &id)) {
                 Some(graded) => {
                     b.graded.insert((Fingerprint::of(&user), problem), graded);
                 }
                 None => tracing::warn!(
-                    "table `submissions`: submission `{submission}` has no id this loader                      writes; a later problem_rescore of it is not recorded as an assessment"
+                    "table `submissions`: submission `{submission}` is not in the id form this \
+                     loader writes; a later problem_rescore of it is not recorded as an assessment"
                 ),
             }
         }

@@ -19,9 +19,9 @@ use super::observed_events::EventClass;
 use super::{FormattedRow, MoocdbBuilder};
 
 /// The latest graded submission of a learner and problem, as the builder keeps one for each
-/// pair (what a `problem_rescore` assesses again): 24 bytes, where the time and the id as text
-/// took 32 and 48 more on the heap. At 5M events of the bench's log this map had been 53 MiB of
-/// the dry run's 150 MiB heap peak (`heaptrack`).
+/// pair (what a `problem_rescore` assesses again), in 24 bytes: the time and the id as a string
+/// took 32, and 48 more on the heap. At 5M events of the bench's log that map had been 53 MiB
+/// of the dry run's 150 MiB heap peak (`heaptrack`).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct GradedSubmission {
     /// Its time, in microseconds since 1970 (the database keeps microseconds).
