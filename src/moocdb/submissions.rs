@@ -1,8 +1,6 @@
 //! Step 9: the problem hierarchy (`problems`, typed in `problem_types`), the `submissions` of
 //! answers and the `assessments` that grade them (what a grading event is: `grading.rs`).
 
-use std::collections::hash_map::Entry;
-
 use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
@@ -33,11 +31,13 @@ pub(super) struct GradedSubmission {
 impl GradedSubmission {
     /// The submission `id` at `time`; `None` for an id not in the form this loader writes.
     pub(super) fn new(time: &NaiveDateTime, id: &RowId) -> Option<GradedSubmission> {
-        let bits = id.bits()?;
-        Some(GradedSubmission {
-            micros: time.and_utc().timestamp_micros(),
-            bits: [(bits >> 64) as u64, bits as u64],
-        })
+        match StoredRowId::new(id) {
+            StoredRowId::Bits(bits) => Some(GradedSubmission {
+                micros: time.and_utc().timestamp_micros(),
+                bits,
+            }),
+            StoredRowId::Other(_) => None,
+        }
     }
 
     /// Its row id.
@@ -152,16 +152,10 @@ impl MoocdbBuilder {
                     if attempt > 0
                         && let Some(submission) = GradedSubmission::new(&event.time, row_id)
                     {
-                        match self.graded.entry((user_key, problem_id)) {
-                            Entry::Occupied(mut latest)
-                                if latest.get().micros <= submission.micros =>
-                            {
-                                latest.insert(submission);
-                            }
-                            Entry::Occupied(_) => {}
-                            Entry::Vacant(slot) => {
-                                slot.insert(submission);
-                            }
+                        let latest = self.graded.entry((user_key, problem_id));
+                        let latest = latest.or_insert(submission);
+                        if latest.micros <= submission.micros {
+                            *latest = submission;
                         }
                     }
                     // An assessment grades a submission: without one it would point nowhere.
