@@ -57,9 +57,10 @@ enum LaneFile {
 /// (counted as the buffers' room, which is up to twice their rows as they grow). A course
 /// database's table fills its batch (2 MiB) only for a large course, so without a bound a site's
 /// rows would wait in the buffers until the commit: on 300,000 events of 100 courses that took
-/// the load's peak memory to 652 MiB. 32 MiB held 15 MiB less at 1M events of 100 courses
-/// (351–355 against 367–374 MiB) but took a second more (39.0–39.8 against 37.5–38.5 s, with the
-/// same log into one database in 24.6–25.4 s).
+/// the load's peak memory to 652 MiB. 32 MiB held 15 MiB less at 1M events of 100 courses (a
+/// generated log that put every problem on every page: 351–355 against 367–374 MiB) but took a
+/// second more (39.0–39.8 against 37.5–38.5 s, with the same log into one database in 24.6–25.4
+/// s).
 const BUFFERED_BYTES: usize = 48 << 20;
 
 /// Lines taken between two looks at how much the buffers hold, and the most parsed events the
