@@ -123,6 +123,14 @@ impl Rows {
         self.buffers.iter().map(RowBuffer::room).sum()
     }
 
+    /// The memory each table's buffer holds, as [`Rows::buffered_bytes`] counts it, for the
+    /// tables whose buffers hold any.
+    pub fn rooms(&self) -> impl Iterator<Item = (Table, usize)> + '_ {
+        (Table::ALL.iter().zip(&self.buffers))
+            .map(|(table, buffer)| (*table, buffer.room()))
+            .filter(|(_, room)| *room > 0)
+    }
+
     /// Sends `table`'s buffered rows, if any.
     pub fn flush(&mut self, table: Table) -> Result<(), LoadError> {
         let buffer = &mut self.buffers[table.index()];
