@@ -48,6 +48,13 @@ impl Transform {
     /// The second half of a commit, once the writers have stored every row sent: the carried
     /// state and each file's ledger entry, in one transaction.
     pub(super) fn record_group(&mut self) -> Result<(), LoadError> {
+        let handle = self.cx.handle.clone();
+        handle.block_on(self.record_group_async())
+    }
+
+    /// [`Transform::record_group`] as a future, for a split load to record several course
+    /// databases' groups at once.
+    pub(super) async fn record_group_async(&mut self) -> Result<(), LoadError> {
         if self.group.is_empty() {
             return Ok(());
         }
@@ -78,14 +85,15 @@ impl Transform {
                 domain: self.moocdb.domain(),
             };
             crash_point("before-commit");
-            self.block_on(carried_state::commit_files(
+            carried_state::commit_files(
                 pool,
                 change,
                 &files,
                 // Sized like a batch of rows, not as large as the server allows: a 50,000-user
                 // course's state in one statement raised the load's peak memory by 40 MiB.
                 self.cx.batch_bytes.min(self.cx.max_statement),
-            ))?;
+            )
+            .await?;
         }
         self.moocdb.clear_changed();
         self.relations.clear_changed_ips();

@@ -69,6 +69,9 @@ const BUFFERED_BYTES: usize = 48 << 20;
 /// load's peak memory from 171 MiB (one database) to 652 MiB on 300,000 events.
 const BUFFER_CHECK_LINES: u64 = 4096;
 
+/// Course databases whose ledgers a commit records at once.
+const RECORDED_AT_ONCE: usize = 8;
+
 /// The transform of a split load.
 pub struct SplitTransform {
     options: LoadOptions,
@@ -225,9 +228,19 @@ impl SplitTransform {
             sender.barrier()?;
         }
         let (no_course, courses) = self.lanes.split_first_mut().expect("the no-course lane");
-        for lane in courses {
-            lane.transform.record_group()?;
-        }
+        // Each course database's transaction waits mostly on the server: several at once (101
+        // one after the other took 1.4 s of a 100-course load's commit).
+        let handle = no_course.transform.cx.handle.clone();
+        handle.block_on(async {
+            use futures_util::StreamExt;
+            let mut recorded = futures_util::stream::iter(courses.iter_mut())
+                .map(|lane| lane.transform.record_group_async())
+                .buffer_unordered(RECORDED_AT_ONCE);
+            while let Some(result) = recorded.next().await {
+                result?;
+            }
+            Ok::<(), LoadError>(())
+        })?;
         let files = no_course.transform.group.len() as u64;
         no_course.transform.record_group()?;
         self.files_committed += files;
