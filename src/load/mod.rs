@@ -277,7 +277,7 @@ async fn run_logs(
         summary.database = Some(target.database.clone());
         summary.private_database = (!options.no_pii).then(|| target.private_database.clone());
         let connections = bookkeeping_connections(&options);
-        let opened = open_database(&target, &options, connections, &mut lock, None)
+        let opened = open_database((&target, None), &options, connections, &mut lock, None)
             .await?
             .expect("a database opened without a claim");
         let sending = start_writers(&options, &target, &opened.pool).await?;
@@ -415,15 +415,19 @@ struct OpenedDatabase {
 /// first lock of a load opens it).
 ///
 /// In a split load, `course` claims the database for a course (`""` for the events that name
-/// no course): `None` when another course holds it. `connections` is the pool's size.
+/// no course): `None` when another course holds it. `connections` is the pool's size, unless
+/// `prepared` gives the pool of a database created and migrated already.
 async fn open_database(
-    target: &Target,
+    (target, prepared): (&Target, Option<MySqlPool>),
     options: &LoadOptions,
     connections: u32,
     lock: &mut Option<LoadLock>,
     course: Option<&str>,
 ) -> Result<Option<OpenedDatabase>, LoadError> {
-    let pool = store::prepare(target, !options.no_pii, connections).await?;
+    let pool = match prepared {
+        Some(pool) => pool,
+        None => store::prepare(target, !options.no_pii, connections).await?,
+    };
     match lock {
         Some(lock) => lock.also(&target.database).await?,
         None => *lock = Some(store::lock(&pool, &target.database).await?),

@@ -6,6 +6,7 @@
 //! databases are spread over several servers; each server's writers and loader lock start with
 //! the first course database on it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -40,12 +41,14 @@ const PREPARED_AT_ONCE: usize = 8;
 const COURSE_SCAN_LINES: u32 = 50_000;
 
 /// Creates and migrates the databases of the courses the first lines of the logs name, several
-/// at a time; each is then opened (locked, claimed, cleaned up) when its first event comes.
+/// at a time; each is then opened (locked, claimed, cleaned up) when its first event comes, on
+/// the connection pool returned here by its name. Handing the pools over saves migrating each
+/// database a second time when it is opened, on the transform's thread.
 async fn prepare_course_databases(
     databases: &CourseDatabases,
     options: &LoadOptions,
     logs: &[TrackingLog],
-) -> Result<(), LoadError> {
+) -> Result<HashMap<String, MySqlPool>, LoadError> {
     use futures_util::StreamExt;
     let courses = super::first_courses(logs, options.max_line_bytes, COURSE_SCAN_LINES);
     // Two courses may share a plain name (the second gets the hashed one when it is opened):
@@ -58,17 +61,18 @@ async fn prepare_course_databases(
             targets.push(target);
         }
     }
-    let mut prepared = futures_util::stream::iter(targets.iter())
+    let mut preparing = futures_util::stream::iter(targets.iter())
         .map(|target| async move {
-            let pool = store::prepare(target, !options.no_pii, 1).await?;
-            pool.close().await;
-            Ok::<(), LoadError>(())
+            let pool = store::prepare(target, !options.no_pii, COURSE_CONNECTIONS).await?;
+            Ok::<_, LoadError>((target.database.clone(), pool))
         })
         .buffer_unordered(PREPARED_AT_ONCE);
-    while let Some(result) = prepared.next().await {
-        result?;
+    let mut prepared = HashMap::with_capacity(targets.len());
+    while let Some(result) = preparing.next().await {
+        let (database, pool) = result?;
+        prepared.insert(database, pool);
     }
-    Ok(())
+    Ok(prepared)
 }
 
 /// Runs a split load.
@@ -93,8 +97,14 @@ pub(super) async fn run(
     let mut lock: Option<LoadLock> = None;
     let no_course = databases.target(None, false)?;
     let connections = super::bookkeeping_connections(&options);
-    let Some(opened) =
-        open_database(&no_course, &options, connections, &mut lock, Some("")).await?
+    let Some(opened) = open_database(
+        (&no_course, None),
+        &options,
+        connections,
+        &mut lock,
+        Some(""),
+    )
+    .await?
     else {
         return Err(LoadError::BadUrl {
             url: no_course.redacted(),
@@ -107,7 +117,8 @@ pub(super) async fn run(
     };
     let sending = start_writers(&options, &no_course, &opened.pool).await?;
     let (method, advice) = (sending.method, sending.advice.clone());
-    prepare_course_databases(&databases, &options, &logs).await?;
+    let prepared = prepare_course_databases(&databases, &options, &logs).await?;
+    let prepared = Arc::new(std::sync::Mutex::new(prepared));
     // The domain: as given, else as earlier loads learned it, else from the log.
     let given_domain = options.domain.clone();
     if options.domain.is_none() {
@@ -120,6 +131,7 @@ pub(super) async fn run(
         handle: handle.clone(),
         stop: stop.clone(),
         geoip,
+        prepared: prepared.clone(),
         servers: Arc::new(Mutex::new(vec![Server {
             host: no_course.host(),
             port: no_course.port(),
@@ -308,6 +320,13 @@ pub(super) async fn run(
             })
             .await;
     }
+    // The databases prepared for courses whose events were all in files already loaded.
+    let unopened: Vec<MySqlPool> = (prepared.lock().ok())
+        .map(|mut prepared| prepared.drain().map(|(_, pool)| pool).collect())
+        .unwrap_or_default();
+    for pool in unopened {
+        pool.close().await;
+    }
     for lock in locks {
         store::unlock(lock).await;
     }
@@ -325,6 +344,9 @@ struct Lanes {
     geoip: GeoIp,
     /// Every server the split writes to, the no-course database's first.
     servers: Arc<Mutex<Vec<Server>>>,
+    /// The pools of the course databases prepared before the load, by name, until each is
+    /// opened.
+    prepared: Arc<std::sync::Mutex<HashMap<String, MySqlPool>>>,
 }
 
 /// One server of a split: its loader lock connection (a course database is locked on its own
@@ -402,9 +424,13 @@ impl Lanes {
         target: &Target,
         course: &str,
     ) -> Result<Option<OpenedDatabase>, LoadError> {
+        let prepared = (self.prepared.lock())
+            .ok()
+            .and_then(|mut prepared| prepared.remove(&target.database));
         let mut servers = self.servers.lock().await;
         let i = server_of(&mut servers, target);
         let lock = &mut servers[i].lock;
+        let target = (target, prepared);
         open_database(target, options, COURSE_CONNECTIONS, lock, Some(course)).await
     }
 
