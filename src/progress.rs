@@ -32,6 +32,9 @@ struct Inner {
 #[derive(Clone)]
 pub struct Progress {
     inner: Arc<Inner>,
+    /// Whether bytes and lines count here: a split load's course databases count only their
+    /// events, the files being read and counted once, by the split.
+    counts_reading: bool,
 }
 
 impl Progress {
@@ -60,6 +63,16 @@ impl Progress {
                 events: AtomicU64::new(0),
                 plain: mode == ProgressMode::Auto && !terminal,
             }),
+            counts_reading: true,
+        }
+    }
+
+    /// The reporter of a course database of a split load: its events are counted here, the
+    /// bytes and lines of the files only by the split itself.
+    pub fn for_course_database(&self) -> Progress {
+        Progress {
+            inner: self.inner.clone(),
+            counts_reading: false,
         }
     }
 
@@ -78,6 +91,10 @@ impl Progress {
 
     /// Adds bytes read from storage, lines and events.
     pub fn add(&self, bytes: u64, lines: u64, events: u64) {
+        let (bytes, lines) = match self.counts_reading {
+            true => (bytes, lines),
+            false => (0, 0),
+        };
         let i = &self.inner;
         i.bytes.fetch_add(bytes, Ordering::Relaxed);
         i.lines.fetch_add(lines, Ordering::Relaxed);
@@ -118,5 +135,23 @@ impl Progress {
         if let Some(bar) = &self.inner.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_course_database_counts_its_events_and_not_the_files_read_again() {
+        let split = Progress::new(ProgressMode::Quiet);
+        let course = split.for_course_database();
+        split.add(1000, 10, 2);
+        course.add(1000, 10, 5);
+        course.add_done_bytes(500);
+        let i = &split.inner;
+        assert_eq!(i.bytes.load(Ordering::Relaxed), 1000);
+        assert_eq!(i.lines.load(Ordering::Relaxed), 10);
+        assert_eq!(i.events.load(Ordering::Relaxed), 7);
     }
 }

@@ -22,7 +22,7 @@ use super::{
     open_database, rows_by_name, start_writers,
 };
 use crate::error::LoadError;
-use crate::progress::{Progress, ProgressMode};
+use crate::progress::Progress;
 use crate::relations::GeoIp;
 use crate::sink::{Encoding, Target, WriterSender};
 use crate::source::TrackingLog;
@@ -142,6 +142,7 @@ pub(super) async fn run(
     let registry = opened.pool.clone();
     let open_lane: OpenLane = {
         let (options, handle, lanes) = (options.clone(), handle, lanes.clone());
+        let course_progress = progress.for_course_database();
         Box::new(move |course: &str| {
             let mut hashed = false;
             let (target, opened) = loop {
@@ -195,7 +196,7 @@ pub(super) async fn run(
                 opened,
                 (target.database.clone(), target.private_database),
                 (&feed, destination),
-                Progress::new(ProgressMode::Quiet),
+                course_progress.clone(),
             );
             Ok((target.database, server, transform))
         })
