@@ -27,7 +27,8 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Makes mimalloc give freed memory back to the system after 1 ms instead of a second. A load
 /// split over a hundred course databases sends many small row buffers of a hundred transforms,
 /// each freed on a writer's thread, and the memory mimalloc kept for that second raised its peak
-/// RSS from about 277 to 300 MiB (1M events of 100 courses; `BENCHMARKS.md`, "Split"). A load
+/// RSS from 271 to 293 MiB (1M events of 100 courses; `BENCHMARKS.md`, "One database per
+/// course"). A load
 /// into one database keeps the default: there the change cost a 1M-event dry run 0.3 s of
 /// system time for 6 MiB.
 pub fn purge_freed_memory_promptly() {

@@ -302,7 +302,7 @@ impl SplitTransform {
     /// the largest go, not every table of the largest course databases: on 1M events of 100
     /// courses that took the statements from 16,626 to 9,400 and the load from 1.66–1.78 to
     /// 1.54–1.57 times the time of a load into one database (the server's CPU time from 45–51
-    /// to 42–44 s; `BENCHMARKS.md`, "Split").
+    /// to 42–44 s; `BENCHMARKS.md`, "One database per course").
     fn bound_buffers(&mut self) -> Result<(), LoadError> {
         let mut total: usize = (self.lanes.iter())
             .map(|lane| lane.transform.rows.buffered_bytes())
