@@ -41,9 +41,12 @@ const PREPARED_AT_ONCE: usize = 8;
 const COURSE_SCAN_LINES: u32 = 50_000;
 
 /// Creates and migrates the databases of the courses the first lines of the logs name, several
-/// at a time; each is then opened (locked, claimed, cleaned up) when its first event comes, on
-/// the connection pool returned here by its name. Handing the pools over saves migrating each
-/// database a second time when it is opened, on the transform's thread.
+/// at a time; each is then opened (locked, claimed, cleaned up) when its first event comes. The
+/// pools of the databases that hold no loaded file yet are returned by name, to be opened on:
+/// that saves migrating each a second time on the transform's thread, in the first load of a
+/// site. A database that holds loaded files (a later run, whose first lines may be in files
+/// already loaded) has its pool closed: its course may get no event in this run, and the
+/// connection would be held idle for the whole load.
 async fn prepare_course_databases(
     databases: &CourseDatabases,
     options: &LoadOptions,
@@ -64,13 +67,23 @@ async fn prepare_course_databases(
     let mut preparing = futures_util::stream::iter(targets.iter())
         .map(|target| async move {
             let pool = store::prepare(target, !options.no_pii, COURSE_CONNECTIONS).await?;
-            Ok::<_, LoadError>((target.database.clone(), pool))
+            let loaded: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM moocdb_loader_files LIMIT 1")
+                    .fetch_optional(&pool)
+                    .await
+                    .map_err(|e| LoadError::query("looking for loaded files", e))?;
+            if loaded.is_some() {
+                pool.close().await;
+                return Ok(None);
+            }
+            Ok::<_, LoadError>(Some((target.database.clone(), pool)))
         })
         .buffer_unordered(PREPARED_AT_ONCE);
     let mut prepared = HashMap::with_capacity(targets.len());
     while let Some(result) = preparing.next().await {
-        let (database, pool) = result?;
-        prepared.insert(database, pool);
+        if let Some((database, pool)) = result? {
+            prepared.insert(database, pool);
+        }
     }
     Ok(prepared)
 }
@@ -321,7 +334,8 @@ pub(super) async fn run(
             })
             .await;
     }
-    // The databases prepared for courses whose events were all in files already loaded.
+    // The new databases of courses that got no event (their lines were all in files the
+    // no-course database had loaded).
     let unopened: Vec<MySqlPool> = (prepared.lock().ok())
         .map(|mut prepared| prepared.drain().map(|(_, pool)| pool).collect())
         .unwrap_or_default();
