@@ -568,7 +568,7 @@ async fn dispatch(
                         // queries fewer on 1M events of 100 courses). A `--reload` that emptied
                         // it meanwhile only makes the statement a `REPLACE`, which stores the
                         // same rows.
-                        let has_rows = tally.stored.contains(&key);
+                        let has_rows = tally.has_rows(&key);
                         let stream = TableStream::start(
                             pool.clone(),
                             connection,
@@ -794,21 +794,21 @@ async fn open_insert_stream(
 #[derive(Default)]
 struct Tally {
     total: BTreeMap<Stream, u64>,
-    /// The tables whose statements stored rows.
-    stored: std::collections::BTreeSet<Stream>,
     since_barrier: WrittenRows,
     failure: Option<LoadError>,
 }
 
 impl Tally {
+    /// Whether statements of this load that ended stored rows in `stream`'s table.
+    fn has_rows(&self, stream: &Stream) -> bool {
+        self.total.get(stream).is_some_and(|&n| n > 0)
+    }
+
     /// Counts an ended statement's rows, or keeps its error if it is the first.
     fn record(&mut self, ended: Result<Result<(Stream, u64), LoadError>, tokio::task::JoinError>) {
         match ended {
             Ok(Ok((stream, n))) => {
                 *self.total.entry(stream).or_default() += n;
-                if n > 0 {
-                    self.stored.insert(stream);
-                }
                 *self.since_barrier.entry(stream.1).or_default() += n;
             }
             Ok(Err(e)) => {
