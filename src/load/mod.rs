@@ -277,7 +277,7 @@ async fn run_logs(
         summary.database = Some(target.database.clone());
         summary.private_database = (!options.no_pii).then(|| target.private_database.clone());
         let connections = bookkeeping_connections(&options);
-        let opened = open_database((&target, None), &options, connections, &mut lock, None)
+        let opened = open_database(&target, None, &options, connections, &mut lock, None)
             .await?
             .expect("a database opened without a claim");
         let sending = start_writers(&options, &target, &opened.pool).await?;
@@ -418,7 +418,8 @@ struct OpenedDatabase {
 /// no course): `None` when another course holds it. `connections` is the pool's size, unless
 /// `prepared` gives the pool of a database created and migrated already.
 async fn open_database(
-    (target, prepared): (&Target, Option<MySqlPool>),
+    target: &Target,
+    prepared: Option<MySqlPool>,
     options: &LoadOptions,
     connections: u32,
     lock: &mut Option<LoadLock>,

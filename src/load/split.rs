@@ -67,12 +67,7 @@ async fn prepare_course_databases(
     let mut preparing = futures_util::stream::iter(targets.iter())
         .map(|target| async move {
             let pool = store::prepare(target, !options.no_pii, COURSE_CONNECTIONS).await?;
-            let loaded: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM moocdb_loader_files LIMIT 1")
-                    .fetch_optional(&pool)
-                    .await
-                    .map_err(|e| LoadError::query("looking for loaded files", e))?;
-            if loaded.is_some() {
+            if store::ledger::any_file_recorded(&pool).await? {
                 pool.close().await;
                 return Ok(None);
             }
@@ -110,14 +105,8 @@ pub(super) async fn run(
     let mut lock: Option<LoadLock> = None;
     let no_course = databases.target(None, false)?;
     let connections = super::bookkeeping_connections(&options);
-    let Some(opened) = open_database(
-        (&no_course, None),
-        &options,
-        connections,
-        &mut lock,
-        Some(""),
-    )
-    .await?
+    let Some(opened) =
+        open_database(&no_course, None, &options, connections, &mut lock, Some("")).await?
     else {
         return Err(LoadError::BadUrl {
             url: no_course.redacted(),
@@ -445,8 +434,15 @@ impl Lanes {
         let mut servers = self.servers.lock().await;
         let i = server_of(&mut servers, target);
         let lock = &mut servers[i].lock;
-        let target = (target, prepared);
-        open_database(target, options, COURSE_CONNECTIONS, lock, Some(course)).await
+        open_database(
+            target,
+            prepared,
+            options,
+            COURSE_CONNECTIONS,
+            lock,
+            Some(course),
+        )
+        .await
     }
 
     /// The transform of a course database `opened` for the split, whose rows `feed`'s writers

@@ -507,6 +507,15 @@ pub async fn any_line_loaded(pool: &MySqlPool) -> Result<bool, LoadError> {
     Ok(found > 0)
 }
 
+/// Whether the ledger records any file, loaded or not.
+pub async fn any_file_recorded(pool: &MySqlPool) -> Result<bool, LoadError> {
+    let found: i64 = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM moocdb_loader_files LIMIT 1)")
+        .fetch_one(pool)
+        .await
+        .map_err(query_error("looking for files already recorded"))?;
+    Ok(found > 0)
+}
+
 /// How the database keys its lines (its `line_keys` setting, written by the migration that
 /// introduced time-ordered keys).
 pub async fn line_keys(pool: &MySqlPool) -> Result<LineKeys, LoadError> {
