@@ -28,9 +28,8 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// split over a hundred course databases sends many small row buffers of a hundred transforms,
 /// each freed on a writer's thread, and the memory mimalloc kept for that second raised its peak
 /// RSS from 271 to 293 MiB (1M events of 100 courses; `BENCHMARKS.md`, "One database per
-/// course"). A load
-/// into one database keeps the default: there the change cost a 1M-event dry run 0.3 s of
-/// system time for 6 MiB.
+/// course"). A load into one database keeps the default: there the change cost a 1M-event dry
+/// run 0.3 s of system time for 6 MiB.
 pub fn purge_freed_memory_promptly() {
     // SAFETY: sets one of mimalloc's integer options; any value is valid for this one.
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 1) }

@@ -91,9 +91,10 @@ impl Progress {
 
     /// Adds bytes read from storage, lines and events.
     pub fn add(&self, bytes: u64, lines: u64, events: u64) {
-        let (bytes, lines) = match self.counts_reading {
-            true => (bytes, lines),
-            false => (0, 0),
+        let (bytes, lines) = if self.counts_reading {
+            (bytes, lines)
+        } else {
+            (0, 0)
         };
         let i = &self.inner;
         i.bytes.fetch_add(bytes, Ordering::Relaxed);
