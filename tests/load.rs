@@ -91,6 +91,111 @@ async fn a_load_refreshes_the_statistics_of_the_tables_it_wrote() {
     }
 }
 
+/// Every table's `SHOW CREATE TABLE` of the database `db`, and its recorded migrations.
+async fn schema_of(pool: &sqlx::mysql::MySqlPool, db: &str) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? \
+         ORDER BY table_name",
+    )
+    .bind(db)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    // The next AUTO_INCREMENT value follows the rows, not the schema.
+    let next_id = regex::Regex::new(r" AUTO_INCREMENT=\d+").unwrap();
+    let mut schema = Vec::with_capacity(tables.len() + 1);
+    for table in tables {
+        let (_, create): (String, String) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SHOW CREATE TABLE `{db}`.`{table}`"
+        )))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        schema.push(next_id.replace(&create, "").into_owned());
+    }
+    let migrations: Vec<(i64, bool, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT version, success, checksum FROM `{db}`._sqlx_migrations ORDER BY version"
+    )))
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    schema.push(format!("{migrations:?}"));
+    schema
+}
+
+#[tokio::test]
+async fn a_new_database_gets_the_schema_and_migrations_an_existing_one_gets() {
+    // A database the loader creates gets its tables in one script; one that exists (created
+    // empty by hand here) through sqlx's migrator. Both must end the same.
+    let sample = data("sample.log");
+    let (new_url, new) = fresh_database("schema_new").await;
+    let (old_url, old) = fresh_database("schema_old").await;
+    let admin = pool(&format!("{}/mysql", server_url())).await;
+    for db in [old.clone(), format!("{old}_private")] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
+    }
+    load(options(&new_url, &[&sample])).await;
+    load(options(&old_url, &[&sample])).await;
+    for (a, b) in [
+        (new.clone(), old.clone()),
+        (format!("{new}_private"), format!("{old}_private")),
+    ] {
+        let (schema_a, schema_b) = (schema_of(&admin, &a).await, schema_of(&admin, &b).await);
+        assert_eq!(schema_a, schema_b, "`{a}` and `{b}` differ");
+        let expected = if a.ends_with("_private") {
+            &moocdb_loader::schema::PRIVATE_MIGRATOR
+        } else {
+            &moocdb_loader::schema::MIGRATOR
+        };
+        let recorded: Vec<(i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT version, checksum FROM `{a}`._sqlx_migrations WHERE success ORDER BY version"
+        )))
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+        let migrations: Vec<(i64, Vec<u8>)> = (expected.iter())
+            .map(|m| (m.version, m.checksum.to_vec()))
+            .collect();
+        assert_eq!(
+            recorded, migrations,
+            "`{a}` records every migration as applied"
+        );
+    }
+
+    // A loader killed after the tables but before the migrations were recorded: the next run's
+    // migrator applies them again over the tables, and the rows stay.
+    let before = snapshot(&new_url).await;
+    for db in [new.clone(), format!("{new}_private")] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM `{db}`._sqlx_migrations"
+        )))
+        .execute(&admin)
+        .await
+        .unwrap();
+    }
+    let again = load(options(&new_url, &[&sample])).await;
+    assert_eq!(
+        (again.files, again.skipped_files),
+        (0, 1),
+        "the file is already loaded"
+    );
+    assert_same(&before, &snapshot(&new_url).await);
+    for db in [new.clone(), format!("{new}_private")] {
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM `{db}`._sqlx_migrations WHERE success"
+        )))
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        assert!(count > 0, "`{db}`: the migrations are recorded again");
+    }
+}
+
 async fn pool_for_private(url: &str) -> sqlx::mysql::MySqlPool {
     pool(&format!("{url}_private")).await
 }

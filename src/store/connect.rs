@@ -19,31 +19,92 @@ pub async fn prepare(
         target.check_private_database()?;
     }
     let mut conn = target.server_connection().await?;
-    let mut databases = vec![target.database.clone()];
-    if private {
-        databases.push(target.private_database.clone());
-    }
-    for db in &databases {
-        let sql = format!(
-            "CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-        );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| LoadError::Schema {
-                database: db.clone(),
-                message: scrub(e, target.password().as_deref()),
-            })?;
-    }
+    let created = create_database(&mut conn, target, &target.database, &MIGRATOR).await?;
+    let private_created = match private {
+        true => create_database(
+            &mut conn,
+            target,
+            &target.private_database,
+            &PRIVATE_MIGRATOR,
+        )
+        .await
+        .map(Some)?,
+        false => None,
+    };
     drop(conn);
-    if private {
+    if private_created == Some(false) {
         let pool = target.pool(&target.private_database, 1).await?;
         migrate(&PRIVATE_MIGRATOR, &pool, &target.private_database).await?;
         pool.close().await;
     }
     let pool = target.pool(&target.database, connections).await?;
-    migrate(&MIGRATOR, &pool, &target.database).await?;
+    if !created {
+        migrate(&MIGRATOR, &pool, &target.database).await?;
+    }
     Ok(pool)
+}
+
+/// Creates the database `db` if missing, with its tables; whether it was created (an existing
+/// one is left to the migrator).
+async fn create_database(
+    conn: &mut sqlx::mysql::MySqlConnection,
+    target: &Target,
+    db: &str,
+    migrator: &sqlx::migrate::Migrator,
+) -> Result<bool, LoadError> {
+    let schema_error = |e: sqlx::Error| LoadError::Schema {
+        database: db.to_string(),
+        message: scrub(e, target.password().as_deref()),
+    };
+    let sql =
+        format!("CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+    let created = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await
+        .map_err(schema_error)?
+        .rows_affected()
+        > 0;
+    if created {
+        create_tables(conn, migrator, db)
+            .await
+            .map_err(schema_error)?;
+    }
+    Ok(created)
+}
+
+/// Creates the tables of the database `db`, which this connection has just created: every
+/// migration's statements in one round trip, then each migration recorded as applied. Through
+/// sqlx's migrator, each migration is a transaction of its own with five statements of
+/// bookkeeping around it; that doubled the server's time to create the 101 databases of a
+/// 100-course split (`BENCHMARKS.md`, "One database per course"). A process killed before the
+/// migrations are recorded leaves tables that the next run's migrator finds: every migration
+/// only creates what is missing.
+async fn create_tables(
+    conn: &mut sqlx::mysql::MySqlConnection,
+    migrator: &sqlx::migrate::Migrator,
+    db: &str,
+) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    let mut script = format!("USE `{db}`;\n{};\n", crate::sink::target::SESSION_SETUP);
+    for migration in migrator.iter() {
+        if !migration.migration_type.is_down_migration() {
+            let sql = migration.sql.as_str().trim_end();
+            script.push_str(sql);
+            // Each migration's last statement may end with its `;` or not (the migrator runs
+            // each alone); an empty statement between two is a syntax error.
+            script.push_str(if sql.ends_with(';') { "\n" } else { ";\n" });
+        }
+    }
+    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(script)))
+        .await?;
+    migrator
+        .skip(&mut *conn, None)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    // The migrator's statements stay prepared on the connection, and a prepared statement names
+    // the tables of the database current when it was prepared: the next database's migrations
+    // table would be read in this one.
+    sqlx::Connection::clear_cached_statements(conn).await
 }
 
 /// Applies the migrations. A migration left unfinished by a killed process is applied again: every
