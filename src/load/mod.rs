@@ -277,7 +277,7 @@ async fn run_logs(
         summary.database = Some(target.database.clone());
         summary.private_database = (!options.no_pii).then(|| target.private_database.clone());
         let connections = bookkeeping_connections(&options);
-        let opened = open_database(&target, None, &options, connections, &mut lock, None)
+        let opened = open_database(&target, &options, connections, &mut lock, None)
             .await?
             .expect("a database opened without a claim");
         let sending = start_writers(&options, &target, &opened.pool).await?;
@@ -415,24 +415,43 @@ struct OpenedDatabase {
 /// first lock of a load opens it).
 ///
 /// In a split load, `course` claims the database for a course (`""` for the events that name
-/// no course): `None` when another course holds it. `connections` is the pool's size, unless
-/// `prepared` gives the pool of a database created and migrated already.
+/// no course): `None` when another course holds it. `connections` is the pool's size.
 async fn open_database(
     target: &Target,
-    prepared: Option<MySqlPool>,
     options: &LoadOptions,
     connections: u32,
     lock: &mut Option<LoadLock>,
     course: Option<&str>,
 ) -> Result<Option<OpenedDatabase>, LoadError> {
-    let pool = match prepared {
-        Some(pool) => pool,
-        None => store::prepare(target, !options.no_pii, connections).await?,
-    };
+    let pool = store::prepare(target, !options.no_pii, connections).await?;
+    take_lock(&pool, target, lock).await?;
+    open_locked(target, pool, course).await
+}
+
+/// Takes `target`'s loader lock on `lock`'s connection, which the first lock of a load opens on
+/// `pool`.
+async fn take_lock(
+    pool: &MySqlPool,
+    target: &Target,
+    lock: &mut Option<LoadLock>,
+) -> Result<(), LoadError> {
     match lock {
-        Some(lock) => lock.also(&target.database).await?,
-        None => *lock = Some(store::lock(&pool, &target.database).await?),
+        Some(lock) => lock.also(&target.database).await,
+        None => {
+            *lock = Some(store::lock(pool, &target.database).await?);
+            Ok(())
+        }
     }
+}
+
+/// Opens the course database `target`, its loader lock held, on `pool`: claimed for `course`
+/// in a split (`None` when another course holds it), what an interrupted load left cleaned up,
+/// and what earlier loads left read.
+async fn open_locked(
+    target: &Target,
+    pool: MySqlPool,
+    course: Option<&str>,
+) -> Result<Option<OpenedDatabase>, LoadError> {
     if let Some(course) = course
         && !carried_state::claim_course(&pool, course).await?
     {
