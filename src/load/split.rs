@@ -32,8 +32,10 @@ use crate::store::{self, LoadLock, status};
 /// the transform's thread.
 const COURSE_CONNECTIONS: u32 = 1;
 
-/// Course databases created and migrated (and at the end analyzed) at once: creating one takes
-/// about 70 ms of the server's time, mostly waiting on its disk (101 one after the other: 7.2 s).
+/// Course databases created and migrated (and at the end analyzed) at once. The server runs its
+/// `CREATE TABLE`s one at a time, each waiting on about ten disk syncs: the 101 databases of 100
+/// courses and their private ones, as `mysql` scripts, took 5.95 s one after the other, 3.93 s two
+/// at a time and 3.70 s eight at a time (`BENCHMARKS.md`, "One database per course").
 const PREPARED_AT_ONCE: usize = 8;
 
 /// Lines read at the start of the logs to find the courses whose databases are prepared
