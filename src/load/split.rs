@@ -355,7 +355,6 @@ struct Lanes {
     /// Every server the split writes to, the no-course database's first.
     servers: Arc<Mutex<Vec<Server>>>,
     /// The course databases opened before the load, by name, until their course's first event.
-    /// opened.
     prepared: Arc<std::sync::Mutex<HashMap<String, PreparedCourse>>>,
 }
 
