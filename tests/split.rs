@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    assert_same_rows, data, fresh_database, options, pool, server_url, snapshot, table_dump,
+    assert_same_rows, count, data, fresh_database, options, pool, server_url, snapshot, table_dump,
     write_lines,
 };
 use moocdb_loader::decode::{Decoded, decode};
@@ -691,4 +691,41 @@ async fn a_split_spreads_its_courses_over_two_servers() {
     assert_eq!(summary["skipped_files"], 2, "{json}");
     assert_eq!(summary["events"], 0, "{json}");
     drop_databases(&second, prefix).await;
+}
+
+#[tokio::test]
+async fn a_split_refreshes_the_statistics_of_every_course_database_it_wrote() {
+    // As a load into one database does (`load::a_load_refreshes_the_statistics_…`): the tables
+    // never recalculate their statistics on their own.
+    let dir = tempfile::tempdir().unwrap();
+    let files = three_course_files(dir.path());
+    let url = fresh_split("statistics").await;
+    let (ok, json) = load_split(&url, &files, &[], &[]);
+    assert!(ok);
+    let courses = courses_of(&json);
+    // The three, the no-course database and the older course the sample's pages name.
+    assert_eq!(courses.len(), 5, "{courses:?}");
+    for (course, database, events) in courses {
+        let pool = pool(&course_url(&url, &database)).await;
+        for table in ["EdxTrackEvent", "observed_events", "resources"] {
+            let rows = count(&pool, table).await;
+            if events == 0 || rows == 0 {
+                continue;
+            }
+            let stats: Option<u64> = sqlx::query_scalar(
+                "SELECT n_rows FROM mysql.innodb_table_stats \
+                 WHERE database_name = ? AND table_name = ?",
+            )
+            .bind(&database)
+            .bind(table)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                stats,
+                Some(rows as u64),
+                "{course} `{database}`.{table}: statistics of {rows} rows"
+            );
+        }
+    }
 }
