@@ -97,8 +97,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let (json, quiet) = (args.json, args.quiet);
     let progress = Progress::new(args.progress_mode());
     let options = args.into_options();
-    let placeholder = moocdb_loader::load::course_databases::PLACEHOLDER;
-    if (options.database_url.as_deref()).is_some_and(|url| url.contains(placeholder)) {
+    if options.splits() {
         memory::purge_freed_memory_promptly();
     }
     let stop = Arc::new(AtomicBool::new(false));

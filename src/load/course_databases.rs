@@ -139,6 +139,11 @@ pub struct CourseDatabases {
 }
 
 impl CourseDatabases {
+    /// Whether `target` splits a load: its (percent-decoded) database name has the placeholder.
+    pub fn splits(target: &Target) -> bool {
+        target.database.contains(PLACEHOLDER)
+    }
+
     /// The course databases `target` names, if its database name has the placeholder; an error
     /// if only the private database's name or the host has it. `course_hosts` is the file of
     /// `--course-hosts`, for a host with the placeholder.
@@ -147,7 +152,7 @@ impl CourseDatabases {
         private_database: Option<&str>,
         course_hosts: Option<&Path>,
     ) -> Result<Option<Self>, LoadError> {
-        let split = target.database.contains(PLACEHOLDER);
+        let split = Self::splits(target);
         let host = target.host();
         let host_split = host.contains(PLACEHOLDER);
         if host_split && !split {
@@ -308,6 +313,14 @@ mod tests {
         CourseDatabases::of(&target, private, None)
             .unwrap()
             .unwrap()
+    }
+
+    #[test]
+    fn a_load_splits_when_its_decoded_database_name_has_the_placeholder() {
+        let splits = |url: &str| CourseDatabases::splits(&Target::parse(url, None).unwrap());
+        assert!(splits("mysql://u:p@h/moocdb_{course}"));
+        assert!(splits("mysql://u:p@h/moocdb_%7Bcourse%7D"));
+        assert!(!splits("mysql://u:p@h/moocdb"));
     }
 
     #[test]

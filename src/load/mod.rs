@@ -98,6 +98,14 @@ pub struct LoadOptions {
     pub reading_thread: bool,
 }
 
+impl LoadOptions {
+    /// Whether the load splits over course databases: `{course}` in the database name of a load
+    /// that writes.
+    pub fn splits(&self) -> bool {
+        !self.dry_run && target_of(self).is_ok_and(|target| CourseDatabases::splits(&target))
+    }
+}
+
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
