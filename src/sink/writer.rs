@@ -89,7 +89,8 @@ impl TableStream {
         pool: InfilePool,
         mut connection: StreamConnection,
         heads: InfileHeads,
-        (stream, has_rows): (Stream, bool),
+        stream: Stream,
+        has_rows: bool,
         used: u64,
     ) -> TableStream {
         let (data, batches) = mpsc::channel(STREAM_QUEUE);
@@ -573,7 +574,8 @@ async fn dispatch(
                             pool.clone(),
                             connection,
                             heads,
-                            (key, has_rows),
+                            key,
+                            has_rows,
                             batches,
                         );
                         streams.insert(key, stream);
