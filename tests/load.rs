@@ -73,14 +73,7 @@ async fn a_load_refreshes_the_statistics_of_the_tables_it_wrote() {
     load(options(&url, &[&data("sample.log")])).await;
     let pool = pool(&url).await;
     for table in ["EdxTrackEvent", "observed_events", "resources"] {
-        let stats: Option<u64> = sqlx::query_scalar(
-            "SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = ? AND table_name = ?",
-        )
-        .bind(&database)
-        .bind(table)
-        .fetch_optional(&pool)
-        .await
-        .unwrap();
+        let stats = statistics_rows(&pool, &database, table).await;
         let rows = count(&pool, table).await;
         assert!(rows > 0, "{table}");
         assert_eq!(
@@ -113,14 +106,29 @@ async fn schema_of(pool: &sqlx::mysql::MySqlPool, db: &str) -> Vec<String> {
         .unwrap();
         schema.push(next_id.replace(&create, "").into_owned());
     }
-    let migrations: Vec<(i64, bool, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    schema.push(format!("{:?}", recorded_migrations(pool, db).await));
+    schema
+}
+
+/// The migrations the database `db` records: version, whether applied, checksum.
+async fn recorded_migrations(pool: &sqlx::mysql::MySqlPool, db: &str) -> Vec<(i64, bool, Vec<u8>)> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT version, success, checksum FROM `{db}`._sqlx_migrations ORDER BY version"
     )))
     .fetch_all(pool)
     .await
-    .unwrap();
-    schema.push(format!("{migrations:?}"));
-    schema
+    .unwrap()
+}
+
+/// Every migration of the database `db` (a private one by its name) as recorded once applied.
+fn all_migrations_applied(db: &str) -> Vec<(i64, bool, Vec<u8>)> {
+    let migrator = match db.ends_with("_private") {
+        true => &moocdb_loader::schema::PRIVATE_MIGRATOR,
+        false => &moocdb_loader::schema::MIGRATOR,
+    };
+    (migrator.iter())
+        .map(|m| (m.version, true, m.checksum.to_vec()))
+        .collect()
 }
 
 #[tokio::test]
@@ -147,22 +155,9 @@ async fn a_new_database_gets_the_schema_and_migrations_an_existing_one_gets() {
     ] {
         let (schema_a, schema_b) = (schema_of(&admin, &a).await, schema_of(&admin, &b).await);
         assert_eq!(schema_a, schema_b, "`{a}` and `{b}` differ");
-        let expected = if a.ends_with("_private") {
-            &moocdb_loader::schema::PRIVATE_MIGRATOR
-        } else {
-            &moocdb_loader::schema::MIGRATOR
-        };
-        let recorded: Vec<(i64, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT version, checksum FROM `{a}`._sqlx_migrations WHERE success ORDER BY version"
-        )))
-        .fetch_all(&admin)
-        .await
-        .unwrap();
-        let migrations: Vec<(i64, Vec<u8>)> = (expected.iter())
-            .map(|m| (m.version, m.checksum.to_vec()))
-            .collect();
         assert_eq!(
-            recorded, migrations,
+            recorded_migrations(&admin, &a).await,
+            all_migrations_applied(&a),
             "`{a}` records every migration as applied"
         );
     }
@@ -186,13 +181,11 @@ async fn a_new_database_gets_the_schema_and_migrations_an_existing_one_gets() {
     );
     assert_same(&before, &snapshot(&new_url).await);
     for db in [new.clone(), format!("{new}_private")] {
-        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM `{db}`._sqlx_migrations WHERE success"
-        )))
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-        assert!(count > 0, "`{db}`: the migrations are recorded again");
+        assert_eq!(
+            recorded_migrations(&admin, &db).await,
+            all_migrations_applied(&db),
+            "`{db}`: the migrations are recorded again"
+        );
     }
 }
 

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    assert_same_rows, count, data, fresh_database, options, pool, server_url, snapshot, table_dump,
-    write_lines,
+    assert_same_rows, count, data, fresh_database, options, pool, server_url, snapshot,
+    statistics_rows, table_dump, write_lines,
 };
 use moocdb_loader::decode::{Decoded, decode};
 use moocdb_loader::load::event_course;
@@ -712,17 +712,8 @@ async fn a_split_refreshes_the_statistics_of_every_course_database_it_wrote() {
             if events == 0 || rows == 0 {
                 continue;
             }
-            let stats: Option<u64> = sqlx::query_scalar(
-                "SELECT n_rows FROM mysql.innodb_table_stats \
-                 WHERE database_name = ? AND table_name = ?",
-            )
-            .bind(&database)
-            .bind(table)
-            .fetch_optional(&pool)
-            .await
-            .unwrap();
             assert_eq!(
-                stats,
+                statistics_rows(&pool, &database, table).await,
                 Some(rows as u64),
                 "{course} `{database}`.{table}: statistics of {rows} rows"
             );

@@ -109,6 +109,18 @@ pub async fn load(options: LoadOptions) -> LoadSummary {
     .expect("load succeeds")
 }
 
+/// The rows the server's persistent statistics count in `database`.`table`, if it holds any.
+pub async fn statistics_rows(pool: &MySqlPool, database: &str, table: &str) -> Option<u64> {
+    sqlx::query_scalar(
+        "SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = ? AND table_name = ?",
+    )
+    .bind(database)
+    .bind(table)
+    .fetch_optional(pool)
+    .await
+    .unwrap()
+}
+
 /// Row count of a table.
 pub async fn count(pool: &MySqlPool, table: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
