@@ -70,6 +70,12 @@ impl TrackingLog {
         self.open_at(0, max_line_bytes, stored_bytes)
     }
 
+    /// Opens the log to read its first lines: buffers of 16 KiB, not the 256 KiB a whole file's
+    /// reading takes, whose filling decompressed 256 KiB of each file to look at one line.
+    pub fn open_first_lines(&self, max_line_bytes: usize) -> Result<LineReader, LoadError> {
+        self.open_buffered(0, max_line_bytes, Arc::new(AtomicU64::new(0)), 16 * 1024)
+    }
+
     /// Opens the log from `raw_offset` bytes as stored: where an earlier load of a grown live file
     /// stopped (for gzip, a member boundary).
     pub fn open_at(
@@ -77,6 +83,16 @@ impl TrackingLog {
         raw_offset: u64,
         max_line_bytes: usize,
         stored_bytes: Arc<AtomicU64>,
+    ) -> Result<LineReader, LoadError> {
+        self.open_buffered(raw_offset, max_line_bytes, stored_bytes, 256 * 1024)
+    }
+
+    fn open_buffered(
+        &self,
+        raw_offset: u64,
+        max_line_bytes: usize,
+        stored_bytes: Arc<AtomicU64>,
+        buffer: usize,
     ) -> Result<LineReader, LoadError> {
         let open_err = |source| LoadError::Open {
             path: self.display_name.clone(),
@@ -102,7 +118,7 @@ impl TrackingLog {
             inner: raw,
             count: stored_bytes,
         };
-        let mut buffered = BufReader::with_capacity(256 * 1024, raw);
+        let mut buffered = BufReader::with_capacity(buffer, raw);
         let is_gzip = {
             let head = buffered.fill_buf().map_err(|source| LoadError::Open {
                 path: self.display_name.clone(),
@@ -112,7 +128,7 @@ impl TrackingLog {
         };
         let inner: Box<dyn BufRead + Send> = if is_gzip {
             Box::new(BufReader::with_capacity(
-                256 * 1024,
+                buffer,
                 MultiGzDecoder::new(buffered),
             ))
         } else {

@@ -236,7 +236,7 @@ fn read_json_document(log: &TrackingLog, limit: usize) -> Result<Option<Vec<u8>>
     if log.origin == source::Origin::Stdin {
         return Ok(None);
     }
-    let mut reader = log.open(limit)?;
+    let mut reader = log.open_first_lines(limit)?;
     let first = loop {
         match reader.next_line() {
             Ok(Some(line)) => {
