@@ -254,6 +254,87 @@ async fn reading_on_the_transforms_own_thread_gives_the_same_database() {
     assert_same(&snapshot(&threads).await, &snapshot(&one).await);
 }
 
+/// Sets `path`'s modification time an hour back: a file no longer being written, which the
+/// reading thread starts reading while the file before it is still being taken.
+fn age(path: &Path) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn files_read_ahead_give_the_database_files_read_in_turn_give() {
+    // Five files of 320 lines, an hour old: plain, plain, a pretty-printed JSON document (read
+    // ahead as lines, then read whole), gzip, plain. The first is loaded in a run of its own, so
+    // the second run skips it, reads the second in turn, drops the document's lines read ahead,
+    // and takes the last file's lines read ahead.
+    let dir = tempfile::tempdir().unwrap();
+    let lines = synthetic_lines(5);
+    let parts: Vec<&[String]> = lines.chunks(lines.len() / 5).collect();
+    let mut files = Vec::new();
+    for (i, part) in parts.iter().take(5).enumerate() {
+        let name = format!("tracking.log-2026030{}", i + 1);
+        let path = match i {
+            2 => {
+                let p = dir.path().join(format!("{name}.json"));
+                let records: Vec<serde_json::Value> = (part.iter())
+                    .filter_map(|l| match decode(l.as_bytes()) {
+                        Decoded::Json(json) => serde_json::from_str(json).ok(),
+                        _ => None,
+                    })
+                    .collect();
+                std::fs::write(&p, serde_json::to_string_pretty(&records).unwrap()).unwrap();
+                p
+            }
+            3 => {
+                let p = dir.path().join(format!("{name}.gz"));
+                let mut gz = flate2::write::GzEncoder::new(
+                    std::fs::File::create(&p).unwrap(),
+                    flate2::Compression::fast(),
+                );
+                for l in part.iter() {
+                    writeln!(gz, "{l}").unwrap();
+                }
+                gz.finish().unwrap();
+                p
+            }
+            _ => {
+                let p = dir.path().join(name);
+                write_lines(&p, part);
+                p
+            }
+        };
+        age(&path);
+        files.push(path);
+    }
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let mut databases = Vec::new();
+    for (test, reading_thread) in [("read_ahead", true), ("read_in_turn", false)] {
+        let (url, _) = fresh_database(test).await;
+        for (run, paths, loaded) in [(1, &paths[..1], 1), (2, &paths[..], 4)] {
+            let mut o = options(&url, paths);
+            o.reading_thread = reading_thread;
+            let s = load(o).await;
+            assert_eq!(
+                (s.files, s.skipped_files),
+                (loaded, run - 1),
+                "{test}, run {run}: files loaded and skipped"
+            );
+        }
+        databases.push(url);
+    }
+    let ahead = snapshot(&databases[0]).await;
+    assert!(
+        ahead
+            .iter()
+            .any(|(t, rows)| t == "observed_events" && rows.len() > 1000)
+    );
+    assert_same(&ahead, &snapshot(&databases[1]).await);
+}
+
 #[tokio::test]
 async fn corpus_in_batches_gives_the_same_database_as_one_load() {
     let Some(shared) = shared("corpus_in_batches_gives_the_same_database_as_one_load") else {

@@ -223,13 +223,13 @@ impl Transform {
     /// Loads every log in order.
     pub fn run_all(&mut self, logs: &[TrackingLog]) -> Result<(), LoadError> {
         self.read_line_keys()?;
-        for log in logs {
+        for (i, log) in logs.iter().enumerate() {
             if self.cx.stop.load(Ordering::Relaxed) {
                 // The files read so far are whole: committed, so the next run starts after them.
                 self.commit_group()?;
                 return Err(self.interrupted(log));
             }
-            self.run_file(log)?;
+            self.run_file(log, logs.get(i + 1))?;
         }
         self.commit_group()?;
         self.summary.domain = self.moocdb.domain().map(str::to_string);
@@ -297,14 +297,15 @@ impl Transform {
         self.cx.handle.block_on(f)
     }
 
-    fn run_file(&mut self, log: &TrackingLog) -> Result<(), LoadError> {
+    /// Loads `log`; `next` is the file after it.
+    fn run_file(&mut self, log: &TrackingLog, next: Option<&TrackingLog>) -> Result<(), LoadError> {
         let content_hash = log.content_hash()?;
         let Some(mut file) = self.begin_file(log, content_hash)? else {
             return Ok(());
         };
         let (stop, progress) = (self.cx.stop.clone(), self.cx.progress.clone());
         let mut thread = self.reading_thread.take();
-        let reading = Reading::new(&self.options, &mut thread, &progress, &stop);
+        let reading = Reading::new(&self.options, &mut thread, &progress, &stop, next);
         let segment = file.segment;
         let mut taker = OneDatabase {
             transform: self,

@@ -127,13 +127,13 @@ impl SplitTransform {
     /// Loads every log in order.
     pub fn run_all(&mut self, logs: &[TrackingLog]) -> Result<(), LoadError> {
         self.lanes[0].transform.read_line_keys()?;
-        for log in logs {
+        for (i, log) in logs.iter().enumerate() {
             if self.stop.load(Ordering::Relaxed) {
                 // The files read so far are whole: committed, so the next run starts after them.
                 self.commit_group()?;
                 return Err(self.interrupted(log));
             }
-            self.run_file(log)?;
+            self.run_file(log, logs.get(i + 1))?;
         }
         self.commit_group()?;
         for lane in &mut self.lanes {
@@ -150,7 +150,8 @@ impl SplitTransform {
         }
     }
 
-    fn run_file(&mut self, log: &TrackingLog) -> Result<(), LoadError> {
+    /// Loads `log`; `next` is the file after it.
+    fn run_file(&mut self, log: &TrackingLog, next: Option<&TrackingLog>) -> Result<(), LoadError> {
         let content_hash = log.content_hash()?;
         // The no-course database's ledger decides what is read.
         let Some(file) = (self.lanes[0].transform).begin_file(log, content_hash.clone())? else {
@@ -161,7 +162,7 @@ impl SplitTransform {
         self.total = FileCounts::default();
         let (stop, progress) = (self.stop.clone(), self.progress.clone());
         let mut thread = self.reading_thread.take();
-        let reading = Reading::new(&self.options, &mut thread, &progress, &stop);
+        let reading = Reading::new(&self.options, &mut thread, &progress, &stop, next);
         let mut taker = SplitFile {
             split: self,
             log,
