@@ -148,14 +148,17 @@ impl LineBatches {
     }
 }
 
-/// The batches of `log`'s lines from `segment` on, the count of the bytes they read from
+/// A file opened for reading: its batches of lines, the count of the bytes they read from
 /// storage, and whether the file is compressed.
+type Opened = (LineBatches, Arc<AtomicU64>, bool);
+
+/// `log` opened for reading from `segment` on.
 fn open_batches(
     log: &TrackingLog,
     segment: Segment,
     max_line_bytes: usize,
     batch_lines: usize,
-) -> Result<(LineBatches, Arc<AtomicU64>, bool), LoadError> {
+) -> Result<Opened, LoadError> {
     let stored = Arc::new(AtomicU64::new(0));
     let reader = log
         .open_at(segment.raw_start, max_line_bytes, stored.clone())?
@@ -171,72 +174,135 @@ fn open_batches(
     Ok((batches, stored, compressed))
 }
 
-/// The reading thread: sends `batches` until they end or the receiver hangs up. Events the
+/// What the reading thread sends: a batch of lines, or the end of a reading, each with the number
+/// of the reading it belongs to.
+enum ReadingMessage {
+    Lines(u64, Vec<ReadLine>),
+    End(u64),
+}
+
+/// One file's reading on the thread.
+struct ReadingJob {
+    number: u64,
+    batches: LineBatches,
+    /// Set when its lines are no longer wanted: the thread stops before its next batch.
+    cancelled: Arc<AtomicBool>,
+}
+
+/// The reading thread: reads each job's batches until they end, it is cancelled or the receiver
+/// hangs up, and sends them, then the job's end, on the one channel of the load, so that the
+/// batches ahead of the transform stay [`READ_AHEAD`] whatever file they belong to. Events the
 /// transform is done with come back on `done` to be dropped here, by the thread that allocated
 /// them: the allocator frees a block of its own thread's pages without the cross-thread
 /// bookkeeping, and the transform, the busier thread, is spared the drops.
-pub(super) fn read_lines(
-    batches: LineBatches,
-    sender: std::sync::mpsc::SyncSender<Vec<ReadLine>>,
+fn read_lines(
+    jobs: std::sync::mpsc::Receiver<ReadingJob>,
+    sender: std::sync::mpsc::SyncSender<ReadingMessage>,
     done: std::sync::mpsc::Receiver<Vec<Pending>>,
 ) {
-    for batch in batches {
-        done.try_iter().for_each(drop);
-        if sender.send(batch).is_err() {
+    for mut job in jobs {
+        while !job.cancelled.load(Ordering::Relaxed) {
+            let Some(batch) = job.batches.next() else {
+                break;
+            };
+            done.try_iter().for_each(drop);
+            if sender
+                .send(ReadingMessage::Lines(job.number, batch))
+                .is_err()
+            {
+                return;
+            }
+        }
+        if sender.send(ReadingMessage::End(job.number)).is_err() {
             return;
         }
     }
 }
 
-/// One file's reading: its lines, where to send their batches, and the chunks to drop.
-type ReadingJob = (
-    LineBatches,
-    std::sync::mpsc::SyncSender<Vec<ReadLine>>,
-    std::sync::mpsc::Receiver<Vec<Pending>>,
-);
-
 /// The thread that reads every file of a load, one after the other ([`read_lines`]). One thread
 /// for the load, not one per file: each thread's allocator pages stay pinned by the events it
 /// parsed that the transform keeps, and 200 rotated files peaked 25 MiB above their one file
 /// (`insert`, 1M bench events: 130 against 105 MiB; 113 against 101 MiB with no reading thread).
+///
+/// While the transform takes a file's last batches, the thread already reads the next file from
+/// its start (when it no longer grows): without that, the thread waited at each file's end while
+/// the transform took the batches it was ahead by, and the transform then waited for the next
+/// file's first batch: a dry run of the 1M bench events as 200 rotated files took 5.01-6.42 s,
+/// against 3.99-4.32 s as one file with the same CPU time; 3.90-4.39 s with the next file read
+/// ahead (four alternating runs each). Its batches share the one channel, so no more of them wait
+/// than within one file: with a channel of its own for the next file, four batches ahead, the 200
+/// files' `infile` load had peaked 2-3 MB higher (138.2-140.8 against 135.4-138.6 MB); with the
+/// one channel, 135.4-139.8 against 135.8-137.6 MB.
 pub(super) struct ReadingThread {
     jobs: Option<std::sync::mpsc::Sender<ReadingJob>>,
+    batches: Option<std::sync::mpsc::Receiver<ReadingMessage>>,
+    done_with: std::sync::mpsc::Sender<Vec<Pending>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    /// The next file's reading, started while the transform takes the last lines of the one
-    /// before it.
+    /// The number the next reading gets.
+    next_number: std::sync::atomic::AtomicU64,
+    /// The next file's reading, queued behind the file being taken.
     next_file: std::sync::Mutex<Option<NextFile>>,
 }
 
-/// The reading of the file after the one being taken, from its start, queued behind it on the
-/// reading thread, as far ahead as a file's own reading ([`READ_AHEAD`] batches). Without it the
-/// thread waited at each file's end while the transform took the batches it was ahead by, and
-/// the transform then waited for the next file's first batch: a dry run of the 1M bench events
-/// as 200 rotated files took 4.28-4.81 s against 3.00-3.49 s as one file, the same CPU time; it
-/// takes 3.42-3.56 s with it. One batch ahead instead of four took 3.89-4.28 s.
-struct NextFile {
-    path: std::path::PathBuf,
-    batches: std::sync::mpsc::Receiver<Vec<ReadLine>>,
-    done_with: std::sync::mpsc::Sender<Vec<Pending>>,
+/// A reading queued on the thread.
+struct Queued {
+    number: u64,
+    /// Bytes it has read from storage.
     stored: Arc<AtomicU64>,
     compressed: bool,
+    cancelled: Arc<AtomicBool>,
+}
+
+/// The reading of the file after the one being taken, from its start.
+struct NextFile {
+    path: std::path::PathBuf,
+    reading: Queued,
 }
 
 impl ReadingThread {
     /// Starts the thread (`None` if the system refuses one: the transform's thread then reads).
     pub(super) fn start() -> Option<ReadingThread> {
         let (jobs, next) = std::sync::mpsc::channel::<ReadingJob>();
+        let (sender, batches) = std::sync::mpsc::sync_channel(READ_AHEAD);
+        // Unbounded, but the reading thread empties it before every batch it sends, and the
+        // transform sends one chunk per CHUNK lines taken.
+        let (done_with, done) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("reading".into())
-            .spawn(move || {
-                for (batches, sender, done) in next {
-                    read_lines(batches, sender, done);
-                }
-            })
+            .spawn(move || read_lines(next, sender, done))
             .ok()?;
         Some(ReadingThread {
             jobs: Some(jobs),
+            batches: Some(batches),
+            done_with,
             thread: Some(thread),
+            next_number: 0.into(),
             next_file: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Queues the reading of `opened`; gives it back if the thread has ended.
+    fn queue(&self, opened: Opened) -> Result<Queued, Box<Opened>> {
+        let (batches, stored, compressed) = opened;
+        let number = self.next_number.fetch_add(1, Ordering::Relaxed);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let job = ReadingJob {
+            number,
+            batches,
+            cancelled: cancelled.clone(),
+        };
+        let sent = match &self.jobs {
+            Some(jobs) => jobs.send(job).map_err(|e| e.0),
+            None => Err(job),
+        };
+        if let Err(job) = sent {
+            return Err(Box::new((job.batches, stored, compressed)));
+        }
+        Ok(Queued {
+            number,
+            stored,
+            compressed,
+            cancelled,
         })
     }
 
@@ -250,50 +316,62 @@ impl ReadingThread {
             return;
         }
         // A file that cannot be opened is reported when its turn comes.
-        let Ok((batches, stored, compressed)) =
-            open_batches(log, Segment::default(), max_line_bytes, READ_BATCH)
-        else {
+        let Ok(opened) = open_batches(log, Segment::default(), max_line_bytes, READ_BATCH) else {
             return;
         };
-        let (sender, receiver) = std::sync::mpsc::sync_channel(READ_AHEAD);
-        let (done_with, done) = std::sync::mpsc::channel();
-        if self.read((batches, sender, done)).is_ok()
+        if let Ok(reading) = self.queue(opened)
             && let Ok(mut next) = self.next_file.lock()
         {
-            *next = Some(NextFile {
-                path: path.clone(),
-                batches: receiver,
-                done_with,
-                stored,
-                compressed,
-            });
+            let path = path.clone();
+            if let Some(earlier) = next.replace(NextFile { path, reading }) {
+                earlier.reading.cancelled.store(true, Ordering::Relaxed);
+            }
         }
     }
 
-    /// The reading of `log` started behind the file before it, if it read from where `segment`
-    /// starts; any other is left (the thread drops it at its next batch).
-    fn take_next(&self, log: &TrackingLog, segment: &Segment) -> Option<NextFile> {
-        let next = self.next_file.lock().ok()?.take()?;
-        let same_file = matches!(&log.origin, source::Origin::File(p) if *p == next.path);
-        (same_file && !log.live && *segment == Segment::default()).then_some(next)
+    /// The reading of `log` from `segment`: the one started behind the file before it if it read
+    /// from there, else a new one (any other is cancelled). The batches of `log` are given back
+    /// when the thread has ended.
+    fn take(
+        &self,
+        log: &TrackingLog,
+        segment: Segment,
+        max_line_bytes: usize,
+    ) -> Result<Result<Queued, Box<Opened>>, LoadError> {
+        if let Some(next) = self.next_file.lock().ok().and_then(|mut n| n.take()) {
+            let same_file = matches!(&log.origin, source::Origin::File(p) if *p == next.path);
+            if same_file && !log.live && segment == Segment::default() {
+                return Ok(Ok(next.reading));
+            }
+            next.reading.cancelled.store(true, Ordering::Relaxed);
+        }
+        let opened = open_batches(log, segment, max_line_bytes, READ_BATCH)?;
+        Ok(self.queue(opened))
     }
 
-    /// Reads `batches` on the thread, sending them to `sender`; gives them back if the thread
-    /// has ended.
-    fn read(&self, job: ReadingJob) -> Result<(), Box<ReadingJob>> {
-        match &self.jobs {
-            Some(jobs) => jobs.send(job).map_err(|e| Box::new(e.0)),
-            None => Err(Box::new(job)),
-        }
+    /// The batches of reading `number`, in order, until its end; those of earlier readings
+    /// still in the channel (cancelled, or left at an unfinished last line) are dropped.
+    fn batches_of(&self, number: u64) -> impl Iterator<Item = Vec<ReadLine>> + '_ {
+        let mut ended = false;
+        std::iter::from_fn(move || {
+            let batches = self.batches.as_ref()?;
+            while !ended {
+                match batches.recv() {
+                    Ok(ReadingMessage::Lines(n, batch)) if n == number => return Some(batch),
+                    Ok(ReadingMessage::End(n)) if n == number => ended = true,
+                    Ok(_) => {}
+                    Err(_) => ended = true,
+                }
+            }
+            None
+        })
     }
 }
 
 impl Drop for ReadingThread {
     fn drop(&mut self) {
-        // The thread may be waiting to hand the next file a batch: it leaves it first.
-        if let Ok(mut next) = self.next_file.lock() {
-            next.take();
-        }
+        // The thread may be waiting to hand over a batch: it stops at its next send.
+        self.batches = None;
         self.jobs = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -457,50 +535,40 @@ impl<'a> Reading<'a> {
         segment: Segment,
     ) -> Result<(), LoadError> {
         let mut taken = TakenLines::default();
-        let (on_thread, stored, compressed) =
-            match self.reading_thread.and_then(|t| t.take_next(log, &segment)) {
-                Some(next) => (
-                    Ok((next.batches, next.done_with)),
-                    next.stored,
-                    next.compressed,
-                ),
-                None => {
-                    let batch_lines = match self.reading_thread {
-                        Some(_) => READ_BATCH,
-                        None => SHORT_READ_BATCH,
-                    };
-                    let (batches, stored, compressed) =
-                        open_batches(log, segment, self.max_line_bytes, batch_lines)?;
-                    let on_thread = match self.reading_thread {
-                        Some(thread) => {
-                            let (sender, receiver) = std::sync::mpsc::sync_channel(READ_AHEAD);
-                            // Unbounded, but the reading thread empties it before every batch
-                            // it sends, and the transform sends one chunk per CHUNK lines taken.
-                            let (done_with, done) = std::sync::mpsc::channel();
-                            match thread.read((batches, sender, done)) {
-                                Ok(()) => Ok((receiver, done_with)),
-                                Err(job) => Err(job.0),
-                            }
-                        }
-                        None => Err(batches),
-                    };
-                    (on_thread, stored, compressed)
+        let queued = match self.reading_thread {
+            Some(thread) => thread.take(log, segment, self.max_line_bytes)?,
+            None => Err(Box::new(open_batches(
+                log,
+                segment,
+                self.max_line_bytes,
+                SHORT_READ_BATCH,
+            )?)),
+        };
+        let (read, stored, compressed) = match (self.reading_thread, queued) {
+            (Some(thread), Ok(reading)) => {
+                if let Some(next) = self.next {
+                    thread.read_next(next, self.max_line_bytes);
                 }
-            };
-        if let (Some(thread), Some(next), Ok(_)) = (self.reading_thread, self.next, &on_thread) {
-            thread.read_next(next, self.max_line_bytes);
-        }
-        let read = match on_thread {
-            Ok((receiver, done_with)) => {
-                taker.set_done_with(Some(done_with));
-                // The batches end when the thread is done with the file. Returning early drops
-                // the receiver, and the thread leaves the file at its next batch.
-                let read =
-                    self.take_lines(taker, receiver.iter(), log, &segment, &stored, &mut taken);
+                taker.set_done_with(Some(thread.done_with.clone()));
+                let read = self.take_lines(
+                    taker,
+                    thread.batches_of(reading.number),
+                    log,
+                    &segment,
+                    &reading.stored,
+                    &mut taken,
+                );
                 taker.set_done_with(None);
-                read
+                // Returning early (an unfinished last line, an error) leaves the rest unread.
+                reading.cancelled.store(true, Ordering::Relaxed);
+                (read, reading.stored, reading.compressed)
             }
-            Err(batches) => self.take_lines(taker, batches, log, &segment, &stored, &mut taken),
+            (_, Err(opened)) => {
+                let (batches, stored, compressed) = *opened;
+                let read = self.take_lines(taker, batches, log, &segment, &stored, &mut taken);
+                (read, stored, compressed)
+            }
+            (None, Ok(_)) => unreachable!("a reading is queued only on a thread"),
         };
         read?;
         let now = stored.load(Ordering::Relaxed);
@@ -672,8 +740,10 @@ mod tests {
         }
     }
 
-    fn line_numbers(next: NextFile) -> Vec<u64> {
-        (next.batches.iter().flatten())
+    /// The line numbers of the reading `queued` takes.
+    fn line_numbers(thread: &ReadingThread, queued: Result<Queued, Box<Opened>>) -> Vec<u64> {
+        let number = queued.ok().expect("queued on the thread").number;
+        (thread.batches_of(number).flatten())
             .map(|line| line.number)
             .collect()
     }
@@ -684,36 +754,38 @@ mod tests {
         let thread = ReadingThread::start().expect("a reading thread");
         let (a, b) = (old_log(dir.path(), "a", 3), old_log(dir.path(), "b", 1500));
         let limit = 1 << 20;
+        let whole = Segment::default();
+        let taken = |log: &TrackingLog, segment: Segment| {
+            let before = thread.next_number.load(Ordering::Relaxed);
+            let queued = thread.take(log, segment, limit).unwrap();
+            let read_ahead = queued.as_ref().is_ok_and(|q| q.number + 1 == before);
+            (read_ahead, line_numbers(&thread, queued))
+        };
+
+        // Another file's turn: b's lines read ahead are dropped, a is read.
         thread.read_next(&b, limit);
-        assert!(
-            thread.take_next(&a, &Segment::default()).is_none(),
-            "another file's turn"
-        );
+        assert_eq!(taken(&a, whole), (false, vec![1, 2, 3]));
+        // The file's new lines after an earlier load: read from there.
         thread.read_next(&b, limit);
         let grown = Segment {
-            raw_start: 10,
+            raw_start: 9,
             first_line: 2,
-            decoded_start: 10,
+            decoded_start: 9,
         };
-        assert!(
-            thread.take_next(&b, &grown).is_none(),
-            "the file's new lines after an earlier load"
-        );
+        let (read_ahead, numbers) = taken(&b, grown);
+        assert!(!read_ahead);
+        assert_eq!(numbers, (2..=1500).collect::<Vec<u64>>());
+        // A live file is read in its turn, at its length then.
         let live = TrackingLog {
             live: true,
             ..old_log(dir.path(), "live", 5)
         };
         thread.read_next(&live, limit);
-        assert!(
-            thread.take_next(&live, &Segment::default()).is_none(),
-            "a live file is read in its turn, at its length then"
-        );
+        assert_eq!(taken(&live, whole), (false, vec![1, 2, 3, 4, 5]));
+        // The file from its start: its lines read ahead, every one, in order.
         thread.read_next(&b, limit);
-        let next = (thread.take_next(&b, &Segment::default())).expect("b read ahead");
-        assert_eq!(line_numbers(next), (1..=1500).collect::<Vec<u64>>());
-        assert!(
-            thread.take_next(&b, &Segment::default()).is_none(),
-            "taken once"
-        );
+        let (read_ahead, numbers) = taken(&b, whole);
+        assert!(read_ahead);
+        assert_eq!(numbers, (1..=1500).collect::<Vec<u64>>());
     }
 }
