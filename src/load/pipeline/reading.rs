@@ -200,7 +200,17 @@ fn read_lines(
     sender: std::sync::mpsc::SyncSender<ReadingMessage>,
     done: std::sync::mpsc::Receiver<Vec<Pending>>,
 ) {
-    for mut job in jobs {
+    loop {
+        // Between readings the events of the last batches still come back: dropped as they come,
+        // not held until the next file (or the load's end, after the last).
+        let mut job = match jobs.recv_timeout(std::time::Duration::from_millis(10)) {
+            Ok(job) => job,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                done.try_iter().for_each(drop);
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         while !job.cancelled.load(Ordering::Relaxed) {
             let Some(batch) = job.batches.next() else {
                 break;
