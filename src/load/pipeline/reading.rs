@@ -350,7 +350,8 @@ impl ReadingThread {
     ) -> Result<Result<Queued, Box<Opened>>, LoadError> {
         if let Some(next) = self.next_file.lock().ok().and_then(|mut n| n.take()) {
             let same_file = matches!(&log.origin, source::Origin::File(p) if *p == next.path);
-            if same_file && !log.live && segment == Segment::default() {
+            // Only a file that no longer grows is read ahead ([`ReadingThread::read_next`]).
+            if same_file && segment == Segment::default() {
                 return Ok(Ok(next.reading));
             }
             next.reading.cancelled.store(true, Ordering::Relaxed);
@@ -546,7 +547,9 @@ impl<'a> Reading<'a> {
     ) -> Result<(), LoadError> {
         let mut taken = TakenLines::default();
         let queued = match self.reading_thread {
-            Some(thread) => thread.take(log, segment, self.max_line_bytes)?,
+            Some(thread) => {
+                (thread.take(log, segment, self.max_line_bytes)?).map(|reading| (thread, reading))
+            }
             None => Err(Box::new(open_batches(
                 log,
                 segment,
@@ -554,8 +557,8 @@ impl<'a> Reading<'a> {
                 SHORT_READ_BATCH,
             )?)),
         };
-        let (read, stored, compressed) = match (self.reading_thread, queued) {
-            (Some(thread), Ok(reading)) => {
+        let (read, stored, compressed) = match queued {
+            Ok((thread, reading)) => {
                 if let Some(next) = self.next {
                     thread.read_next(next, self.max_line_bytes);
                 }
@@ -573,12 +576,11 @@ impl<'a> Reading<'a> {
                 reading.cancelled.store(true, Ordering::Relaxed);
                 (read, reading.stored, reading.compressed)
             }
-            (_, Err(opened)) => {
+            Err(opened) => {
                 let (batches, stored, compressed) = *opened;
                 let read = self.take_lines(taker, batches, log, &segment, &stored, &mut taken);
                 (read, stored, compressed)
             }
-            (None, Ok(_)) => unreachable!("a reading is queued only on a thread"),
         };
         read?;
         let now = stored.load(Ordering::Relaxed);
