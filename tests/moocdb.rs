@@ -335,3 +335,194 @@ async fn later_grades_assess_their_submission_in_any_run() {
         assert_foreign_keys_hold(url).await;
     }
 }
+
+/// An event of the Learning MFE era at minute `minute`: `page` is the Learning MFE's page or the
+/// LMS frame that renders a unit in it.
+fn mfe_event(
+    user: &str,
+    minute: u32,
+    course: &str,
+    (event_type, source): (&str, &str),
+    page: Option<&str>,
+    event: serde_json::Value,
+) -> String {
+    serde_json::json!({
+        "username": user,
+        "event_source": source,
+        "event_type": event_type,
+        "time": format!("2024-03-01T10:{minute:02}:00.000000+00:00"),
+        "ip": "192.0.2.1",
+        "agent": "Mozilla/5.0",
+        "host": "lms.example.org",
+        "page": page,
+        "context": {"course_id": course, "org_id": "OrgX", "user_id": 7, "path": "/event"},
+        "event": event,
+    })
+    .to_string()
+}
+
+/// The Learning MFE shows a unit at `/learning/course/<course>/<sequential>/<unit>` on its own
+/// host, and renders it in a frame, `/xblock/<unit>`, from the LMS: both name the unit, whose
+/// legacy address is `/courses/<course>/jump_to/<unit>`. Its videos and problems are in it, in
+/// the course's part of the tree (a rerun with the same block ids has its own), a graded
+/// `problem_check` without a page happened on it, and each host's URL is kept in `urls`.
+#[tokio::test]
+async fn a_unit_of_the_learning_mfe_and_its_frame_are_one_resource_of_its_course() {
+    let (first_run, rerun) = ("OrgX+CS101+2024_T1", "OrgX+CS101+2025_T1");
+    let unit = |run: &str| format!("block-v1:{run}+type@vertical+block@7e71");
+    let mfe_unit = format!(
+        "https://apps.example.org/learning/course/course-v1:{first_run}/block-v1:{first_run}+type@sequential+block@5eq1/{}",
+        unit(first_run)
+    );
+    let frame = |run: &str| {
+        format!(
+            "https://lms.example.org/xblock/{}?show_title=0&show_bookmark_button=0&recheck_access=1&view=student_view",
+            unit(run)
+        )
+    };
+    let (c1, c2) = (
+        format!("course-v1:{first_run}"),
+        format!("course-v1:{rerun}"),
+    );
+    let video = serde_json::json!(r#"{"id":"4v1d","code":"abc","currentTime":0}"#);
+    let problem = format!("block-v1:{first_run}+type@problem+block@9b01");
+    let lines = [
+        mfe_event(
+            "alice",
+            1,
+            &c1,
+            ("edx.ui.lms.link_clicked", "browser"),
+            Some(&mfe_unit),
+            serde_json::json!({"current_url": mfe_unit, "target_url": "https://example.org/"}),
+        ),
+        mfe_event(
+            "alice",
+            2,
+            &c1,
+            ("play_video", "browser"),
+            Some(&frame(first_run)),
+            video.clone(),
+        ),
+        mfe_event(
+            "alice",
+            3,
+            &c1,
+            ("problem_check", "browser"),
+            Some(&frame(first_run)),
+            serde_json::json!("input_9b01_2_1=choice_1"),
+        ),
+        mfe_event(
+            "alice",
+            4,
+            &c1,
+            ("problem_check", "server"),
+            None,
+            serde_json::json!({
+                "problem_id": problem, "attempts": 1, "grade": 1, "max_grade": 1,
+                "answers": {"9b01_2_1": "choice_1"},
+                "correct_map": {"9b01_2_1": {"correctness": "correct"}},
+                "success": "correct", "state": {}, "submission": {}
+            }),
+        ),
+        mfe_event(
+            "alice",
+            5,
+            &c1,
+            ("edx.ui.lms.link_clicked", "browser"),
+            Some(&format!(
+                "https://apps.example.org/learning/course/course-v1:{first_run}/progress"
+            )),
+            serde_json::json!({}),
+        ),
+        mfe_event(
+            "bob",
+            6,
+            &c2,
+            ("play_video", "browser"),
+            Some(&frame(rerun)),
+            video,
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracking.log");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let (url, _) = fresh_database("learning_mfe").await;
+    load(options(&url, &[&log])).await;
+    let pool = pool(&url).await;
+
+    let events: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT o.user_id, r.resource_uri, t.resource_type_content, t.resource_type_medium \
+         FROM observed_events o \
+           JOIN resources r ON r.resource_id = o.url_id JOIN resource_types t USING (resource_type_id) \
+         ORDER BY o.observed_event_timestamp",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let at = |run: &str| {
+        format!(
+            "https://lms.example.org/courses/{}/jump_to/i4x://OrgX/CS101/vertical/7e71/",
+            run.replace('+', "/")
+        )
+    };
+    let event = |user: &str, uri: String, content: &str, medium: &str| {
+        (anon(user), uri, content.to_string(), medium.to_string())
+    };
+    let expected = [
+        event("alice", at(first_run), "", ""),
+        event(
+            "alice",
+            at(first_run) + "video/4v1d/_abc",
+            "lecture",
+            "video",
+        ),
+        event(
+            "alice",
+            "https://lms.example.org/courses/OrgX/CS101/2024_T1/progress/".into(),
+            "informational",
+            "text",
+        ),
+        event("bob", at(rerun) + "video/4v1d/_abc", "lecture", "video"),
+    ];
+    assert_eq!(events, expected, "observed events and their resources");
+
+    // Both checks of the problem: one problem, on a resource of the unit.
+    let submissions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT p.problem_name, r.resource_uri FROM submissions s JOIN problems p USING (problem_id) \
+           JOIN resources r ON r.resource_id = p.resource_id ORDER BY s.submission_timestamp",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let checked = (
+        "i4x://OrgX/CS101/problem/9b01/2/1/".to_string(),
+        at(first_run) + "problem/9b01/2/1/",
+    );
+    assert_eq!(submissions, [checked.clone(), checked]);
+    let unknown: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM resources WHERE resource_uri LIKE 'https://unknown/%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(unknown, 0, "every event's page is known");
+
+    // The unit's URLs, each as logged, are linked to its resource and those in it.
+    let linked: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT u.url FROM resources_urls l JOIN urls u USING (url_id) \
+           JOIN resources r USING (resource_id) \
+         WHERE LEFT(r.resource_uri, CHAR_LENGTH(?)) = ? ORDER BY u.url",
+    )
+    .bind(at(first_run))
+    .bind(at(first_run))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        linked,
+        [
+            format!("{mfe_unit}/"),
+            format!("https://lms.example.org/xblock/{}/", unit(first_run)),
+        ]
+    );
+}

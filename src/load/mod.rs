@@ -580,17 +580,19 @@ fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec
     courses
 }
 
-/// qpipe's DOMAIN when none is given: the scheme and host of the first course page
-/// (`…/courses/…`) among the page and referer URLs of the first lines of the logs, else of the
-/// first absolute URL (reading stops after 20,000 lines). A site's log also holds Studio's
-/// pages, often first (staff build the course before learners come), under another host.
+/// qpipe's DOMAIN when none is given: the scheme and host of the first page of the LMS that is
+/// in a course (`…/courses/…`, or `…/xblock/…`, the frame in which the Learning MFE shows a
+/// unit) among the page and referer URLs of the first lines of the logs, else of the first
+/// absolute URL (reading stops after 20,000 lines). A site's log also holds Studio's pages,
+/// often first (staff build the course before learners come), and the Learning MFE's, each
+/// under a host of its own.
 fn discover_domain(logs: &[TrackingLog], max_line_bytes: usize) -> Option<String> {
     let mut first = None;
     let mut course_page = None;
     visit_first_events(logs, max_line_bytes, 20_000, |event| {
         for url in [event.page(), event.referer()] {
             if let Some(d) = crate::moocdb::course_url::domain_of(url) {
-                if url.contains("/courses/") {
+                if url.contains("/courses/") || url.contains("/xblock/") {
                     course_page = Some(d);
                     return ControlFlow::Break(());
                 }

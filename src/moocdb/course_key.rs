@@ -37,6 +37,36 @@ static HANDLER: LazyLock<Regex> = LazyLock::new(|| {
 
 static ANY_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("-v1:"));
 
+/// A page of the Learning MFE, which shows the courseware since about 2021:
+/// `/learning/course/<course>/<sequential>/<unit>`, `/learning/course/<course>/<tab>` (`home`,
+/// `progress`, `dates`, …). edx.org serves it from its own host without the `/learning` prefix
+/// (`https://learning.edx.org/course/<course>/…`); Studio's course outline is `/course/<course>`
+/// alone, so without the prefix a page must name something after the course.
+static LEARNING_PAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)
+        ^(?P<origin>[A-Za-z][A-Za-z0-9+.\-]*://[^/?\#]*)?
+        (?P<learning>/learning)?/course/
+        (?P<course>(?:course|ccx)-v1:[\w\-~.:@+]+)
+        (?P<path>/[^?\#]*)?
+        (?P<tail>[?\#].*)?$",
+    )
+    .unwrap()
+});
+
+/// The LMS page that renders one block, a unit in the Learning MFE's frame:
+/// `/xblock/<usage>?view=student_view…` (no course in the path; its handlers are
+/// `/courses/<course>/xblock/<usage>/handler/…`).
+static BLOCK_PAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)
+        ^(?P<origin>[A-Za-z][A-Za-z0-9+.\-]*://[^/?\#]*)?
+        /xblock/(?P<usage>(?:ccx-)?block-v1:[\w\-~.:@+]+)/?
+        (?P<tail>[?\#].*)?$",
+    )
+    .unwrap()
+});
+
 /// The parts of an opaque key's body: untagged parts (`Org`, `Course`, `Run`) and tagged ones
 /// (`type@problem`, `block@abc`, `ccx@3`).
 struct KeyParts<'a> {
@@ -100,13 +130,81 @@ pub fn may_hold_opaque_key(text: &str) -> bool {
     ANY_KEY.find(text.as_bytes()).is_some()
 }
 
+/// The course key of a block's usage key (`block-v1:O+C+R+type@T+block@N` → `course-v1:O+C+R`,
+/// a CCX's block → its `ccx-v1:` course), `None` for a library's block or a malformed key.
+fn course_of_usage(usage: &str) -> Option<String> {
+    let (prefix, body) = usage.split_once(':')?;
+    let parts = KeyParts::of(body);
+    let [org, course, run] = parts.plain[..] else {
+        return None;
+    };
+    match prefix {
+        "block-v1" => Some(format!("course-v1:{org}+{course}+{run}")),
+        "ccx-block-v1" => Some(format!(
+            "ccx-v1:{org}+{course}+{run}+ccx@{}",
+            parts.tag("ccx")?
+        )),
+        _ => None,
+    }
+}
+
+/// The page of the legacy LMS that names what a page of the Learning MFE or a block's frame
+/// shows, in the same key format (`None` for any other text):
+///
+/// * a unit, `/learning/course/<course>/<sequential>/<unit>`, and the frame that renders it,
+///   `/xblock/<unit>`, are both `/courses/<course>/jump_to/<unit>`, the legacy address of a
+///   block; a sequential alone is `/courses/<course>/jump_to/<sequential>`;
+/// * a tab, `/learning/course/<course>/<tab>…`, is `/courses/<course>/<tab>…`, as the legacy
+///   LMS had `/courses/<course>/progress`, `…/dates`, `…/discussion/…`.
+///
+/// So the events of one unit share its resource whichever page logged them, in the course's
+/// part of the resource tree, which the frame's address alone (`i4x://O/C/…`, no run) would not
+/// tell from another run of the course with the same blocks.
+fn legacy_page(text: &str) -> Option<String> {
+    if !text.contains("/course/") && !text.contains("/xblock/") {
+        return None;
+    }
+    if let Some(c) = BLOCK_PAGE.captures(text) {
+        let usage = &c["usage"];
+        let course = course_of_usage(usage)?;
+        let origin = c.name("origin").map_or("", |m| m.as_str());
+        let tail = c.name("tail").map_or("", |m| m.as_str());
+        return Some(format!("{origin}/courses/{course}/jump_to/{usage}{tail}"));
+    }
+    let c = LEARNING_PAGE.captures(text)?;
+    let path = c.name("path").map_or("", |m| m.as_str());
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    let first = segments.next();
+    if c.name("learning").is_none() && first.is_none() {
+        return None;
+    }
+    let origin = c.name("origin").map_or("", |m| m.as_str());
+    let tail = c.name("tail").map_or("", |m| m.as_str());
+    let course = &c["course"];
+    let is_block = |s: &str| s.starts_with("block-v1:") || s.starts_with("ccx-block-v1:");
+    Some(match first {
+        Some(sequential) if is_block(sequential) => {
+            let unit = segments
+                .next()
+                .filter(|s| is_block(s))
+                .unwrap_or(sequential);
+            format!("{origin}/courses/{course}/jump_to/{unit}{tail}")
+        }
+        _ => format!("{origin}/courses/{course}{path}{tail}"),
+    })
+}
+
 /// `text` with every opaque key in its legacy spelling, and XBlock handler paths in the form
 /// the legacy module URLs had (`…/xblock/<usage>/handler/xmodule_handler/problem_check` →
-/// `…/xblock/i4x://O/C/problem/N/problem_check`). Borrowed when `text` has no opaque key.
+/// `…/xblock/i4x://O/C/problem/N/problem_check`); a page of the Learning MFE or a block's frame
+/// is first the legacy LMS page that shows the same ([`legacy_page`]). Borrowed when `text` has
+/// no opaque key.
 pub fn legacy_spelling(text: &str) -> Cow<'_, str> {
     if ANY_KEY.find(text.as_bytes()).is_none() {
         return Cow::Borrowed(text);
     }
+    let page = legacy_page(text);
+    let text = page.as_deref().unwrap_or(text);
     let spelled = OPAQUE_KEY.replace_all(text, |c: &Captures<'_>| {
         legacy_key(&c["prefix"], &c["body"]).unwrap_or_else(|| c[0].to_string())
     });
@@ -222,6 +320,98 @@ mod tests {
             legacy_spelling("/courses/O/C/R/info"),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn learning_mfe_pages_and_block_frames_are_the_legacy_pages_of_what_they_show() {
+        let k = "O+C+R";
+        let (seq, unit) = (
+            format!("block-v1:{k}+type@sequential+block@s1"),
+            format!("block-v1:{k}+type@vertical+block@u1"),
+        );
+        let jump_to = "https://apps.x.org/courses/O/C/R/jump_to/i4x://O/C/vertical/u1";
+        // A unit in the MFE, and the frame that renders it: one page.
+        assert_eq!(
+            legacy_spelling(&format!(
+                "https://apps.x.org/learning/course/course-v1:{k}/{seq}/{unit}"
+            )),
+            jump_to
+        );
+        assert_eq!(
+            legacy_spelling(&format!(
+                "https://lms.x.org/xblock/{unit}?show_title=0&view=student_view"
+            )),
+            "https://lms.x.org/courses/O/C/R/jump_to/i4x://O/C/vertical/u1?show_title=0&view=student_view"
+        );
+        assert_eq!(
+            legacy_spelling(&format!("/xblock/{unit}")),
+            "/courses/O/C/R/jump_to/i4x://O/C/vertical/u1"
+        );
+        // edx.org's own MFE host, without the prefix.
+        assert_eq!(
+            legacy_spelling(&format!(
+                "https://learning.edx.org/course/course-v1:{k}/{seq}/{unit}#x"
+            )),
+            "https://learning.edx.org/courses/O/C/R/jump_to/i4x://O/C/vertical/u1#x"
+        );
+        // A sequential alone, tabs, the course itself.
+        assert_eq!(
+            legacy_spelling(&format!("/learning/course/course-v1:{k}/{seq}")),
+            "/courses/O/C/R/jump_to/i4x://O/C/sequential/s1"
+        );
+        assert_eq!(
+            legacy_spelling(&format!("/learning/course/course-v1:{k}/progress/7?x=1")),
+            "/courses/O/C/R/progress/7?x=1"
+        );
+        assert_eq!(
+            legacy_spelling(&format!("/learning/course/course-v1:{k}/home")),
+            "/courses/O/C/R/home"
+        );
+        assert_eq!(
+            legacy_spelling(&format!("/learning/course/course-v1:{k}")),
+            "/courses/O/C/R"
+        );
+        // A CCX's unit is in the CCX.
+        assert_eq!(
+            legacy_spelling("/xblock/ccx-block-v1:O+C+R+ccx@3+type@vertical+block@u1"),
+            "/courses/O/C/R.ccx3/jump_to/i4x://O/C/vertical/u1"
+        );
+        // Studio's pages, handlers and a library's blocks stay what they were.
+        assert_eq!(
+            legacy_spelling(&format!("https://studio.x.org/course/course-v1:{k}")),
+            "https://studio.x.org/course/O/C/R"
+        );
+        assert_eq!(
+            legacy_spelling(&format!("/xblock/container/{unit}")),
+            "/xblock/container/i4x://O/C/vertical/u1"
+        );
+        assert_eq!(
+            legacy_spelling(&format!("/xblock/{unit}/container_preview")),
+            "/xblock/i4x://O/C/vertical/u1/container_preview"
+        );
+        assert_eq!(
+            legacy_spelling("/xblock/lib-block-v1:O+L+type@problem+block@p"),
+            "/xblock/i4x://O/L/problem/p"
+        );
+        assert_eq!(
+            legacy_spelling(&format!("/course-authoring/course/course-v1:{k}/pages")),
+            "/course-authoring/course/O/C/R/pages"
+        );
+        // The course they name.
+        assert_eq!(
+            course_of(&format!(
+                "https://lms.x.org/xblock/{unit}?view=student_view"
+            ))
+            .as_deref(),
+            Some("O/C/R")
+        );
+        assert_eq!(
+            course_of(&format!(
+                "https://apps.x.org/learning/course/course-v1:{k}/home"
+            ))
+            .as_deref(),
+            Some("O/C/R")
+        );
     }
 
     #[test]

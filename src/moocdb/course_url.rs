@@ -28,6 +28,9 @@ pub struct CourseUrl {
     unit: Option<String>,
     subunit: Option<String>,
     seq: Option<String>,
+    /// Whether the page shows one block of the courseware: a unit of the Learning MFE or the
+    /// frame that renders it, named by the legacy address of a block (`…/jump_to/<usage>`).
+    block_page: bool,
 }
 
 impl CourseUrl {
@@ -48,9 +51,14 @@ impl CourseUrl {
         let legacy = course_key::legacy_spelling(moved.unwrap_or(s));
         let resource = (moved.is_some() || matches!(legacy, Cow::Owned(_)))
             .then(|| normal_form(&legacy, domain).0);
+        let block_page = resource
+            .as_deref()
+            .unwrap_or(&url)
+            .contains("/jump_to/i4x://");
         let mut parsed = CourseUrl {
             url,
             resource,
+            block_page,
             ..CourseUrl::default()
         };
         if parsed.url.contains("courseware")
@@ -99,6 +107,14 @@ impl CourseUrl {
     /// Whether the URL points into a courseware sub-unit (`…/courseware/<unit>/<sub-unit>/`).
     pub fn at_subunit(&self) -> bool {
         self.unit.is_some() && self.subunit.is_some()
+    }
+
+    /// Whether the page is where the courseware showed what the user did next: a courseware
+    /// sub-unit (qpipe's rule), or one block's page, which is where the Learning MFE shows a
+    /// unit. A server event without a page (a graded `problem_check`) that follows within the
+    /// hour happened there.
+    pub fn in_courseware(&self) -> bool {
+        self.at_subunit() || self.block_page
     }
 
     /// The sequence position, if the URL has one.
@@ -307,6 +323,30 @@ mod tests {
         // Without a known domain, each URL keeps its host.
         let u = CourseUrl::parse("http://171.64.1.2/courses/A/B/C/info", "");
         assert_eq!(u.resource_uri(), "http://171.64.1.2/courses/A/B/C/info/");
+    }
+
+    #[test]
+    fn a_unit_of_the_learning_mfe_is_in_the_courseware_under_any_host() {
+        let unit = "block-v1:O+C+R+type@vertical+block@u1";
+        let mfe = CourseUrl::parse(
+            &format!(
+                "https://apps.x.org/learning/course/course-v1:O+C+R/block-v1:O+C+R+type@sequential+block@s1/{unit}"
+            ),
+            D,
+        );
+        let frame = CourseUrl::parse(
+            &format!("http://10.0.0.2/xblock/{unit}?show_title=0&view=student_view"),
+            D,
+        );
+        let uri = "https://class.stanford.edu/courses/O/C/R/jump_to/i4x://O/C/vertical/u1/";
+        assert_eq!(mfe.resource_uri(), uri);
+        assert_eq!(frame.resource_uri(), uri);
+        assert_eq!(frame.raw(), format!("http://10.0.0.2/xblock/{unit}/"));
+        assert!(mfe.in_courseware() && frame.in_courseware());
+        // Rebuilt from what the carried state keeps.
+        assert!(CourseUrl::parse(frame.raw(), D).in_courseware());
+        assert!(!CourseUrl::parse("/courses/O/C/R/info", D).in_courseware());
+        assert!(CourseUrl::parse("/courses/O/C/R/courseware/u/s/", D).in_courseware());
     }
 
     #[test]

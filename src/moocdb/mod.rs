@@ -348,16 +348,17 @@ impl MoocdbBuilder {
             .and_then(|c| c.get("course_id"))
             .and_then(serde_json::Value::as_str)
             .filter(|c| !c.is_empty());
-        let text = from_context.unwrap_or_else(|| {
-            if event.page().contains("courses/") {
-                event.page()
-            } else {
-                event.event_type()
-            }
-        });
-        self.course_cache.get_or_derive(text, |t| {
-            course_key::course_of(t).map(|c| Rc::from(c.as_str()))
-        })
+        let mut course_of = |text: &str| {
+            self.course_cache.get_or_derive(text, |t| {
+                course_key::course_of(t).map(|c| Rc::from(c.as_str()))
+            })
+        };
+        match from_context {
+            Some(id) => course_of(id),
+            // A page of the legacy LMS (`/courses/<course>/…`), of the Learning MFE or a block's
+            // frame names its course; other pages (`x_module`, the dashboard) do not.
+            None => course_of(event.page()).or_else(|| course_of(event.event_type())),
+        }
     }
 
     fn add_row(

@@ -181,7 +181,7 @@ impl MoocdbBuilder {
             let gap = (event.time - *at).num_seconds();
             if !location.is_empty() && (0..3600).contains(&gap) {
                 if place.page.is_empty() {
-                    if location.at_subunit() {
+                    if location.in_courseware() {
                         place.page = Rc::clone(location);
                         place.slot = None;
                     }
