@@ -365,7 +365,8 @@ fn mfe_event(
 /// host, and renders it in a frame, `/xblock/<unit>`, from the LMS: both name the unit, whose
 /// legacy address is `/courses/<course>/jump_to/<unit>`. Its videos and problems are in it, in
 /// the course's part of the tree (a rerun with the same block ids has its own), a graded
-/// `problem_check` without a page happened on it, and each host's URL is kept in `urls`.
+/// `problem_check` without a page happened on it, and each host's URL is kept in `urls`. The
+/// MFEs' tabs and forum are in the course too.
 #[tokio::test]
 async fn a_unit_of_the_learning_mfe_and_its_frame_are_one_resource_of_its_course() {
     let (first_run, rerun) = ("OrgX+CS101+2024_T1", "OrgX+CS101+2025_T1");
@@ -435,8 +436,18 @@ async fn a_unit_of_the_learning_mfe_and_its_frame_are_one_resource_of_its_course
             serde_json::json!({}),
         ),
         mfe_event(
-            "bob",
+            "alice",
             6,
+            &c1,
+            ("edx.ui.lms.link_clicked", "browser"),
+            Some(&format!(
+                "https://apps.example.org/discussions/course-v1:{first_run}/posts/5f2a"
+            )),
+            serde_json::json!({}),
+        ),
+        mfe_event(
+            "bob",
+            7,
             &c2,
             ("play_video", "browser"),
             Some(&frame(rerun)),
@@ -480,6 +491,12 @@ async fn a_unit_of_the_learning_mfe_and_its_frame_are_one_resource_of_its_course
             "alice",
             "https://lms.example.org/courses/OrgX/CS101/2024_T1/progress/".into(),
             "informational",
+            "text",
+        ),
+        event(
+            "alice",
+            "https://lms.example.org/courses/OrgX/CS101/2024_T1/discussion/posts/5f2a/".into(),
+            "forum",
             "text",
         ),
         event("bob", at(rerun) + "video/4v1d/_abc", "lecture", "video"),

@@ -54,6 +54,18 @@ static LEARNING_PAGE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// A page of the Discussions MFE, the course forum since about 2022:
+/// `/discussions/<course>/posts/<thread>`, `/discussions/<course>/topics/<topic>`, ….
+static DISCUSSIONS_PAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)
+        ^(?P<origin>[A-Za-z][A-Za-z0-9+.\-]*://[^/?\#]*)?
+        /discussions/(?P<course>(?:course|ccx)-v1:[\w\-~.:@+]+)
+        (?P<rest>[/?\#].*)?$",
+    )
+    .unwrap()
+});
+
 /// The LMS page that renders one block, a unit in the Learning MFE's frame:
 /// `/xblock/<usage>?view=student_view…` (no course in the path; its handlers are
 /// `/courses/<course>/xblock/<usage>/handler/…`).
@@ -148,21 +160,31 @@ fn course_of_usage(usage: &str) -> Option<String> {
     }
 }
 
-/// The page of the legacy LMS that names what a page of the Learning MFE or a block's frame
-/// shows, in the same key format (`None` for any other text):
+/// The page of the legacy LMS that names what a page of an MFE or a block's frame shows, in the
+/// same key format (`None` for any other text):
 ///
 /// * a unit, `/learning/course/<course>/<sequential>/<unit>`, and the frame that renders it,
 ///   `/xblock/<unit>`, are both `/courses/<course>/jump_to/<unit>`, the legacy address of a
-///   block; a sequential alone is `/courses/<course>/jump_to/<sequential>`;
+///   block (edX's course blocks API gives it as a unit's `legacy_web_url`); a sequential alone
+///   is `/courses/<course>/jump_to/<sequential>`;
 /// * a tab, `/learning/course/<course>/<tab>…`, is `/courses/<course>/<tab>…`, as the legacy
-///   LMS had `/courses/<course>/progress`, `…/dates`, `…/discussion/…`.
+///   LMS had `/courses/<course>/progress`, `…/dates`;
+/// * the forum, `/discussions/<course>/…`, is the course's `/courses/<course>/discussion/…`.
 ///
 /// So the events of one unit share its resource whichever page logged them, in the course's
 /// part of the resource tree, which the frame's address alone (`i4x://O/C/…`, no run) would not
 /// tell from another run of the course with the same blocks.
 fn legacy_page(text: &str) -> Option<String> {
-    if !text.contains("/course/") && !text.contains("/xblock/") {
+    if !text.contains("/course/") && !text.contains("/xblock/") && !text.contains("/discussions/") {
         return None;
+    }
+    if let Some(c) = DISCUSSIONS_PAGE.captures(text) {
+        let origin = c.name("origin").map_or("", |m| m.as_str());
+        let rest = c.name("rest").map_or("", |m| m.as_str());
+        return Some(format!(
+            "{origin}/courses/{}/discussion{rest}",
+            &c["course"]
+        ));
     }
     if let Some(c) = BLOCK_PAGE.captures(text) {
         let usage = &c["usage"];
@@ -370,6 +392,17 @@ mod tests {
         assert_eq!(
             legacy_spelling(&format!("/learning/course/course-v1:{k}")),
             "/courses/O/C/R"
+        );
+        // The Discussions MFE: the course's forum.
+        assert_eq!(
+            legacy_spelling(&format!(
+                "https://apps.x.org/discussions/course-v1:{k}/posts/5f2a?x=1"
+            )),
+            "https://apps.x.org/courses/O/C/R/discussion/posts/5f2a?x=1"
+        );
+        assert_eq!(
+            legacy_spelling(&format!("/discussions/course-v1:{k}")),
+            "/courses/O/C/R/discussion"
         );
         // A CCX's unit is in the CCX.
         assert_eq!(
