@@ -15,7 +15,7 @@ use tokio::runtime::Handle;
 
 use crate::decode::{Decoded, decode};
 use crate::error::LoadError;
-use crate::moocdb::KnownEntries;
+use crate::moocdb::{KnownEntries, course_key};
 use crate::parse::TrackingEvent;
 use crate::progress::Progress;
 use crate::relations::{GeoIp, org_course_run};
@@ -679,12 +679,16 @@ pub fn normal_course_id(id: &str) -> String {
     id.trim_matches('/').to_string()
 }
 
-/// The course an event belongs to, in `Org/Course/Run` form, if it says.
+/// The course an event belongs to, in `Org/Course/Run` form, if it says: its context's, else
+/// the one its page or type names, else that of the block its page renders (the frame in which
+/// the Learning MFE shows a unit names only the unit's key).
 pub fn event_course(event: &TrackingEvent) -> Option<String> {
     if let Some(c) = event.context_str("course_id").filter(|c| !c.is_empty()) {
         return Some(normal_course_id(&c));
     }
-    org_course_run(event.page()).or_else(|| org_course_run(event.event_type()))
+    org_course_run(event.page())
+        .or_else(|| org_course_run(event.event_type()))
+        .or_else(|| course_key::course_of_block_page(event.page()).map(|c| normal_course_id(&c)))
 }
 
 #[cfg(test)]
@@ -717,5 +721,32 @@ mod tests {
             "DemoX/Loader101/2013_Spring"
         );
         assert_eq!(normal_course_id("ccx-v1:A+B+C+ccx@3"), "A/B/C");
+    }
+
+    #[test]
+    fn an_event_on_a_units_frame_is_in_the_units_course() {
+        let course = |page: &str| {
+            let line = format!(
+                r#"{{"username":"u","event_type":"play_video","event_source":"browser","time":"2024-03-01T10:00:00Z","page":"{page}","event":"{{}}"}}"#
+            );
+            event_course(&TrackingEvent::parse(&line).expect("a test event"))
+        };
+        let frame =
+            "https://lms.x.org/xblock/block-v1:O+C+R+type@vertical+block@u1?view=student_view";
+        assert_eq!(course(frame).as_deref(), Some("O/C/R"));
+        assert_eq!(
+            course("/xblock/ccx-block-v1:O+C+R+ccx@3+type@vertical+block@u1").as_deref(),
+            Some("O/C/R"),
+            "a CCX's events go to its master course's database"
+        );
+        assert_eq!(
+            course("https://apps.x.org/learning/course/course-v1:O+C+R/home").as_deref(),
+            Some("O/C/R")
+        );
+        assert_eq!(
+            course("/xblock/container/block-v1:O+C+R+type@vertical+block@u1"),
+            None
+        );
+        assert_eq!(course("https://lms.x.org/dashboard"), None);
     }
 }

@@ -160,6 +160,15 @@ fn course_of_usage(usage: &str) -> Option<String> {
     }
 }
 
+/// The course of the block that a block's frame (`…/xblock/<usage>`, [`BLOCK_PAGE`]) renders,
+/// as its key (`course-v1:O+C+R`, a CCX's `ccx-v1:…`); `None` for any other text.
+pub fn course_of_block_page(text: &str) -> Option<String> {
+    if !text.contains("/xblock/") {
+        return None;
+    }
+    course_of_usage(&BLOCK_PAGE.captures(text)?["usage"])
+}
+
 /// The page of the legacy LMS that names what a page of an MFE or a block's frame shows, in the
 /// same key format (`None` for any other text):
 ///
