@@ -365,8 +365,8 @@ fn mfe_event(
 /// host, and renders it in a frame, `/xblock/<unit>`, from the LMS: both name the unit, whose
 /// legacy address is `/courses/<course>/jump_to/<unit>`. Its videos and problems are in it, in
 /// the course's part of the tree (a rerun with the same block ids has its own), a graded
-/// `problem_check` without a page happened on it, and each host's URL is kept in `urls`. The
-/// MFEs' tabs and forum are in the course too.
+/// `problem_check` without a page happened on it, the LMS serving the frame is an event on the
+/// unit, and each host's URL is kept in `urls`. The MFEs' tabs and forum are in the course too.
 #[tokio::test]
 async fn a_unit_of_the_learning_mfe_and_its_frame_are_one_resource_of_its_course() {
     let (first_run, rerun) = ("OrgX+CS101+2024_T1", "OrgX+CS101+2025_T1");
@@ -445,9 +445,18 @@ async fn a_unit_of_the_learning_mfe_and_its_frame_are_one_resource_of_its_course
             )),
             serde_json::json!({}),
         ),
+        // The LMS serving the rerun's frame: a server event without a page.
         mfe_event(
             "bob",
             7,
+            &c2,
+            (&format!("/xblock/{}", unit(rerun)), "server"),
+            None,
+            serde_json::json!({"GET": {"view": ["student_view"]}, "POST": {}}),
+        ),
+        mfe_event(
+            "bob",
+            8,
             &c2,
             ("play_video", "browser"),
             Some(&frame(rerun)),
@@ -499,6 +508,7 @@ async fn a_unit_of_the_learning_mfe_and_its_frame_are_one_resource_of_its_course
             "forum",
             "text",
         ),
+        event("bob", at(rerun), "", ""),
         event("bob", at(rerun) + "video/4v1d/_abc", "lecture", "video"),
     ];
     assert_eq!(events, expected, "observed events and their resources");

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use super::course_key;
+use super::module_uri::ModuleUri;
 
 use regex::Regex;
 
@@ -115,6 +116,22 @@ impl CourseUrl {
     /// hour happened there.
     pub fn in_courseware(&self) -> bool {
         self.at_subunit() || self.block_page
+    }
+
+    /// Whether the page is the page of `module` itself (`…/jump_to/<its location>/`): an event
+    /// there that names the module is on the page's resource, not on a module below it.
+    pub fn shows(&self, module: &ModuleUri) -> bool {
+        if !self.block_page {
+            return false;
+        }
+        let uri = self.resource.as_deref().unwrap_or(&self.url);
+        let block = uri.rsplit("/jump_to/").next().unwrap_or_default();
+        let block = block.strip_suffix('/').unwrap_or(block);
+        block.strip_prefix(module.root()).is_some_and(|rest| {
+            rest.strip_prefix(module.category.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|id| id == module.id)
+        })
     }
 
     /// The sequence position, if the URL has one.
@@ -347,6 +364,15 @@ mod tests {
         assert!(CourseUrl::parse(frame.raw(), D).in_courseware());
         assert!(!CourseUrl::parse("/courses/O/C/R/info", D).in_courseware());
         assert!(CourseUrl::parse("/courses/O/C/R/courseware/u/s/", D).in_courseware());
+        // The unit's page shows the unit, not the blocks in it or other units.
+        let module = |key: &str| ModuleUri::parse(key).unwrap();
+        assert!(frame.shows(&module(unit)));
+        assert!(mfe.shows(&module("i4x://O/C/vertical/u1")));
+        assert!(!frame.shows(&module("block-v1:O+C+R+type@problem+block@u1")));
+        assert!(!frame.shows(&module("block-v1:O+C+R+type@vertical+block@u")));
+        assert!(!frame.shows(&module("block-v1:O+D+R+type@vertical+block@u1")));
+        let courseware = CourseUrl::parse("/courses/O/C/R/courseware/u/vertical/u1/", D);
+        assert!(!courseware.shows(&module(unit)));
     }
 
     #[test]

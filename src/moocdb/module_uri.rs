@@ -136,6 +136,11 @@ impl ModuleUri {
         uri
     }
 
+    /// The root of the URI, `i4x://Org/Course/`.
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
     /// The URI without its root, `<category>/<id>/`.
     pub fn relative_uri(&self) -> String {
         let mut uri = String::new();

@@ -158,6 +158,14 @@ impl MoocdbBuilder {
                     place.module = Some(m);
                 }
             }
+            // The LMS serving a unit's frame (`/xblock/<usage>`, logged without a page): the
+            // request is on the unit's page, not on the last page the user was seen on.
+            if place.page.is_empty() && relations.event_type.starts_with("/xblock/") {
+                let (url, slot) = self.course_url(relations.event_type, domain);
+                if url.in_courseware() {
+                    (place.page, place.slot) = (url, Some(slot));
+                }
+            }
         } else if event_type.starts_with('/') && !event_type.contains(':') {
             // The path as logged: `urls` keeps its keys as they were.
             let (url, slot) = self.course_url(relations.event_type, domain);
@@ -216,9 +224,11 @@ impl MoocdbBuilder {
         url_id: i64,
     ) -> Result<i64, LoadError> {
         let module = &place.module;
+        // A module is a resource below its page, unless the page is the module's own (an event
+        // in a unit's frame that names the unit).
         let module_part = module
             .as_ref()
-            .filter(|_| class != EventClass::Navigational);
+            .filter(|m| class != EventClass::Navigational && !place.page.shows(m));
         let code = match class {
             EventClass::Video if row.video_code.is_empty() => row.transcript_code,
             EventClass::Video => row.video_code,
