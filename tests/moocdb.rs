@@ -553,3 +553,84 @@ async fn a_unit_of_the_learning_mfe_and_its_frame_are_one_resource_of_its_course
         ]
     );
 }
+
+/// A server `problem_check` is logged with the page `x_module`; its `referer` is the courseware
+/// page the learner checked the problem on. That is where it happened, even when the learner's
+/// last event was on another unit, or long ago (qpipe's inheritance then gave
+/// `https://unknown/…`, or the other unit). A referer outside the courseware (the dashboard) is
+/// not a place: location inheritance applies as before.
+#[tokio::test]
+async fn a_server_check_happened_on_the_courseware_page_it_came_from() {
+    let course = "OrgX+CS101+2024_T1";
+    let courseware = |sequential: &str| {
+        format!("https://lms.example.org/courses/course-v1:{course}/courseware/ch1/{sequential}/")
+    };
+    // Each learner checks a problem of their own: a problem's resource is where it was first seen.
+    let check = |user: &str, minute: u32, referer: &str| {
+        let block = format!("9b0{minute}");
+        let mut line: serde_json::Value = serde_json::from_str(&mfe_event(
+            user,
+            minute,
+            &format!("course-v1:{course}"),
+            ("problem_check", "server"),
+            Some("x_module"),
+            serde_json::json!({
+                "problem_id": format!("block-v1:{course}+type@problem+block@{block}"),
+                "attempts": 1, "grade": 1, "max_grade": 1,
+                "answers": {format!("{block}_2_1"): "choice_1"},
+                "correct_map": {format!("{block}_2_1"): {"correctness": "correct"}},
+                "success": "correct", "state": {}, "submission": {}
+            }),
+        ))
+        .unwrap();
+        line["referer"] = referer.into();
+        line.to_string()
+    };
+    let lines = [
+        // Alice was on another unit a minute before.
+        mfe_event(
+            "alice",
+            1,
+            &format!("course-v1:{course}"),
+            ("seq_goto", "browser"),
+            Some(&format!("{}3", courseware("other"))),
+            serde_json::json!({"old": 1, "new": 3, "id": "x"}),
+        ),
+        check("alice", 2, &courseware("sq1")),
+        // Bob's first event.
+        check("bob", 3, &courseware("sq1")),
+        // Carol came from the dashboard after a unit's page.
+        mfe_event(
+            "carol",
+            4,
+            &format!("course-v1:{course}"),
+            ("seq_goto", "browser"),
+            Some(&format!("{}2", courseware("sq1"))),
+            serde_json::json!({"old": 1, "new": 2, "id": "x"}),
+        ),
+        check("carol", 5, "https://lms.example.org/dashboard"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracking.log");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let (url, _) = fresh_database("server_check_referer").await;
+    load(options(&url, &[&log])).await;
+    let pool = pool(&url).await;
+    let checked: Vec<(String, String)> = sqlx::query_as(
+        "SELECT s.user_id, r.resource_uri FROM submissions s JOIN problems p USING (problem_id) \
+           JOIN resources r ON r.resource_id = p.resource_id ORDER BY s.submission_timestamp",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let on = |page: &str, minute: u32| format!("{page}problem/9b0{minute}/2/1/");
+    let sq1 = "https://lms.example.org/courses/OrgX/CS101/2024_T1/courseware/ch1/sq1/";
+    assert_eq!(
+        checked,
+        [
+            (anon("alice"), on(&format!("{sq1}_/"), 2)),
+            (anon("bob"), on(&format!("{sq1}_/"), 3)),
+            (anon("carol"), on(&format!("{sq1}2/"), 5)),
+        ]
+    );
+}

@@ -384,7 +384,7 @@ impl MoocdbBuilder {
         // 2. Generic formatting.
         let domain = self.domain_or_default(event);
         let (os_id, agent_id) = self.agent_ids(rows, event.agent())?;
-        let mut place = self.event_place(row, &domain, course);
+        let mut place = self.event_place(row, event.referer(), &domain, course);
         // 3. Specific formatting (first match).
         self.specific_formatting(&mut event_type, &mut place, relations, row, &domain);
         // 4. Location inheritance, 5. location update (per user, within an hour).

@@ -81,15 +81,27 @@ pub(super) struct EventPlace {
 }
 
 impl MoocdbBuilder {
-    /// Step 2, generic formatting: the row's page, and the first place a module is named.
+    /// Step 2, generic formatting: the row's page, and the first place a module is named. A
+    /// server event logged without a page (`x_module`, null) that came from a page of the
+    /// courseware, as its `referer` says, happened on that page.
     pub(super) fn event_place(
         &mut self,
         row: &TrackRow<'_>,
+        referer: &str,
         domain: &str,
         course: Option<&str>,
     ) -> EventPlace {
         // The page's cache entry while `page` is the page as parsed.
-        let (page, slot) = self.course_url(row.page, domain);
+        let (mut page, mut slot) = self.course_url(row.page, domain);
+        if page.is_empty() && !referer.is_empty() {
+            let (from, from_slot) = self.course_url(referer, domain);
+            // Parsing the referer may have emptied the cache: the page is looked up again.
+            (page, slot) = if from.in_courseware() {
+                (from, from_slot)
+            } else {
+                self.course_url(row.page, domain)
+            };
+        }
         // Each place a module is named, and the category of an id logged there without its
         // course.
         let candidates = [
