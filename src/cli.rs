@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use moocdb_loader::generate::GeneratorOptions;
+use moocdb_loader::generate::{GeneratorOptions, LogEra};
 use moocdb_loader::load::{LoadOptions, MethodChoice};
 use moocdb_loader::progress::ProgressMode;
 use moocdb_loader::sink::Target;
@@ -65,6 +65,18 @@ pub struct GenerateArgs {
     /// as Open edX's logrotate leaves them (`tracking.log-<YYYYMMDD>-<epoch>.gz`).
     #[arg(long)]
     pub files: Option<u32>,
+    /// Which LMS the learners use: `courseware`, the LMS's own pages as until about 2021 (half
+    /// the courses with 2013 keys), or `learning-mfe`, the Learning MFE and `course-v1` keys as
+    /// since then.
+    #[arg(long, value_enum, default_value_t = Era::Courseware)]
+    pub era: Era,
+}
+
+/// `--era` of `generate`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Era {
+    Courseware,
+    LearningMfe,
 }
 
 #[derive(Args)]
@@ -160,6 +172,10 @@ impl GenerateArgs {
             courses: self.courses,
             days: self.days,
             seed: self.seed,
+            era: match self.era {
+                Era::Courseware => LogEra::Courseware,
+                Era::LearningMfe => LogEra::LearningMfe,
+            },
         }
     }
 }

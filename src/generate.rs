@@ -7,6 +7,12 @@
 //! forum, enrollment and heartbeats; `i4x://` ids for old-style courses, `block-v1:` and `context`
 //! for new ones. As in a real course, each problem and each video sits on one unit: a learner who
 //! checks a problem or plays a video does it from that unit's page.
+//!
+//! [`LogEra::LearningMfe`] makes the log of a site since about 2021 instead: every course
+//! `course-v1`, its units shown by the Learning MFE on a host of its own and rendered in the LMS's
+//! frame (`/xblock/<unit>`, the page of the unit's browser events, and a server event without a
+//! page when the LMS serves it), bare block ids in video and answer ids, and the MFE's sequence
+//! navigation events.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -28,6 +34,19 @@ pub struct GeneratorOptions {
     pub days: u32,
     /// Seed of the pseudo-random sequence.
     pub seed: u64,
+    /// Which LMS the learners use, and so which pages and ids the log holds.
+    pub era: LogEra,
+}
+
+/// The LMS a generated log comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogEra {
+    /// The LMS's own courseware pages (`/courses/<course>/courseware/…`), as until about 2021;
+    /// odd courses have `course-v1` keys and a `context`, even ones are 2013 `Org/Course/Run`.
+    #[default]
+    Courseware,
+    /// The Learning MFE, as since about 2021: every course `course-v1`.
+    LearningMfe,
 }
 
 impl Default for GeneratorOptions {
@@ -38,6 +57,7 @@ impl Default for GeneratorOptions {
             courses: 2,
             days: 30,
             seed: 1,
+            era: LogEra::Courseware,
         }
     }
 }
@@ -68,6 +88,8 @@ struct Course {
     number: String,
     run: String,
     new_style: bool,
+    /// Shown by the Learning MFE.
+    mfe: bool,
     chapters: Vec<(String, Vec<String>)>,
     problems: Vec<String>,
     videos: Vec<(String, String)>,
@@ -80,6 +102,14 @@ impl Course {
         } else {
             format!("{}/{}/{}", self.org, self.number, self.run)
         }
+    }
+
+    /// The usage key of block `id` of `category` (a `course-v1` course's).
+    fn usage_key(&self, category: &str, id: &str) -> String {
+        format!(
+            "block-v1:{}+{}+{}+type@{category}+block@{id}",
+            self.org, self.number, self.run
+        )
     }
 
     fn problem_id(&self, p: &str) -> String {
@@ -235,7 +265,8 @@ fn generate_events(
     let mut rng = Random(options.seed);
     let courses: Vec<Course> = (0..options.courses.max(1))
         .map(|i| {
-            let new_style = i % 2 == 1;
+            let mfe = options.era == LogEra::LearningMfe;
+            let new_style = mfe || i % 2 == 1;
             let chapters = (0..8)
                 .map(|_| (rng.hex32(), (0..6).map(|_| rng.hex32()).collect()))
                 .collect();
@@ -248,6 +279,7 @@ fn generate_events(
                     "2013_Spring".into()
                 },
                 new_style,
+                mfe,
                 chapters,
                 problems: (0..40).map(|_| rng.hex32()).collect(),
                 videos: (0..30)
@@ -279,7 +311,11 @@ fn generate_events(
         }
         let course = &courses[place.0];
         line.clear();
-        write_event(&mut line, &mut rng, course, place, u, &time);
+        if course.mfe {
+            write_mfe_event(&mut line, &mut rng, course, place, u, &time);
+        } else {
+            write_event(&mut line, &mut rng, course, place, u, &time);
+        }
         line.push('\n');
         emit(n, &time, line.as_bytes())?;
     }
@@ -462,6 +498,180 @@ fn write_event(
     );
 }
 
+/// The learner's current unit in the Learning MFE: its sequential's and its own usage keys (a
+/// unit's block id is its sequential's with the position as its last digit).
+fn mfe_unit(course: &Course, place: &(usize, usize, usize, u32)) -> (String, String) {
+    let section = &course.chapters[place.1].1[place.2];
+    let unit = format!("{}{}", &section[..section.len() - 1], place.3);
+    (
+        course.usage_key("sequential", section),
+        course.usage_key("vertical", &unit),
+    )
+}
+
+/// One event of a learner in a course shown by the Learning MFE, with the same mix as
+/// [`write_event`]: the LMS serving a unit's frame, video events and browser problem checks in
+/// the frame, the MFE's sequence navigation on its own page, server problem checks with bare
+/// answer ids, forum searches, enrollments and heartbeats.
+fn write_mfe_event(
+    line: &mut String,
+    rng: &mut Random,
+    course: &Course,
+    place: &mut (usize, usize, usize, u32),
+    user: u64,
+    time: &NaiveDateTime,
+) {
+    use std::fmt::Write as _;
+    const LMS: &str = "https://courses.example.org";
+    let frame = |unit: &str| {
+        format!(
+            "\"{LMS}/xblock/{unit}?show_title=0&show_bookmark_button=0&recheck_access=1&view=student_view\""
+        )
+    };
+    let ip = format!("198.51.{}.{}", user / 250 % 250, user % 250 + 1);
+    let agent = AGENTS[(user % AGENTS.len() as u64) as usize];
+    let session = format!(
+        "{:032x}",
+        user.wrapping_mul(0x9E37_79B9) ^ (time.and_utc().timestamp() as u64 / 7200)
+    );
+    let ts = time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
+    let key = course.key();
+    let roll = rng.below(100);
+    let mut path = "/event".to_string();
+    // The page a server event's request came from.
+    let mut referer = String::new();
+    let (event_type, source, event, page_field) = if roll < 45 {
+        // The LMS serving a unit's frame to the MFE.
+        place.3 = 1 + rng.below(6) as u32;
+        let (sequential, unit) = mfe_unit(course, place);
+        path = format!("/xblock/{unit}");
+        referer = format!("https://apps.example.org/learning/course/{key}/{sequential}/{unit}");
+        (
+            path.clone(),
+            "server",
+            r#"{"GET": {"show_title": ["0"], "show_bookmark_button": ["0"], "recheck_access": ["1"], "view": ["student_view"]}, "POST": {}}"#.to_string(),
+            "null".to_string(),
+        )
+    } else if roll < 70 {
+        let v = rng.below(course.videos.len() as u64) as usize;
+        let (id, code) = &course.videos[v];
+        go_to_unit(place, (v * 9 + 4) % UNITS);
+        let (_, unit) = mfe_unit(course, place);
+        let kinds = [
+            "play_video",
+            "pause_video",
+            "seek_video",
+            "load_video",
+            "speed_change_video",
+        ];
+        let kind = kinds[rng.below(kinds.len() as u64) as usize];
+        let t = rng.below(6000) as f64 / 10.0;
+        let ev = match kind {
+            "seek_video" => format!(
+                r#""{{\"id\":\"{id}\",\"code\":\"{code}\",\"old_time\":{t},\"new_time\":{},\"type\":\"onSlideSeek\",\"duration\":600}}""#,
+                t + 30.0
+            ),
+            "speed_change_video" => format!(
+                r#""{{\"id\":\"{id}\",\"code\":\"{code}\",\"current_time\":{t},\"old_speed\":\"1.0\",\"new_speed\":\"1.5\",\"duration\":600}}""#
+            ),
+            _ => format!(
+                r#""{{\"id\":\"{id}\",\"code\":\"{code}\",\"currentTime\":{t},\"duration\":600}}""#
+            ),
+        };
+        (kind.to_string(), "browser", ev, frame(&unit))
+    } else if roll < 80 {
+        let old = place.3;
+        place.3 = 1 + rng.below(6) as u32;
+        let mfe_page = {
+            let (sequential, unit) = mfe_unit(course, &(place.0, place.1, place.2, old));
+            format!("\"https://apps.example.org/learning/course/{key}/{sequential}/{unit}\"")
+        };
+        let (sequential, _) = mfe_unit(course, place);
+        let ev = format!(
+            r#"{{"current_tab":{old},"id":"{sequential}","tab_count":6,"target_tab":{},"widget_placement":"top"}}"#,
+            place.3
+        );
+        (
+            "edx.ui.lms.sequence.tab_selected".to_string(),
+            "browser",
+            ev,
+            mfe_page,
+        )
+    } else if roll < 90 {
+        let p = rng.below(course.problems.len() as u64) as usize;
+        go_to_unit(place, p * 7 % UNITS);
+        let (_, unit) = mfe_unit(course, place);
+        let p = &course.problems[p];
+        if rng.below(2) == 0 {
+            let ev = format!(
+                r#""input_{p}_2_1=choice_{}&input_{p}_3_1=choice_{}""#,
+                rng.below(4),
+                rng.below(4)
+            );
+            ("problem_check".to_string(), "browser", ev, frame(&unit))
+        } else {
+            let c2 = if rng.below(2) == 0 {
+                "correct"
+            } else {
+                "incorrect"
+            };
+            let usage = course.problem_id(p);
+            referer = frame(&unit).trim_matches('"').to_string();
+            path = format!("/courses/{key}/xblock/{usage}/handler/xmodule_handler/problem_check");
+            let ev = format!(
+                r#"{{"success":"{c2}","attempts":{},"problem_id":"{usage}","answers":{{"{p}_2_1":"choice_{}"}},"correct_map":{{"{p}_2_1":{{"correctness":"{c2}","npoints":null,"msg":"","hint":"","hintmode":null,"queuestate":null}}}},"grade":{},"max_grade":1,"state":{{"seed":1,"done":true,"student_answers":{{}},"correct_map":{{}},"input_state":{{"{p}_2_1":{{}}}}}},"submission":{{"{p}_2_1":{{"question":"","answer":"","response_type":"multiplechoiceresponse","input_type":"choicegroup","correct":{},"variant":"","group_label":""}}}}}}"#,
+                1 + rng.below(3),
+                rng.below(4),
+                u8::from(c2 == "correct"),
+                c2 == "correct",
+            );
+            (
+                "problem_check".to_string(),
+                "server",
+                ev,
+                "\"x_module\"".to_string(),
+            )
+        }
+    } else if roll < 93 {
+        let ev = format!(
+            r#"{{"query":"week {}","page":0,"total_results":{}}}"#,
+            rng.below(12),
+            rng.below(50)
+        );
+        path = format!("/courses/{key}/discussion/forum/search");
+        referer = format!("https://apps.example.org/discussions/{key}/posts");
+        (
+            "edx.forum.searched".to_string(),
+            "server",
+            ev,
+            "null".to_string(),
+        )
+    } else if roll < 95 {
+        let ev = format!(r#"{{"course_id":"{key}","mode":"audit","user_id":{user}}}"#);
+        (
+            "edx.course.enrollment.activated".to_string(),
+            "server",
+            ev,
+            "null".to_string(),
+        )
+    } else {
+        let _ = write!(
+            line,
+            r#"{{"username":"","event_source":"server","event_type":"/heartbeat","time":"{ts}","ip":"{ip}","agent":"{agent}","host":"courses.example.org","session":"","page":null,"event":{{"POST": {{}}, "GET": {{}}}},"context":{{"course_id":"","org_id":"","path":"/heartbeat"}}}}"#
+        );
+        return;
+    };
+    if source == "browser" {
+        // The browser posts its events from the page they are on.
+        referer = page_field.trim_matches('"').to_string();
+    }
+    let _ = write!(
+        line,
+        r#"{{"username":"learner{user:06}","event_source":"{source}","event_type":"{event_type}","time":"{ts}","ip":"{ip}","agent":"{agent}","host":"courses.example.org","session":"{session}","referer":"{referer}","page":{page_field},"event":{event},"context":{{"course_id":"{key}","org_id":"{}","user_id":{user},"path":"{path}"}}}}"#,
+        course.org
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,6 +703,37 @@ mod tests {
         let mut other = Vec::new();
         generate(&GeneratorOptions { seed: 2, ..options }, &mut other).unwrap();
         assert_ne!(text.as_bytes(), other.as_slice());
+    }
+
+    #[test]
+    fn a_learning_mfe_log_holds_only_todays_keys_and_pages() {
+        let options = GeneratorOptions {
+            events: 2_000,
+            users: 50,
+            courses: 3,
+            era: LogEra::LearningMfe,
+            ..GeneratorOptions::default()
+        };
+        let mut bytes = Vec::new();
+        generate(&options, &mut bytes).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(!text.contains("i4x"), "no 2013 key");
+        let mut pages = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let e = crate::parse::TrackingEvent::parse(line).expect(line);
+            let course = e.context.as_ref().and_then(|c| c.get("course_id"));
+            let course = course
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            assert!(
+                course.starts_with("course-v1:") || e.event_type() == "/heartbeat",
+                "{line}"
+            );
+            let page = e.page().split('/').nth(3).unwrap_or(e.page());
+            pages.insert(page.to_string());
+        }
+        let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
+        assert_eq!(pages, ["", "learning", "x_module", "xblock"]);
     }
 
     #[test]

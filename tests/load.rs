@@ -474,6 +474,7 @@ async fn insert_gives_the_infile_tables_with_full_and_partial_statements() {
         courses: 1,
         days: 4,
         seed: 11,
+        ..GeneratorOptions::default()
     };
     generate(&generated, &mut text).unwrap();
     let cut = half_at_a_line_end(&text);

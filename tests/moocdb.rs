@@ -634,3 +634,100 @@ async fn a_server_check_happened_on_the_courseware_page_it_came_from() {
         ]
     );
 }
+
+/// A generated log of today's LMS (the Learning MFE, its frames, `course-v1` keys, bare video and
+/// answer ids) loads into the tree of its courses: no resource is named by an MFE or frame
+/// address, every video is a lecture/video resource of a unit of its course, and every answered
+/// server check is a submission of a problem in a unit.
+#[tokio::test]
+async fn a_generated_log_of_the_learning_mfe_loads_into_its_courses() {
+    use moocdb_loader::generate::{GeneratorOptions, LogEra, generate};
+    let generated = GeneratorOptions {
+        events: 3_000,
+        users: 40,
+        courses: 3,
+        days: 2,
+        era: LogEra::LearningMfe,
+        ..GeneratorOptions::default()
+    };
+    let mut log_text = Vec::new();
+    generate(&generated, &mut log_text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracking.log");
+    std::fs::write(&log, &log_text).unwrap();
+    let (url, _) = fresh_database("generated_learning_mfe").await;
+    load(options(&url, &[&log])).await;
+    let pool = pool(&url).await;
+
+    let outside: Vec<String> = sqlx::query_scalar(
+        "SELECT resource_uri FROM resources \
+         WHERE resource_uri NOT LIKE 'https://courses.example.org/courses/SynthX_/CS10_/2026\\_T1/%' \
+         ORDER BY resource_uri",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        outside,
+        [
+            "https://",
+            "https://courses.example.org/",
+            "https://courses.example.org/courses/",
+            "https://courses.example.org/courses/SynthX0/",
+            "https://courses.example.org/courses/SynthX0/CS101/",
+            "https://courses.example.org/courses/SynthX1/",
+            "https://courses.example.org/courses/SynthX1/CS102/",
+            "https://courses.example.org/courses/SynthX2/",
+            "https://courses.example.org/courses/SynthX2/CS103/",
+            "https://courses.example.org/heartbeat/",
+            // Enrollments: server events of no page.
+            "https://unknown/",
+        ],
+        "only the site's levels above its courses, the heartbeat and enrollments"
+    );
+    let misplaced: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM resources r JOIN resource_types t USING (resource_type_id) \
+         WHERE (t.resource_type_content = 'lecture') \
+           <> (r.resource_uri LIKE '%/jump_to/i4x://%/vertical/%/video/%/\\_v%')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        misplaced, 0,
+        "a resource is a lecture exactly when it is a video (and code) of a unit"
+    );
+    let videos: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM resources WHERE resource_uri LIKE '%/video/%/\\_v%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(videos > 0, "videos were played");
+
+    let text = String::from_utf8(log_text).unwrap();
+    let answered = text
+        .lines()
+        .filter(|l| l.contains(r#""event_type":"problem_check""#))
+        .map(|l| {
+            if l.contains(r#""event_source":"server""#) {
+                1
+            } else {
+                2
+            }
+        })
+        .sum::<i64>();
+    let submissions: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT COUNT(*), CAST(SUM(r.resource_uri LIKE '%/jump_to/i4x://%/vertical/%/problem/%') AS SIGNED) \
+         FROM submissions s JOIN problems p USING (problem_id) \
+           JOIN resources r ON r.resource_id = p.resource_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        submissions,
+        [(answered, answered)],
+        "one submission per answer, each of a problem in a unit"
+    );
+}

@@ -346,6 +346,7 @@ fn rows_as_parameters_are_the_load_data_rows() {
         courses: 1,
         days: 4,
         seed: 11,
+        ..GeneratorOptions::default()
     };
     generate(&options, &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
