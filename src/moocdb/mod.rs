@@ -122,6 +122,10 @@ pub struct MoocdbBuilder {
     url_cache: FingerprintMap<usize>,
     pages: Vec<CachedPage>,
     module_cache: TextCache<Option<ModuleUri>>,
+    // Ids logged without their course (bare video and answer ids), by course, category and id
+    // (`module_key` holds the three, reused).
+    bare_module_cache: TextCache<Option<ModuleUri>>,
+    module_key: String,
     // The course of an event's context or page text.
     course_cache: TextCache<Option<Rc<str>>>,
     // Event types holding opaque keys, in the legacy spelling.
@@ -177,6 +181,8 @@ impl MoocdbBuilder {
             url_cache: FingerprintMap::default(),
             pages: Vec::new(),
             module_cache: TextCache::new(CACHE_LIMIT),
+            bare_module_cache: TextCache::new(CACHE_LIMIT),
+            module_key: String::new(),
             course_cache: TextCache::new(CACHE_LIMIT),
             spellings: TextCache::new(CACHE_LIMIT),
             texts: HashSet::default(),

@@ -130,7 +130,7 @@ impl MoocdbBuilder {
                 break;
             }
             if !s.is_empty()
-                && let Some(m) = ModuleUri::parse_in(s, course, category)
+                && let Some(m) = self.module_in(s, course, category)
             {
                 module = Some(m);
                 break;
@@ -161,7 +161,8 @@ impl MoocdbBuilder {
                 place.slot = None;
             }
         } else if contains(&I4X, event_type) {
-            if let Some(m) = ModuleUri::parse(event_type) {
+            // Many events repeat a path (each view of a unit's frame): parsed once.
+            if let Some(m) = self.module_uri(event_type) {
                 *event_type = match &m.action {
                     Some(a) => Cow::Owned(format!("i4x_{}_{a}", m.category)),
                     None => Cow::Owned(format!("i4x_{}", m.category)),
@@ -327,6 +328,18 @@ impl MoocdbBuilder {
     pub(super) fn clear_pages(&mut self) {
         self.url_cache.clear();
         self.pages.clear();
+    }
+
+    // `s`, logged without its course, as a module of `course` ([`ModuleUri::parse_in`]); every
+    // video event repeats its video's id.
+    fn module_in(&mut self, s: &str, course: Option<&str>, category: &str) -> Option<ModuleUri> {
+        let key = &mut self.module_key;
+        key.clear();
+        for part in [course.unwrap_or_default(), "\n", category, "\n", s] {
+            key.push_str(part);
+        }
+        self.bare_module_cache
+            .get_or_derive(key, |_| ModuleUri::parse_in(s, course, category))
     }
 
     fn module_uri(&mut self, s: &str) -> Option<ModuleUri> {
