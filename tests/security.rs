@@ -1,5 +1,6 @@
-//! A server can never read a client file through the loader's LOCAL INFILE support, and the
-//! database password never appears in anything the loader prints or stores.
+//! A server can never read a client file through the loader's LOCAL INFILE support, the
+//! database password never appears in anything the loader prints or stores, and no username
+//! reaches a public table.
 
 mod common;
 
@@ -142,4 +143,119 @@ async fn the_password_never_appears_in_outputs_or_tables() {
             .unwrap();
         assert_eq!(n, 0, "{sql}");
     }
+}
+
+/// Today's logs name learners by username in URLs: profile pages (`/u/<username>`), the
+/// Discussions MFE's pages of one learner's posts, the user APIs and a `username=` parameter.
+/// No text column of any public table holds a username afterwards; the page of a profile is
+/// named by the learner's anon screen name, so it stays linked to the learner's rows.
+#[tokio::test]
+async fn no_username_reaches_a_public_table_through_a_url() {
+    let (learner, viewer) = ("jane_doe_42", "rob_viewer_7");
+    let course = "course-v1:OrgX+CS101+2024_T1";
+    let event = |minute: u32, source: &str, event_type: &str, page: Option<&str>, referer: &str| {
+        serde_json::json!({
+            "username": viewer, "event_source": source, "event_type": event_type,
+            "time": format!("2024-03-01T10:{minute:02}:00.000000+00:00"),
+            "ip": "192.0.2.1", "agent": "Mozilla/5.0", "host": "lms.example.org",
+            "page": page, "referer": referer,
+            "context": {"course_id": course, "org_id": "OrgX", "user_id": 7, "path": event_type},
+            "event": {"GET": {}, "POST": {}},
+        })
+        .to_string()
+    };
+    let learners =
+        format!("https://apps.example.org/discussions/{course}/learners/{learner}/posts");
+    let lines = [
+        event(
+            1,
+            "server",
+            &format!("/u/{learner}"),
+            None,
+            "https://lms.example.org/dashboard",
+        ),
+        event(
+            2,
+            "browser",
+            "edx.ui.lms.link_clicked",
+            Some(&format!("https://lms.example.org/u/{learner}")),
+            "",
+        ),
+        event(
+            3,
+            "browser",
+            "edx.forum.thread.viewed",
+            Some(&learners),
+            &learners,
+        ),
+        event(
+            4,
+            "server",
+            &format!("/api/user/v1/accounts/{learner}"),
+            None,
+            &format!("https://profile.example.org/u/{learner}"),
+        ),
+        event(
+            5,
+            "server",
+            "/api/discussion/v1/threads/",
+            None,
+            &format!("{learners}?username={learner}"),
+        ),
+        event(
+            6,
+            "server",
+            &format!("/api/mobile/v0.5/users/{learner}/course_enrollments/"),
+            None,
+            "",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracking.log");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let (url, db) = fresh_database("usernames_in_urls").await;
+    load(options(&url, &[&log])).await;
+    let p = pool(&url).await;
+
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR) FROM information_schema.columns \
+         WHERE table_schema = ? AND data_type IN ('char', 'varchar', 'text', 'mediumtext', 'longtext')",
+    )
+    .bind(&db)
+    .fetch_all(&p)
+    .await
+    .unwrap();
+    assert!(
+        columns.len() > 50,
+        "the public tables' text columns: {}",
+        columns.len()
+    );
+    let mut found = Vec::new();
+    for (table, column) in &columns {
+        for name in [learner, viewer] {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM `{table}` WHERE `{column}` LIKE ?"
+            )))
+            .bind(format!("%{name}%"))
+            .fetch_one(&p)
+            .await
+            .unwrap();
+            if n > 0 {
+                found.push(format!("{table}.{column}: {name}"));
+            }
+        }
+    }
+    assert_eq!(found, Vec::<String>::new(), "usernames in public tables");
+
+    // The profile's page is the learner's, by the anon screen name the learner's rows carry.
+    let anon = moocdb_loader::identity::anon_screen_name(learner);
+    let pages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM urls WHERE url = ?")
+        .bind(format!("https://lms.example.org/u/{anon}/"))
+        .fetch_one(&p)
+        .await
+        .unwrap();
+    assert_eq!(
+        pages, 1,
+        "the profile page by the learner's anon screen name"
+    );
 }

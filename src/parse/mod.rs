@@ -4,9 +4,11 @@
 //! absent; fields may have the wrong JSON type; the asynchronous representation (`data`,
 //! `timestamp`, common fields inside `context`) is mapped back to the log shape.
 
+mod profile_paths;
 mod scan;
 mod time;
 
+pub use profile_paths::hide_usernames;
 pub use time::{json_kind, parse_time, quarter};
 
 use std::borrow::Cow;
@@ -187,14 +189,16 @@ impl TrackingEvent {
         );
         let username = t.username.as_ref().map(|s| w.push(s.as_ref()));
         let event_source = w.push(t.event_source.as_ref());
-        let event_type = w.push(t.event_type.as_ref());
+        // A username in a URL is replaced by the learner's anon screen name
+        // (`profile_paths`): no table gets it.
+        let event_type = w.push(&hide_usernames(t.event_type.as_ref()));
         let name = t.name.as_ref().map(|s| w.push(s.as_ref()));
         let ip = t.ip.as_ref().map(|s| w.push(s.as_ref()));
         let agent = w.push(t.agent.as_ref());
         let host = w.push(t.host.as_ref());
-        let page = w.push(t.page.as_ref());
+        let page = w.push(&hide_usernames(t.page.as_ref()));
         let session = w.push(t.session.as_ref());
-        let referer = w.push(t.referer.as_ref());
+        let referer = w.push(&hide_usernames(t.referer.as_ref()));
         let accept_language = w.push(t.accept_language.as_ref());
         Ok(TrackingEvent {
             texts: w.finish()?,
