@@ -94,13 +94,7 @@ impl MoocdbBuilder {
         // The page's cache entry while `page` is the page as parsed.
         let (mut page, mut slot) = self.course_url(row.page, domain);
         if page.is_empty() && !referer.is_empty() {
-            let (from, from_slot) = self.course_url(referer, domain);
-            // Parsing the referer may have emptied the cache: the page is looked up again.
-            (page, slot) = if from.in_courseware() {
-                (from, from_slot)
-            } else {
-                self.course_url(row.page, domain)
-            };
+            (page, slot) = self.courseware_page_or(referer, row.page, domain);
         }
         // Each place a module is named, and the category of an id logged there without its
         // course.
@@ -174,10 +168,8 @@ impl MoocdbBuilder {
             // The LMS serving a unit's frame (`/xblock/<usage>`, logged without a page): the
             // request is on the unit's page, not on the last page the user was seen on.
             if place.page.is_empty() && relations.event_type.starts_with("/xblock/") {
-                let (url, slot) = self.course_url(relations.event_type, domain);
-                if url.in_courseware() {
-                    (place.page, place.slot) = (url, Some(slot));
-                }
+                let (url, slot) = self.courseware_page_or(relations.event_type, row.page, domain);
+                (place.page, place.slot) = (url, Some(slot));
             }
         } else if event_type.starts_with('/') && !event_type.contains(':') {
             // The path as logged: `urls` keeps its keys as they were.
@@ -321,6 +313,22 @@ impl MoocdbBuilder {
         });
         self.url_cache.insert(key, slot);
         (url, slot)
+    }
+
+    // The page `text` names when it is in the courseware, else the page `page` names, looked up
+    // again: parsing `text` may have emptied the cache, and with it the slot `page` had.
+    fn courseware_page_or(
+        &mut self,
+        text: &str,
+        page: &str,
+        domain: &str,
+    ) -> (Rc<CourseUrl>, usize) {
+        let (url, slot) = self.course_url(text, domain);
+        if url.in_courseware() {
+            (url, slot)
+        } else {
+            self.course_url(page, domain)
+        }
     }
 
     // A slot from `course_url` is valid until the next call to this (which only `course_url`
