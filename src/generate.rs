@@ -343,6 +343,38 @@ fn unit_page(course: &Course, place: &(usize, usize, usize, u32)) -> String {
     )
 }
 
+/// The video events a learner sends, equally often.
+const VIDEO_EVENTS: [&str; 5] = [
+    "play_video",
+    "pause_video",
+    "seek_video",
+    "load_video",
+    "speed_change_video",
+];
+
+/// What each event of a learner at a moment carries of the learner's browser: address, agent,
+/// session (one per two hours) and the time as logged.
+struct Client {
+    ip: String,
+    agent: &'static str,
+    session: String,
+    ts: String,
+}
+
+impl Client {
+    fn of(user: u64, time: &NaiveDateTime) -> Client {
+        Client {
+            ip: format!("198.51.{}.{}", user / 250 % 250, user % 250 + 1),
+            agent: AGENTS[(user % AGENTS.len() as u64) as usize],
+            session: format!(
+                "{:032x}",
+                user.wrapping_mul(0x9E37_79B9) ^ (time.and_utc().timestamp() as u64 / 7200)
+            ),
+            ts: time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+        }
+    }
+}
+
 fn write_event(
     line: &mut String,
     rng: &mut Random,
@@ -355,13 +387,12 @@ fn write_event(
     let (chapter, sections) = &course.chapters[place.1];
     let section = &sections[place.2];
     let page = unit_page(course, place);
-    let ip = format!("198.51.{}.{}", user / 250 % 250, user % 250 + 1);
-    let agent = AGENTS[(user % AGENTS.len() as u64) as usize];
-    let session = format!(
-        "{:032x}",
-        user.wrapping_mul(0x9E37_79B9) ^ (time.and_utc().timestamp() as u64 / 7200)
-    );
-    let ts = time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
+    let Client {
+        ip,
+        agent,
+        session,
+        ts,
+    } = Client::of(user, time);
     let username = format!("learner{user:06}");
     let context = if course.new_style {
         format!(
@@ -388,14 +419,7 @@ fn write_event(
         let (id, code) = &course.videos[v];
         go_to_unit(place, (v * 9 + 4) % UNITS);
         let page = unit_page(course, place);
-        let kinds = [
-            "play_video",
-            "pause_video",
-            "seek_video",
-            "load_video",
-            "speed_change_video",
-        ];
-        let kind = kinds[rng.below(kinds.len() as u64) as usize];
+        let kind = VIDEO_EVENTS[rng.below(VIDEO_EVENTS.len() as u64) as usize];
         let video = format!("i4x-{}-{}-video-{id}", course.org, course.number);
         let t = rng.below(6000) as f64 / 10.0;
         let ev = match kind {
@@ -528,13 +552,12 @@ fn write_mfe_event(
             "\"{LMS}/xblock/{unit}?show_title=0&show_bookmark_button=0&recheck_access=1&view=student_view\""
         )
     };
-    let ip = format!("198.51.{}.{}", user / 250 % 250, user % 250 + 1);
-    let agent = AGENTS[(user % AGENTS.len() as u64) as usize];
-    let session = format!(
-        "{:032x}",
-        user.wrapping_mul(0x9E37_79B9) ^ (time.and_utc().timestamp() as u64 / 7200)
-    );
-    let ts = time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
+    let Client {
+        ip,
+        agent,
+        session,
+        ts,
+    } = Client::of(user, time);
     let key = course.key();
     let roll = rng.below(100);
     let mut path = "/event".to_string();
@@ -557,14 +580,7 @@ fn write_mfe_event(
         let (id, code) = &course.videos[v];
         go_to_unit(place, (v * 9 + 4) % UNITS);
         let (_, unit) = mfe_unit(course, place);
-        let kinds = [
-            "play_video",
-            "pause_video",
-            "seek_video",
-            "load_video",
-            "speed_change_video",
-        ];
-        let kind = kinds[rng.below(kinds.len() as u64) as usize];
+        let kind = VIDEO_EVENTS[rng.below(VIDEO_EVENTS.len() as u64) as usize];
         let t = rng.below(6000) as f64 / 10.0;
         let ev = match kind {
             "seek_video" => format!(
