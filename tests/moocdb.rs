@@ -465,7 +465,7 @@ async fn a_unit_of_the_learning_mfe_and_its_frame_are_one_resource_of_its_course
     ];
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("tracking.log");
-    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    write_lines(&log, &lines);
     let (url, _) = fresh_database("learning_mfe").await;
     load(options(&url, &[&log])).await;
     let pool = pool(&url).await;
@@ -612,7 +612,7 @@ async fn a_server_check_happened_on_the_courseware_page_it_came_from() {
     ];
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("tracking.log");
-    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    write_lines(&log, &lines);
     let (url, _) = fresh_database("server_check_referer").await;
     load(options(&url, &[&log])).await;
     let pool = pool(&url).await;

@@ -212,7 +212,7 @@ async fn no_username_reaches_a_public_table_through_a_url() {
     ];
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("tracking.log");
-    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    write_lines(&log, &lines);
     let (url, db) = fresh_database("usernames_in_urls").await;
     load(options(&url, &[&log])).await;
     let p = pool(&url).await;

@@ -8,7 +8,6 @@ mod profile_paths;
 mod scan;
 mod time;
 
-pub use profile_paths::hide_usernames;
 pub use time::{json_kind, parse_time, quarter};
 
 use std::borrow::Cow;
@@ -17,6 +16,8 @@ use std::sync::LazyLock;
 use chrono::NaiveDateTime;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use profile_paths::hide_usernames;
 
 /// The `event` member in whichever shape the log carried it.
 #[derive(Debug, Clone, PartialEq)]
