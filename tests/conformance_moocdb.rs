@@ -79,6 +79,13 @@ const KNOWN_DEVIATIONS: &[Deviation] = &[
         matches: |r| DOUBLED_ANSWER_TIMES.contains(&col(r, "timestamp")),
     },
     Deviation {
+        table: "*",
+        side: Side::Both,
+        reason: "the key of an account activation, e-mail change or password reset link is a \
+                 credential: its page is `…/activate/_hidden_/` (docs/deviations.md, Privacy)",
+        matches: on_a_credential_page,
+    },
+    Deviation {
         table: "resource_types",
         side: Side::Both,
         reason: "qpipe's content rule `cobinedopenended` is a typo: combinedopenended resources \
@@ -205,6 +212,12 @@ const DUPLICATED_TIMES: &[&str] = &[
 /// the two prefixed set-1 lines, set-1's truncated open-response events, and set 2's 40 implicit
 /// events with a truncated `event` (all `url_change`s to `/create_account/`, `/save_item/` and a
 /// Studio settings page).
+/// A row that names a page reached by a link that is a credential, whose key the loader hides.
+fn on_a_credential_page(r: &Row) -> bool {
+    const PAGES: &[&str] = &["/activate/", "/email_confirm/", "/password_reset_confirm/"];
+    r.values().any(|v| PAGES.iter().any(|p| v.contains(p)))
+}
+
 fn from_dropped_line(r: &Row) -> bool {
     const MARKERS: &[&str] = &[
         "\u{200b}",

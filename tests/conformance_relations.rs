@@ -99,6 +99,17 @@ const KNOWN_DEVIATIONS: &[Deviation] = &[
                 && col(r, "answer_fk") == ID
         },
     },
+    Deviation {
+        table: "EdxTrackEvent",
+        side: Side::Both,
+        reason: "the key of an account activation, e-mail change or password reset link is a \
+                 credential: the path is `/activate/_hidden_` (docs/deviations.md, Privacy)",
+        matches: |r| {
+            ["/activate/", "/email_confirm/", "/password_reset_confirm/"]
+                .iter()
+                .any(|p| col(r, "event_type").contains(p) || col(r, "course_id").contains(p))
+        },
+    },
 ];
 
 /// Times of the two set-1 lines (65, 77) whose `tracking.log-…gz:` and `:` prefixes made

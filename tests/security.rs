@@ -1,6 +1,6 @@
 //! A server can never read a client file through the loader's LOCAL INFILE support, the
-//! database password never appears in anything the loader prints or stores, and no username
-//! reaches a public table.
+//! database password never appears in anything the loader prints or stores, no username
+//! reaches a public table, and no credential a URL carries reaches any table.
 
 mod common;
 
@@ -258,4 +258,131 @@ async fn no_username_reaches_a_public_table_through_a_url() {
         pages, 1,
         "the profile page by the learner's anon screen name"
     );
+}
+
+/// The LMS logs the links that are credentials (account activation, password reset, one-click
+/// unsubscription) and the codes and tokens of single sign-on in their query strings. None of
+/// them reaches any table, public or private, whether the log has it as the server event's type,
+/// the page, the referer or inside another URL's `next`; the activation page is one resource.
+#[tokio::test]
+async fn no_credential_in_a_url_reaches_a_table() {
+    let secrets = [
+        "2d3a39b4064b44f9ba3d0d04c007fbc4",
+        "9c1e7a25b1d84f0e8a61c4e2d7f3b590",
+        "1b-5mq-0f9e8d7c6b5a4f3e2d1c",
+        "YWxpY2Vfd19vcHRfb3V0",
+        "4Ab9xQ7zLm2",
+        "qSt8Rk3Vw1",
+        "eyJhbGciOiJIUzI1NiJ9",
+    ];
+    let [key, other_key, reset, unsubscribe, code, state, token] = secrets;
+    let event = |minute: u32,
+                 user: &str,
+                 source: &str,
+                 event_type: &str,
+                 page: Option<&str>,
+                 referer: &str| {
+        serde_json::json!({
+            "username": user, "event_source": source, "event_type": event_type,
+            "time": format!("2024-03-01T10:{minute:02}:00.000000+00:00"),
+            "ip": "192.0.2.1", "agent": "Mozilla/5.0", "host": "lms.example.org",
+            "page": page, "referer": referer,
+            "context": {"course_id": "", "org_id": "", "user_id": 7, "path": event_type},
+            "event": {"GET": {}, "POST": {}},
+        })
+        .to_string()
+    };
+    let lms = "https://lms.example.org";
+    let lines = [
+        event(1, "", "server", &format!("/activate/{key}"), None, ""),
+        event(2, "", "server", &format!("/activate/{other_key}"), None, ""),
+        event(
+            3,
+            "ann_learner",
+            "server",
+            "/dashboard",
+            None,
+            &format!("{lms}/activate/{key}"),
+        ),
+        event(
+            4,
+            "",
+            "server",
+            &format!("/password_reset_confirm/{reset}/"),
+            None,
+            &format!("{lms}/login?next=%2Factivate%2F{other_key}"),
+        ),
+        event(
+            5,
+            "ann_learner",
+            "server",
+            &format!("/notification_prefs/unsubscribe/{unsubscribe}/"),
+            None,
+            "",
+        ),
+        event(
+            6,
+            "ann_learner",
+            "server",
+            "/auth/complete/google-oauth2/",
+            None,
+            &format!("{lms}/auth/complete/google-oauth2/?state={state}&code={code}"),
+        ),
+        event(
+            7,
+            "ann_learner",
+            "browser",
+            "page_close",
+            Some(&format!(
+                "{lms}/api/mobile/v1/course_info/?access_token={token}"
+            )),
+            &format!("{lms}/login?next=%2Fauth%2Fcomplete%3Fcode%3D{code}"),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracking.log");
+    write_lines(&log, &lines);
+    let (url, db) = fresh_database("credentials_in_urls").await;
+    load(options(&url, &[&log])).await;
+    let p = pool(&url).await;
+
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT CAST(table_schema AS CHAR), CAST(table_name AS CHAR), CAST(column_name AS CHAR) \
+         FROM information_schema.columns WHERE table_schema IN (?, ?) \
+         AND data_type IN ('char', 'varchar', 'text', 'mediumtext', 'longtext')",
+    )
+    .bind(&db)
+    .bind(format!("{db}_private"))
+    .fetch_all(&p)
+    .await
+    .unwrap();
+    assert!(
+        columns.len() > 60,
+        "the tables' text columns: {}",
+        columns.len()
+    );
+    let mut found = Vec::new();
+    for (schema, table, column) in &columns {
+        for secret in secrets {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM `{schema}`.`{table}` WHERE `{column}` LIKE ?"
+            )))
+            .bind(format!("%{secret}%"))
+            .fetch_one(&p)
+            .await
+            .unwrap();
+            if n > 0 {
+                found.push(format!("{schema}.{table}.{column}: {secret}"));
+            }
+        }
+    }
+    assert_eq!(found, Vec::<String>::new(), "credentials in tables");
+
+    // Both activations, and the referer of the third event, are one page.
+    let activation: Vec<String> =
+        sqlx::query_scalar("SELECT url FROM urls WHERE url LIKE '%/activate/%' ORDER BY url")
+            .fetch_all(&p)
+            .await
+            .unwrap();
+    assert_eq!(activation, [format!("{lms}/activate/_hidden_/")]);
 }

@@ -7,6 +7,7 @@
 mod profile_paths;
 mod scan;
 mod time;
+mod url_credentials;
 
 pub use time::{json_kind, parse_time, quarter};
 
@@ -18,6 +19,16 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use profile_paths::hide_usernames;
+use url_credentials::hide_credentials;
+
+/// `url` as tables may hold it: each username in it replaced by the learner's anon screen name
+/// (`profile_paths`), each credential by a mark (`url_credentials`).
+fn public_url(url: &str) -> Cow<'_, str> {
+    match hide_usernames(url) {
+        Cow::Borrowed(url) => hide_credentials(url),
+        Cow::Owned(url) => Cow::Owned(hide_credentials(&url).into_owned()),
+    }
+}
 
 /// The `event` member in whichever shape the log carried it.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,16 +201,15 @@ impl TrackingEvent {
         );
         let username = t.username.as_ref().map(|s| w.push(s.as_ref()));
         let event_source = w.push(t.event_source.as_ref());
-        // A username in a URL is replaced by the learner's anon screen name
-        // (`profile_paths`): no table gets it.
-        let event_type = w.push(&hide_usernames(t.event_type.as_ref()));
+        // No table gets a username or a credential that a URL holds (`public_url`).
+        let event_type = w.push(&public_url(t.event_type.as_ref()));
         let name = t.name.as_ref().map(|s| w.push(s.as_ref()));
         let ip = t.ip.as_ref().map(|s| w.push(s.as_ref()));
         let agent = w.push(t.agent.as_ref());
         let host = w.push(t.host.as_ref());
-        let page = w.push(&hide_usernames(t.page.as_ref()));
+        let page = w.push(&public_url(t.page.as_ref()));
         let session = w.push(t.session.as_ref());
-        let referer = w.push(&hide_usernames(t.referer.as_ref()));
+        let referer = w.push(&public_url(t.referer.as_ref()));
         let accept_language = w.push(t.accept_language.as_ref());
         Ok(TrackingEvent {
             texts: w.finish()?,
