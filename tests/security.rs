@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use moocdb_loader::load::LoadOptions;
 use moocdb_loader::sink::Target;
 use moocdb_loader::sink::infile::InfilePool;
 
@@ -385,4 +386,90 @@ async fn no_credential_in_a_url_reaches_a_table() {
             .await
             .unwrap();
     assert_eq!(activation, [format!("{lms}/activate/_hidden_/")]);
+}
+
+/// A line the loader cannot parse still holds the learner's username, IP address and whatever
+/// the event carried. The course database says where it was and why it was rejected; its bytes
+/// are only in the private database, and nowhere with `--no-pii`. Bytes an earlier version kept
+/// in the course database move to the private one at the next load.
+#[tokio::test]
+async fn a_rejected_lines_bytes_are_only_in_the_private_database() {
+    let good = serde_json::json!({
+        "username": "kept_learner", "event_source": "browser", "event_type": "page_close",
+        "time": "2024-03-01T10:00:00.000000+00:00", "ip": "192.0.2.1", "agent": "Mozilla/5.0",
+        "host": "lms.example.org", "page": "https://lms.example.org/dashboard", "event": "{}",
+    })
+    .to_string();
+    // Cut off mid-line, as a disk-full rotation leaves it.
+    let damaged = r#"{"username": "zed_rejected_9", "ip": "203.0.113.77", "event_type": "page_close", "time": "2024-03-01T10:01:00"#;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracking.log");
+    write_lines(&log, &[good.clone(), damaged.to_string()]);
+
+    let (url, db) = fresh_database("rejected_bytes").await;
+    load(options(&url, &[&log])).await;
+    let p = pool(&url).await;
+    let public: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT line_number, LENGTH(raw) FROM moocdb_loader_rejects")
+            .fetch_all(&p)
+            .await
+            .unwrap();
+    assert_eq!(public, [(2, 0)], "the reject, without its bytes");
+    let private_lines = |db: String| {
+        let p = p.clone();
+        async move {
+            sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(format!(
+                "SELECT raw FROM `{db}_private`.moocdb_loader_rejected_lines"
+            )))
+            .fetch_all(&p)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(private_lines(db.clone()).await, [damaged.as_bytes()]);
+
+    // As an earlier version left it: the bytes in the course database. The next load (of a file
+    // with nothing new) moves them.
+    sqlx::query("UPDATE moocdb_loader_rejects SET raw = ?")
+        .bind(damaged.as_bytes())
+        .execute(&p)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM `{db}_private`.moocdb_loader_rejected_lines"
+    )))
+    .execute(&p)
+    .await
+    .unwrap();
+    load(options(&url, &[&log])).await;
+    let left: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM moocdb_loader_rejects WHERE raw <> ''")
+            .fetch_one(&p)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "bytes left in the course database");
+    assert_eq!(private_lines(db).await, [damaged.as_bytes()]);
+
+    // Without a private database the bytes are kept nowhere.
+    let (url, db) = fresh_database("rejected_bytes_no_pii").await;
+    load(LoadOptions {
+        no_pii: true,
+        ..options(&url, &[&log])
+    })
+    .await;
+    let p = pool(&url).await;
+    let public: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT line_number, LENGTH(raw) FROM moocdb_loader_rejects")
+            .fetch_all(&p)
+            .await
+            .unwrap();
+    assert_eq!(public, [(2, 0)]);
+    let private: Option<String> = sqlx::query_scalar(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind(format!("{db}_private"))
+    .fetch_optional(&p)
+    .await
+    .unwrap();
+    assert_eq!(private, None);
 }

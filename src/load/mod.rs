@@ -433,7 +433,8 @@ async fn open_database(
 ) -> Result<Option<OpenedDatabase>, LoadError> {
     let pool = store::prepare(target, !options.no_pii, connections).await?;
     take_lock(&pool, target, lock).await?;
-    open_locked(target, pool, course).await
+    let private = (!options.no_pii).then_some(target.private_database.as_str());
+    open_locked(target, private, pool, course).await
 }
 
 /// Takes `target`'s loader lock on `lock`'s connection, which the first lock of a load opens on
@@ -454,9 +455,11 @@ async fn take_lock(
 
 /// Opens the course database `target`, its loader lock held, on `pool`: claimed for `course`
 /// in a split (`None` when another course holds it), what an interrupted load left cleaned up,
-/// and what earlier loads left read.
+/// rejected lines' bytes an earlier version kept there moved to `private_database`, and what
+/// earlier loads left read.
 async fn open_locked(
     target: &Target,
+    private_database: Option<&str>,
     pool: MySqlPool,
     course: Option<&str>,
 ) -> Result<Option<OpenedDatabase>, LoadError> {
@@ -466,7 +469,10 @@ async fn open_locked(
         pool.close().await;
         return Ok(None);
     }
-    for path in ledger::recover(&pool).await? {
+    if let Some(private) = private_database {
+        ledger::move_rejected_lines(&pool, private).await?;
+    }
+    for path in ledger::recover(&pool, private_database).await? {
         tracing::warn!(
             "{path}: an earlier load of this file into `{}` did not finish; what it wrote was cleaned up and the file will be loaded again",
             target.database

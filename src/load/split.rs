@@ -137,6 +137,7 @@ pub(super) async fn run(
         handle: handle.clone(),
         stop: stop.clone(),
         geoip,
+        with_private: !options.no_pii,
         prepared: Arc::default(),
         servers: Arc::new(Mutex::new(vec![Server {
             host: no_course.host(),
@@ -352,6 +353,8 @@ struct Lanes {
     handle: Handle,
     stop: Arc<AtomicBool>,
     geoip: GeoIp,
+    /// Whether the course databases have private ones (not `--no-pii`).
+    with_private: bool,
     /// Every server the split writes to, the no-course database's first.
     servers: Arc<Mutex<Vec<Server>>>,
     /// The course databases opened before the load, by name, until their course's first event.
@@ -458,7 +461,10 @@ impl Lanes {
             let i = server_of(&mut servers, target);
             take_lock(&pool, target, &mut servers[i].lock).await?;
         }
-        open_locked(target, pool, Some(course)).await
+        let private = self
+            .with_private
+            .then_some(target.private_database.as_str());
+        open_locked(target, private, pool, Some(course)).await
     }
 
     /// The transform of a course database `opened` for the split, whose rows `feed`'s writers

@@ -225,8 +225,12 @@ const UNLINK_REMOVED_PARENTS: &str = "UPDATE collaborations c \
 /// recorded lines (else they would count as duplicates), their rejects, the dictionary rows they
 /// added and the MOOCdb rows that reference those, and their ledger entries. Rows keyed by the
 /// line (EdxTrackEvent, side tables) are left: a new load writes them identically. Returns the
-/// paths of the files concerned.
-pub async fn recover(pool: &MySqlPool) -> Result<Vec<String>, LoadError> {
+/// paths of the files concerned. The bytes of their rejected lines go from `private_database`
+/// too.
+pub async fn recover(
+    pool: &MySqlPool,
+    private_database: Option<&str>,
+) -> Result<Vec<String>, LoadError> {
     let e = query_error("cleaning up an unfinished load");
     let unfinished: Vec<(i64, String, Option<String>)> = sqlx::query_as(
         "SELECT file_id, path, next_ids FROM moocdb_loader_files WHERE status <> 'loaded' ORDER BY file_id",
@@ -302,7 +306,7 @@ pub async fn recover(pool: &MySqlPool) -> Result<Vec<String>, LoadError> {
         }
     }
     for (id, _, _) in &unfinished {
-        sql.extend(file_bookkeeping_deletes(*id));
+        sql.extend(file_bookkeeping_deletes(*id, private_database));
     }
     let mut tx = pool.begin().await.map_err(&e)?;
     for statement in sql {
@@ -424,7 +428,7 @@ pub async fn forget_file(
             .await
             .map_err(&e)?;
     for id in files {
-        sql.extend(file_bookkeeping_deletes(id));
+        sql.extend(file_bookkeeping_deletes(id, private_database));
     }
     for statement in sql {
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
@@ -527,9 +531,13 @@ pub async fn line_keys(pool: &MySqlPool) -> Result<LineKeys, LoadError> {
     Ok(LineKeys::from_setting(value.as_deref()))
 }
 
-/// Stores rejected lines (raw bytes as a hex literal, so any bytes are kept exactly).
+/// Stores rejected lines: where each was and why in `moocdb_loader_rejects`, and its bytes (as a
+/// hex literal, so any bytes are kept exactly) in the private database's
+/// `moocdb_loader_rejected_lines`, or nowhere without one. A line that could not be parsed still
+/// holds the learner's username, IP address and whatever else the event carried.
 pub async fn write_rejects(
     pool: &MySqlPool,
+    private_database: Option<&str>,
     file_id: i64,
     file: &str,
     rejects: &[Reject],
@@ -548,13 +556,28 @@ pub async fn write_rejects(
         push_literal(&mut sql, file);
         sql.push(b',');
         push_literal(&mut sql, &r.reason);
-        let _ = write!(sql, ",{},", r.raw_length);
-        if r.raw.is_empty() {
-            sql.extend_from_slice(b"''");
-        } else {
-            let _ = write!(sql, "X'{}'", hex::encode(&r.raw));
+        let _ = write!(sql, ",{},'')", r.raw_length);
+    }
+    let lines: Vec<&Reject> = rejects.iter().filter(|r| !r.raw.is_empty()).collect();
+    if let Some(private) = private_database
+        && !lines.is_empty()
+    {
+        let _ = write!(
+            sql,
+            ";\nINSERT IGNORE INTO `{private}`.moocdb_loader_rejected_lines \
+             (file_id, byte_offset, raw) VALUES "
+        );
+        for (i, r) in lines.iter().enumerate() {
+            if i > 0 {
+                sql.push(b',');
+            }
+            let _ = write!(
+                sql,
+                "({file_id},{},X'{}')",
+                r.byte_offset,
+                hex::encode(&r.raw)
+            );
         }
-        sql.push(b')');
     }
     let sql = String::from_utf8(sql).expect("escaped SQL is UTF-8");
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -564,12 +587,49 @@ pub async fn write_rejects(
     Ok(())
 }
 
-/// The statements that remove one file's ledger entry, line hashes and rejects.
-fn file_bookkeeping_deletes(file_id: i64) -> [String; 3] {
-    [
-        "moocdb_loader_lines",
-        "moocdb_loader_rejects",
-        "moocdb_loader_files",
-    ]
-    .map(|table| format!("DELETE FROM {table} WHERE file_id = {file_id}"))
+/// Moves the bytes of rejected lines that an earlier version of the loader kept in the course
+/// database's `moocdb_loader_rejects.raw` to the private database, and empties them there. A
+/// course database without such bytes (every one this version wrote) costs one query.
+pub async fn move_rejected_lines(pool: &MySqlPool, private: &str) -> Result<(), LoadError> {
+    let e = query_error("moving the bytes of rejected lines to the private database");
+    let any: Option<i64> =
+        sqlx::query_scalar("SELECT file_id FROM moocdb_loader_rejects WHERE raw <> '' LIMIT 1")
+            .fetch_optional(pool)
+            .await
+            .map_err(&e)?;
+    if any.is_none() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await.map_err(&e)?;
+    for statement in [
+        format!(
+            "INSERT IGNORE INTO `{private}`.moocdb_loader_rejected_lines (file_id, byte_offset, raw) \
+             SELECT file_id, byte_offset, raw FROM moocdb_loader_rejects WHERE raw <> ''"
+        ),
+        "UPDATE moocdb_loader_rejects SET raw = '' WHERE raw <> ''".to_string(),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *tx)
+            .await
+            .map_err(&e)?;
+    }
+    tx.commit().await.map_err(&e)?;
+    Ok(())
+}
+
+/// The statements that remove one file's ledger entry, line hashes and rejects (with their bytes
+/// in `private_database`).
+fn file_bookkeeping_deletes(file_id: i64, private_database: Option<&str>) -> Vec<String> {
+    let private = private_database.map(|p| format!("`{p}`.moocdb_loader_rejected_lines"));
+    (private.into_iter())
+        .chain(
+            [
+                "moocdb_loader_lines",
+                "moocdb_loader_rejects",
+                "moocdb_loader_files",
+            ]
+            .map(String::from),
+        )
+        .map(|table| format!("DELETE FROM {table} WHERE file_id = {file_id}"))
+        .collect()
 }

@@ -15,8 +15,10 @@ pub(super) struct RejectBuffer {
 impl Transform {
     pub(super) fn store_rejects(&self, rejects: &mut RejectBuffer) -> Result<(), LoadError> {
         if let (Some(pool), Some(id)) = (&self.cx.pool, rejects.file_id) {
+            let private = (!self.options.no_pii).then_some(self.cx.private_database.as_str());
             self.block_on(ledger::write_rejects(
                 pool,
+                private,
                 id,
                 &rejects.file,
                 &rejects.pending,
