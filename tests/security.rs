@@ -473,3 +473,116 @@ async fn a_rejected_lines_bytes_are_only_in_the_private_database() {
     .unwrap();
     assert_eq!(private, None);
 }
+
+/// The LMS's instructor dashboard logs the usernames of the learner it acts on and of the
+/// instructor or moderator it adds. No text column of any public table holds them; each is the
+/// user's anon screen name, which joins to that user's own rows.
+#[tokio::test]
+async fn no_username_reaches_a_public_table_through_an_instructor_action() {
+    let instructor = "prof_x_9";
+    let names = [
+        instructor,
+        "stu_reset_1",
+        "stu_progress_2",
+        "stu_rescore_3",
+        "stu_delete_4",
+        "new_prof_5",
+        "mod_user_6",
+    ];
+    let problem = "i4x://OrgX/CS101/problem/p1";
+    let event = |minute: u32, event_type: &str, payload: serde_json::Value| {
+        serde_json::json!({
+            "username": instructor, "event_source": "server", "event_type": event_type,
+            "time": format!("2013-06-09T10:{minute:02}:00.000000"),
+            "ip": "192.0.2.1", "agent": "Mozilla/5.0", "host": "lms.example.org",
+            "page": "idashboard", "event": payload,
+        })
+        .to_string()
+    };
+    let course = "OrgX/CS101/2013_Spring";
+    let lines = [
+        event(
+            1,
+            "reset-student-attempts",
+            serde_json::json!({"old_attempts": 2, "student": names[1], "problem": problem,
+                "instructor": instructor, "instructor_id": instructor, "course": course}),
+        ),
+        event(
+            2,
+            "get-student-progress-page",
+            serde_json::json!({"student": names[2], "instructor": instructor,
+                "instructor_id": instructor, "course": course}),
+        ),
+        event(
+            3,
+            "rescore-student-submission",
+            serde_json::json!({"problem": problem, "student": names[3], "course": course}),
+        ),
+        event(
+            4,
+            "delete-student-module-state",
+            serde_json::json!({"problem": problem, "student": names[4], "course": course}),
+        ),
+        event(
+            5,
+            "add-instructor",
+            serde_json::json!({"instructor": names[5]}),
+        ),
+        event(
+            6,
+            "add-or-remove-user-group",
+            serde_json::json!({"event_name": "Moderator", "user": names[6], "event": "add"}),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tracking.log");
+    write_lines(&log, &lines);
+    let (url, db) = fresh_database("usernames_in_instructor_actions").await;
+    load(options(&url, &[&log])).await;
+    let p = pool(&url).await;
+
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR) FROM information_schema.columns \
+         WHERE table_schema = ? AND data_type IN ('char', 'varchar', 'text', 'mediumtext', 'longtext')",
+    )
+    .bind(&db)
+    .fetch_all(&p)
+    .await
+    .unwrap();
+    let mut found = Vec::new();
+    for (table, column) in &columns {
+        for name in names {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM `{table}` WHERE `{column}` LIKE ?"
+            )))
+            .bind(format!("%{name}%"))
+            .fetch_one(&p)
+            .await
+            .unwrap();
+            if n > 0 {
+                found.push(format!("{table}.{column}: {name}"));
+            }
+        }
+    }
+    assert_eq!(found, Vec::<String>::new(), "usernames in public tables");
+
+    let anon = moocdb_loader::identity::anon_screen_name;
+    let acted_on: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT event_type, student_id, instructor_id FROM EdxTrackEvent \
+         WHERE event_type IN ('reset-student-attempts', 'add-instructor') ORDER BY time",
+    )
+    .fetch_all(&p)
+    .await
+    .unwrap();
+    assert_eq!(
+        acted_on,
+        [
+            (
+                "reset-student-attempts".into(),
+                anon(names[1]),
+                anon(instructor)
+            ),
+            ("add-instructor".into(), String::new(), anon(names[5])),
+        ]
+    );
+}

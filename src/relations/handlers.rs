@@ -59,6 +59,19 @@ fn cell(v: Option<&Value>) -> Cell<'_> {
     }
 }
 
+/// A username an instructor's action names (the learner acted on, the instructor, a forum
+/// moderator added) as the `anon_screen_name` of that user: json_to_relation copied the username
+/// into the public row. Empty stays empty.
+fn anon_cell(v: Option<&Value>) -> Cell<'static> {
+    let username = text(v);
+    Cell::Owned(match username.is_empty() {
+        true => username,
+        false => crate::identity::AnonName::of_username(&username)
+            .as_str()
+            .to_string(),
+    })
+}
+
 fn int(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
@@ -562,23 +575,23 @@ pub fn apply<'e>(
         CourseProblemStudent => {
             row.set(col::course_id, cell(get("course")));
             row.set(col::problem_id, cell(get("problem")));
-            row.set(col::student_id, cell(get("student")));
+            row.set(col::student_id, anon_cell(get("student")));
         }
         ResetStudentAttempts => {
             row.set(col::problem_id, cell(get("problem")));
-            row.set(col::student_id, cell(get("student")));
-            row.set(col::instructor_id, cell(get("instructor_id")));
+            row.set(col::student_id, anon_cell(get("student")));
+            row.set(col::instructor_id, anon_cell(get("instructor_id")));
             set_int(&mut row, col::attempts, int(get("old_attempts")));
         }
         StudentProgress => {
-            row.set(col::student_id, cell(get("student")));
-            row.set(col::instructor_id, cell(get("instructor_id")));
+            row.set(col::student_id, anon_cell(get("student")));
+            row.set(col::instructor_id, anon_cell(get("instructor_id")));
         }
-        Instructor => row.set(col::instructor_id, cell(get("instructor"))),
+        Instructor => row.set(col::instructor_id, anon_cell(get("instructor"))),
         ProblemOnly => row.set(col::problem_id, cell(get("problem"))),
         UserGroup => {
             row.set(col::event_name, cell(get("event_name")));
-            row.set(col::group_user, cell(get("user")));
+            row.set(col::group_user, anon_cell(get("user")));
             row.set(col::group_action, cell(get("event")));
         }
         CreateAccount => create_account(event, side)?,

@@ -165,8 +165,11 @@ fn open_response_and_instructor_events() {
     let rows = &t["EdxTrackEvent"];
     assert_eq!(rows[0]["question_location"], "i4x://A/B/combinedopenended/x");
     assert_eq!((rows[1]["rubric_selection"].as_str(), rows[1]["rubric_category"].as_str()), ("2", "1"));
-    assert_eq!((rows[2]["student_id"].as_str(), rows[2]["attempts"].as_str()), ("s", "3"));
-    assert_eq!((rows[3]["group_user"].as_str(), rows[3]["group_action"].as_str()), ("jones", "add"));
+    // The usernames an instructor's action names are stored as those users' anon screen names.
+    let anon = crate::identity::anon_screen_name;
+    assert_eq!((rows[2]["student_id"].as_str(), rows[2]["attempts"].as_str()), (anon("s").as_str(), "3"));
+    assert_eq!(rows[2]["instructor_id"], anon("i"));
+    assert_eq!((rows[3]["group_user"].as_str(), rows[3]["group_action"].as_str()), (anon("jones").as_str(), "add"));
     assert_eq!((rows[4]["submission_id"].as_str(), rows[4]["page"].as_str(), rows[4]["success"].as_str()), ("q", "2", "9"));
 }
 
@@ -301,9 +304,10 @@ fn remaining_families() {
     assert_eq!(r[2]["feedback"], r#"{"location":"l"}"#);
     assert_eq!(r[3]["feedback_response_selected"], "3");
     assert_eq!((r[4]["course_id"].as_str(), r[4]["problem_id"].as_str()), ("A/B/C", "p"));
-    assert_eq!(r[5]["student_id"], "s");
-    assert_eq!((r[6]["student_id"].as_str(), r[6]["instructor_id"].as_str()), ("s", "i"));
-    assert_eq!(r[7]["instructor_id"], "i");
+    let anon = crate::identity::anon_screen_name;
+    assert_eq!(r[5]["student_id"], anon("s"));
+    assert_eq!((r[6]["student_id"].as_str(), r[6]["instructor_id"].as_str()), (anon("s").as_str(), anon("i").as_str()));
+    assert_eq!(r[7]["instructor_id"], anon("i"));
     assert_eq!(r[8]["problem_id"], "p");
     assert_eq!((r[9]["sequence_id"].as_str(), r[9]["goto_dest"].as_str()), ("block-v1:A+B+C+type@sequential+block@s", "2"));
     assert_eq!((r[10]["mode"].as_str(), r[10]["session"].as_str()), ("verified", "x"));
