@@ -147,7 +147,8 @@ async fn the_password_never_appears_in_outputs_or_tables() {
 }
 
 /// Today's logs name learners by username in URLs: profile pages (`/u/<username>`), the
-/// Discussions MFE's pages of one learner's posts, the user APIs and a `username=` parameter.
+/// Discussions MFE's pages of one learner's posts, the user APIs, `username=` and `user=`
+/// parameters, and an e-mail address in `email=`.
 /// No text column of any public table holds a username afterwards; the page of a profile is
 /// named by the learner's anon screen name, so it stays linked to the learner's rows.
 #[tokio::test]
@@ -209,6 +210,15 @@ async fn no_username_reaches_a_public_table_through_a_url() {
             &format!("/api/mobile/v0.5/users/{learner}/course_enrollments/"),
             None,
             "",
+        ),
+        event(
+            7,
+            "browser",
+            "page_close",
+            Some(&format!(
+                "https://lms.example.org/api/user/v1/accounts?email={learner}%40example.org"
+            )),
+            &format!("https://lms.example.org/api/enrollment/v1/enrollment?user={learner}"),
         ),
     ];
     let dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,14 @@
 //! * the user APIs, `/api/user/v1/accounts/<username>`, `/api/user/v1/preferences/<username>`;
 //! * the profile image API, `/api/profile_images/v1/<username>/…`;
 //! * the mobile API, `/api/mobile/<version>/users/<username>/…`;
-//! * a query parameter `username=<username>` (the forum and user APIs).
+//! * a query parameter `username=<username>` (the forum and user APIs), `user=<username>` (the
+//!   enrollment API) or `unique_student_identifier=<username or e-mail>` (the instructor
+//!   dashboard's APIs).
+//!
+//! An e-mail address anywhere in a URL (the accounts API finds a learner by `?email=`) is
+//! replaced by RIPEMD-160 of the address, the `anon_screen_name` json_to_relation gives the
+//! learner who signs in with it (`/login_ajax`). Opaque keys hold `@` too (`+type@problem`,
+//! `+block@hw1.pdf`): those are not addresses.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -32,7 +39,7 @@ static PROFILE_PATH: LazyLock<Regex> = LazyLock::new(|| {
           | /api/user/v1/(?:accounts|preferences)/
           | /api/profile_images/v1/
           | /api/mobile/[^/?\#]+/users/
-          | [?&]username=
+          | [?&](?:username|user|unique_student_identifier)=
         )
         (?P<name>[^/?\#&]+)",
     )
@@ -40,28 +47,64 @@ static PROFILE_PATH: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 // Every form holds one of these: most URLs are passed over without the regular expression.
-static MARKS: LazyLock<[Finder<'static>; 4]> = LazyLock::new(|| {
+static MARKS: LazyLock<[Finder<'static>; 5]> = LazyLock::new(|| {
     [
         Finder::new("/u/"),
         Finder::new("/learners/"),
         Finder::new("/api/"),
-        Finder::new("username="),
+        Finder::new("user"),
+        Finder::new("unique_student_identifier="),
     ]
 });
+
+/// An e-mail address, its `@` as is or percent-encoded.
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?P<local>[A-Za-z0-9._%+-]+)(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    )
+    .unwrap()
+});
+
+/// The part of an opaque key before its `@` (`…+type@problem+block@hw1.pdf`).
+const KEY_PARTS: [&str; 6] = ["block", "type", "ccx", "version", "branch", "definition"];
 
 /// `url` with each username it holds replaced by the learner's `anon_screen_name`; borrowed
 /// when it holds none.
 pub fn hide_usernames(url: &str) -> Cow<'_, str> {
-    if !MARKS.iter().any(|mark| mark.find(url.as_bytes()).is_some()) {
-        return Cow::Borrowed(url);
+    let names = match MARKS.iter().any(|mark| mark.find(url.as_bytes()).is_some()) {
+        false => Cow::Borrowed(url),
+        true => PROFILE_PATH.replace_all(url, |c: &regex::Captures<'_>| {
+            let whole = &c[0];
+            let name = &c["name"];
+            let username = percent_decode_str(name).decode_utf8_lossy();
+            let prefix = &whole[..whole.len() - name.len()];
+            format!("{prefix}{}", AnonName::of_username(&username).as_str())
+        }),
+    };
+    if !may_hold_an_address(&names) {
+        return names;
     }
-    PROFILE_PATH.replace_all(url, |c: &regex::Captures<'_>| {
-        let whole = &c[0];
-        let name = &c["name"];
-        let username = percent_decode_str(name).decode_utf8_lossy();
-        let prefix = &whole[..whole.len() - name.len()];
-        format!("{prefix}{}", AnonName::of_username(&username).as_str())
-    })
+    let addresses = EMAIL.replace_all(&names, |c: &regex::Captures<'_>| {
+        let local = c["local"].to_ascii_lowercase();
+        if KEY_PARTS.iter().any(|k| local.ends_with(k)) {
+            return c[0].to_string();
+        }
+        let address = percent_decode_str(&c[0]).decode_utf8_lossy();
+        AnonName::of_bytes(address.as_bytes()).as_str().to_string()
+    });
+    match addresses {
+        Cow::Owned(hidden) if hidden != *names => Cow::Owned(hidden),
+        _ => names,
+    }
+}
+
+/// Whether `url` has an `@` (or `%40`) that is not an opaque key's: the URLs of today's LMS
+/// all hold keys, and most hold no address.
+fn may_hold_an_address(url: &str) -> bool {
+    let b = url.as_bytes();
+    let in_a_key = |at: usize| KEY_PARTS.iter().any(|k| b[..at].ends_with(k.as_bytes()));
+    memchr::memchr_iter(b'@', b).any(|at| !in_a_key(at))
+        || memchr::memmem::find_iter(b, b"%40").any(|at| !in_a_key(at))
 }
 
 #[cfg(test)]
@@ -112,11 +155,44 @@ mod tests {
         ] {
             assert_eq!(hide_usernames(url), expected, "{url}");
         }
+        for (url, expected) in [
+            (
+                "/api/enrollment/v1/enrollment?user=alice_w&course_id=x",
+                format!("/api/enrollment/v1/enrollment?user={a}&course_id=x"),
+            ),
+            (
+                "/courses/O/C/R/instructor/api/reset_student_attempts?unique_student_identifier=alice_w",
+                format!(
+                    "/courses/O/C/R/instructor/api/reset_student_attempts?unique_student_identifier={a}"
+                ),
+            ),
+        ] {
+            assert_eq!(hide_usernames(url), expected, "{url}");
+        }
         // Percent-encoded as a browser sends it: the name as the learner chose it.
         assert_eq!(
             hide_usernames("/u/J%C3%BCrgen"),
             format!("/u/{}", anon("Jürgen"))
         );
+    }
+
+    #[test]
+    fn an_email_address_is_its_hash() {
+        let hash = AnonName::of_bytes(b"alice@example.org")
+            .as_str()
+            .to_string();
+        for (url, expected) in [
+            (
+                "/api/user/v1/accounts?email=alice%40example.org",
+                format!("/api/user/v1/accounts?email={hash}"),
+            ),
+            (
+                "https://lms.example.org/register?email=alice@example.org&next=/",
+                format!("https://lms.example.org/register?email={hash}&next=/"),
+            ),
+        ] {
+            assert_eq!(hide_usernames(url), expected, "{url}");
+        }
     }
 
     #[test]
@@ -126,6 +202,9 @@ mod tests {
             "https://lms.example.org/courses/O/C/R/u/x",
             "/api/courses/v1/blocks/",
             "/api/user/v1/accounts",
+            "https://lms.example.org/asset-v1:O+C+R+type@asset+block@hw1.pdf",
+            "https://lms.example.org/courses/course-v1:O+C+R/courseware/a/b/?activate_block_id=block-v1%3AO%2BC%2BR%2Btype%40sequential%2Bblock%40b.x",
+            "https://lms.example.org/xblock/block-v1:O+C+R+type@problem+block@p1?view=student_view",
             "/dashboard",
             "x_module",
             "",
