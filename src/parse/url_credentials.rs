@@ -91,9 +91,37 @@ static MARKS: LazyLock<AhoCorasick> = LazyLock::new(|| {
         .unwrap()
 });
 
+/// The paths whose next segment is a credential, as [`SECRET_SEGMENT`] names them.
+const SECRET_PATHS: [&str; 8] = [
+    "/activate/",
+    "/activate_secondary_email/",
+    "/email_confirm/",
+    "/password_reset_confirm/",
+    "/account_recovery_confirm/",
+    "/password/reset/",
+    "/notification_prefs/unsubscribe/",
+    "/email/optout/",
+];
+
+/// Whether `url` may hold a credential: a URL without `=` holds no parameter and no encoded URL,
+/// so only its path can (most event types and pages are such URLs, and this is cheaper than the
+/// marks); one with `=` holds one of [`MARKS`].
+fn may_hold_a_credential(url: &str) -> bool {
+    if memchr::memchr(b'=', url.as_bytes()).is_some() {
+        return MARKS.is_match(url);
+    }
+    let path = match url.find("://") {
+        Some(at) => url[at + 3..].find('/').map_or("", |p| &url[at + 3 + p..]),
+        None => url,
+    };
+    let path = path.as_bytes();
+    (SECRET_PATHS.iter())
+        .any(|p| path.len() >= p.len() && path[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+}
+
 /// `url` with each credential it holds replaced by [`HIDDEN`]; borrowed when it holds none.
 pub fn hide_credentials(url: &str) -> Cow<'_, str> {
-    if !MARKS.is_match(url) {
+    if !may_hold_a_credential(url) {
         return Cow::Borrowed(url);
     }
     let segments = SECRET_SEGMENT.replace_all(url, |c: &regex::Captures<'_>| {
