@@ -110,6 +110,25 @@ const KNOWN_DEVIATIONS: &[Deviation] = &[
                 .any(|p| col(r, "event_type").contains(p) || col(r, "course_id").contains(p))
         },
     },
+    Deviation {
+        table: "EdxTrackEvent",
+        side: Side::Both,
+        reason: "a username an instructor's action names (`student_id`, `instructor_id`, \
+                 `group_user`) is stored as that user's anon screen name (docs/deviations.md, \
+                 Identifiers)",
+        matches: |r| {
+            [
+                "reset-student-attempts",
+                "get-student-progress-page",
+                "delete-student-module-state",
+                "rescore-student-submission",
+                "add-instructor",
+                "remove-instructor",
+                "add-or-remove-user-group",
+            ]
+            .contains(&col(r, "event_type"))
+        },
+    },
 ];
 
 /// Times of the two set-1 lines (65, 77) whose `tracking.log-…gz:` and `:` prefixes made
