@@ -148,12 +148,15 @@ async fn the_password_never_appears_in_outputs_or_tables() {
 
 /// Today's logs name learners by username in URLs: profile pages (`/u/<username>`), the
 /// Discussions MFE's pages of one learner's posts, the user APIs, `username=` and `user=`
-/// parameters, and an e-mail address in `email=`.
+/// parameters, an e-mail address in `email=`, and the user id in a page of staff viewing a
+/// learner's progress.
 /// No text column of any public table holds a username afterwards; the page of a profile is
 /// named by the learner's anon screen name, so it stays linked to the learner's rows.
 #[tokio::test]
 async fn no_username_reaches_a_public_table_through_a_url() {
     let (learner, viewer) = ("jane_doe_42", "rob_viewer_7");
+    // The learner's key in the platform's user table.
+    let learner_id = "8675309";
     let course = "course-v1:OrgX+CS101+2024_T1";
     let event = |minute: u32, source: &str, event_type: &str, page: Option<&str>, referer: &str| {
         serde_json::json!({
@@ -220,6 +223,15 @@ async fn no_username_reaches_a_public_table_through_a_url() {
             )),
             &format!("https://lms.example.org/api/enrollment/v1/enrollment?user={learner}"),
         ),
+        event(
+            8,
+            "browser",
+            "page_close",
+            Some(&format!(
+                "https://lms.example.org/courses/{course}/progress/{learner_id}/"
+            )),
+            "",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("tracking.log");
@@ -243,7 +255,7 @@ async fn no_username_reaches_a_public_table_through_a_url() {
     );
     let mut found = Vec::new();
     for (table, column) in &columns {
-        for name in [learner, viewer] {
+        for name in [learner, viewer, learner_id] {
             let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT COUNT(*) FROM `{table}` WHERE `{column}` LIKE ?"
             )))

@@ -12,9 +12,15 @@
 //! * the user APIs, `/api/user/v1/accounts/<username>`, `/api/user/v1/preferences/<username>`;
 //! * the profile image API, `/api/profile_images/v1/<username>/…`;
 //! * the mobile API, `/api/mobile/<version>/users/<username>/…`;
-//! * a query parameter `username=<username>` (the forum and user APIs), `user=<username>` (the
-//!   enrollment API) or `unique_student_identifier=<username or e-mail>` (the instructor
-//!   dashboard's APIs).
+//! * a query parameter `username=<username>` (the forum and user APIs), `author=<username>` (the
+//!   discussion API), `user=<username>` (the enrollment API) or
+//!   `unique_student_identifier=<username or e-mail>` (the instructor dashboard's APIs).
+//!
+//! A learner's numeric user id in a path (`/courses/<course>/progress/<id>`, staff viewing a
+//! learner's progress; `/courses/<course>/discussion/forum/users/<id>`, a learner's forum
+//! profile; `/certificates/user/<id>/…`) is the learner's key in the platform's user table, and
+//! the log does not say whose it is before the learner's own events: it becomes `_hidden_`, as
+//! credentials do (`url_credentials`).
 //!
 //! An e-mail address anywhere in a URL (the accounts API finds a learner by `?email=`) is
 //! replaced by RIPEMD-160 of the address, the `anon_screen_name` json_to_relation gives the
@@ -28,6 +34,7 @@ use memchr::memmem::Finder;
 use percent_encoding::percent_decode_str;
 use regex::Regex;
 
+use super::url_credentials::HIDDEN;
 use crate::identity::AnonName;
 
 /// The path segment before the username, with what must stand before it in the path.
@@ -39,7 +46,7 @@ static PROFILE_PATH: LazyLock<Regex> = LazyLock::new(|| {
           | /api/user/v1/(?:accounts|preferences)/
           | /api/profile_images/v1/
           | /api/mobile/[^/?\#]+/users/
-          | [?&](?:username|user|unique_student_identifier)=
+          | [?&](?:username|user|author|unique_student_identifier)=
         )
         (?P<name>[^/?\#&]+)",
     )
@@ -56,6 +63,21 @@ static MARKS: LazyLock<[Finder<'static>; 5]> = LazyLock::new(|| {
         Finder::new("unique_student_identifier="),
     ]
 });
+
+/// A learner's numeric user id in a path, with what stands before and after it.
+static USER_ID_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)
+        (?P<before> /courses/(?:[^/?\#]+/){1,3}(?:progress|discussion/forum/users)/
+                  | /certificates/user/ )
+        [0-9]+ (?P<after>[/?\#]|$)",
+    )
+    .unwrap()
+});
+
+// Every path with a user id holds one of these.
+static USER_ID_MARKS: LazyLock<[Finder<'static>; 2]> =
+    LazyLock::new(|| [Finder::new("/progress/"), Finder::new("/user")]);
 
 /// An e-mail address, its `@` as is or percent-encoded.
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
@@ -80,6 +102,18 @@ pub fn hide_usernames(url: &str) -> Cow<'_, str> {
             let prefix = &whole[..whole.len() - name.len()];
             format!("{prefix}{}", AnonName::of_username(&username).as_str())
         }),
+    };
+    let names = match USER_ID_MARKS
+        .iter()
+        .any(|m| m.find(names.as_bytes()).is_some())
+    {
+        false => names,
+        true => match USER_ID_PATH.replace_all(&names, |c: &regex::Captures<'_>| {
+            format!("{}{HIDDEN}{}", &c["before"], &c["after"])
+        }) {
+            Cow::Owned(hidden) => Cow::Owned(hidden),
+            Cow::Borrowed(_) => names,
+        },
     };
     if !may_hold_an_address(&names) {
         return names;
@@ -161,6 +195,10 @@ mod tests {
                 format!("/api/enrollment/v1/enrollment?user={a}&course_id=x"),
             ),
             (
+                "/api/discussion/v1/threads/?course_id=x&author=alice_w",
+                format!("/api/discussion/v1/threads/?course_id=x&author={a}"),
+            ),
+            (
                 "/courses/O/C/R/instructor/api/reset_student_attempts?unique_student_identifier=alice_w",
                 format!(
                     "/courses/O/C/R/instructor/api/reset_student_attempts?unique_student_identifier={a}"
@@ -174,6 +212,41 @@ mod tests {
             hide_usernames("/u/J%C3%BCrgen"),
             format!("/u/{}", anon("Jürgen"))
         );
+    }
+
+    #[test]
+    fn a_user_id_in_a_path_is_hidden() {
+        for (url, expected) in [
+            (
+                "https://courses.edx.org/courses/course-v1:edX+DemoX+Demo_Course/progress/7197314/",
+                "https://courses.edx.org/courses/course-v1:edX+DemoX+Demo_Course/progress/_hidden_/",
+            ),
+            (
+                "/courses/O/C/R/discussion/forum/users/42",
+                "/courses/O/C/R/discussion/forum/users/_hidden_",
+            ),
+            (
+                "/courses/O/C/R/discussion/forum/users/42?ajax=1",
+                "/courses/O/C/R/discussion/forum/users/_hidden_?ajax=1",
+            ),
+            (
+                "/certificates/user/42/course/course-v1:O+C+R",
+                "/certificates/user/_hidden_/course/course-v1:O+C+R",
+            ),
+        ] {
+            assert_eq!(hide_usernames(url), expected, "{url}");
+        }
+        for url in [
+            "/courses/O/C/R/progress",
+            "/courses/O/C/R/progress/",
+            "/courses/O/C/R/courseware/progress/4/",
+            "/courses/O/C/R/discussion/forum/users/42abc",
+        ] {
+            assert!(
+                matches!(hide_usernames(url), Cow::Borrowed(u) if u == url),
+                "{url}"
+            );
+        }
     }
 
     #[test]
