@@ -608,3 +608,70 @@ async fn no_username_reaches_a_public_table_through_an_instructor_action() {
         ]
     );
 }
+
+/// The loader carries each IP address's latest event time from one run to the next (for
+/// `downtime_for`): in the private database, never in the course database. What an earlier
+/// version kept in the course database moves to the private one at the next load, keeping the
+/// later time of an address in both.
+#[tokio::test]
+async fn the_carried_ip_state_is_only_in_the_private_database() {
+    let line = |ip: &str, minute: u32| {
+        serde_json::json!({
+            "username": "kept_learner", "event_source": "browser", "event_type": "page_close",
+            "time": format!("2024-03-01T10:{minute:02}:00.000000+00:00"), "ip": ip,
+            "agent": "Mozilla/5.0", "host": "lms.example.org",
+            "page": "https://lms.example.org/dashboard", "event": "{}",
+        })
+        .to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("tracking.log-20240301");
+    write_lines(&first, &[line("203.0.113.77", 1)]);
+    let (url, db) = fresh_database("ip_state").await;
+    load(options(&url, &[&first])).await;
+    let p = pool(&url).await;
+    let course: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM moocdb_loader_ip_state")
+        .fetch_one(&p)
+        .await
+        .unwrap();
+    assert_eq!(course, 0, "IP addresses in the course database");
+    let private = |p: sqlx::mysql::MySqlPool, db: String| async move {
+        sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(format!(
+            "SELECT ip, CAST(last_seen AS CHAR) FROM `{db}_private`.moocdb_loader_ip_state \
+             ORDER BY ip"
+        )))
+        .fetch_all(&p)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        private(p.clone(), db.clone()).await,
+        [("203.0.113.77".into(), "2024-03-01 10:01:00.000000".into())]
+    );
+
+    // As an earlier version left it: an address in the course database, one of them later than
+    // the private database's time.
+    sqlx::query(
+        "INSERT INTO moocdb_loader_ip_state (ip, last_seen) VALUES \
+         ('203.0.113.77', '2024-03-01 10:05:00'), ('198.51.100.9', '2024-03-01 09:00:00')",
+    )
+    .execute(&p)
+    .await
+    .unwrap();
+    let second = dir.path().join("tracking.log-20240302");
+    write_lines(&second, &[line("192.0.2.44", 20)]);
+    load(options(&url, &[&first, &second])).await;
+    let course: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM moocdb_loader_ip_state")
+        .fetch_one(&p)
+        .await
+        .unwrap();
+    assert_eq!(course, 0, "IP addresses left in the course database");
+    assert_eq!(
+        private(p.clone(), db).await,
+        [
+            ("192.0.2.44".into(), "2024-03-01 10:20:00.000000".into()),
+            ("198.51.100.9".into(), "2024-03-01 09:00:00.000000".into()),
+            ("203.0.113.77".into(), "2024-03-01 10:05:00.000000".into()),
+        ]
+    );
+}

@@ -455,8 +455,8 @@ async fn take_lock(
 
 /// Opens the course database `target`, its loader lock held, on `pool`: claimed for `course`
 /// in a split (`None` when another course holds it), what an interrupted load left cleaned up,
-/// rejected lines' bytes an earlier version kept there moved to `private_database`, and what
-/// earlier loads left read.
+/// rejected lines' bytes and IP state an earlier version kept there moved to `private_database`,
+/// and what earlier loads left read.
 async fn open_locked(
     target: &Target,
     private_database: Option<&str>,
@@ -471,6 +471,7 @@ async fn open_locked(
     }
     if let Some(private) = private_database {
         ledger::move_rejected_lines(&pool, private).await?;
+        carried_state::move_ip_state(&pool, private).await?;
     }
     for path in ledger::recover(&pool, private_database).await? {
         tracing::warn!(
@@ -479,7 +480,7 @@ async fn open_locked(
         );
     }
     let known = known_entries::read(&pool).await?;
-    let carried = carried_state::read(&pool).await?;
+    let carried = carried_state::read(&pool, private_database).await?;
     Ok(Some(OpenedDatabase {
         pool,
         known,

@@ -1,6 +1,7 @@
 //! Reading and writing the state carried from file to file ([`crate::state`]): the tables
-//! `moocdb_loader_user_state` and `moocdb_loader_ip_state`, and the course domain among the
-//! settings.
+//! `moocdb_loader_user_state` and, in the private database, `moocdb_loader_ip_state` (raw IP
+//! addresses are private; without a private database, `--no-pii`, the IP state is not carried),
+//! and the course domain among the settings.
 
 use std::io::Write;
 
@@ -15,8 +16,11 @@ use crate::identity::RowId;
 use crate::schema::Table;
 use crate::state::{CarriedState, StagedEvent, StateChange, UserState};
 
-/// Reads the state earlier loads left.
-pub async fn read(pool: &MySqlPool) -> Result<CarriedState, LoadError> {
+/// Reads the state earlier loads left; the IP state from `private_database`.
+pub async fn read(
+    pool: &MySqlPool,
+    private_database: Option<&str>,
+) -> Result<CarriedState, LoadError> {
     let e = query_error("reading the carried user state");
     let mut state = CarriedState::default();
     for r in sqlx::query(
@@ -57,14 +61,18 @@ pub async fn read(pool: &MySqlPool) -> Result<CarriedState, LoadError> {
         });
     }
     let e = query_error("reading the carried IP state");
-    for r in sqlx::query("SELECT ip, last_seen FROM moocdb_loader_ip_state")
+    if let Some(private) = private_database {
+        for r in sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "SELECT ip, last_seen FROM `{private}`.moocdb_loader_ip_state"
+        )))
         .fetch_all(pool)
         .await
         .map_err(&e)?
-    {
-        state
-            .ips
-            .push((r.try_get(0).map_err(&e)?, r.try_get(1).map_err(&e)?));
+        {
+            state
+                .ips
+                .push((r.try_get(0).map_err(&e)?, r.try_get(1).map_err(&e)?));
+        }
     }
     state.domain =
         sqlx::query_scalar("SELECT value FROM moocdb_loader_settings WHERE name = 'domain'")
@@ -78,17 +86,48 @@ fn time(sql: &mut Vec<u8>, t: &NaiveDateTime) {
     let _ = write!(sql, "'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"));
 }
 
+/// Moves the IP state an earlier version of the loader kept in the course database to
+/// `private_database` (the later time of an IP in both), and empties it there. A course database
+/// without such rows (every one this version wrote) costs one query.
+pub async fn move_ip_state(pool: &MySqlPool, private_database: &str) -> Result<(), LoadError> {
+    let e = query_error("moving the carried IP state to the private database");
+    let any: Option<String> = sqlx::query_scalar("SELECT ip FROM moocdb_loader_ip_state LIMIT 1")
+        .fetch_optional(pool)
+        .await
+        .map_err(&e)?;
+    if any.is_none() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await.map_err(&e)?;
+    for statement in [
+        format!(
+            "INSERT INTO `{private_database}`.moocdb_loader_ip_state (ip, last_seen) \
+             SELECT ip, last_seen FROM moocdb_loader_ip_state AS course \
+             ON DUPLICATE KEY UPDATE last_seen = GREATEST(\
+             `{private_database}`.moocdb_loader_ip_state.last_seen, course.last_seen)"
+        ),
+        "DELETE FROM moocdb_loader_ip_state".to_string(),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *tx)
+            .await
+            .map_err(&e)?;
+    }
+    tx.commit().await.map_err(&e)?;
+    Ok(())
+}
+
 /// Rows packed into statements that start with `head`, each under `max_bytes` (a row alone over
 /// the limit still gets a statement of its own).
 fn packed<'a>(
-    head: &'static str,
+    head: String,
     rows: impl Iterator<Item = Vec<u8>> + 'a,
     max_bytes: usize,
 ) -> impl Iterator<Item = String> + 'a {
     let mut rows = rows.peekable();
     std::iter::from_fn(move || {
         let first = rows.next()?;
-        let mut sql = head.as_bytes().to_vec();
+        let mut sql = head.clone().into_bytes();
         sql.extend_from_slice(&first);
         while let Some(row) = rows.next_if(|row| sql.len() + row.len() < max_bytes) {
             sql.push(b',');
@@ -127,18 +166,31 @@ fn user_row(u: &UserState) -> Vec<u8> {
     r
 }
 
-/// Statements storing `change`, each under `max_bytes`, made one at a time as they are taken.
-fn statements<'a>(change: StateChange<'a>, max_bytes: usize) -> impl Iterator<Item = String> + 'a {
+/// Statements storing `change`, each under `max_bytes`, made one at a time as they are taken; the
+/// IP state into `private_database`, or nowhere without one.
+fn statements<'a>(
+    change: StateChange<'a>,
+    private_database: Option<&str>,
+    max_bytes: usize,
+) -> impl Iterator<Item = String> + 'a {
     let users = packed(
         "REPLACE INTO moocdb_loader_user_state (user_id, staged_event_id, staged_resource_id, \
          staged_time, staged_ip, staged_os, staged_agent, staged_event_type, location_url, \
-         location_time) VALUES ",
+         location_time) VALUES "
+            .into(),
         change.users.map(|u| user_row(&u)),
         max_bytes,
     );
+    let ip_rows = match private_database {
+        Some(_) => change.ips,
+        None => &[],
+    };
     let ips = packed(
-        "REPLACE INTO moocdb_loader_ip_state (ip, last_seen) VALUES ",
-        change.ips.iter().map(|(ip, at)| {
+        format!(
+            "REPLACE INTO `{}`.moocdb_loader_ip_state (ip, last_seen) VALUES ",
+            private_database.unwrap_or_default()
+        ),
+        ip_rows.iter().map(|(ip, at)| {
             let mut r = b"(".to_vec();
             push_literal(&mut r, ip);
             r.push(b',');
@@ -149,7 +201,7 @@ fn statements<'a>(change: StateChange<'a>, max_bytes: usize) -> impl Iterator<It
         max_bytes,
     );
     let domain = packed(
-        "REPLACE INTO moocdb_loader_settings (name, value) VALUES ",
+        "REPLACE INTO moocdb_loader_settings (name, value) VALUES ".into(),
         change.domain.into_iter().map(|domain| {
             let mut r = b"('domain',".to_vec();
             push_literal(&mut r, domain);
@@ -184,6 +236,7 @@ pub async fn claim_course(pool: &MySqlPool, course: &str) -> Result<bool, LoadEr
 /// stored only when every file loaded.
 pub async fn commit_files(
     pool: &MySqlPool,
+    private_database: Option<&str>,
     change: StateChange<'_>,
     files: &[(i64, &FileCounts, &str)],
     max_statement_bytes: usize,
@@ -191,7 +244,7 @@ pub async fn commit_files(
     let e = query_error("storing the carried state and the ledger entries");
     let mut tx = pool.begin().await.map_err(&e)?;
     if files.iter().all(|(_, _, status)| *status == "loaded") {
-        for sql in statements(change, max_statement_bytes) {
+        for sql in statements(change, private_database, max_statement_bytes) {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
@@ -231,7 +284,7 @@ mod tests {
             ips: &ips,
             domain: Some("https://x.org"),
         };
-        let sql: Vec<String> = statements(change, 2000).collect();
+        let sql: Vec<String> = statements(change, Some("c_private"), 2000).collect();
         assert!(sql.len() > 3);
         assert!(sql.iter().all(|s| s.len() <= 2000));
         assert!(sql.iter().any(|s| s.contains("it\\'s")));
@@ -239,5 +292,9 @@ mod tests {
         let users: usize = sql.iter().map(|s| s.matches("('user").count()).sum();
         assert_eq!(users, 100, "every user once");
         assert_eq!(sql.iter().filter(|s| s.contains("192.0.2.1")).count(), 1);
+        assert!(
+            sql.iter()
+                .any(|s| s.contains("`c_private`.moocdb_loader_ip_state"))
+        );
     }
 }

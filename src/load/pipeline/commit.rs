@@ -87,6 +87,7 @@ impl Transform {
             crash_point("before-commit");
             carried_state::commit_files(
                 pool,
+                (!self.options.no_pii).then_some(self.cx.private_database.as_str()),
                 change,
                 &files,
                 // Sized like a batch of rows, not as large as the server allows: a 50,000-user
