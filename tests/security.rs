@@ -316,7 +316,7 @@ async fn no_credential_in_a_url_reaches_a_table() {
         .to_string()
     };
     let lms = "https://lms.example.org";
-    let lines = [
+    let mut lines = vec![
         event(1, "", "server", &format!("/activate/{key}"), None, ""),
         event(2, "", "server", &format!("/activate/{other_key}"), None, ""),
         event(
@@ -362,6 +362,17 @@ async fn no_credential_in_a_url_reaches_a_table() {
             &format!("{lms}/login?next=%2Fauth%2Fcomplete%3Fcode%3D{code}"),
         ),
     ];
+    // Where the login page sends the learner afterwards, which json_to_relation keeps as the
+    // course of the event.
+    lines.push(
+        serde_json::json!({
+            "username": "", "event_source": "server", "event_type": "/accounts/login",
+            "time": "2024-03-01T10:08:00.000000+00:00", "ip": "192.0.2.1",
+            "agent": "Mozilla/5.0", "host": "lms.example.org", "page": null, "referer": "",
+            "event": {"GET": {"next": [format!("/password_reset_confirm/{reset}/")]}, "POST": {}},
+        })
+        .to_string(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("tracking.log");
     write_lines(&log, &lines);

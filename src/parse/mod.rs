@@ -22,8 +22,10 @@ use profile_paths::hide_usernames;
 use url_credentials::hide_credentials;
 
 /// `url` as tables may hold it: each username in it replaced by the learner's anon screen name
-/// (`profile_paths`), each credential by a mark (`url_credentials`).
-fn public_url(url: &str) -> Cow<'_, str> {
+/// (`profile_paths`), each credential by a mark (`url_credentials`). An event's page, referer and
+/// path-style type are taken so as they are parsed; a URL in an event's payload that a table
+/// keeps is taken so where it is read.
+pub fn public_url(url: &str) -> Cow<'_, str> {
     match hide_usernames(url) {
         Cow::Borrowed(url) => hide_credentials(url),
         Cow::Owned(url) => Cow::Owned(hide_credentials(&url).into_owned()),

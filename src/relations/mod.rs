@@ -559,6 +559,7 @@ fn legacy_course_ids<'e>(
             return (Cell::Default, Cell::Default);
         }
         let display = org_course_run(&next).map_or(Cell::Default, Cell::Owned);
+        let next = crate::parse::public_url(&next).into_owned();
         return (Cell::Owned(next), display);
     }
     if et.starts_with("/courses") {
