@@ -12,8 +12,9 @@
 //!
 //! * the path segment after `/activate/`, `/activate_secondary_email/`, `/email_confirm/`,
 //!   `/password_reset_confirm/`, `/account_recovery_confirm/`, `/password/reset/`,
-//!   `/notification_prefs/unsubscribe/` and `/email/optout/`, at the start of the path, also
-//!   percent-encoded in a parameter (`/login?next=%2Factivate%2F<key>`);
+//!   `/notification_prefs/unsubscribe/` and `/email/optout/`, at the start of the path (or after
+//!   `/authn`, where Tutor serves the Authn MFE), also percent-encoded in a parameter
+//!   (`/login?next=%2Factivate%2F<key>`);
 //! * the value of a query parameter that carries a credential: OAuth 2 and OpenID Connect's
 //!   `code`, `state`, `access_token`, `refresh_token`, `id_token`, `client_secret`; OAuth 1 and
 //!   LTI's `oauth_token`, `oauth_verifier`, `oauth_signature`; CAS's `ticket`; SAML's
@@ -37,7 +38,7 @@ static SECRET_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
         r"(?xi)
         (?P<before>
           (?: ^(?:[a-z][a-z0-9+.-]*://[^/?\#]*)? | = )
-          (?:/|%2F)
+          (?:/|%2F) (?:authn(?:/|%2F))?
           (?: activate | activate_secondary_email | email_confirm | password_reset_confirm
             | account_recovery_confirm | password(?:/|%2F)reset
             | notification_prefs(?:/|%2F)unsubscribe | email(?:/|%2F)optout )
@@ -114,7 +115,8 @@ fn may_hold_a_credential(url: &str) -> bool {
         Some(at) => url[at + 3..].find('/').map_or("", |p| &url[at + 3 + p..]),
         None => url,
     };
-    let path = path.as_bytes();
+    // Tutor serves the Authn MFE under `/authn` on the MFEs' host.
+    let path = path.strip_prefix("/authn").unwrap_or(path).as_bytes();
     (SECRET_PATHS.iter())
         .any(|p| path.len() >= p.len() && path[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
 }
@@ -164,6 +166,10 @@ mod tests {
             (
                 "https://authn.example.org/password_reset_confirm/4xk-8c1f2e3d4a5b",
                 "https://authn.example.org/password_reset_confirm/_hidden_",
+            ),
+            (
+                "https://apps.example.org/authn/password_reset_confirm/4xk-8c1f2e3d4a5b/",
+                "https://apps.example.org/authn/password_reset_confirm/_hidden_/",
             ),
             (
                 "/account_recovery_confirm/1b-4xk-8c1f2e3d/",
