@@ -82,7 +82,7 @@ const KNOWN_DEVIATIONS: &[Deviation] = &[
         table: "*",
         side: Side::Both,
         reason: "the key of an account activation, e-mail change or password reset link is a \
-                 credential: its page is `…/activate/_hidden_/` (docs/deviations.md, Privacy)",
+                 credential: its page is `…/activate/_hidden_/` (docs/deviations.md, Input and parsing)",
         matches: on_a_credential_page,
     },
     Deviation {

@@ -103,7 +103,7 @@ const KNOWN_DEVIATIONS: &[Deviation] = &[
         table: "EdxTrackEvent",
         side: Side::Both,
         reason: "the key of an account activation, e-mail change or password reset link is a \
-                 credential: the path is `/activate/_hidden_` (docs/deviations.md, Privacy)",
+                 credential: the path is `/activate/_hidden_` (docs/deviations.md, Input and parsing)",
         matches: |r| {
             ["/activate/", "/email_confirm/", "/password_reset_confirm/"]
                 .iter()
