@@ -461,13 +461,20 @@ async fn a_rejected_lines_bytes_are_only_in_the_private_database() {
     };
     assert_eq!(private_lines(db.clone()).await, [damaged.as_bytes()]);
 
-    // As an earlier version left it: the bytes in the course database. The next load (of a file
-    // with nothing new) moves them.
+    // As an earlier version left it: the bytes in the course database, and neither the
+    // `rejected_lines` setting nor migration 8, which finds the bytes and so does not set it.
+    // The next load (of a file with nothing new) moves them.
     sqlx::query("UPDATE moocdb_loader_rejects SET raw = ?")
         .bind(damaged.as_bytes())
         .execute(&p)
         .await
         .unwrap();
+    for undo in [
+        "DELETE FROM moocdb_loader_settings WHERE name = 'rejected_lines'",
+        "DELETE FROM _sqlx_migrations WHERE version = 8",
+    ] {
+        sqlx::query(undo).execute(&p).await.unwrap();
+    }
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DELETE FROM `{db}_private`.moocdb_loader_rejected_lines"
     )))

@@ -588,16 +588,18 @@ pub async fn write_rejects(
 }
 
 /// Moves the bytes of rejected lines that an earlier version of the loader kept in the course
-/// database's `moocdb_loader_rejects.raw` to the private database, and empties them there. A
-/// course database without such bytes (every one this version wrote) costs one query.
+/// database's `moocdb_loader_rejects.raw` to the private database, and empties them there. The
+/// setting `rejected_lines` says it is done (migration `0008` sets it where there were none, so
+/// a database this version created costs one lookup, not a read of every reject).
 pub async fn move_rejected_lines(pool: &MySqlPool, private: &str) -> Result<(), LoadError> {
     let e = query_error("moving the bytes of rejected lines to the private database");
-    let any: Option<i64> =
-        sqlx::query_scalar("SELECT file_id FROM moocdb_loader_rejects WHERE raw <> '' LIMIT 1")
-            .fetch_optional(pool)
-            .await
-            .map_err(&e)?;
-    if any.is_none() {
+    let moved: Option<String> = sqlx::query_scalar(
+        "SELECT value FROM moocdb_loader_settings WHERE name = 'rejected_lines'",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(&e)?;
+    if moved.is_some() {
         return Ok(());
     }
     let mut tx = pool.begin().await.map_err(&e)?;
@@ -607,6 +609,9 @@ pub async fn move_rejected_lines(pool: &MySqlPool, private: &str) -> Result<(), 
              SELECT file_id, byte_offset, raw FROM moocdb_loader_rejects WHERE raw <> ''"
         ),
         "UPDATE moocdb_loader_rejects SET raw = '' WHERE raw <> ''".to_string(),
+        "INSERT IGNORE INTO moocdb_loader_settings (name, value) \
+         VALUES ('rejected_lines', 'private')"
+            .to_string(),
     ] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
             .execute(&mut *tx)
