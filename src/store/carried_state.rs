@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
 use super::ledger::{self, FileCounts};
-use super::{push_literal, query_error};
+use super::{in_one_transaction, push_literal, query_error};
 use crate::error::LoadError;
 use crate::identity::RowId;
 use crate::schema::Table;
@@ -98,23 +98,20 @@ pub async fn move_ip_state(pool: &MySqlPool, private_database: &str) -> Result<(
     if any.is_none() {
         return Ok(());
     }
-    let mut tx = pool.begin().await.map_err(&e)?;
-    for statement in [
-        format!(
-            "INSERT INTO `{private_database}`.moocdb_loader_ip_state (ip, last_seen) \
-             SELECT ip, last_seen FROM moocdb_loader_ip_state AS course \
-             ON DUPLICATE KEY UPDATE last_seen = GREATEST(\
-             `{private_database}`.moocdb_loader_ip_state.last_seen, course.last_seen)"
-        ),
-        "DELETE FROM moocdb_loader_ip_state".to_string(),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut *tx)
-            .await
-            .map_err(&e)?;
-    }
-    tx.commit().await.map_err(&e)?;
-    Ok(())
+    in_one_transaction(
+        pool,
+        [
+            format!(
+                "INSERT INTO `{private_database}`.moocdb_loader_ip_state (ip, last_seen) \
+                 SELECT ip, last_seen FROM moocdb_loader_ip_state AS course \
+                 ON DUPLICATE KEY UPDATE last_seen = GREATEST(\
+                 `{private_database}`.moocdb_loader_ip_state.last_seen, course.last_seen)"
+            ),
+            "DELETE FROM moocdb_loader_ip_state".to_string(),
+        ],
+        "moving the carried IP state to the private database",
+    )
+    .await
 }
 
 /// Rows packed into statements that start with `head`, each under `max_bytes` (a row alone over

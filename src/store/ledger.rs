@@ -8,7 +8,7 @@ use std::io::Write;
 use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
-use super::{push_literal, query_error};
+use super::{in_one_transaction, push_literal, query_error};
 use crate::error::LoadError;
 use crate::identity::{LineIdentity, LineKeys};
 
@@ -308,14 +308,7 @@ pub async fn recover(
     for (id, _, _) in &unfinished {
         sql.extend(file_bookkeeping_deletes(*id, private_database));
     }
-    let mut tx = pool.begin().await.map_err(&e)?;
-    for statement in sql {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut *tx)
-            .await
-            .map_err(&e)?;
-    }
-    tx.commit().await.map_err(&e)?;
+    in_one_transaction(pool, sql, "cleaning up an unfinished load").await?;
     Ok(unfinished.into_iter().map(|(_, path, _)| path).collect())
 }
 
@@ -602,24 +595,21 @@ pub async fn move_rejected_lines(pool: &MySqlPool, private: &str) -> Result<(), 
     if moved.is_some() {
         return Ok(());
     }
-    let mut tx = pool.begin().await.map_err(&e)?;
-    for statement in [
-        format!(
-            "INSERT IGNORE INTO `{private}`.moocdb_loader_rejected_lines (file_id, byte_offset, raw) \
-             SELECT file_id, byte_offset, raw FROM moocdb_loader_rejects WHERE raw <> ''"
-        ),
-        "UPDATE moocdb_loader_rejects SET raw = '' WHERE raw <> ''".to_string(),
-        "INSERT IGNORE INTO moocdb_loader_settings (name, value) \
-         VALUES ('rejected_lines', 'private')"
-            .to_string(),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&mut *tx)
-            .await
-            .map_err(&e)?;
-    }
-    tx.commit().await.map_err(&e)?;
-    Ok(())
+    in_one_transaction(
+        pool,
+        [
+            format!(
+                "INSERT IGNORE INTO `{private}`.moocdb_loader_rejected_lines (file_id, byte_offset, raw) \
+                 SELECT file_id, byte_offset, raw FROM moocdb_loader_rejects WHERE raw <> ''"
+            ),
+            "UPDATE moocdb_loader_rejects SET raw = '' WHERE raw <> ''".to_string(),
+            "INSERT IGNORE INTO moocdb_loader_settings (name, value) \
+             VALUES ('rejected_lines', 'private')"
+                .to_string(),
+        ],
+        "moving the bytes of rejected lines to the private database",
+    )
+    .await
 }
 
 /// The statements that remove one file's ledger entry, line hashes and rejects (with their bytes

@@ -21,6 +21,24 @@ fn query_error(what: &str) -> impl Fn(sqlx::Error) -> LoadError + '_ {
     move |e| LoadError::query(what, e)
 }
 
+/// Runs `statements` in one transaction on `pool`; an error says the loader was doing `what`.
+async fn in_one_transaction(
+    pool: &sqlx::mysql::MySqlPool,
+    statements: impl IntoIterator<Item = String>,
+    what: &str,
+) -> Result<(), LoadError> {
+    let e = query_error(what);
+    let mut tx = pool.begin().await.map_err(&e)?;
+    for statement in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *tx)
+            .await
+            .map_err(&e)?;
+    }
+    tx.commit().await.map_err(&e)?;
+    Ok(())
+}
+
 /// Appends `s` as a single-quoted SQL literal. The loader's sessions never set
 /// `NO_BACKSLASH_ESCAPES` and speak utf8mb4, so backslash escapes are exact.
 fn push_literal(sql: &mut Vec<u8>, s: &str) {
