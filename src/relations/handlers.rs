@@ -66,9 +66,7 @@ fn anon_cell(v: Option<&Value>) -> Cell<'static> {
     let username = text(v);
     Cell::Owned(match username.is_empty() {
         true => username,
-        false => crate::identity::AnonName::of_username(&username)
-            .as_str()
-            .to_string(),
+        false => crate::identity::anon_screen_name(&username),
     })
 }
 
