@@ -146,6 +146,41 @@ async fn the_password_never_appears_in_outputs_or_tables() {
     }
 }
 
+/// How many text columns the databases `schemas` have, and each that holds one of `texts`, as
+/// `database.table.column: text`.
+async fn text_columns_holding(
+    p: &sqlx::mysql::MySqlPool,
+    schemas: &[&str],
+    texts: &[&str],
+) -> (usize, Vec<String>) {
+    let places = vec!["?"; schemas.len()].join(", ");
+    let mut query = sqlx::query_as::<_, (String, String, String)>(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(table_schema AS CHAR), CAST(table_name AS CHAR), CAST(column_name AS CHAR) \
+         FROM information_schema.columns WHERE table_schema IN ({places}) \
+         AND data_type IN ('char', 'varchar', 'text', 'mediumtext', 'longtext')"
+    )));
+    for schema in schemas {
+        query = query.bind(*schema);
+    }
+    let columns = query.fetch_all(p).await.unwrap();
+    let mut found = Vec::new();
+    for (schema, table, column) in &columns {
+        for text in texts {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM `{schema}`.`{table}` WHERE `{column}` LIKE ?"
+            )))
+            .bind(format!("%{text}%"))
+            .fetch_one(p)
+            .await
+            .unwrap();
+            if n > 0 {
+                found.push(format!("{schema}.{table}.{column}: {text}"));
+            }
+        }
+    }
+    (columns.len(), found)
+}
+
 /// Today's logs name learners by username in URLs: profile pages (`/u/<username>`), the
 /// Discussions MFE's pages of one learner's posts, the user APIs, `username=` and `user=`
 /// parameters, an e-mail address in `email=`, and the user id in a page of staff viewing a
@@ -240,34 +275,8 @@ async fn no_username_reaches_a_public_table_through_a_url() {
     load(options(&url, &[&log])).await;
     let p = pool(&url).await;
 
-    let columns: Vec<(String, String)> = sqlx::query_as(
-        "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR) FROM information_schema.columns \
-         WHERE table_schema = ? AND data_type IN ('char', 'varchar', 'text', 'mediumtext', 'longtext')",
-    )
-    .bind(&db)
-    .fetch_all(&p)
-    .await
-    .unwrap();
-    assert!(
-        columns.len() > 50,
-        "the public tables' text columns: {}",
-        columns.len()
-    );
-    let mut found = Vec::new();
-    for (table, column) in &columns {
-        for name in [learner, viewer, learner_id] {
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM `{table}` WHERE `{column}` LIKE ?"
-            )))
-            .bind(format!("%{name}%"))
-            .fetch_one(&p)
-            .await
-            .unwrap();
-            if n > 0 {
-                found.push(format!("{table}.{column}: {name}"));
-            }
-        }
-    }
+    let (columns, found) = text_columns_holding(&p, &[&db], &[learner, viewer, learner_id]).await;
+    assert!(columns > 50, "the public tables' text columns: {columns}");
     assert_eq!(found, Vec::<String>::new(), "usernames in public tables");
 
     // The profile's page is the learner's, by the anon screen name the learner's rows carry.
@@ -380,36 +389,9 @@ async fn no_credential_in_a_url_reaches_a_table() {
     load(options(&url, &[&log])).await;
     let p = pool(&url).await;
 
-    let columns: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT CAST(table_schema AS CHAR), CAST(table_name AS CHAR), CAST(column_name AS CHAR) \
-         FROM information_schema.columns WHERE table_schema IN (?, ?) \
-         AND data_type IN ('char', 'varchar', 'text', 'mediumtext', 'longtext')",
-    )
-    .bind(&db)
-    .bind(format!("{db}_private"))
-    .fetch_all(&p)
-    .await
-    .unwrap();
-    assert!(
-        columns.len() > 60,
-        "the tables' text columns: {}",
-        columns.len()
-    );
-    let mut found = Vec::new();
-    for (schema, table, column) in &columns {
-        for secret in secrets {
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM `{schema}`.`{table}` WHERE `{column}` LIKE ?"
-            )))
-            .bind(format!("%{secret}%"))
-            .fetch_one(&p)
-            .await
-            .unwrap();
-            if n > 0 {
-                found.push(format!("{schema}.{table}.{column}: {secret}"));
-            }
-        }
-    }
+    let private = format!("{db}_private");
+    let (columns, found) = text_columns_holding(&p, &[&db, &private], &secrets).await;
+    assert!(columns > 60, "the tables' text columns: {columns}");
     assert_eq!(found, Vec::<String>::new(), "credentials in tables");
 
     // Both activations, and the referer of the third event, are one page.
@@ -581,29 +563,7 @@ async fn no_username_reaches_a_public_table_through_an_instructor_action() {
     load(options(&url, &[&log])).await;
     let p = pool(&url).await;
 
-    let columns: Vec<(String, String)> = sqlx::query_as(
-        "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR) FROM information_schema.columns \
-         WHERE table_schema = ? AND data_type IN ('char', 'varchar', 'text', 'mediumtext', 'longtext')",
-    )
-    .bind(&db)
-    .fetch_all(&p)
-    .await
-    .unwrap();
-    let mut found = Vec::new();
-    for (table, column) in &columns {
-        for name in names {
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM `{table}` WHERE `{column}` LIKE ?"
-            )))
-            .bind(format!("%{name}%"))
-            .fetch_one(&p)
-            .await
-            .unwrap();
-            if n > 0 {
-                found.push(format!("{table}.{column}: {name}"));
-            }
-        }
-    }
+    let (_, found) = text_columns_holding(&p, &[&db], &names).await;
     assert_eq!(found, Vec::<String>::new(), "usernames in public tables");
 
     let anon = moocdb_loader::identity::anon_screen_name;
