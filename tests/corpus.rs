@@ -80,3 +80,80 @@ async fn corpus_loads_and_every_line_is_accounted_for() {
         }
     }
 }
+
+/// The course database an event goes to (`load::event_course`) and the course the MOOCdb stage
+/// resolves its ids against (`course_key::course_of` of the same sources) are one course for
+/// every event of the corpus and of the conformance inputs: the same key, spelled for each use
+/// (a CCX is its master course's database, and a run of its own in the resource tree).
+#[test]
+fn the_split_and_the_moocdb_stage_find_the_same_course_for_every_event() {
+    use moocdb_loader::load::event_course;
+    use moocdb_loader::moocdb::course_key::{course_of, course_sources};
+    use moocdb_loader::parse::TrackingEvent;
+
+    let Some(shared) =
+        shared("the_split_and_the_moocdb_stage_find_the_same_course_for_every_event")
+    else {
+        return;
+    };
+    let mut files = vec![shared.join("conformance/set1_unit_test_events/input.json")];
+    let mut folders = vec![shared.join("corpus")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if !path.extension().is_some_and(|e| e == "md" || e == "txt") {
+                files.push(path);
+            }
+        }
+    }
+    let set2 = shared.join("conformance/set2_tracking_log_20130609/input.log.gz");
+    let mut set2_text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(set2).unwrap()),
+        &mut set2_text,
+    )
+    .unwrap();
+    let mut texts: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            let text = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+            (f.display().to_string(), text)
+        })
+        .collect();
+    texts.push(("set2 input.log.gz".to_string(), set2_text));
+    let (mut events, mut with_course, mut differ) = (0, 0, Vec::new());
+    for (file, text) in &texts {
+        for line in text.lines() {
+            let Ok(event) = TrackingEvent::parse(line) else {
+                continue;
+            };
+            events += 1;
+            let database = event_course(&event);
+            let context = event.context_str("course_id");
+            let stage = course_sources(context.as_deref(), event.page(), event.event_type())
+                .into_iter()
+                .find_map(course_of);
+            // A CCX's run in the resource tree, `Run.ccxN`, is its master's run in the split.
+            let stage_master = stage.as_deref().map(|c| match c.rsplit_once(".ccx") {
+                Some((master, n)) if n.bytes().all(|b| b.is_ascii_digit()) => master.to_string(),
+                _ => c.to_string(),
+            });
+            with_course += usize::from(database.is_some());
+            if database != stage_master {
+                differ.push(format!(
+                    "{file}: split {database:?}, MOOCdb {stage:?}: page {:?}, type {:?}",
+                    event.page(),
+                    event.event_type()
+                ));
+            }
+        }
+    }
+    println!("{events} events, {with_course} in a course");
+    assert!(
+        events > 8_000 && with_course > 2_000,
+        "{events} {with_course}"
+    );
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}

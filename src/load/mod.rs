@@ -18,7 +18,7 @@ use crate::error::LoadError;
 use crate::moocdb::{KnownEntries, course_key};
 use crate::parse::TrackingEvent;
 use crate::progress::Progress;
-use crate::relations::{GeoIp, org_course_run};
+use crate::relations::GeoIp;
 use crate::schema::Table;
 use crate::sink::infile::InfilePool;
 use crate::sink::{Connections, Encoding, InsertConnections, Method, Target, Writers};
@@ -686,16 +686,15 @@ pub fn normal_course_id(id: &str) -> String {
     id.trim_matches('/').to_string()
 }
 
-/// The course an event belongs to, in `Org/Course/Run` form, if it says: its context's, else
-/// the one its page or type names, else that of the block its page renders (the frame in which
-/// the Learning MFE shows a unit names only the unit's key).
+/// The course an event belongs to, in `Org/Course/Run` form (a CCX's events belong to its master
+/// course), if it says: the first of its context's `course_id`, its page and its event type that
+/// names a course ([`course_key::course_sources`], the rule the MOOCdb stage also follows).
 pub fn event_course(event: &TrackingEvent) -> Option<String> {
-    if let Some(c) = event.context_str("course_id").filter(|c| !c.is_empty()) {
-        return Some(normal_course_id(&c));
-    }
-    org_course_run(event.page())
-        .or_else(|| org_course_run(event.event_type()))
-        .or_else(|| course_key::course_of_block_page(event.page()).map(|c| normal_course_id(&c)))
+    let context = event.context_str("course_id");
+    course_key::course_sources(context.as_deref(), event.page(), event.event_type())
+        .into_iter()
+        .find_map(course_key::course_key_in)
+        .map(|key| normal_course_id(&key))
 }
 
 #[cfg(test)]
@@ -751,8 +750,29 @@ mod tests {
             Some("O/C/R")
         );
         assert_eq!(
-            course("/xblock/container/block-v1:O+C+R+type@vertical+block@u1"),
-            None
+            course("https://studio.x.org/container/block-v1:O+C+R+type@vertical+block@u1")
+                .as_deref(),
+            Some("O/C/R"),
+            "Studio's page of a course's block is in the course, as its outline is"
+        );
+        assert_eq!(
+            course("https://studio.x.org/course/course-v1:O+C+R").as_deref(),
+            Some("O/C/R")
+        );
+        assert_eq!(
+            course("https://lms.x.org/api/courses/v1/blocks/?course_id=course-v1%3AO%2BC%2BR"),
+            None,
+            "an API path is not a course's page"
+        );
+        assert_eq!(
+            course("https://lms.x.org/courses/O/C/R?next=x").as_deref(),
+            Some("O/C/R"),
+            "a query is not part of the run"
+        );
+        assert_eq!(
+            course("/xblock/lib-block-v1:O+L+type@problem+block@p1"),
+            None,
+            "a library is in no course"
         );
         assert_eq!(course("https://lms.x.org/dashboard"), None);
     }

@@ -160,15 +160,6 @@ fn course_of_usage(usage: &str) -> Option<String> {
     }
 }
 
-/// The course of the block that a block's frame (`…/xblock/<usage>`, [`BLOCK_PAGE`]) renders,
-/// as its key (`course-v1:O+C+R`, a CCX's `ccx-v1:…`); `None` for any other text.
-pub fn course_of_block_page(text: &str) -> Option<String> {
-    if !text.contains("/xblock/") {
-        return None;
-    }
-    course_of_usage(&BLOCK_PAGE.captures(text)?["usage"])
-}
-
 /// The page of the legacy LMS that names what a page of an MFE or a block's frame shows, in the
 /// same key format (`None` for any other text):
 ///
@@ -269,26 +260,82 @@ pub fn unmask_key_separators(text: String) -> String {
     }
 }
 
-/// The course of an event, `Org/Course/Run` (in the legacy spelling), from a course key in either
-/// spelling or a URL or path that holds one (`/courses/<course>/…`).
-pub fn course_of(text: &str) -> Option<String> {
+/// The texts an event's course is read from, in this order: its context's `course_id`, its page
+/// URL, its event type (a path for an implicit event). The first that names a course gives it.
+pub fn course_sources<'e>(
+    context_course: Option<&'e str>,
+    page: &'e str,
+    event_type: &'e str,
+) -> [&'e str; 3] {
+    [context_course.unwrap_or(""), page, event_type]
+}
+
+static COURSES_PATH: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("courses/"));
+
+/// The course key that `text` names, spelled as logged:
+///
+/// * a bare key: `Org/Course/Run`, `course-v1:Org+Course+Run`, `ccx-v1:…`;
+/// * the course of a path of the LMS, `/courses/<course>/…`;
+/// * else a course key anywhere in it: the Learning MFE's `/learning/course/<course>/…`, the
+///   Discussions MFE's `/discussions/<course>/…`, Studio's `/course/<course>`,
+///   `/settings/details/<course>`;
+/// * else the course of the first block key in it: a unit's frame, `/xblock/<usage>`, or
+///   Studio's `/xblock/<usage>` and `/container/<usage>` (a CCX's block names its CCX).
+///
+/// `None` for any other text, a library's block included (a library is in no course).
+pub fn course_key_in(text: &str) -> Option<Cow<'_, str>> {
     let text = text.trim();
     if text.is_empty() {
         return None;
     }
-    let spelled = legacy_spelling(text);
-    let s: &str = &spelled;
-    // A bare key: `Org/Course/Run`.
-    if !s.contains("courses/") {
-        let parts: Vec<&str> = s.split('/').collect();
-        return (parts.len() == 3 && parts.iter().all(|p| is_key_part(p))).then(|| s.to_string());
+    if let Some(at) = COURSES_PATH.find(text.as_bytes()) {
+        let mut segments = text[at + "courses/".len()..]
+            .split(['/', '?', '#'])
+            .filter(|p| !p.is_empty());
+        let first = segments.next().unwrap_or("");
+        if first.starts_with("course-v1:") || first.starts_with("ccx-v1:") {
+            return Some(Cow::Borrowed(first));
+        }
+        let parts = [
+            first,
+            segments.next().unwrap_or(""),
+            segments.next().unwrap_or(""),
+        ];
+        if parts.iter().all(|p| is_key_part(p)) {
+            return Some(Cow::Owned(parts.join("/")));
+        }
+    } else if !may_hold_opaque_key(text) {
+        let mut parts = text.split('/');
+        let bare = parts.by_ref().take(3).filter(|p| is_key_part(p)).count() == 3
+            && parts.next().is_none();
+        return bare.then_some(Cow::Borrowed(text));
     }
-    let at = s.find("courses/")? + "courses/".len();
-    let parts: Vec<&str> = s[at..]
-        .split(['/', '?', '#'])
-        .filter(|p| !p.is_empty())
-        .take(3)
-        .collect();
+    if !may_hold_opaque_key(text) {
+        return None;
+    }
+    let mut block = None;
+    for key in OPAQUE_KEY.captures_iter(text) {
+        match &key["prefix"] {
+            "course-v1" | "ccx-v1" => {
+                let whole = key.get(0).expect("the whole match");
+                return Some(Cow::Borrowed(&text[whole.range()]));
+            }
+            "block-v1" | "ccx-block-v1" if block.is_none() => block = Some(key.get(0)),
+            _ => {}
+        }
+    }
+    block
+        .flatten()
+        .and_then(|usage| course_of_usage(usage.as_str()))
+        .map(Cow::Owned)
+}
+
+/// The course of an event, `Org/Course/Run` in the legacy spelling (a CCX is a run of its own,
+/// `Org/Course/Run.ccxN`), from the course key that `text` names ([`course_key_in`]).
+pub fn course_of(text: &str) -> Option<String> {
+    let key = course_key_in(text)?;
+    let spelled = legacy_spelling(&key);
+    let parts: Vec<&str> = spelled.split('/').collect();
     (parts.len() == 3 && parts.iter().all(|p| is_key_part(p))).then(|| parts.join("/"))
 }
 

@@ -344,27 +344,23 @@ impl MoocdbBuilder {
         })
     }
 
-    /// The course an event belongs to, `Org/Course/Run` in the legacy spelling: its context's
-    /// `course_id`, else the course its page or path names. Ids logged without their course
-    /// (video ids, problem input ids) are resolved against it.
+    /// The course an event belongs to, `Org/Course/Run` in the legacy spelling: the first of its
+    /// context's `course_id`, its page and its event type that names a course
+    /// ([`course_key::course_sources`], the rule that also picks a course's database). Ids
+    /// logged without their course (video ids, problem input ids) are resolved against it.
     fn course_of_event(&mut self, event: &TrackingEvent) -> Option<Rc<str>> {
-        let from_context = event
+        let context = event
             .context
             .as_ref()
             .and_then(|c| c.get("course_id"))
-            .and_then(serde_json::Value::as_str)
-            .filter(|c| !c.is_empty());
-        let mut course_of = |text: &str| {
-            self.course_cache.get_or_derive(text, |t| {
-                course_key::course_of(t).map(|c| Rc::from(c.as_str()))
+            .and_then(serde_json::Value::as_str);
+        course_key::course_sources(context, event.page(), event.event_type())
+            .into_iter()
+            .find_map(|text| {
+                self.course_cache.get_or_derive(text, |t| {
+                    course_key::course_of(t).map(|c| Rc::from(c.as_str()))
+                })
             })
-        };
-        match from_context {
-            Some(id) => course_of(id),
-            // A page of the legacy LMS (`/courses/<course>/…`), of the Learning MFE or a block's
-            // frame names its course; other pages (`x_module`, the dashboard) do not.
-            None => course_of(event.page()).or_else(|| course_of(event.event_type())),
-        }
     }
 
     fn add_row(
