@@ -10,7 +10,8 @@
 //! names — a resource URI, a problem name, a URL, a submission's own natural key — on each side
 //! with that side's conventions, and only then compared.
 //!
-//! Compared (one line of the summary each): `urls`; `resources` as (URI, parent URI) and as
+//! Compared (one line of the summary each): `urls` (the URLs pages were logged at, see [`urls`]);
+//! `resources` as (URI, parent URI) and as
 //! (URI, name); each resource's type (URI, content, medium); `resources_urls` as (URI, URL);
 //! `problems` as (name, parent name, child number) and as (name, resource URI); `observed_events`
 //! without ids, durations, OS and agent; the `os` and `agent` names; `submissions`;
@@ -448,12 +449,7 @@ const COMPARISONS: &[Comparison] = &[
         name: "urls",
         columns: &["url"],
         pair_on: &[],
-        project: |t| {
-            t.rows("urls")
-                .iter()
-                .map(|r| vec![text(r, "url")])
-                .collect()
-        },
+        project: urls,
     },
     Comparison {
         name: "resources(parent)",
@@ -603,6 +599,29 @@ const COUNTRY: &str = "<country>";
 /// A column as read, unchanged.
 fn text(row: &Row, column: &str) -> String {
     col(row, column).to_string()
+}
+
+/// The URLs pages were logged at. Our `urls` also holds the address of each resource an event
+/// happens on, its URI under its id, so that `observed_events.url_id` names a URL as MIT's and
+/// EDUlib's feature SQL expect (docs/deviations.md, MOOCdb): such a row that no
+/// `resources_urls` row links to is the address of a resource that is no page, and is left out.
+/// qpipe's `urls` has none (its ids are not resource ids, and every URL is linked).
+fn urls(t: &Tables) -> Vec<Vec<String>> {
+    let uris = t.names("resources", "resource_id", "resource_uri");
+    let linked: BTreeSet<&str> = t
+        .rows("resources_urls")
+        .iter()
+        .map(|r| col(r, "url_id"))
+        .collect();
+    t.rows("urls")
+        .iter()
+        .filter(|r| {
+            let id = col(r, "url_id");
+            let address = uris.get(id).is_some_and(|uri| uri == col(r, "url"));
+            !address || linked.contains(id)
+        })
+        .map(|r| vec![text(r, "url")])
+        .collect()
 }
 
 fn resource_parents(t: &Tables) -> Vec<Vec<String>> {

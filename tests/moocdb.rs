@@ -69,6 +69,20 @@ async fn assert_foreign_keys_hold(url: &str) {
         let dangling: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
         assert_eq!(dangling, 0, "{what} points nowhere in {dangling} row(s)");
     }
+    // `observed_events.url_id`, a resource id, is also the id of the resource's address in
+    // `urls`: the join MIT's and EDUlib's feature SQL make.
+    let unaddressed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM observed_events o JOIN resources r ON r.resource_id = o.url_id \
+         LEFT JOIN urls u ON u.url_id = o.url_id \
+         WHERE u.url_id IS NULL OR u.url <> r.resource_uri",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        unaddressed, 0,
+        "observed events whose url_id is not their resource's address in urls"
+    );
     // Exactly one root per hierarchy, and it is a real row.
     let roots: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE resource_parent_id IS NULL")
@@ -175,6 +189,66 @@ async fn durations_are_seconds_to_the_users_next_event() {
 
 fn anon(user: &str) -> String {
     moocdb_loader::identity::anon_screen_name(user)
+}
+
+/// One page visit of `user` at `time` (an implicit event of the LMS).
+fn visit(user: &str, time: &str, path: &str) -> String {
+    format!(
+        r#"{{"username":"{user}","event_source":"server","event_type":"/courses/A/B/C/{path}","time":"{time}","ip":"192.0.2.1","agent":"Mozilla/5.0","page":null,"event":"{{}}","context":{{"course_id":"A/B/C"}}}}"#
+    )
+}
+
+/// The time each user spent per week on resources of the type with id `type_id`, as MIT's
+/// DigitalLearnerQuantified computes its features 16 (lecture, 4), 17 (book, 3) and 18 (wiki,
+/// 7): through `urls`, by the resource whose URI is the URL that `url_id` names.
+async fn feature_seconds(pool: &sqlx::MySqlPool, type_id: i64) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT CAST(users.user_id AS CHAR), CAST(SUM(oe.observed_event_duration) AS SIGNED) \
+         FROM users JOIN observed_events oe ON oe.user_id = users.user_id \
+         JOIN urls ON urls.url_id = oe.url_id \
+         JOIN resources ON resources.resource_uri = urls.url \
+         WHERE resources.resource_type_id = ? AND oe.validity = 1 \
+         GROUP BY users.user_id ORDER BY 1",
+    )
+    .bind(type_id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_feature_sql_of_mit_finds_time_on_lectures_books_and_wikis() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("features.log");
+    let lines = [
+        event("a", "2026-01-01T10:00:00Z", "s1"),
+        visit("a", "2026-01-01T10:00:30Z", "book/0/12"),
+        visit("a", "2026-01-01T10:01:10Z", "wiki/A.B.C/Course_Wiki/"),
+        visit("a", "2026-01-01T10:03:00Z", "info"),
+        event("b", "2026-01-01T11:00:00Z", "s2"),
+        visit("b", "2026-01-01T11:00:05Z", "info"),
+    ];
+    std::fs::write(&log, lines.join("\n")).unwrap();
+    let (url, _) = fresh_database("feature_sql").await;
+    load(options(&url, &[&log])).await;
+    let pool = pool(&url).await;
+    // The curation scripts that run first mark every event valid.
+    sqlx::query("ALTER TABLE observed_events ADD COLUMN validity TINYINT NOT NULL DEFAULT 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (a, b) = (anon("a"), anon("b"));
+    assert_eq!(
+        feature_seconds(&pool, 4).await,
+        vec![(a.clone(), 30), (b, 5)],
+        "lecture"
+    );
+    assert_eq!(
+        feature_seconds(&pool, 3).await,
+        vec![(a.clone(), 40)],
+        "book"
+    );
+    assert_eq!(feature_seconds(&pool, 7).await, vec![(a, 110)], "wiki");
 }
 
 #[tokio::test]
@@ -730,4 +804,80 @@ async fn a_generated_log_of_the_learning_mfe_loads_into_its_courses() {
         [(answered, answered)],
         "one submission per answer, each of a problem in a unit"
     );
+}
+
+#[tokio::test]
+async fn a_database_whose_urls_were_numbered_on_their_own_keeps_that_numbering() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("first.log"), dir.path().join("second.log"));
+    std::fs::write(
+        &first,
+        [
+            event("a", "2026-01-01T10:00:00Z", "s1"),
+            visit("a", "2026-01-01T10:00:30Z", "book/0/12"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        &second,
+        [
+            event("b", "2026-01-02T10:00:00Z", "s2"),
+            visit("b", "2026-01-02T10:00:30Z", "wiki/A.B.C/Course_Wiki/"),
+            visit("b", "2026-01-02T10:01:00Z", "book/0/12"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let (url, _) = fresh_database("urls_on_their_own").await;
+    load(options(&url, &[&first])).await;
+    let pool = pool(&url).await;
+    // What a database loaded before `urls` shared the numbering of `resources` holds: the URLs
+    // of pages only, numbered 1, 2, … in order, and no setting `urls_numbering`.
+    let mut conn = pool.acquire().await.unwrap();
+    for sql in [
+        "SET foreign_key_checks = 0",
+        "DELETE u FROM urls u WHERE NOT EXISTS \
+         (SELECT 1 FROM resources_urls l WHERE l.url_id = u.url_id)",
+        "CREATE TABLE renumbered AS \
+         SELECT url_id AS old_id, ROW_NUMBER() OVER (ORDER BY url_id) AS new_id FROM urls",
+        "UPDATE urls u JOIN renumbered m ON m.old_id = u.url_id SET u.url_id = -m.new_id",
+        "UPDATE urls SET url_id = -url_id",
+        "UPDATE resources_urls l JOIN renumbered m ON m.old_id = l.url_id SET l.url_id = m.new_id",
+        "DROP TABLE renumbered",
+        "DELETE FROM moocdb_loader_settings WHERE name = 'urls_numbering'",
+        "SET foreign_key_checks = 1",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    drop(conn);
+    let before = count(&pool, "urls").await;
+    load(options(&url, &[&second])).await;
+    let (urls, largest): (i64, i64) = sqlx::query_as("SELECT COUNT(*), MAX(url_id) FROM urls")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(urls > before, "the second file's URLs were added");
+    assert_eq!(
+        largest, urls,
+        "the URLs are still numbered 1, 2, … on their own"
+    );
+    let setting: Option<String> = sqlx::query_scalar(
+        "SELECT value FROM moocdb_loader_settings WHERE name = 'urls_numbering'",
+    )
+    .fetch_optional(&pool)
+    .await
+    .unwrap();
+    assert_eq!(setting, None);
+    let dangling: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM resources_urls l LEFT JOIN urls u ON u.url_id = l.url_id \
+         WHERE u.url_id IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(dangling, 0);
 }

@@ -480,6 +480,15 @@ async fn open_locked(
         );
     }
     let known = known_entries::read(&pool).await?;
+    if known.urls_numbered_on_their_own {
+        tracing::warn!(
+            "`{}` was loaded by a version that numbered `urls` on their own: it keeps that \
+             numbering, so the MOOCdb feature SQL of MIT and EDUlib finds no time on lectures, \
+             books and wikis in it; load the logs into a new database to have it \
+             (docs/schema.md, urls)",
+            target.database
+        );
+    }
     let carried = carried_state::read(&pool, private_database).await?;
     Ok(Some(OpenedDatabase {
         pool,

@@ -8,7 +8,7 @@
 //! follows: `course-v1:O+C+R` ≡ `O/C/R` and `block-v1:O+C+R+type@T+block@N` ≡ `i4x://O/C/T/N`.
 //! Resources and problems are named in the legacy spelling, so one course yields the same tree
 //! whichever format its log uses (and the legacy conformance outputs stay as they were), while
-//! `urls` keeps each URL as it was logged.
+//! `urls` keeps each URL as it was logged (beside each resource's address, its URI).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;

@@ -12,6 +12,15 @@ use crate::sink::Rows;
 use super::MoocdbBuilder;
 use super::course_url::CourseUrl;
 
+/// The resource types whose ids the MOOCdb feature SQL of MIT (DigitalLearnerQuantified,
+/// features 16 to 18) and EDUlib (feature 302) names: `(content, medium, id)`. Other types take
+/// the other ids in order of first use.
+const FIXED_TYPE_IDS: [(&str, &str, i64); 3] = [
+    ("book", "text", 3),
+    ("lecture", "video", 4),
+    ("wiki", "text", 7),
+];
+
 impl MoocdbBuilder {
     pub(super) fn agent_ids(
         &mut self,
@@ -56,18 +65,57 @@ impl MoocdbBuilder {
             return Ok((Rc::clone(text), *id));
         }
         let text = page.to_string();
-        let (id, new) = self.urls.id_of(&text);
-        if new {
-            rows.push(&UrlRow {
-                url_id: id,
-                url: &text,
-            })?;
-        }
+        let id = match self.urls.get(&text) {
+            Some(id) => id,
+            None if self.urls_as_resources => match self.resources.index_of(&text) {
+                // The URL is a resource's address: its row is the resource's.
+                Some(index) => {
+                    let id = self.resources.node(index).id;
+                    if !self.resources.node(index).addressed() {
+                        rows.push(&UrlRow {
+                            url_id: id,
+                            url: &text,
+                        })?;
+                        self.resources.node_mut(index).set_addressed();
+                    }
+                    id
+                }
+                None => {
+                    let id = self.resources.reserve_id();
+                    self.urls.insert_existing(text.clone(), id);
+                    rows.push(&UrlRow {
+                        url_id: id,
+                        url: &text,
+                    })?;
+                    id
+                }
+            },
+            None => {
+                let (id, _) = self.urls.id_of(&text);
+                rows.push(&UrlRow {
+                    url_id: id,
+                    url: &text,
+                })?;
+                id
+            }
+        };
         let text: Rc<str> = Rc::from(text);
         if let Some(s) = slot {
             self.pages[s].url_row = Some((Rc::clone(&text), id));
         }
         Ok((text, id))
+    }
+
+    /// The address row of the resource at `index` in `urls`: its URI under its id, so that
+    /// `observed_events.url_id` names a URL as well (see [`KnownEntries`]).
+    pub(super) fn address_row(&mut self, rows: &mut Rows, index: usize) -> Result<(), LoadError> {
+        let uri = self.resources.uri(index);
+        rows.push(&UrlRow {
+            url_id: self.resources.node(index).id,
+            url: &uri,
+        })?;
+        self.resources.node_mut(index).set_addressed();
+        Ok(())
     }
 
     pub(super) fn resource_type(
@@ -77,7 +125,23 @@ impl MoocdbBuilder {
         medium: &str,
     ) -> Result<i64, LoadError> {
         let key = (content.to_string(), medium.to_string());
-        let (type_id, new_type) = self.resource_types.id_of(&key);
+        let (type_id, new_type) = match self.resource_types.get(&key) {
+            Some(id) => (id, false),
+            None if self.urls_as_resources => {
+                let id = match FIXED_TYPE_IDS
+                    .iter()
+                    .find(|(c, m, _)| (*c, *m) == (content, medium))
+                {
+                    Some(&(_, _, id)) => id,
+                    None => self.resource_types.next_id_avoiding(|id| {
+                        FIXED_TYPE_IDS.iter().any(|&(_, _, fixed)| fixed == id)
+                    }),
+                };
+                self.resource_types.insert_new(key, id);
+                (id, true)
+            }
+            None => self.resource_types.id_of(&key),
+        };
         if new_type {
             rows.push(&ResourceTypeRow {
                 resource_type_id: type_id,

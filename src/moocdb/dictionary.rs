@@ -37,6 +37,22 @@ impl<K: Eq + Hash + Clone> Dictionary<K> {
         (id, true)
     }
 
+    /// Records a new entry under `id`, chosen by the caller: an id [`Dictionary::id_of`] skips
+    /// ([`Dictionary::next_id_avoiding`]) or one shared with another numbering.
+    pub fn insert_new(&mut self, key: K, id: i64) {
+        self.ids.insert(key, id);
+    }
+
+    /// Takes the next id that `reserved` does not claim, for an entry of [`Dictionary::insert_new`].
+    pub fn next_id_avoiding(&mut self, reserved: impl Fn(i64) -> bool) -> i64 {
+        while reserved(self.next_id) {
+            self.next_id += 1;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
     /// The id of `key` if known.
     pub fn get(&self, key: &K) -> Option<i64> {
         self.ids.get(key).copied()

@@ -44,6 +44,9 @@ pub struct Node {
     leaf: bool,
     /// Whether the row is already in the database.
     stored: bool,
+    /// Whether `urls` has the row that is this node's address: its URI under its id (resources
+    /// of databases that number `urls` as resources).
+    addressed: bool,
 }
 
 /// An optional id as a node keeps it.
@@ -100,6 +103,16 @@ impl Node {
     /// Takes the name, to write the node's row: nothing reads it afterwards.
     pub fn take_name(&mut self) -> Option<Box<str>> {
         self.name.take()
+    }
+
+    /// Whether `urls` has this node's address row (its URI under its id).
+    pub fn addressed(&self) -> bool {
+        self.addressed
+    }
+
+    /// Records that `urls` has this node's address row.
+    pub fn set_addressed(&mut self) {
+        self.addressed = true;
     }
 }
 
@@ -185,6 +198,7 @@ impl Hierarchy {
                 leaf: false,
                 attached: NO_ID,
                 stored: true,
+                addressed: false,
             });
         }
         if !h.by_uri.contains_key(&Fingerprint::of(root_uri)) {
@@ -221,6 +235,7 @@ impl Hierarchy {
             leaf,
             attached: NO_ID,
             stored: false,
+            addressed: false,
         });
         self.nodes.len() - 1
     }
@@ -271,6 +286,24 @@ impl Hierarchy {
             uri.push_str(&self.nodes[i].text);
         }
         uri
+    }
+
+    /// The index of the node of `uri`, if there is one.
+    pub fn index_of(&self, uri: &str) -> Option<usize> {
+        self.by_uri.get(&Fingerprint::of(uri)).copied()
+    }
+
+    /// Takes the next id for a row that shares this hierarchy's numbering without being one of
+    /// its nodes (a URL that is no resource's address).
+    pub fn reserve_id(&mut self) -> i64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Makes new nodes' ids follow `id`, which a row sharing the numbering holds.
+    pub fn reserve_through(&mut self, id: i64) {
+        self.next_id = self.next_id.max(id + 1);
     }
 
     /// The lowest id not yet in the database: the next new node's, or an earlier node's that

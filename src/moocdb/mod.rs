@@ -92,6 +92,11 @@ pub struct KnownEntries {
     pub graded_submissions: Vec<(String, i64, String, NaiveDateTime)>,
     /// The ids of Open Response Assessment submissions (ORA's `submission_uuid`s).
     pub open_submissions: Vec<String>,
+    /// Whether the database numbers `urls` on their own and resource types in order of first
+    /// use, as databases that held URLs before migration `0009` do. Otherwise (setting
+    /// `urls_numbering` = `resources`) `urls` shares the numbering of `resources` and lecture,
+    /// book and wiki have the type ids the MOOCdb feature SQL names.
+    pub urls_numbered_on_their_own: bool,
 }
 
 /// Builds the MOOCdb rows. Its shared texts and pages are `Rc`: it lives on the transform thread
@@ -102,7 +107,11 @@ pub struct MoocdbBuilder {
     domain: Option<Rc<str>>,
     /// The domain of a log whose events name none.
     default_domain: Rc<str>,
+    /// URLs by text; where `urls` is numbered as `resources`, only those that are no
+    /// resource's address (a resource's node knows whether its address row is written).
     urls: Dictionary<String>,
+    /// Whether `urls` shares the numbering of `resources` ([`KnownEntries`]).
+    urls_as_resources: bool,
     os: Dictionary<String>,
     agents: Dictionary<String>,
     resource_types: Dictionary<(String, String)>,
@@ -169,6 +178,7 @@ impl MoocdbBuilder {
             default_domain: Rc::from("https://www.edx.org"),
             options,
             urls: Dictionary::new(1),
+            urls_as_resources: !known.urls_numbered_on_their_own,
             os: Dictionary::new(1),
             agents: Dictionary::new(1),
             resource_types: Dictionary::new(1),
@@ -224,6 +234,15 @@ impl MoocdbBuilder {
             record.location = location;
         }
         for (id, url) in known.urls {
+            if b.urls_as_resources {
+                b.resources.reserve_through(id);
+                let address =
+                    (b.resources.index_of(&url)).filter(|&i| b.resources.node(i).id == id);
+                if let Some(index) = address {
+                    b.resources.node_mut(index).set_addressed();
+                    continue;
+                }
+            }
             b.urls.insert_existing(url, id);
         }
         for (id, name) in known.os {
@@ -293,7 +312,14 @@ impl MoocdbBuilder {
     /// The ids the next new dictionary and hierarchy rows will get, by table.
     pub fn next_ids(&self) -> std::collections::BTreeMap<String, i64> {
         [
-            ("urls", self.urls.next_id()),
+            (
+                "urls",
+                if self.urls_as_resources {
+                    self.resources.next_id()
+                } else {
+                    self.urls.next_id()
+                },
+            ),
             ("os", self.os.next_id()),
             ("agent", self.agents.next_id()),
             ("resource_types", self.resource_types.next_id()),
@@ -391,11 +417,9 @@ impl MoocdbBuilder {
         self.specific_formatting(&mut event_type, &mut place, relations, row, &domain);
         // 4. Location inheritance, 5. location update (per user, within an hour).
         self.follow_location(&mut place, &event_type, event, relations, row);
-        // 6. urls.
-        let (_, url_id) = self.url_row(rows, &place.page, place.slot)?;
-        // 7-8. The resource: the URL, extended by the module and the video code.
+        // 6-8. The resource: the URL, extended by the module and the video code; urls.
         let class = event_class(&event_type);
-        let resource_id = self.event_resource(rows, &place, class, row, url_id)?;
+        let resource_id = self.event_resource(rows, &place, class, row)?;
         let formatted = FormattedRow {
             event,
             relations,

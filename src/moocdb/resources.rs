@@ -218,15 +218,15 @@ impl MoocdbBuilder {
         record.changed = true;
     }
 
-    /// Steps 7 and 8: the id of the event's resource, the URL extended by the module and the
-    /// video code, named and linked to its URL when new.
+    /// Steps 6 to 8: the id of the event's resource, the URL extended by the module and the
+    /// video code, named, given its address in `urls` and linked to the page's URL when new.
+    /// The resource comes first: a page's URL that is a resource's address takes its id.
     pub(super) fn event_resource(
         &mut self,
         rows: &mut Rows,
         place: &EventPlace,
         class: EventClass,
         row: &TrackRow<'_>,
-        url_id: i64,
     ) -> Result<i64, LoadError> {
         let module = &place.module;
         // A module is a resource below its page, unless the page is the module's own (an event
@@ -265,6 +265,7 @@ impl MoocdbBuilder {
             None => {
                 let mut uri = String::with_capacity(160);
                 base(&mut uri);
+                let page_end = uri.len();
                 if let Some(m) = module_part {
                     m.push_relative_uri(&mut uri);
                 }
@@ -272,7 +273,17 @@ impl MoocdbBuilder {
                     uri.push('_');
                     uri.push_str(code);
                 }
-                self.resource_node(rows, &uri)?
+                let index = self.resource_node(rows, &uri)?;
+                // The page's resource, above the module's, has its address too: a page whose
+                // URL is its address (legacy keys) has it from the URL's row, and one whose URL
+                // spells its keys otherwise must have it as well.
+                if self.urls_as_resources
+                    && let Some(page_index) = self.resources.index_of(&uri[..page_end])
+                    && !self.resources.node(page_index).addressed()
+                {
+                    self.address_row(rows, page_index)?;
+                }
+                index
             }
         };
         let node = self.resources.node_mut(index);
@@ -285,6 +296,10 @@ impl MoocdbBuilder {
             );
         }
         let resource_id = node.id;
+        let (_, url_id) = self.url_row(rows, &place.page, place.slot)?;
+        if self.urls_as_resources && !self.resources.node(index).addressed() {
+            self.address_row(rows, index)?;
+        }
         if !plain_slot.is_some_and(|slot| self.pages[slot].linked) {
             self.resource_url(rows, resource_id, url_id)?;
             if let Some(slot) = plain_slot {
