@@ -288,6 +288,15 @@ pub fn course_key_in(text: &str) -> Option<Cow<'_, str>> {
     if text.is_empty() {
         return None;
     }
+    // A context's `course_id`, the common case: the text is the key ([`OPAQUE_KEY`] would
+    // match all of it), found without the regular expression.
+    if (text.starts_with("course-v1:") || text.starts_with("ccx-v1:"))
+        && text.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'~' | b'.' | b':' | b'@' | b'+')
+        })
+    {
+        return Some(Cow::Borrowed(text));
+    }
     if let Some(at) = COURSES_PATH.find(text.as_bytes()) {
         let mut segments = text[at + "courses/".len()..]
             .split(['/', '?', '#'])
@@ -348,6 +357,31 @@ fn is_key_part(p: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_course_key_is_found_in_every_place_it_is_logged() {
+        let key = |t: &str| course_key_in(t).map(|k| k.into_owned());
+        // A context's `course_id`, taken whole without the regular expression, and the key
+        // the regular expression finds where the text holds more.
+        assert_eq!(key("course-v1:O+C+R").as_deref(), Some("course-v1:O+C+R"));
+        assert_eq!(
+            key("ccx-v1:O+C+R+ccx@3").as_deref(),
+            Some("ccx-v1:O+C+R+ccx@3")
+        );
+        assert_eq!(key("course-v1:O+C+R;x").as_deref(), Some("course-v1:O+C+R"));
+        assert_eq!(key(" O/C/R ").as_deref(), Some("O/C/R"));
+        assert_eq!(key("O/C").as_deref(), None);
+        assert_eq!(
+            key("https://x.org/courses/course-v1:O+C+R/courseware/a/").as_deref(),
+            Some("course-v1:O+C+R")
+        );
+        assert_eq!(key("/courses/O/C/R#top").as_deref(), Some("O/C/R"));
+        assert_eq!(
+            key("/xblock/block-v1:O+C+R+type@html+block@h").as_deref(),
+            Some("course-v1:O+C+R")
+        );
+        assert_eq!(key("/dashboard"), None);
+    }
 
     #[test]
     fn opaque_keys_take_their_legacy_spelling() {
