@@ -82,7 +82,7 @@ impl MoocdbBuilder {
                 }
                 None => {
                     let id = self.resources.reserve_id();
-                    self.urls.insert_existing(text.clone(), id);
+                    self.urls.insert_new(text.clone(), id);
                     rows.push(&UrlRow {
                         url_id: id,
                         url: &text,
