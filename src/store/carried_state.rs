@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
 use super::ledger::{self, FileCounts};
-use super::{in_one_transaction, push_literal, query_error};
+use super::{in_one_transaction, push_literal, query_error, setting};
 use crate::error::LoadError;
 use crate::identity::RowId;
 use crate::schema::Table;
@@ -74,11 +74,9 @@ pub async fn read(
                 .push((r.try_get(0).map_err(&e)?, r.try_get(1).map_err(&e)?));
         }
     }
-    state.domain =
-        sqlx::query_scalar("SELECT value FROM moocdb_loader_settings WHERE name = 'domain'")
-            .fetch_optional(pool)
-            .await
-            .map_err(query_error("reading the settings"))?;
+    state.domain = setting(pool, "domain")
+        .await
+        .map_err(query_error("reading the settings"))?;
     Ok(state)
 }
 

@@ -3,7 +3,7 @@
 
 use sqlx::mysql::MySqlPool;
 
-use super::query_error;
+use super::{query_error, setting};
 use crate::error::LoadError;
 use crate::moocdb::KnownEntries;
 
@@ -72,13 +72,10 @@ pub async fn read(pool: &MySqlPool) -> Result<KnownEntries, LoadError> {
             .await
             .map_err(&err)?,
         graded_submissions: graded_submissions(pool).await.map_err(&err)?,
-        urls_numbered_on_their_own: sqlx::query_scalar::<_, String>(
-            "SELECT value FROM moocdb_loader_settings WHERE name = 'urls_numbering'",
-        )
-        .fetch_optional(pool)
-        .await
-        .map_err(&err)?
-        .is_none_or(|v| v != "resources"),
+        urls_numbered_on_their_own: setting(pool, "urls_numbering")
+            .await
+            .map_err(&err)?
+            .is_none_or(|v| v != "resources"),
         open_submissions: sqlx::query_scalar(
             "SELECT submission_id FROM submissions WHERE submission_id LIKE '%-%'",
         )

@@ -8,7 +8,7 @@ use std::io::Write;
 use sqlx::Row;
 use sqlx::mysql::MySqlPool;
 
-use super::{in_one_transaction, push_literal, query_error};
+use super::{in_one_transaction, push_literal, query_error, setting};
 use crate::error::LoadError;
 use crate::identity::{LineIdentity, LineKeys};
 
@@ -516,11 +516,9 @@ pub async fn any_file_recorded(pool: &MySqlPool) -> Result<bool, LoadError> {
 /// How the database keys its lines (its `line_keys` setting, written by the migration that
 /// introduced time-ordered keys).
 pub async fn line_keys(pool: &MySqlPool) -> Result<LineKeys, LoadError> {
-    let value: Option<String> =
-        sqlx::query_scalar("SELECT value FROM moocdb_loader_settings WHERE name = 'line_keys'")
-            .fetch_optional(pool)
-            .await
-            .map_err(query_error("reading the line_keys setting"))?;
+    let value = setting(pool, "line_keys")
+        .await
+        .map_err(query_error("reading the line_keys setting"))?;
     Ok(LineKeys::from_setting(value.as_deref()))
 }
 
@@ -586,13 +584,7 @@ pub async fn write_rejects(
 /// a database this version created costs one lookup, not a read of every reject).
 pub async fn move_rejected_lines(pool: &MySqlPool, private: &str) -> Result<(), LoadError> {
     let e = query_error("moving the bytes of rejected lines to the private database");
-    let moved: Option<String> = sqlx::query_scalar(
-        "SELECT value FROM moocdb_loader_settings WHERE name = 'rejected_lines'",
-    )
-    .fetch_optional(pool)
-    .await
-    .map_err(&e)?;
-    if moved.is_some() {
+    if setting(pool, "rejected_lines").await.map_err(&e)?.is_some() {
         return Ok(());
     }
     in_one_transaction(

@@ -21,6 +21,14 @@ fn query_error(what: &str) -> impl Fn(sqlx::Error) -> LoadError + '_ {
     move |e| LoadError::query(what, e)
 }
 
+/// The value of the setting `name` in `moocdb_loader_settings`, if the database has it.
+async fn setting(pool: &sqlx::mysql::MySqlPool, name: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT value FROM moocdb_loader_settings WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+}
+
 /// Runs `statements` in one transaction on `pool`; an error says the loader was doing `what`.
 async fn in_one_transaction(
     pool: &sqlx::mysql::MySqlPool,
