@@ -297,6 +297,7 @@ pub fn course_key_in(text: &str) -> Option<Cow<'_, str>> {
     {
         return Some(Cow::Borrowed(text));
     }
+    let may_hold_key = may_hold_opaque_key(text);
     if let Some(at) = COURSES_PATH.find(text.as_bytes()) {
         let mut segments = text[at + "courses/".len()..]
             .split(['/', '?', '#'])
@@ -313,13 +314,13 @@ pub fn course_key_in(text: &str) -> Option<Cow<'_, str>> {
         if parts.iter().all(|p| is_key_part(p)) {
             return Some(Cow::Owned(parts.join("/")));
         }
-    } else if !may_hold_opaque_key(text) {
+    } else if !may_hold_key {
         let mut parts = text.split('/');
         let bare = parts.by_ref().take(3).filter(|p| is_key_part(p)).count() == 3
             && parts.next().is_none();
         return bare.then_some(Cow::Borrowed(text));
     }
-    if !may_hold_opaque_key(text) {
+    if !may_hold_key {
         return None;
     }
     let mut block = None;
@@ -345,7 +346,7 @@ pub fn course_of(text: &str) -> Option<String> {
     let key = course_key_in(text)?;
     let spelled = legacy_spelling(&key);
     let parts: Vec<&str> = spelled.split('/').collect();
-    (parts.len() == 3 && parts.iter().all(|p| is_key_part(p))).then(|| parts.join("/"))
+    (parts.len() == 3 && parts.iter().all(|p| is_key_part(p))).then(|| spelled.to_string())
 }
 
 fn is_key_part(p: &str) -> bool {

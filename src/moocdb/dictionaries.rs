@@ -70,15 +70,8 @@ impl MoocdbBuilder {
             None if self.urls_as_resources => match self.resources.index_of(&text) {
                 // The URL is a resource's address: its row is the resource's.
                 Some(index) => {
-                    let id = self.resources.node(index).id;
-                    if !self.resources.node(index).addressed() {
-                        rows.push(&UrlRow {
-                            url_id: id,
-                            url: &text,
-                        })?;
-                        self.resources.node_mut(index).set_addressed();
-                    }
-                    id
+                    self.address_row(rows, index, &text)?;
+                    self.resources.node(index).id
                 }
                 None => {
                     let id = self.resources.reserve_id();
@@ -106,13 +99,21 @@ impl MoocdbBuilder {
         Ok((text, id))
     }
 
-    /// The address row of the resource at `index` in `urls`: its URI under its id, so that
-    /// `observed_events.url_id` names a URL as well (see [`KnownEntries`]).
-    pub(super) fn address_row(&mut self, rows: &mut Rows, index: usize) -> Result<(), LoadError> {
-        let uri = self.resources.uri(index);
+    /// The address row in `urls` of the resource at `index`, whose URI is `uri`: its URI under
+    /// its id, so that `observed_events.url_id` names a URL as well (see [`KnownEntries`]).
+    /// Written once.
+    pub(super) fn address_row(
+        &mut self,
+        rows: &mut Rows,
+        index: usize,
+        uri: &str,
+    ) -> Result<(), LoadError> {
+        if self.resources.node(index).addressed() {
+            return Ok(());
+        }
         rows.push(&UrlRow {
             url_id: self.resources.node(index).id,
-            url: &uri,
+            url: uri,
         })?;
         self.resources.node_mut(index).set_addressed();
         Ok(())

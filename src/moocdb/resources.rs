@@ -279,9 +279,8 @@ impl MoocdbBuilder {
                 // spells its keys otherwise must have it as well.
                 if self.urls_as_resources
                     && let Some(page_index) = self.resources.index_of(&uri[..page_end])
-                    && !self.resources.node(page_index).addressed()
                 {
-                    self.address_row(rows, page_index)?;
+                    self.address_row(rows, page_index, &uri[..page_end])?;
                 }
                 index
             }
@@ -298,7 +297,8 @@ impl MoocdbBuilder {
         let resource_id = node.id;
         let (_, url_id) = self.url_row(rows, &place.page, place.slot)?;
         if self.urls_as_resources && !self.resources.node(index).addressed() {
-            self.address_row(rows, index)?;
+            let uri = self.resources.uri(index);
+            self.address_row(rows, index, &uri)?;
         }
         if !plain_slot.is_some_and(|slot| self.pages[slot].linked) {
             self.resource_url(rows, resource_id, url_id)?;
