@@ -228,7 +228,7 @@ async fn the_feature_sql_of_mit_finds_time_on_lectures_books_and_wikis() {
         event("b", "2026-01-01T11:00:00Z", "s2"),
         visit("b", "2026-01-01T11:00:05Z", "info"),
     ];
-    std::fs::write(&log, lines.join("\n")).unwrap();
+    write_lines(&log, &lines);
     let (url, _) = fresh_database("feature_sql").await;
     load(options(&url, &[&log])).await;
     let pool = pool(&url).await;
@@ -810,25 +810,21 @@ async fn a_generated_log_of_the_learning_mfe_loads_into_its_courses() {
 async fn a_database_whose_urls_were_numbered_on_their_own_keeps_that_numbering() {
     let dir = tempfile::tempdir().unwrap();
     let (first, second) = (dir.path().join("first.log"), dir.path().join("second.log"));
-    std::fs::write(
+    write_lines(
         &first,
-        [
+        &[
             event("a", "2026-01-01T10:00:00Z", "s1"),
             visit("a", "2026-01-01T10:00:30Z", "book/0/12"),
-        ]
-        .join("\n"),
-    )
-    .unwrap();
-    std::fs::write(
+        ],
+    );
+    write_lines(
         &second,
-        [
+        &[
             event("b", "2026-01-02T10:00:00Z", "s2"),
             visit("b", "2026-01-02T10:00:30Z", "wiki/A.B.C/Course_Wiki/"),
             visit("b", "2026-01-02T10:01:00Z", "book/0/12"),
-        ]
-        .join("\n"),
-    )
-    .unwrap();
+        ],
+    );
     let (url, _) = fresh_database("urls_on_their_own").await;
     load(options(&url, &[&first])).await;
     let pool = pool(&url).await;
