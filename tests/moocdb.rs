@@ -83,6 +83,14 @@ async fn assert_foreign_keys_hold(url: &str) {
         unaddressed, 0,
         "observed events whose url_id is not their resource's address in urls"
     );
+    // `urls` is a dictionary: one row per URL text.
+    let repeated: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT url FROM urls GROUP BY url HAVING COUNT(*) > 1) AS r",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(repeated, 0, "URL texts with more than one row in urls");
     // Exactly one root per hierarchy, and it is a real row.
     let roots: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE resource_parent_id IS NULL")
@@ -196,6 +204,49 @@ fn visit(user: &str, time: &str, path: &str) -> String {
     format!(
         r#"{{"username":"{user}","event_source":"server","event_type":"/courses/A/B/C/{path}","time":"{time}","ip":"192.0.2.1","agent":"Mozilla/5.0","page":null,"event":"{{}}","context":{{"course_id":"A/B/C"}}}}"#
     )
+}
+
+#[tokio::test]
+async fn a_page_first_logged_under_a_module_has_one_url_row_its_resources_address() {
+    // The page is logged without a trailing `/`, first with a video's event on it, then
+    // visited: its URL is recorded with the video's resource below it, and the visit makes
+    // the page itself the event's resource.
+    let page = "https://courses.example.org/courses/A/B/C/info";
+    let video = format!(
+        r#"{{"username":"a","event_source":"browser","event_type":"play_video","time":"2026-01-01T10:00:00Z","ip":"192.0.2.1","agent":"Mozilla/5.0","page":"{page}","event":"{{\"id\":\"i4x-A-B-video-v1\",\"code\":\"c\"}}"}}"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("page.log");
+    write_lines(&log, &[video, visit("a", "2026-01-01T10:01:00Z", "info")]);
+    let (url, _) = fresh_database("page_after_module").await;
+    load(options(&url, &[&log])).await;
+    let pool = pool(&url).await;
+    // Every URL is kept with a trailing `/` (qpipe's normal form), so the page's URL is a
+    // level of the video's resource from the first event on.
+    let normal = format!("{page}/");
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT url_id FROM urls WHERE url = ?")
+        .bind(&normal)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the page's URL has one row: {rows:?}");
+    let resource: i64 =
+        sqlx::query_scalar("SELECT resource_id FROM resources WHERE resource_uri = ?")
+            .bind(&normal)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows[0].0, resource,
+        "the page's URL row is its resource's address"
+    );
+    let on_page: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM observed_events WHERE url_id = ?")
+        .bind(resource)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(on_page, 1, "the visit happened on the page's resource");
+    assert_foreign_keys_hold(&url).await;
 }
 
 /// The time each user spent per week on resources of the type with id `type_id`, as MIT's
