@@ -72,6 +72,15 @@ pub fn load_summary(s: &LoadSummary) -> String {
             c.database
         );
     }
+    if let (Some(created @ 1..), Some(preparing)) = (s.created_course_databases, s.preparing_s) {
+        let _ = writeln!(
+            out,
+            "Created {}; preparing those the first lines name took {} before the first event \
+             was read.",
+            counted(created, "course database", "course databases"),
+            duration(preparing)
+        );
+    }
     if s.grown_files > 0 {
         let (had, their) = if s.grown_files == 1 {
             ("it was", "its")
@@ -332,6 +341,19 @@ mod tests {
             text.contains("  (no course): 12 events and 12 rows into `site_no_course`"),
             "{text}"
         );
+        assert!(!text.contains("Created"), "{text}");
+        summary.created_course_databases = Some(2);
+        summary.preparing_s = Some(0.4);
+        let text = load_summary(&summary);
+        assert!(
+            text.contains(
+                "Created 2 course databases; preparing those the first lines name took 0.40 s \
+                 before the first event was read."
+            ),
+            "{text}"
+        );
+        summary.created_course_databases = Some(0);
+        assert!(!load_summary(&summary).contains("Created"));
     }
 
     #[test]

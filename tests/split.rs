@@ -257,6 +257,10 @@ async fn each_course_database_holds_what_a_load_of_that_course_alone_gives() {
         ]
     );
     let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    // The four course databases are new (the no-course one is the load's own), and were made
+    // ready before the first event.
+    assert_eq!(summary["created_course_databases"], 4, "{json}");
+    assert!(summary["preparing_s"].as_f64() > Some(0.0), "{json}");
     let domain = summary["domain"].as_str();
     let url_of = |database: &str| course_url(&url, database);
     assert_each_course_as_alone(&url_of, &files, &courses, domain, dir.path()).await;
@@ -299,6 +303,7 @@ async fn each_course_database_holds_what_a_load_of_that_course_alone_gives() {
     let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(summary["skipped_files"], 2, "{json}");
     assert_eq!(summary["events"], 0, "{json}");
+    assert_eq!(summary["created_course_databases"], 0, "{json}");
 }
 
 #[tokio::test]

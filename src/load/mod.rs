@@ -208,6 +208,14 @@ pub struct LoadSummary {
     /// name no course).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub courses: BTreeMap<String, CourseSummary>,
+    /// A split load's course databases that it created (each with its private one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_course_databases: Option<u64>,
+    /// The seconds a split load took to create or migrate, and open, the course databases that
+    /// its first lines name, before it read its first event: a fixed cost of a site's first
+    /// load (about 35 `CREATE TABLE` per course; `BENCHMARKS.md`, "One database per course").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preparing_s: Option<f64>,
 }
 
 /// What a split load did in one course database.

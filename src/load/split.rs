@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Instant;
 
 use sqlx::mysql::MySqlPool;
@@ -70,7 +70,7 @@ async fn prepare_course_databases(
     }
     let mut preparing = futures_util::stream::iter(targets)
         .map(|(course, target)| async move {
-            let pool = store::prepare(&target, !options.no_pii, COURSE_CONNECTIONS).await?;
+            let pool = lanes.prepare(&target, options).await?;
             if store::ledger::any_file_recorded(&pool).await? {
                 pool.close().await;
                 return Ok(None);
@@ -139,6 +139,7 @@ pub(super) async fn run(
         geoip,
         with_private: !options.no_pii,
         prepared: Arc::default(),
+        created: Arc::default(),
         servers: Arc::new(Mutex::new(vec![Server {
             host: no_course.host(),
             port: no_course.port(),
@@ -146,8 +147,10 @@ pub(super) async fn run(
             writers: Some((sending, no_course_feed.clone())),
         }])),
     };
+    let preparing = Instant::now();
     prepare_course_databases(&lanes, &databases, &options, &logs).await?;
-    let prepared = lanes.prepared.clone();
+    let preparing_s = preparing.elapsed().as_secs_f64();
+    let (prepared, created) = (lanes.prepared.clone(), lanes.created.clone());
     let registry = opened.pool.clone();
     let open_lane: OpenLane = {
         let (options, handle, lanes) = (options.clone(), handle, lanes.clone());
@@ -276,6 +279,8 @@ pub(super) async fn run(
     let mut summary = LoadSummary {
         method: method.name().to_string(),
         advice,
+        created_course_databases: Some(created.load(std::sync::atomic::Ordering::Relaxed)),
+        preparing_s: Some(preparing_s),
         ..LoadSummary::default()
     };
     // The course databases whose statistics are refreshed, several at a time at the end.
@@ -359,6 +364,8 @@ struct Lanes {
     servers: Arc<Mutex<Vec<Server>>>,
     /// The course databases opened before the load, by name, until their course's first event.
     prepared: Arc<std::sync::Mutex<HashMap<String, PreparedCourse>>>,
+    /// The course databases this load created.
+    created: Arc<AtomicU64>,
 }
 
 /// One server of a split: its loader lock connection (a course database is locked on its own
@@ -445,8 +452,22 @@ impl Lanes {
                 .flatten()
                 .map(|p| p.opened));
         }
-        let pool = store::prepare(target, !options.no_pii, COURSE_CONNECTIONS).await?;
+        let pool = self.prepare(target, options).await?;
         self.open_on(target, course, pool).await
+    }
+
+    /// Creates (counting it) or migrates `target`'s databases; a pool on the course database.
+    async fn prepare(
+        &self,
+        target: &Target,
+        options: &LoadOptions,
+    ) -> Result<MySqlPool, LoadError> {
+        let prepared =
+            store::prepare_course_database(target, !options.no_pii, COURSE_CONNECTIONS).await?;
+        if prepared.created {
+            (self.created).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(prepared.pool)
     }
 
     /// Opens `course`'s database `target`, created and migrated, on `pool`.

@@ -15,6 +15,25 @@ pub async fn prepare(
     private: bool,
     connections: u32,
 ) -> Result<MySqlPool, LoadError> {
+    Ok(prepare_course_database(target, private, connections)
+        .await?
+        .pool)
+}
+
+/// A course database ready for a load: [`prepare`]'s pool, and whether it was created.
+pub struct PreparedDatabase {
+    /// A pool on the course database.
+    pub pool: MySqlPool,
+    /// Whether this preparation created the course database.
+    pub created: bool,
+}
+
+/// [`prepare`], saying whether the course database was created.
+pub async fn prepare_course_database(
+    target: &Target,
+    private: bool,
+    connections: u32,
+) -> Result<PreparedDatabase, LoadError> {
     if private {
         target.check_private_database()?;
     }
@@ -41,7 +60,7 @@ pub async fn prepare(
     if !created {
         migrate(&MIGRATOR, &pool, &target.database).await?;
     }
-    Ok(pool)
+    Ok(PreparedDatabase { pool, created })
 }
 
 /// Creates the database `db` if missing, with its tables; whether it was created (an existing

@@ -12,7 +12,7 @@ pub mod ledger;
 pub mod server;
 pub mod status;
 
-pub use connect::{LoadLock, lock, prepare, unlock};
+pub use connect::{LoadLock, PreparedDatabase, lock, prepare, prepare_course_database, unlock};
 
 use crate::error::LoadError;
 
