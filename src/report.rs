@@ -199,6 +199,18 @@ pub fn load_summary(s: &LoadSummary) -> String {
     if dry_run {
         let both: Vec<(&str, u64)> = course.iter().chain(&private).copied().collect();
         list(&mut out, "Rows a load would write".to_string(), &both);
+    } else if !s.courses.is_empty() {
+        // A split: the rows of every course database together (each one's count is above).
+        list(
+            &mut out,
+            "Rows written to the course databases together".to_string(),
+            &course,
+        );
+        list(
+            &mut out,
+            "Rows written to their private databases together".to_string(),
+            &private,
+        );
     } else {
         let course_db = s.database.as_deref().unwrap_or("the course database");
         list(&mut out, format!("Rows written to `{course_db}`"), &course);
@@ -342,6 +354,16 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("Created"), "{text}");
+        // The rows by table are every course database's together, not the first one's.
+        assert!(
+            text.contains("Rows written to the course databases together:\n  EdxTrackEvent"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Rows written to their private databases together:\n  EventIp"),
+            "{text}"
+        );
+        assert!(!text.contains("Rows written to `site_no_course`"), "{text}");
         summary.created_course_databases = Some(2);
         summary.preparing_s = Some(0.4);
         let text = load_summary(&summary);
