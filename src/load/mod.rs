@@ -208,7 +208,8 @@ pub struct LoadSummary {
     /// name no course).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub courses: BTreeMap<String, CourseSummary>,
-    /// A split load's course databases that it created (each with its private one).
+    /// A split load's course databases that it created (with their private ones, unless
+    /// `no_pii`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_course_databases: Option<u64>,
     /// The seconds a split load took to create or migrate, and open, the course databases that

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use sqlx::mysql::MySqlPool;
@@ -279,7 +279,7 @@ pub(super) async fn run(
     let mut summary = LoadSummary {
         method: method.name().to_string(),
         advice,
-        created_course_databases: Some(created.load(std::sync::atomic::Ordering::Relaxed)),
+        created_course_databases: Some(created.load(Ordering::Relaxed)),
         preparing_s: Some(preparing_s),
         ..LoadSummary::default()
     };
@@ -465,7 +465,7 @@ impl Lanes {
         let prepared =
             store::prepare_course_database(target, !options.no_pii, COURSE_CONNECTIONS).await?;
         if prepared.created {
-            (self.created).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.created.fetch_add(1, Ordering::Relaxed);
         }
         Ok(prepared.pool)
     }
