@@ -67,15 +67,24 @@ impl MoocdbBuilder {
         let text = page.to_string();
         let id = match self.urls.get(&text) {
             Some(id) => id,
-            None if self.urls_as_resources => match self.resources.index_of(&text) {
+            None => match (self.urls_as_resources)
+                .then(|| self.resources.index_of(&text))
+                .flatten()
+            {
                 // The URL is a resource's address: its row is the resource's.
                 Some(index) => {
                     self.address_row(rows, index, &text)?;
                     self.resources.node(index).id
                 }
+                // Any other URL: an id of the resources' numbering, or of its own.
                 None => {
-                    let id = self.resources.reserve_id();
-                    self.urls.insert_new(text.clone(), id);
+                    let id = if self.urls_as_resources {
+                        let id = self.resources.reserve_id();
+                        self.urls.insert_new(text.clone(), id);
+                        id
+                    } else {
+                        self.urls.id_of(&text).0
+                    };
                     rows.push(&UrlRow {
                         url_id: id,
                         url: &text,
@@ -83,14 +92,6 @@ impl MoocdbBuilder {
                     id
                 }
             },
-            None => {
-                let (id, _) = self.urls.id_of(&text);
-                rows.push(&UrlRow {
-                    url_id: id,
-                    url: &text,
-                })?;
-                id
-            }
         };
         let text: Rc<str> = Rc::from(text);
         if let Some(s) = slot {
