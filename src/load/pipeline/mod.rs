@@ -256,6 +256,11 @@ impl Transform {
         self.seen = Rc::clone(&other.seen);
     }
 
+    /// Shares `other`'s cache of usernames' hashes (see [`RelationBuilder::share_anon_names`]).
+    pub fn share_anon_names(&mut self, other: &Transform) {
+        self.relations.share_anon_names(&other.relations);
+    }
+
     /// The writers' number for its course database.
     pub fn destination(&self) -> usize {
         self.cx.destination
