@@ -262,7 +262,7 @@ pub async fn commit_files(
     tx.commit().await.map_err(&e)?;
     // The connection keeps the room its largest statement took (up to a batch's 2 MiB) for as
     // long as it lives: each course database of a split keeps its own connection open for the
-    // whole load, and a hundred of them held 79 MB of the 5M-event split's peak (`heaptrack`).
+    // whole load, and a hundred of them held 83 MB of the 5M-event split's peak (`heaptrack`).
     sqlx::Connection::shrink_buffers(&mut *conn);
     Ok(())
 }
