@@ -251,13 +251,11 @@ impl Transform {
         self
     }
 
-    /// Shares `other`'s filter of the lines this run stored (see [`Transform::seen`]).
-    pub fn share_seen_lines(&mut self, other: &Transform) {
+    /// Shares what a split's course databases need only once with `other`: the filter of the
+    /// lines this run stored (see [`Transform::seen`]) and the cache of usernames' hashes (see
+    /// [`RelationBuilder::share_anon_names`]).
+    pub fn share_run_caches(&mut self, other: &Transform) {
         self.seen = Rc::clone(&other.seen);
-    }
-
-    /// Shares `other`'s cache of usernames' hashes (see [`RelationBuilder::share_anon_names`]).
-    pub fn share_anon_names(&mut self, other: &Transform) {
         self.relations.share_anon_names(&other.relations);
     }
 

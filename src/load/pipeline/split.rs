@@ -335,8 +335,7 @@ impl SplitTransform {
         }
         let (database, server, mut transform) = (self.open_lane)(&course)?;
         transform.read_line_keys()?;
-        transform.share_seen_lines(&self.lanes[0].transform);
-        transform.share_anon_names(&self.lanes[0].transform);
+        transform.share_run_caches(&self.lanes[0].transform);
         transform.done_with = self.done_with.clone();
         self.lanes.push(Lane {
             course: Some(course.clone()),
