@@ -99,7 +99,10 @@ pub async fn refresh_statistics(pool: &MySqlPool, rows: &BTreeMap<String, u64>) 
     // The server analyzes each table in turn and reports a table it could not analyze in the
     // statement's result, not as the statement's error.
     let sql = format!("ANALYZE TABLE {}", grown.join(", "));
-    if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await {
-        tracing::debug!("ANALYZE TABLE {} failed: {e}", grown.join(", "));
+    if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str()))
+        .execute(pool)
+        .await
+    {
+        tracing::debug!("{sql} failed: {e}");
     }
 }
