@@ -76,6 +76,153 @@ impl Hasher for FingerprintHasher {
     }
 }
 
+/// A map from texts, by their fingerprints, to records that the load keeps for its whole length
+/// (a learner's, an IP's), one per learner or IP of each course database.
+///
+/// A [`FingerprintMap`] keeps each entry in a slot of its table, and a table is a quarter to a
+/// half empty after it grows: for a 136-byte record, about 240 bytes an entry. Here the entries
+/// fill chunks in the order they come, and the table holds only 8-byte slots (32 bits of the
+/// fingerprint and the entry's place), so an entry costs its own size and about 14 bytes.
+pub struct DenseFingerprintMap<V> {
+    places: hashbrown::HashTable<Slot>,
+    /// Chunk `i` holds up to `FIRST_CHUNK << i` entries, then `LAST_CHUNK`: a course database
+    /// with a few learners keeps a few, a large one wastes at most a part of its last chunk.
+    chunks: Vec<Vec<(Fingerprint, V)>>,
+    len: usize,
+}
+
+/// An entry of [`DenseFingerprintMap`] as its table holds it.
+#[derive(Clone, Copy)]
+struct Slot {
+    /// 32 bits of the entry's fingerprint, from which its hash in the table is made.
+    tag: u32,
+    /// The entry's chunk (`place >> CHUNK_BITS`) and its offset in the chunk.
+    place: u32,
+}
+
+const FIRST_CHUNK: usize = 16;
+const CHUNK_BITS: u32 = 12;
+const LAST_CHUNK: usize = 1 << CHUNK_BITS;
+
+impl Slot {
+    /// The slot's hash in the table: its tag, mixed so that the table's top bits vary too.
+    /// Made from the slot alone, so growing the table reads no entry.
+    #[inline]
+    fn hash(tag: u32) -> u64 {
+        u64::from(tag).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    #[inline]
+    fn tag_of(key: &Fingerprint) -> u32 {
+        key.0[0] as u32
+    }
+}
+
+impl<V> Default for DenseFingerprintMap<V> {
+    fn default() -> Self {
+        DenseFingerprintMap {
+            places: hashbrown::HashTable::new(),
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<V> DenseFingerprintMap<V> {
+    /// The entry at `place`.
+    #[inline]
+    fn entry(&self, place: u32) -> &(Fingerprint, V) {
+        &self.chunks[(place >> CHUNK_BITS) as usize][(place as usize) & (LAST_CHUNK - 1)]
+    }
+
+    #[inline]
+    fn place_of(&self, key: &Fingerprint) -> Option<u32> {
+        let tag = Slot::tag_of(key);
+        self.places
+            .find(Slot::hash(tag), |slot| {
+                slot.tag == tag && self.entry(slot.place).0 == *key
+            })
+            .map(|slot| slot.place)
+    }
+
+    /// The value of the text whose fingerprint is `key`.
+    #[inline]
+    pub fn get(&self, key: &Fingerprint) -> Option<&V> {
+        self.place_of(key).map(|place| &self.entry(place).1)
+    }
+
+    /// The value of the text whose fingerprint is `key`, to change.
+    #[inline]
+    pub fn get_mut(&mut self, key: &Fingerprint) -> Option<&mut V> {
+        let place = self.place_of(key)?;
+        let chunk = &mut self.chunks[(place >> CHUNK_BITS) as usize];
+        Some(&mut chunk[(place as usize) & (LAST_CHUNK - 1)].1)
+    }
+
+    /// The value of the text whose fingerprint is `key`, made by `make` when there is none.
+    #[inline]
+    pub fn get_or_insert_with(&mut self, key: Fingerprint, make: impl FnOnce() -> V) -> &mut V {
+        let place = match self.place_of(&key) {
+            Some(place) => place,
+            None => self.push(key, make()),
+        };
+        let chunk = &mut self.chunks[(place >> CHUNK_BITS) as usize];
+        &mut chunk[(place as usize) & (LAST_CHUNK - 1)].1
+    }
+
+    // Adds an entry that is not in the map; its place.
+    fn push(&mut self, key: Fingerprint, value: V) -> u32 {
+        if self.chunks.last().is_none_or(|c| c.len() == c.capacity()) {
+            let n = self.chunks.len();
+            let size = FIRST_CHUNK.checked_shl(n as u32).unwrap_or(LAST_CHUNK);
+            assert!(n < 1 << (32 - CHUNK_BITS), "more than 4 billion entries");
+            self.chunks.push(Vec::with_capacity(size.min(LAST_CHUNK)));
+        }
+        let n = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[n];
+        let place = ((n as u32) << CHUNK_BITS) | chunk.len() as u32;
+        chunk.push((key, value));
+        self.len += 1;
+        let tag = Slot::tag_of(&key);
+        self.places
+            .insert_unique(Slot::hash(tag), Slot { tag, place }, |slot| {
+                Slot::hash(slot.tag)
+            });
+        place
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The values, in the order their texts came.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.chunks.iter().flatten().map(|(_, v)| v)
+    }
+
+    /// The values, to change, in the order their texts came.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.chunks.iter_mut().flatten().map(|(_, v)| v)
+    }
+}
+
+impl<V> FromIterator<(Fingerprint, V)> for DenseFingerprintMap<V> {
+    /// The map of the entries; of two with one fingerprint, the first.
+    fn from_iter<I: IntoIterator<Item = (Fingerprint, V)>>(entries: I) -> Self {
+        let mut map = DenseFingerprintMap::default();
+        for (key, value) in entries {
+            map.get_or_insert_with(key, || value);
+        }
+        map
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +255,49 @@ mod tests {
         let mut b = FingerprintHasher::default();
         b.write(b"y");
         assert_ne!(a.finish(), b.finish());
+    }
+    #[test]
+    fn a_dense_map_finds_every_entry_across_its_chunks() {
+        let mut map = DenseFingerprintMap::default();
+        let n = 3 * LAST_CHUNK + 100;
+        for i in 0..n {
+            *map.get_or_insert_with(Fingerprint::of(&i.to_string()), || 0) += i;
+        }
+        // Found again, not added twice.
+        for i in 0..n {
+            *map.get_or_insert_with(Fingerprint::of(&i.to_string()), || 1_000_000) += 1;
+        }
+        assert_eq!(map.len(), n);
+        for i in (0..n).step_by(97) {
+            assert_eq!(map.get(&Fingerprint::of(&i.to_string())), Some(&(i + 1)));
+        }
+        assert_eq!(map.get(&Fingerprint::of("absent")), None);
+        assert!(map.get_mut(&Fingerprint::of("absent")).is_none());
+        *map.get_mut(&Fingerprint::of("7")).unwrap() = 70;
+        assert_eq!(map.get(&Fingerprint::of("7")), Some(&70));
+        // In the order the texts came.
+        let values: Vec<usize> = map.values().copied().take(9).collect();
+        assert_eq!(values, [1, 2, 3, 4, 5, 6, 7, 70, 9]);
+        map.values_mut().for_each(|v| *v = 0);
+        assert!(map.values().all(|&v| v == 0));
+        assert_eq!(map.values().count(), n);
+    }
+
+    #[test]
+    fn entries_whose_fingerprints_share_a_tag_stay_apart() {
+        // Two fingerprints with the same 32 bits the table keeps: told apart by the whole key.
+        let a = Fingerprint([7, 1]);
+        let b = Fingerprint([7, 2]);
+        let c = Fingerprint([7 | 1 << 40, 1]);
+        let mut map = DenseFingerprintMap::default();
+        map.get_or_insert_with(a, || "a");
+        map.get_or_insert_with(b, || "b");
+        map.get_or_insert_with(c, || "c");
+        assert_eq!(map.get(&a), Some(&"a"));
+        assert_eq!(map.get(&b), Some(&"b"));
+        assert_eq!(map.get(&c), Some(&"c"));
+        let first: DenseFingerprintMap<&str> = [(a, "x"), (a, "y")].into_iter().collect();
+        assert_eq!(first.get(&a), Some(&"x"));
+        assert_eq!(first.len(), 1);
     }
 }

@@ -38,7 +38,7 @@ use memchr::memmem::Finder;
 use chrono::NaiveDateTime;
 
 use crate::error::LoadError;
-use crate::fingerprint::{Fingerprint, FingerprintMap};
+use crate::fingerprint::{DenseFingerprintMap, Fingerprint, FingerprintMap};
 use crate::identity::{AnonName, RowId, StoredRowId};
 use crate::parse::TrackingEvent;
 use crate::relations::{RelationsOutcome, TrackRow};
@@ -121,8 +121,8 @@ pub struct MoocdbBuilder {
     problems: Hierarchy,
     // One entry per user, not one per user in each of four maps: memory grows with the users.
     // Keyed by the fingerprint of the user's hash, which the relations stage makes once per
-    // user: a look-up reads only the table (no hashing of 40 digits, no key compared).
-    users: FingerprintMap<UserRecord>,
+    // user (no hashing of 40 digits, no text compared).
+    users: DenseFingerprintMap<UserRecord>,
     agent_cache: FingerprintMap<(i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
@@ -186,7 +186,7 @@ impl MoocdbBuilder {
             resources_urls: Dictionary::new(1),
             resources: Hierarchy::new("https://", known.resources),
             problems: Hierarchy::new("i4x://", known.problems),
-            users: FingerprintMap::default(),
+            users: DenseFingerprintMap::default(),
             agent_cache: FingerprintMap::default(),
             url_cache: FingerprintMap::default(),
             pages: Vec::new(),
@@ -299,9 +299,7 @@ impl MoocdbBuilder {
     // The record of the user whose hash is `name` and its fingerprint `key`, created when
     // first seen.
     fn user(&mut self, key: Fingerprint, name: &str) -> &mut UserRecord {
-        self.users
-            .entry(key)
-            .or_insert_with(|| UserRecord::new(name))
+        self.users.get_or_insert_with(key, || UserRecord::new(name))
     }
 
     // The record of the user whose hash is `name` (state from an earlier load).

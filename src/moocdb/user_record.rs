@@ -106,8 +106,8 @@ mod tests {
 
     #[test]
     fn a_record_is_small() {
-        // Slots of the users' map hold a 16-byte key and the record: at 50,000 users the record's
-        // size is most of the stage's memory per user.
+        // The users' map holds a 16-byte key and the record per user of each course database,
+        // and about 14 bytes of table: the record's size is most of the stage's memory per user.
         assert!(std::mem::size_of::<UserRecord>() <= 136);
     }
 }

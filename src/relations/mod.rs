@@ -21,7 +21,7 @@ pub use geoip::GeoIp;
 use handlers::SideRows;
 
 use crate::error::LoadError;
-use crate::fingerprint::{Fingerprint, FingerprintMap};
+use crate::fingerprint::{DenseFingerprintMap, Fingerprint};
 use crate::identity::{AnonDigest, AnonName, LineIdentity, RowId, RowKind};
 use crate::parse::{EventPayload, TrackingEvent, quarter};
 use crate::schema::{EventIpRow, LoadInfoRow};
@@ -115,8 +115,8 @@ pub const REPEATED_HEARTBEAT: &str =
 pub struct RelationBuilder {
     load_info_id: Rc<str>,
     // One entry per IP, not one per IP in each of three maps: memory grows with the IPs.
-    // Keyed by fingerprint, so that a look-up reads only the table (see `crate::fingerprint`).
-    ips: FingerprintMap<IpRecord>,
+    // Keyed by fingerprint, the IP not compared (see `crate::fingerprint`).
+    ips: DenseFingerprintMap<IpRecord>,
     geoip: GeoIp,
     /// Usernames' hashes, which do not depend on the course: one cache for every course
     /// database of a split (see [`RelationBuilder::share_anon_names`]).
@@ -361,10 +361,7 @@ impl RelationBuilder {
         if ip.is_empty() && at.is_none() {
             return ("", None);
         }
-        let record = self
-            .ips
-            .entry(Fingerprint::of(ip))
-            .or_insert_with(|| IpRecord::new(ip));
+        let record = (self.ips).get_or_insert_with(Fingerprint::of(ip), || IpRecord::new(ip));
         record.visit(&self.geoip, ip, at)
     }
 }
