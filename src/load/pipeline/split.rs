@@ -57,17 +57,26 @@ enum LaneFile {
 /// (counted as the buffers' room, which is up to twice their rows as they grow). A course
 /// database's table fills its batch (2 MiB) only for a large course, so without a bound a site's
 /// rows would wait in the buffers until the commit: on 300,000 events of 100 courses that took
-/// the load's peak memory to 652 MiB. 32 MiB held 15 MiB less at 1M events of 100 courses (a
-/// generated log that put every problem on every page: 351–355 against 367–374 MiB) but took a
-/// second more (39.0–39.8 against 37.5–38.5 s, with the same log into one database in 24.6–25.4
-/// s).
-const BUFFERED_BYTES: usize = 48 << 20;
+/// the load's peak memory to 652 MiB. 32 MiB rather than 48 MiB, with the exact set of recent
+/// lines bounded at 450,000 rather than 900,000: the bench's 1M-event, 100-course split peaked at
+/// 209 MB against 245 MB in 42.7–44.9 s against 43.1–44.7 s, and its 5M split at 370 MB against
+/// 399 MB (`/usr/bin/time`; `BENCH_STEPS=courses scripts/bench`'s logs). The buffers' bound alone
+/// took the 5M split to 387 MB.
+const BUFFERED_BYTES: usize = 32 << 20;
 
 /// Lines taken between two looks at how much the buffers hold, and the most parsed events the
 /// course databases hold together before each processes what it has: each waits for a chunk of
 /// its own (2,048 lines) otherwise, and a hundred courses' chunks of parsed events took the
 /// load's peak memory from 171 MiB (one database) to 652 MiB on 300,000 events.
 const BUFFER_CHECK_LINES: u64 = 4096;
+
+/// The most line hashes the course databases' exact sets hold together before they move into the
+/// filter: half of a single database's bound. A hundred sets, each given back its room after a
+/// move, held 17 MB more at the 5M split's peak with the single database's 900,000 (387 against
+/// 370 MB, figures above). A single database keeps its bound: there, 450,000 saved 7 MB and cost
+/// the server 10 s more of CPU (216.8 against 206.5 s on the 5M log), its lines table loaded in
+/// more statements, only the first of which is a bulk load.
+const RECENT_LINES: usize = 450_000;
 
 /// Course databases whose ledgers a commit records at once.
 const RECORDED_AT_ONCE: usize = 8;
@@ -270,7 +279,7 @@ impl SplitTransform {
     /// set under the bound: memory would grow with the group, not with the learners and pages.
     fn bound_recent_lines(&mut self) -> Result<(), LoadError> {
         let held: usize = self.lanes.iter().map(|l| l.transform.recent.len()).sum();
-        if held <= self.options.recent_lines {
+        if held <= self.options.recent_lines.min(RECENT_LINES) {
             return Ok(());
         }
         // Only the lines must be stored before the filter answers for them.
