@@ -139,6 +139,8 @@ pub struct MoocdbBuilder {
     course_cache: TextCache<Option<Rc<str>>>,
     // Event types holding opaque keys, in the legacy spelling.
     spellings: TextCache<Rc<str>>,
+    // Pages with the sequence position a user navigated to or inherited, by their text.
+    pages_at_seq: TextCache<Rc<CourseUrl>>,
     // Countries and event types, one copy each however many users' staged events hold them.
     texts: HashSet<SharedText>,
     // The last graded submission of each user (by fingerprint) and problem: what a rescore
@@ -195,6 +197,7 @@ impl MoocdbBuilder {
             module_key: String::new(),
             course_cache: TextCache::new(CACHE_LIMIT),
             spellings: TextCache::new(CACHE_LIMIT),
+            pages_at_seq: TextCache::new(CACHE_LIMIT),
             texts: HashSet::default(),
             graded: HashMap::default(),
             open_submissions: known.open_submissions.into_iter().collect(),
