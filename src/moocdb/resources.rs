@@ -420,8 +420,9 @@ impl MoocdbBuilder {
 }
 
 /// `page` at sequence position `seq`, shared: users' locations hold it for as long as they stay
-/// on it, and a copy per user that navigated or inherited a position held 14 MB at the peak of
-/// the bench's 5M-event, 100-course split (`heaptrack`).
+/// on it, and learners on the same unit and position need one copy, not one each. The bench's
+/// generated learners seldom share one: at the peak of its 5M-event, 100-course split the
+/// copies held 14 MB, the shared pages and the cache 12 MB (`heaptrack`).
 fn page_at_seq(
     shared: &mut TextCache<Rc<CourseUrl>>,
     page: &CourseUrl,
