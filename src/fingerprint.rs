@@ -82,15 +82,19 @@ impl Hasher for FingerprintHasher {
 /// A [`FingerprintMap`] keeps each entry in a slot of its table, and a table is a quarter to a
 /// half empty after it grows: for a 136-byte record, about 240 bytes an entry. Here the entries
 /// fill chunks in the order they come, and the table holds only 8-byte slots (32 bits of the
-/// fingerprint and the entry's place), so an entry costs its own size and about 14 bytes.
+/// fingerprint and the entry's place), so an entry costs its own size and about 22 bytes.
+///
+/// An entry keeps the other 64 bits of the 128-bit fingerprint, not the 32 its slot holds: two
+/// texts are taken for one with probability 2⁻⁹⁶ per pair, about 10⁻¹⁷ for a million texts, and
+/// the seed keeps a log's writer from aiming at it as for the whole fingerprint.
 pub struct DenseFingerprintMap<V> {
     places: hashbrown::HashTable<Slot>,
     /// Chunk `i` holds up to `FIRST_CHUNK << i` entries, then `LAST_CHUNK`: a course database
     /// with a few learners keeps room for a few, and any wastes at most a part of its last
-    /// chunk. Chunks of up to 4,096 entries wasted 26 MB in the bench's 5M-event split (`heaptrack`:
-    /// 90 MB of learners' records for 64 MB of entries), as a course of about 4,100 learners
-    /// had just begun such a chunk.
-    chunks: Vec<Vec<(Fingerprint, V)>>,
+    /// chunk. Chunks of up to 4,096 entries wasted 26 MB in the bench's 5M-event split
+    /// (`heaptrack`: 90 MB of learners' records for 64 MB of entries), as a course of about
+    /// 4,100 learners had just begun such a chunk.
+    chunks: Vec<Vec<(u64, V)>>,
     len: usize,
 }
 
@@ -119,6 +123,12 @@ impl Slot {
     fn tag_of(key: &Fingerprint) -> u32 {
         key.0[0] as u32
     }
+
+    /// The fingerprint's bits its entry keeps.
+    #[inline]
+    fn check_of(key: &Fingerprint) -> u64 {
+        key.0[1]
+    }
 }
 
 impl<V> Default for DenseFingerprintMap<V> {
@@ -134,16 +144,16 @@ impl<V> Default for DenseFingerprintMap<V> {
 impl<V> DenseFingerprintMap<V> {
     /// The entry at `place`.
     #[inline]
-    fn entry(&self, place: u32) -> &(Fingerprint, V) {
+    fn entry(&self, place: u32) -> &(u64, V) {
         &self.chunks[(place >> CHUNK_BITS) as usize][(place as usize) & (LAST_CHUNK - 1)]
     }
 
     #[inline]
     fn place_of(&self, key: &Fingerprint) -> Option<u32> {
-        let tag = Slot::tag_of(key);
+        let (tag, check) = (Slot::tag_of(key), Slot::check_of(key));
         self.places
             .find(Slot::hash(tag), |slot| {
-                slot.tag == tag && self.entry(slot.place).0 == *key
+                slot.tag == tag && self.entry(slot.place).0 == check
             })
             .map(|slot| slot.place)
     }
@@ -184,7 +194,7 @@ impl<V> DenseFingerprintMap<V> {
         let n = self.chunks.len() - 1;
         let chunk = &mut self.chunks[n];
         let place = ((n as u32) << CHUNK_BITS) | chunk.len() as u32;
-        chunk.push((key, value));
+        chunk.push((Slot::check_of(&key), value));
         self.len += 1;
         let tag = Slot::tag_of(&key);
         self.places
@@ -259,6 +269,7 @@ mod tests {
         b.write(b"y");
         assert_ne!(a.finish(), b.finish());
     }
+
     #[test]
     fn a_dense_map_finds_every_entry_across_its_chunks() {
         let mut map = DenseFingerprintMap::default();
@@ -288,10 +299,11 @@ mod tests {
 
     #[test]
     fn entries_whose_fingerprints_share_a_tag_stay_apart() {
-        // Two fingerprints with the same 32 bits the table keeps: told apart by the whole key.
+        // Fingerprints with the same 32 bits the table keeps: told apart by the 64 the entry
+        // keeps.
         let a = Fingerprint([7, 1]);
         let b = Fingerprint([7, 2]);
-        let c = Fingerprint([7 | 1 << 40, 1]);
+        let c = Fingerprint([7 | 1 << 40, 3]);
         let mut map = DenseFingerprintMap::default();
         map.get_or_insert_with(a, || "a");
         map.get_or_insert_with(b, || "b");

@@ -106,8 +106,9 @@ mod tests {
 
     #[test]
     fn a_record_is_small() {
-        // The users' map holds a 16-byte key and the record per user of each course database,
-        // and about 14 bytes of table: the record's size is most of the stage's memory per user.
+        // The users' map holds 8 bytes of the key and the record per user of each course
+        // database, and about 14 bytes of table: the record's size is most of the stage's memory
+        // per user.
         assert!(std::mem::size_of::<UserRecord>() <= 136);
     }
 }

@@ -59,9 +59,9 @@ enum LaneFile {
 /// rows would wait in the buffers until the commit: on 300,000 events of 100 courses that took
 /// the load's peak memory to 652 MiB. 32 MiB rather than 48 MiB, with the exact set of recent
 /// lines bounded at 450,000 rather than 900,000: the bench's 1M-event, 100-course split peaked at
-/// 209 MB against 245 MB in 42.7–44.9 s against 43.1–44.7 s, and its 5M split at 370 MB against
-/// 399 MB (`/usr/bin/time`; `BENCH_STEPS=courses scripts/bench`'s logs). The buffers' bound alone
-/// took the 5M split to 387 MB.
+/// 209,020 KB against 244,296–246,468 KB in 42.7–44.9 s against 43.1–44.7 s, and its 5M split at
+/// 370,020 KB against 398,736 KB (`/usr/bin/time`, the logs of `BENCH_STEPS=courses
+/// scripts/bench`). The buffers' bound alone took the 5M split to 386,764 KB.
 const BUFFERED_BYTES: usize = 32 << 20;
 
 /// Lines taken between two looks at how much the buffers hold, and the most parsed events the
@@ -72,10 +72,10 @@ const BUFFER_CHECK_LINES: u64 = 4096;
 
 /// The most line hashes the course databases' exact sets hold together before they move into the
 /// filter: half of a single database's bound. A hundred sets, each given back its room after a
-/// move, held 17 MB more at the 5M split's peak with the single database's 900,000 (387 against
-/// 370 MB, figures above). A single database keeps its bound: there, 450,000 saved 7 MB and cost
-/// the server 10 s more of CPU (216.8 against 206.5 s on the 5M log), its lines table loaded in
-/// more statements, only the first of which is a bulk load.
+/// move, held 16,744 KB more at the 5M split's peak with the single database's 900,000 (figures
+/// above). A single database keeps its bound: there, 450,000 saved 7,396 KB (245,660 against
+/// 253,056 KB) and cost the server 10 s more of CPU (216.8 against 206.5 s on the 5M log), its
+/// lines table loaded in more statements, only the first of which is a bulk load.
 const RECENT_LINES: usize = 450_000;
 
 /// Course databases whose ledgers a commit records at once.
