@@ -95,7 +95,6 @@ pub struct DenseFingerprintMap<V> {
     /// (`heaptrack`: 90 MB of learners' records for 64 MB of entries), as a course of about
     /// 4,100 learners had just begun such a chunk.
     chunks: Vec<Vec<(u64, V)>>,
-    len: usize,
 }
 
 /// An entry of [`DenseFingerprintMap`] as its table holds it.
@@ -136,7 +135,6 @@ impl<V> Default for DenseFingerprintMap<V> {
         DenseFingerprintMap {
             places: hashbrown::HashTable::new(),
             chunks: Vec::new(),
-            len: 0,
         }
     }
 }
@@ -146,6 +144,19 @@ impl<V> DenseFingerprintMap<V> {
     #[inline]
     fn entry(&self, place: u32) -> &(u64, V) {
         &self.chunks[(place >> CHUNK_BITS) as usize][(place as usize) & (LAST_CHUNK - 1)]
+    }
+
+    /// The entry at `place`, to change.
+    #[inline]
+    fn entry_mut(&mut self, place: u32) -> &mut (u64, V) {
+        &mut self.chunks[(place >> CHUNK_BITS) as usize][(place as usize) & (LAST_CHUNK - 1)]
+    }
+
+    /// The most entries chunk `n` holds: the place's offset has `CHUNK_BITS` bits, so never
+    /// more than `LAST_CHUNK`, whatever room the chunk's vector was given.
+    #[inline]
+    fn chunk_size(n: usize) -> usize {
+        (FIRST_CHUNK << n.min(CHUNK_BITS as usize)).min(LAST_CHUNK)
     }
 
     #[inline]
@@ -168,8 +179,7 @@ impl<V> DenseFingerprintMap<V> {
     #[inline]
     pub fn get_mut(&mut self, key: &Fingerprint) -> Option<&mut V> {
         let place = self.place_of(key)?;
-        let chunk = &mut self.chunks[(place >> CHUNK_BITS) as usize];
-        Some(&mut chunk[(place as usize) & (LAST_CHUNK - 1)].1)
+        Some(&mut self.entry_mut(place).1)
     }
 
     /// The value of the text whose fingerprint is `key`, made by `make` when there is none.
@@ -179,23 +189,21 @@ impl<V> DenseFingerprintMap<V> {
             Some(place) => place,
             None => self.push(key, make()),
         };
-        let chunk = &mut self.chunks[(place >> CHUNK_BITS) as usize];
-        &mut chunk[(place as usize) & (LAST_CHUNK - 1)].1
+        &mut self.entry_mut(place).1
     }
 
     // Adds an entry that is not in the map; its place.
     fn push(&mut self, key: Fingerprint, value: V) -> u32 {
-        if self.chunks.last().is_none_or(|c| c.len() == c.capacity()) {
-            let n = self.chunks.len();
-            let size = FIRST_CHUNK.checked_shl(n as u32).unwrap_or(LAST_CHUNK);
+        let full = |n: usize, chunk: &Vec<_>| chunk.len() == Self::chunk_size(n);
+        let n = self.chunks.len();
+        if n == 0 || full(n - 1, &self.chunks[n - 1]) {
             assert!(n < 1 << (32 - CHUNK_BITS), "more than 2^32 entries");
-            self.chunks.push(Vec::with_capacity(size.min(LAST_CHUNK)));
+            self.chunks.push(Vec::with_capacity(Self::chunk_size(n)));
         }
         let n = self.chunks.len() - 1;
         let chunk = &mut self.chunks[n];
         let place = ((n as u32) << CHUNK_BITS) | chunk.len() as u32;
         chunk.push((Slot::check_of(&key), value));
-        self.len += 1;
         let tag = Slot::tag_of(&key);
         self.places
             .insert_unique(Slot::hash(tag), Slot { tag, place }, |slot| {
@@ -206,12 +214,12 @@ impl<V> DenseFingerprintMap<V> {
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.len
+        self.places.len()
     }
 
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.places.is_empty()
     }
 
     /// The values, in the order their texts came.
