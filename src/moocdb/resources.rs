@@ -153,8 +153,8 @@ impl MoocdbBuilder {
             if place.page.at_subunit()
                 && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
             {
-                let seq = itoa::Buffer::new().format(dest).to_string();
-                place.page = page_at_seq(&mut self.pages_at_seq, &place.page, &seq);
+                let mut digits = itoa::Buffer::new();
+                place.page = page_at_seq(&mut self.pages_at_seq, &place.page, digits.format(dest));
                 place.slot = None;
             }
         } else if contains(&I4X, event_type) {
@@ -216,8 +216,8 @@ impl MoocdbBuilder {
             && location.at_subunit()
             && let Some(dest) = row.goto_dest.filter(|d| *d >= 0)
         {
-            let seq = itoa::Buffer::new().format(dest).to_string();
-            location = page_at_seq(&mut self.pages_at_seq, &location, &seq);
+            let mut digits = itoa::Buffer::new();
+            location = page_at_seq(&mut self.pages_at_seq, &location, digits.format(dest));
         }
         record.location = Some((location, event.time));
         record.changed = true;
