@@ -59,6 +59,9 @@ pub struct UserState {
     pub staged: Option<StagedEvent>,
     /// The current location (a normalised URL) and when it was set.
     pub location: Option<(String, NaiveDateTime)>,
+    /// The time of the database's latest event when the user was last seen (none for a user
+    /// idle, or carried by a loader that did not record it).
+    pub seen_at: Option<NaiveDateTime>,
 }
 
 /// Everything carried between files.
@@ -70,6 +73,8 @@ pub struct CarriedState {
     pub ips: Vec<(String, NaiveDateTime)>,
     /// The course domain, once known.
     pub domain: Option<String>,
+    /// The time of the latest event loaded.
+    pub latest_event: Option<NaiveDateTime>,
 }
 
 /// What a file changed in the carried state, read lazily: the users' state is encoded one user at
@@ -82,4 +87,6 @@ pub struct StateChange<'a> {
     pub ips: &'a [(&'a str, NaiveDateTime)],
     /// The course domain, once known.
     pub domain: Option<&'a str>,
+    /// The time of the latest event loaded.
+    pub latest_event: Option<NaiveDateTime>,
 }

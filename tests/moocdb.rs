@@ -195,6 +195,50 @@ async fn durations_are_seconds_to_the_users_next_event() {
     );
 }
 
+#[tokio::test]
+async fn an_idle_users_latest_event_gets_the_default_duration_in_batches_as_at_once() {
+    // A user is idle once the latest event loaded is more than an hour and ten minutes past
+    // what it was when the user was last seen: the staged event is written with the default
+    // duration. `v` comes out of time order, after `u`'s later event: `v` was seen when the
+    // latest event was 12:00, so `v` is not idle at 12:30 although `v`'s own event is 2.5 h
+    // older. `i` is idle at 12:30.
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("tracking.log-1");
+    let second = dir.path().join("tracking.log-2");
+    let lines = [
+        event("i", "2026-01-01T09:00:00Z", "s1"),
+        event("i", "2026-01-01T09:10:00Z", "s1"),
+        event("u", "2026-01-01T12:00:00Z", "s1"),
+        event("v", "2026-01-01T10:00:00Z", "s1"),
+    ];
+    std::fs::write(&first, lines.join("\n")).unwrap();
+    std::fs::write(&second, event("w", "2026-01-01T12:30:00Z", "s1")).unwrap();
+    let (at_once, _) = fresh_database("idle_at_once").await;
+    load(options(&at_once, &[&first, &second])).await;
+    let (batched, _) = fresh_database("idle_batched").await;
+    load(options(&batched, &[&first])).await;
+    // After the first file alone, `i` (seen at 09:10, the latest event 12:00) is idle: 2 h 50
+    // min; the others are not.
+    let latest = |d: &[(String, String, Option<i32>)], user: &str| {
+        d.iter()
+            .filter(|(u, _, _)| *u == anon(user))
+            .map(|(_, t, d)| (t[11..19].to_string(), *d))
+            .next_back()
+            .unwrap()
+    };
+    let d = durations(&batched).await;
+    assert_eq!(latest(&d, "i"), ("09:10:00".into(), Some(100)));
+    assert_eq!(latest(&d, "v"), ("10:00:00".into(), None));
+    load(options(&batched, &[&second])).await;
+    let d = durations(&at_once).await;
+    assert_eq!(d, durations(&batched).await);
+    assert_eq!(latest(&d, "i"), ("09:10:00".into(), Some(100)));
+    assert_eq!(latest(&d, "u"), ("12:00:00".into(), None));
+    assert_eq!(latest(&d, "v"), ("10:00:00".into(), None));
+    assert_eq!(latest(&d, "w"), ("12:30:00".into(), None));
+    assert_eq!(d.len(), 5);
+}
+
 fn anon(user: &str) -> String {
     moocdb_loader::identity::anon_screen_name(user)
 }

@@ -22,7 +22,7 @@ pub(super) fn moocdb_rows(events: &[serde_json::Value], tables: &[&str]) -> Tabl
         max_duration: 3600,
         default_duration: 100,
     };
-    let mut moocdb = MoocdbBuilder::new(options, KnownEntries::default(), Vec::new());
+    let mut moocdb = MoocdbBuilder::new(options, KnownEntries::default(), Vec::new(), None);
     for line in events.iter().map(serde_json::Value::to_string) {
         let line = line.as_str();
         let event = TrackingEvent::parse(line).expect("test line parses");

@@ -29,6 +29,7 @@ pub use dictionaries::describe_agent;
 
 use foldhash::{HashMap, HashSet};
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::LazyLock;
 use submissions::GradedSubmission;
@@ -45,7 +46,7 @@ use crate::relations::{RelationsOutcome, TrackRow};
 use crate::sink::Rows;
 use crate::state::UserState;
 use crate::text_cache::TextCache;
-use user_record::{SharedText, UserRecord};
+use user_record::{Activity, SharedText, UserRecord};
 
 use collaborations::Contributions;
 use course_url::CourseUrl;
@@ -123,6 +124,12 @@ pub struct MoocdbBuilder {
     // Keyed by the fingerprint of the user's hash, which the relations stage makes once per
     // user (no hashing of 40 digits, no text compared).
     users: DenseFingerprintMap<UserRecord>,
+    /// The users with an activity, each once, by the time of the latest event when they were
+    /// last seen (roughly in that order: a user found still active is queued again at the back).
+    active: VecDeque<(NaiveDateTime, Fingerprint)>,
+    /// The time of the latest event: a user not seen while it moved on by more than
+    /// [`MoocdbBuilder::idle_after`] is idle.
+    latest_event: Option<NaiveDateTime>,
     agent_cache: FingerprintMap<(i64, i64)>,
     // Parsing URLs and module ids takes several regular expressions; the same pages and modules
     // come back all the time. Bounded: cleared when full.
@@ -174,7 +181,12 @@ const CACHE_LIMIT: usize = 100_000;
 
 impl MoocdbBuilder {
     /// A builder continuing from what the database already holds and the users' carried state.
-    pub fn new(options: MoocdbOptions, known: KnownEntries, users: Vec<UserState>) -> Self {
+    pub fn new(
+        options: MoocdbOptions,
+        known: KnownEntries,
+        users: Vec<UserState>,
+        latest_event: Option<NaiveDateTime>,
+    ) -> Self {
         let mut b = MoocdbBuilder {
             domain: options.domain.as_deref().map(Rc::from),
             default_domain: Rc::from("https://www.edx.org"),
@@ -189,6 +201,8 @@ impl MoocdbBuilder {
             resources: Hierarchy::new("https://", known.resources),
             problems: Hierarchy::new("i4x://", known.problems),
             users: DenseFingerprintMap::default(),
+            active: VecDeque::new(),
+            latest_event: None,
             agent_cache: FingerprintMap::default(),
             url_cache: FingerprintMap::default(),
             pages: Vec::new(),
@@ -232,10 +246,26 @@ impl MoocdbBuilder {
                     .or_insert_with_key(|url| Rc::new(CourseUrl::parse(url, &site)));
                 (Rc::clone(parsed), at)
             });
-            let record = b.named_user(&u.user);
-            record.staged = staged;
-            record.location = location;
+            let key = Fingerprint::of(&u.user);
+            let mut activity = Activity {
+                staged,
+                location,
+                seen_at: NaiveDateTime::MIN,
+            };
+            // State carried before the time was recorded: the user's own, as for events in
+            // time order.
+            match u.seen_at.or(activity.last_seen()) {
+                Some(seen_at) => {
+                    activity.seen_at = seen_at;
+                    b.user(key, &u.user).activity = Some(Box::new(activity));
+                    b.active.push_back((seen_at, key));
+                }
+                None => {
+                    b.user(key, &u.user);
+                }
+            }
         }
+        b.latest_event = latest_event;
         for (id, url) in known.urls {
             if b.urls_as_resources {
                 b.resources.reserve_through(id);
@@ -266,6 +296,11 @@ impl MoocdbBuilder {
         b
     }
 
+    /// The time of the latest event loaded.
+    pub fn latest_event(&self) -> Option<NaiveDateTime> {
+        self.latest_event
+    }
+
     /// The course domain in use (given, or learned from the log).
     pub fn domain(&self) -> Option<&str> {
         self.domain.as_deref()
@@ -284,12 +319,11 @@ impl MoocdbBuilder {
             self.open_submissions.remove(uuid);
         }
         for record in self.users.values_mut() {
-            if record
-                .staged
-                .as_ref()
-                .is_some_and(|e| event_ids.contains(e.id.id().as_str()))
+            if let Some(activity) = &mut record.activity
+                && (activity.staged.as_ref())
+                    .is_some_and(|e| event_ids.contains(e.id.id().as_str()))
             {
-                record.staged = None;
+                activity.staged = None;
             }
         }
         for u in users {
@@ -349,6 +383,14 @@ impl MoocdbBuilder {
                 // URLs parsed so far were completed with the default domain.
                 self.clear_pages();
             }
+        }
+        if self.latest_event.is_none_or(|latest| event.time > latest) {
+            self.latest_event = Some(event.time);
+        }
+        if let Some(&(seen, _)) = self.active.front()
+            && (event.time - seen).num_seconds() > self.idle_after()
+        {
+            self.rest_idle_users(rows, false)?;
         }
         let course = self.course_of_event(event);
         let mut first = None;
@@ -449,12 +491,14 @@ impl MoocdbBuilder {
     }
 
     /// Before a commit (of one file or of a group of files): writes the staged event of every
-    /// user the files touched (duration not known yet: NULL; it is rewritten when the user's next
-    /// event arrives, so written once per commit, as a statement carries one row per key).
+    /// user now idle with the default duration, and that of every other user the files touched
+    /// (duration not known yet: NULL; it is rewritten when the user's next event arrives or the
+    /// user is found idle, so written once per commit, as a statement carries one row per key).
     /// Those users' state, to be carried on, is then read with
     /// [`changed_users`](Self::changed_users) and marked stored with
     /// [`clear_changed`](Self::clear_changed).
     pub fn end_of_commit(&mut self, rows: &mut Rows) -> Result<(), LoadError> {
+        self.rest_idle_users(rows, true)?;
         self.write_staged(rows)
     }
 
@@ -462,8 +506,9 @@ impl MoocdbBuilder {
     pub fn changed_users(&self) -> impl Iterator<Item = UserState> + '_ {
         self.changed_records().into_iter().map(|record| UserState {
             user: record.name.text().to_string(),
-            staged: (record.staged.as_ref()).map(|s| s.converted(StoredRowId::id, str::to_string)),
-            location: (record.location.as_ref()).map(|(url, at)| (url.raw().to_string(), *at)),
+            staged: (record.staged()).map(|s| s.converted(StoredRowId::id, str::to_string)),
+            location: (record.location()).map(|(url, at)| (url.raw().to_string(), *at)),
+            seen_at: record.activity.as_ref().map(|a| a.seen_at),
         })
     }
 

@@ -9,7 +9,12 @@ use crate::identity::{AnonText, StoredRowId};
 use crate::sink::Rows;
 use crate::state::StagedEvent;
 
+use super::resources::LOCATION_SECONDS;
 use super::user_record::{SharedText, write_observed_event};
+
+/// How far out of time order events may come (seconds; a site's servers' logs interleaved) and
+/// still give the rows they give in order, though idle users' activities are dropped.
+const DISORDER_SECONDS: i64 = 600;
 use super::{CACHE_LIMIT, FormattedRow, MoocdbBuilder};
 
 /// Event types that qpipe does not record as observed events (they only feed `submissions`).
@@ -131,9 +136,11 @@ impl MoocdbBuilder {
             (self.options.max_duration, self.options.default_duration);
         let duration = |from, to| event_duration(from, to, max_duration, default_duration);
         let (user, user_key) = (f.user, f.user_key);
+        let latest_event = self.latest_event.unwrap_or(current.time);
         let record = self.user(user_key, user);
         record.store(rows)?;
-        match &record.staged {
+        let (activity, begun) = record.seen(latest_event);
+        match &activity.staged {
             Some(staged) if current.time < staged.time => {
                 // Arrived out of time order: it lasts until the staged (later) event.
                 let duration = duration(current.time, staged.time);
@@ -142,10 +149,67 @@ impl MoocdbBuilder {
             Some(staged) => {
                 let duration = duration(staged.time, current.time);
                 write_observed_event(rows, &AnonText::Digits(*user), staged, Some(duration))?;
-                record.staged = Some(current);
+                activity.staged = Some(current);
             }
             None => {
-                record.staged = Some(current);
+                activity.staged = Some(current);
+            }
+        }
+        if begun {
+            self.active.push_back((latest_event, user_key));
+        }
+        Ok(())
+    }
+
+    /// Seconds by which the latest event moves on after a user was last seen, for the user to
+    /// be idle: then the staged event's duration is `--default-duration` whenever the next event
+    /// comes, and the location is no longer inherited, with [`DISORDER_SECONDS`] to spare.
+    pub(super) fn idle_after(&self) -> i64 {
+        self.options.max_duration.max(LOCATION_SECONDS) + DISORDER_SECONDS
+    }
+
+    /// Writes the staged event of each idle user (not seen while the latest event moved on by
+    /// more than [`idle_after`](Self::idle_after) seconds) with the default duration that the
+    /// user's next event would give it, and drops the user's activity: the stage's memory then
+    /// holds active users' activities, not every user's. `all`: every active user is looked at
+    /// (before a commit, so that what a commit leaves depends on the events loaded, not on when
+    /// they were looked at); otherwise those at the front of the queue, until one is active.
+    ///
+    /// For events in time order, or out of it by at most [`DISORDER_SECONDS`], the rows are those
+    /// the user's next event would write. Where the latest event is later than the user's next
+    /// one by more, that event finds no staged event to follow (`docs/deviations.md`).
+    pub(super) fn rest_idle_users(&mut self, rows: &mut Rows, all: bool) -> Result<(), LoadError> {
+        let Some(now) = self.latest_event else {
+            return Ok(());
+        };
+        let (idle_after, default_duration) = (self.idle_after(), self.options.default_duration);
+        let mut left = if all { self.active.len() } else { usize::MAX };
+        while left > 0 {
+            let Some(&(seen, key)) = self.active.front() else {
+                break;
+            };
+            if !all && (now - seen).num_seconds() <= idle_after {
+                break;
+            }
+            self.active.pop_front();
+            left -= 1;
+            let Some(record) = self.users.get_mut(&key) else {
+                continue;
+            };
+            match record.activity.as_ref().map(|a| a.seen_at) {
+                Some(seen_at) if (now - seen_at).num_seconds() <= idle_after => {
+                    self.active.push_back((seen_at, key));
+                }
+                _ => {
+                    if let Some(activity) = record.activity.take() {
+                        if let Some(staged) = &activity.staged {
+                            let user = record.name.text();
+                            write_observed_event(rows, &user, staged, Some(default_duration))?;
+                        }
+                        // Its carried state is stored without staged event and location.
+                        record.changed = true;
+                    }
+                }
             }
         }
         Ok(())
@@ -154,7 +218,7 @@ impl MoocdbBuilder {
     /// The staged event of every user the current file touched, duration not known yet: NULL.
     pub(super) fn write_staged(&self, rows: &mut Rows) -> Result<(), LoadError> {
         for user in self.changed_records() {
-            if let Some(event) = &user.staged {
+            if let Some(event) = user.staged() {
                 write_observed_event(rows, &user.name.text(), event, None)?;
             }
         }
@@ -221,12 +285,14 @@ mod tests {
                 })
                 .collect()
         };
-        // The latest event of each user waits for the user's next: NULL at the end of a file.
+        // The latest event of each user waits for the user's next: NULL at the end of a file,
+        // unless the user was idle for over an hour before the file's latest event, when the
+        // next can only give it the default duration.
         assert_eq!(
             durations("alice"),
             ["09:00:00 30", "09:00:30 100", "11:00:30 NULL"]
         );
-        assert_eq!(durations("bob"), ["09:00:10 40", "09:00:50 NULL"]);
+        assert_eq!(durations("bob"), ["09:00:10 40", "09:00:50 100"]);
         assert_eq!(t["users"].len(), 2);
         let first = row_where(
             &t,

@@ -22,6 +22,9 @@ use super::{CACHE_LIMIT, I4X, MoocdbBuilder, contains};
 
 /// qpipe's content rules: resource URI pattern → `resource_type_content` (first match wins;
 /// the legacy's typo `cobinedopenended` is corrected).
+/// A user's location is inherited by the user's events within this many seconds (qpipe's hour).
+pub(super) const LOCATION_SECONDS: i64 = 3600;
+
 const CONTENT_RULES: [(&str, &str); 17] = [
     ("video", "lecture"),
     ("book", "book"),
@@ -182,7 +185,7 @@ impl MoocdbBuilder {
         }
     }
 
-    /// Steps 4 and 5, location inheritance and update (per user, within an hour).
+    /// Steps 4 and 5, location inheritance and update (per user, within [`LOCATION_SECONDS`]).
     pub(super) fn follow_location(
         &mut self,
         place: &mut EventPlace,
@@ -194,9 +197,9 @@ impl MoocdbBuilder {
         let (user, user_key) = (&relations.anon_screen_name, relations.anon_key);
         // The fields, not `self.user`: the record stays borrowed while pages are shared.
         let record = (self.users).get_or_insert_with(user_key, || UserRecord::new(user));
-        if let Some((location, at)) = &record.location {
+        if let Some((location, at)) = record.location() {
             let gap = (event.time - *at).num_seconds();
-            if !location.is_empty() && (0..3600).contains(&gap) {
+            if !location.is_empty() && (0..LOCATION_SECONDS).contains(&gap) {
                 if place.page.is_empty() {
                     if location.in_courseware() {
                         place.page = Rc::clone(location);
@@ -219,8 +222,13 @@ impl MoocdbBuilder {
             let mut digits = itoa::Buffer::new();
             location = page_at_seq(&mut self.pages_at_seq, &location, digits.format(dest));
         }
-        record.location = Some((location, event.time));
+        let latest_event = self.latest_event.unwrap_or(event.time);
+        let (activity, begun) = record.seen(latest_event);
+        activity.location = Some((location, event.time));
         record.changed = true;
+        if begun {
+            self.active.push_back((latest_event, user_key));
+        }
     }
 
     /// Steps 6 to 8: the id of the event's resource, the URL extended by the module and the

@@ -48,12 +48,38 @@ pub(super) struct UserRecord {
     pub(super) name: StoredAnonName,
     /// The user has a `users` row (from an earlier load or written in this one).
     pub(super) stored: bool,
-    /// `staged` or `location` changed in the current file.
+    /// The activity changed in the current file (the carried state is to be stored).
     pub(super) changed: bool,
+    /// The user's staged event and location; none once the user is idle.
+    pub(super) activity: Option<Box<Activity>>,
+}
+
+/// What a user is doing in the course: kept only while it can still matter. An event's
+/// duration is known at the user's next event, and is `--default-duration` once over
+/// `--max-duration`; a location is inherited within an hour. So a user not seen while the
+/// database's latest event moved on by more than both is idle: the staged event is written with
+/// the default duration and the activity dropped (`MoocdbBuilder::rest_idle_users`). Boxed, so
+/// that an idle user's record (most of a long log's) is a third of what it was with the activity
+/// inline.
+#[derive(Debug)]
+pub(super) struct Activity {
     /// The user's latest observed event, not yet written with its duration.
     pub(super) staged: Option<Staged>,
     /// The user's current location and when it was set.
     pub(super) location: Option<(Rc<CourseUrl>, NaiveDateTime)>,
+    /// The time of the database's latest event when the user was last seen: the user's own
+    /// event's time, for events in time order.
+    pub(super) seen_at: NaiveDateTime,
+}
+
+impl Activity {
+    /// When the user was last seen by the events: the later of the staged event's and the
+    /// location's times.
+    pub(super) fn last_seen(&self) -> Option<NaiveDateTime> {
+        let staged = self.staged.as_ref().map(|e| e.time);
+        let located = self.location.as_ref().map(|(_, at)| *at);
+        staged.max(located)
+    }
 }
 
 impl UserRecord {
@@ -62,9 +88,34 @@ impl UserRecord {
             name: StoredAnonName::new(name),
             stored: false,
             changed: false,
-            staged: None,
-            location: None,
+            activity: None,
         }
+    }
+
+    /// The user's staged event.
+    pub(super) fn staged(&self) -> Option<&Staged> {
+        self.activity.as_ref()?.staged.as_ref()
+    }
+
+    /// The user's location and when it was set.
+    pub(super) fn location(&self) -> Option<&(Rc<CourseUrl>, NaiveDateTime)> {
+        self.activity.as_ref()?.location.as_ref()
+    }
+
+    /// The user's activity, seen at `latest_event` (the database's latest event's time); begun
+    /// when the user was idle: then `true` as well, and the user is to be followed until idle
+    /// again.
+    pub(super) fn seen(&mut self, latest_event: NaiveDateTime) -> (&mut Activity, bool) {
+        let begun = self.activity.is_none();
+        let activity = self.activity.get_or_insert_with(|| {
+            Box::new(Activity {
+                staged: None,
+                location: None,
+                seen_at: latest_event,
+            })
+        });
+        activity.seen_at = latest_event;
+        (activity, begun)
     }
 
     /// Writes the user's `users` row unless it has one.
@@ -107,8 +158,9 @@ mod tests {
     #[test]
     fn a_record_is_small() {
         // The users' map holds 8 bytes of the key and the record per user of each course
-        // database, and about 14 bytes of table: the record's size is most of the stage's memory
-        // per user.
-        assert!(std::mem::size_of::<UserRecord>() <= 136);
+        // database, and about 10 bytes of table: the record's size is most of the stage's memory
+        // per user. An active user's activity is apart, and only while active.
+        assert!(std::mem::size_of::<UserRecord>() <= 40);
+        assert!(std::mem::size_of::<Activity>() <= 128);
     }
 }

@@ -25,7 +25,8 @@ pub async fn read(
     let mut state = CarriedState::default();
     for r in sqlx::query(
         "SELECT user_id, staged_event_id, staged_resource_id, staged_time, staged_ip, staged_os, \
-         staged_agent, staged_event_type, location_url, location_time FROM moocdb_loader_user_state",
+         staged_agent, staged_event_type, location_url, location_time, seen_at_latest_event \
+         FROM moocdb_loader_user_state",
     )
     .fetch_all(pool)
     .await
@@ -43,11 +44,29 @@ pub async fn read(
                          changed by hand: set that row's staged_* columns to NULL and load again"
                     ),
                 })?,
-                resource_id: r.try_get::<Option<i32>, _>(2).map_err(&e)?.unwrap_or(0).into(),
-                time: r.try_get::<Option<NaiveDateTime>, _>(3).map_err(&e)?.unwrap_or_default(),
-                ip: r.try_get::<Option<String>, _>(4).map_err(&e)?.unwrap_or_default(),
-                os: r.try_get::<Option<i32>, _>(5).map_err(&e)?.unwrap_or(0).into(),
-                agent: r.try_get::<Option<i32>, _>(6).map_err(&e)?.unwrap_or(0).into(),
+                resource_id: r
+                    .try_get::<Option<i32>, _>(2)
+                    .map_err(&e)?
+                    .unwrap_or(0)
+                    .into(),
+                time: r
+                    .try_get::<Option<NaiveDateTime>, _>(3)
+                    .map_err(&e)?
+                    .unwrap_or_default(),
+                ip: r
+                    .try_get::<Option<String>, _>(4)
+                    .map_err(&e)?
+                    .unwrap_or_default(),
+                os: r
+                    .try_get::<Option<i32>, _>(5)
+                    .map_err(&e)?
+                    .unwrap_or(0)
+                    .into(),
+                agent: r
+                    .try_get::<Option<i32>, _>(6)
+                    .map_err(&e)?
+                    .unwrap_or(0)
+                    .into(),
                 event_type: (r.try_get::<Option<String>, _>(7).map_err(&e)?).unwrap_or_default(),
             }),
             None => None,
@@ -58,6 +77,7 @@ pub async fn read(
             user,
             staged,
             location: url.zip(at),
+            seen_at: r.try_get(10).map_err(&e)?,
         });
     }
     let e = query_error("reading the carried IP state");
@@ -74,9 +94,21 @@ pub async fn read(
                 .push((r.try_get(0).map_err(&e)?, r.try_get(1).map_err(&e)?));
         }
     }
-    state.domain = setting(pool, "domain")
-        .await
-        .map_err(query_error("reading the settings"))?;
+    let e = query_error("reading the settings");
+    state.domain = setting(pool, "domain").await.map_err(&e)?;
+    if let Some(text) = setting(pool, "latest_event").await.map_err(&e)? {
+        let time = NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f").map_err(|_| {
+            LoadError::Query {
+                what: "reading the settings".to_string(),
+                message: format!(
+                    "`moocdb_loader_settings` holds `{text}` as `latest_event`, which is not a \
+                     time this loader writes; the table was changed by hand: delete that row \
+                     and load again"
+                ),
+            }
+        })?;
+        state.latest_event = Some(time);
+    }
     Ok(state)
 }
 
@@ -157,6 +189,13 @@ fn user_row(u: &UserState) -> Vec<u8> {
         }
         None => r.extend_from_slice(b",NULL,NULL"),
     }
+    match &u.seen_at {
+        Some(at) => {
+            r.push(b',');
+            time(&mut r, at);
+        }
+        None => r.extend_from_slice(b",NULL"),
+    }
     r.push(b')');
     r
 }
@@ -171,7 +210,7 @@ fn statements<'a>(
     let users = packed(
         "REPLACE INTO moocdb_loader_user_state (user_id, staged_event_id, staged_resource_id, \
          staged_time, staged_ip, staged_os, staged_agent, staged_event_type, location_url, \
-         location_time) VALUES "
+         location_time, seen_at_latest_event) VALUES "
             .into(),
         change.users.map(|u| user_row(&u)),
         max_bytes,
@@ -195,14 +234,21 @@ fn statements<'a>(
         }),
         max_bytes,
     );
+    let domain = change.domain.map(|domain| {
+        let mut r = b"('domain',".to_vec();
+        push_literal(&mut r, domain);
+        r.push(b')');
+        r
+    });
+    let latest_event = change.latest_event.map(|at| {
+        let mut r = b"('latest_event',".to_vec();
+        time(&mut r, &at);
+        r.push(b')');
+        r
+    });
     let domain = packed(
         "REPLACE INTO moocdb_loader_settings (name, value) VALUES ".into(),
-        change.domain.into_iter().map(|domain| {
-            let mut r = b"('domain',".to_vec();
-            push_literal(&mut r, domain);
-            r.push(b')');
-            r
-        }),
+        domain.into_iter().chain(latest_event),
         max_bytes,
     );
     users.chain(ips).chain(domain)
@@ -280,15 +326,22 @@ mod tests {
                 user: format!("user{i:035}"),
                 staged: None,
                 location: Some((format!("https://x.org/{i}/it's"), t)),
+                seen_at: Some(t),
             })),
             ips: &ips,
             domain: Some("https://x.org"),
+            latest_event: Some(t),
         };
         let sql: Vec<String> = statements(change, Some("c_private"), 2000).collect();
         assert!(sql.len() > 3);
         assert!(sql.iter().all(|s| s.len() <= 2000));
         assert!(sql.iter().any(|s| s.contains("it\\'s")));
         assert!(sql.last().unwrap().contains("'domain'"));
+        assert!(
+            (sql.last().unwrap()).ends_with("('latest_event','2026-01-01 00:00:00.000000')"),
+            "{}",
+            sql.last().unwrap()
+        );
         let users: usize = sql.iter().map(|s| s.matches("('user").count()).sum();
         assert_eq!(users, 100, "every user once");
         assert_eq!(sql.iter().filter(|s| s.contains("192.0.2.1")).count(), 1);

@@ -83,6 +83,7 @@ impl Transform {
                 users: Box::new(self.moocdb.changed_users()),
                 ips: &ips,
                 domain: self.moocdb.domain(),
+                latest_event: self.moocdb.latest_event(),
             };
             crash_point("before-commit");
             carried_state::commit_files(

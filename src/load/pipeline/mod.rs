@@ -177,6 +177,7 @@ impl Transform {
             },
             known,
             carried.users,
+            carried.latest_event,
         );
         let relations =
             RelationBuilder::new(String::new(), geoip.unwrap_or(GeoIp::Embedded), carried.ips);
