@@ -34,6 +34,16 @@ impl Fingerprint {
         Fingerprint::of_bytes(text.as_bytes())
     }
 
+    /// The fingerprint of this one's text together with `n` (a learner and a problem).
+    #[inline]
+    pub fn with(&self, n: i64) -> Fingerprint {
+        let mut bytes = [0; 24];
+        bytes[..8].copy_from_slice(&self.0[0].to_le_bytes());
+        bytes[8..16].copy_from_slice(&self.0[1].to_le_bytes());
+        bytes[16..].copy_from_slice(&n.to_le_bytes());
+        Fingerprint::of_bytes(&bytes)
+    }
+
     /// The fingerprint of the text whose bytes these are (the same as [`Fingerprint::of`] it).
     #[inline]
     pub fn of_bytes(bytes: &[u8]) -> Fingerprint {

@@ -84,7 +84,7 @@ pub struct StateChange<'a> {
     /// The state of every user the file touched.
     pub users: Box<dyn Iterator<Item = UserState> + 'a>,
     /// IPs whose latest event time changed, with that time.
-    pub ips: &'a [(&'a str, NaiveDateTime)],
+    pub ips: &'a [(std::borrow::Cow<'a, str>, NaiveDateTime)],
     /// The course domain, once known.
     pub domain: Option<&'a str>,
     /// The time of the latest event loaded.

@@ -44,6 +44,18 @@ impl GradedSubmission {
     pub(super) fn id(&self) -> RowId {
         StoredRowId::Bits(self.bits).id()
     }
+
+    /// What stands where a submission was forgotten (its rows removed, `--reload`): older than
+    /// any, so the learner's next graded submission of the problem takes its place.
+    pub(super) const FORGOTTEN: GradedSubmission = GradedSubmission {
+        micros: i64::MIN,
+        bits: [0; 2],
+    };
+
+    /// Whether this is [`GradedSubmission::FORGOTTEN`].
+    pub(super) fn is_forgotten(&self) -> bool {
+        self.micros == i64::MIN
+    }
 }
 
 /// Who submits, where and when: the columns a submission shares with its event.
@@ -152,8 +164,8 @@ impl MoocdbBuilder {
                     if attempt > 0
                         && let Some(submission) = GradedSubmission::new(&event.time, row_id)
                     {
-                        let latest = self.graded.entry((user_key, problem_id));
-                        let latest = latest.or_insert(submission);
+                        let latest = (self.graded)
+                            .get_or_insert_with(user_key.with(problem_id), || submission);
                         if latest.micros <= submission.micros {
                             *latest = submission;
                         }
@@ -200,7 +212,9 @@ impl MoocdbBuilder {
                     Some(name) => Fingerprint::of(AnonName::of_username(name).as_str()),
                     None => user_key,
                 };
-                if let Some(submission) = self.graded.get(&(learner, problem_id)) {
+                if let Some(submission) = (self.graded.get(&learner.with(problem_id)))
+                    .filter(|submission| !submission.is_forgotten())
+                {
                     let a = (row_id.as_str(), grade, "rescore", None);
                     write_assessment(rows, a, submission.id().as_str(), &event.time)?;
                 }

@@ -9,6 +9,7 @@ pub mod edx_track_event;
 pub mod geoip;
 pub mod handlers;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -130,17 +131,46 @@ pub struct RelationBuilder {
     quarter: Option<(u32, i32, Rc<str>)>,
 }
 
-/// What the builder remembers of one IP.
+/// What the builder remembers of one IP: 32 bytes, with no text of its own for an IPv4 address
+/// (each course database of a split keeps a record per IP it sees).
 #[derive(Debug)]
 struct IpRecord {
     /// The IP, as the log writes it.
-    ip: Box<str>,
+    ip: IpText,
     /// The time of the IP's latest event, for heartbeat filtering; carried between files.
-    last_seen: Option<NaiveDateTime>,
+    /// `NaiveDateTime::MIN`: none yet (an `Option` would take 4 more bytes, 8 with alignment).
+    last_seen: NaiveDateTime,
     /// `last_seen` changed since the last [`RelationBuilder::clear_changed_ips`].
     changed: bool,
     /// The IP's country (`None` inside: none known), once looked up. One byte.
     country: Option<Option<CountryCode>>,
+}
+
+/// An IP as the log writes it: an IPv4 address in its usual form as its four bytes, any other
+/// text (IPv6, a proxy's list) boxed. 16 bytes, where a `Box<str>` takes 16 and its text 16 more.
+#[derive(Debug)]
+enum IpText {
+    V4([u8; 4]),
+    // A thin pointer: with a `String` (24 bytes) or a `Box<str>` (16) the enum would be larger.
+    #[allow(clippy::box_collection)]
+    Other(Box<String>),
+}
+
+impl IpText {
+    fn new(ip: &str) -> IpText {
+        match ip.parse::<std::net::Ipv4Addr>() {
+            // Kept as bytes only where they give back the same text.
+            Ok(v4) if v4.to_string() == ip => IpText::V4(v4.octets()),
+            _ => IpText::Other(Box::new(ip.to_string())),
+        }
+    }
+
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            IpText::V4(octets) => Cow::Owned(std::net::Ipv4Addr::from(*octets).to_string()),
+            IpText::Other(text) => Cow::Borrowed(text),
+        }
+    }
 }
 
 /// Usernames whose hash is kept before the cache starts over.
@@ -156,7 +186,7 @@ impl RelationBuilder {
                 .into_iter()
                 .map(|(ip, at)| {
                     let record = IpRecord {
-                        last_seen: Some(at),
+                        last_seen: at,
                         ..IpRecord::new(&ip)
                     };
                     (Fingerprint::of(&ip), record)
@@ -170,12 +200,14 @@ impl RelationBuilder {
     }
 
     /// The IPs whose latest event time changed since the last
-    /// [`clear_changed_ips`](Self::clear_changed_ips), with that time, in IP order. Borrowed:
-    /// a long log's file ends with tens of thousands of them.
-    pub fn changed_ips(&self) -> Vec<(&str, NaiveDateTime)> {
+    /// [`clear_changed_ips`](Self::clear_changed_ips), with that time, in IP order. Borrowed
+    /// where the record holds the text (a long log's file ends with tens of thousands of them);
+    /// an IPv4 address is written out.
+    pub fn changed_ips(&self) -> Vec<(Cow<'_, str>, NaiveDateTime)> {
         let mut ips: Vec<_> = (self.ips.values())
             .filter(|record| record.changed)
-            .filter_map(|record| Some((&*record.ip, record.last_seen?)))
+            .filter(|record| record.last_seen != NaiveDateTime::MIN)
+            .map(|record| (record.ip.text(), record.last_seen))
             .collect();
         ips.sort_unstable();
         ips
@@ -374,8 +406,8 @@ fn keyed(anon: AnonName) -> (AnonName, Fingerprint) {
 impl IpRecord {
     fn new(ip: &str) -> IpRecord {
         IpRecord {
-            ip: ip.into(),
-            last_seen: None,
+            ip: IpText::new(ip),
+            last_seen: NaiveDateTime::MIN,
             changed: false,
             country: None,
         }
@@ -399,9 +431,9 @@ impl IpRecord {
         };
         let downtime = at.and_then(|time| {
             self.changed = true;
-            match self.last_seen.replace(*time) {
-                None => Some("0:00:00".to_string()),
-                Some(last) => {
+            match std::mem::replace(&mut self.last_seen, *time) {
+                NaiveDateTime::MIN => Some("0:00:00".to_string()),
+                last => {
                     let gap = *time - last;
                     (gap.num_seconds() > HEARTBEAT_PERIOD_SECONDS).then(|| legacy_timedelta(gap))
                 }
@@ -640,6 +672,28 @@ mod tests {
         );
         assert_eq!(org_course_run("coursecourses/A/B/C"), Some("A/B/C".into()));
         assert_eq!(org_course_run("course-v1:+++"), Some("//".into()));
+    }
+
+    #[test]
+    fn an_ip_record_is_small_and_keeps_the_ip_as_logged() {
+        assert!(std::mem::size_of::<IpRecord>() <= 32);
+        for ip in [
+            "192.0.2.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            // Not kept as bytes: they would not give back the same text.
+            "192.0.2.01",
+            "192.000.2.1",
+            " 192.0.2.1",
+            "2001:DB8::1",
+            "::ffff:192.0.2.1",
+            "192.0.2.1, 10.0.0.1",
+            "",
+        ] {
+            assert_eq!(IpText::new(ip).text(), ip);
+        }
+        assert!(matches!(IpText::new("203.0.113.9"), IpText::V4(_)));
+        assert!(matches!(IpText::new("192.0.2.01"), IpText::Other(_)));
     }
 
     #[test]

@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn statements_stay_under_the_size_limit() {
         let t = NaiveDateTime::parse_from_str("2026-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        let ips = [("192.0.2.1", t)];
+        let ips = [(std::borrow::Cow::Borrowed("192.0.2.1"), t)];
         let change = StateChange {
             users: Box::new((0..100).map(|i| UserState {
                 user: format!("user{i:035}"),
