@@ -143,6 +143,14 @@ async fn durations(url: &str) -> Vec<(String, String, Option<i32>)> {
     .unwrap()
 }
 
+/// The time of day and duration of each of `user`'s (an `anon_screen_name`) events in `d`.
+fn durations_of(d: &[(String, String, Option<i32>)], user: &str) -> Vec<(String, Option<i32>)> {
+    d.iter()
+        .filter(|(u, _, _)| u == user)
+        .map(|(_, t, d)| (t[11..19].to_string(), *d))
+        .collect()
+}
+
 #[tokio::test]
 async fn durations_are_seconds_to_the_users_next_event() {
     let dir = tempfile::tempdir().unwrap();
@@ -165,12 +173,7 @@ async fn durations_are_seconds_to_the_users_next_event() {
     let d = durations(&url).await;
     let a = crate::anon("a");
     let b = crate::anon("b");
-    let of = |user: &str| -> Vec<(String, Option<i32>)> {
-        d.iter()
-            .filter(|(u, _, _)| u == user)
-            .map(|(_, t, d)| (t[11..19].to_string(), *d))
-            .collect()
-    };
+    let of = |user: &str| durations_of(&d, user);
     assert_eq!(
         of(&a),
         vec![
@@ -220,11 +223,7 @@ async fn an_idle_users_latest_event_gets_the_default_duration_in_batches_as_at_o
     // After the first file alone, `i` (seen at 09:10, the latest event 12:00) is idle: 2 h 50
     // min; the others are not.
     let latest = |d: &[(String, String, Option<i32>)], user: &str| {
-        d.iter()
-            .filter(|(u, _, _)| *u == anon(user))
-            .map(|(_, t, d)| (t[11..19].to_string(), *d))
-            .next_back()
-            .unwrap()
+        durations_of(d, &anon(user)).pop().unwrap()
     };
     let d = durations(&batched).await;
     assert_eq!(latest(&d, "i"), ("09:10:00".into(), Some(100)));

@@ -11,11 +11,11 @@ use crate::state::StagedEvent;
 
 use super::resources::LOCATION_SECONDS;
 use super::user_record::{SharedText, write_observed_event};
+use super::{CACHE_LIMIT, FormattedRow, MoocdbBuilder};
 
 /// How far out of time order events may come (seconds; a site's servers' logs interleaved) and
 /// still give the rows they give in order, though idle users' activities are dropped.
 const DISORDER_SECONDS: i64 = 600;
-use super::{CACHE_LIMIT, FormattedRow, MoocdbBuilder};
 
 /// Event types that qpipe does not record as observed events (they only feed `submissions`).
 const NOT_OBSERVED: [&str; 14] = [

@@ -20,11 +20,11 @@ use super::observed_events::EventClass;
 use super::user_record::UserRecord;
 use super::{CACHE_LIMIT, I4X, MoocdbBuilder, contains};
 
-/// qpipe's content rules: resource URI pattern → `resource_type_content` (first match wins;
-/// the legacy's typo `cobinedopenended` is corrected).
 /// A user's location is inherited by the user's events within this many seconds (qpipe's hour).
 pub(super) const LOCATION_SECONDS: i64 = 3600;
 
+/// qpipe's content rules: resource URI pattern → `resource_type_content` (first match wins;
+/// the legacy's typo `cobinedopenended` is corrected).
 const CONTENT_RULES: [(&str, &str); 17] = [
     ("video", "lecture"),
     ("book", "book"),

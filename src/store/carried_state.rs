@@ -34,6 +34,21 @@ pub async fn read(
     {
         let user: String = r.try_get(0).map_err(&e)?;
         let id: Option<String> = r.try_get(1).map_err(&e)?;
+        let number = |i| {
+            Ok::<i64, LoadError>(
+                r.try_get::<Option<i32>, _>(i)
+                    .map_err(&e)?
+                    .unwrap_or(0)
+                    .into(),
+            )
+        };
+        let text = |i| {
+            Ok::<String, LoadError>(
+                r.try_get::<Option<String>, _>(i)
+                    .map_err(&e)?
+                    .unwrap_or_default(),
+            )
+        };
         let staged = match id {
             Some(id) => Some(StagedEvent {
                 id: RowId::parse(&id).ok_or_else(|| LoadError::Query {
@@ -44,30 +59,12 @@ pub async fn read(
                          changed by hand: set that row's staged_* columns to NULL and load again"
                     ),
                 })?,
-                resource_id: r
-                    .try_get::<Option<i32>, _>(2)
-                    .map_err(&e)?
-                    .unwrap_or(0)
-                    .into(),
-                time: r
-                    .try_get::<Option<NaiveDateTime>, _>(3)
-                    .map_err(&e)?
-                    .unwrap_or_default(),
-                ip: r
-                    .try_get::<Option<String>, _>(4)
-                    .map_err(&e)?
-                    .unwrap_or_default(),
-                os: r
-                    .try_get::<Option<i32>, _>(5)
-                    .map_err(&e)?
-                    .unwrap_or(0)
-                    .into(),
-                agent: r
-                    .try_get::<Option<i32>, _>(6)
-                    .map_err(&e)?
-                    .unwrap_or(0)
-                    .into(),
-                event_type: (r.try_get::<Option<String>, _>(7).map_err(&e)?).unwrap_or_default(),
+                resource_id: number(2)?,
+                time: (r.try_get::<Option<NaiveDateTime>, _>(3).map_err(&e)?).unwrap_or_default(),
+                ip: text(4)?,
+                os: number(5)?,
+                agent: number(6)?,
+                event_type: text(7)?,
             }),
             None => None,
         };
