@@ -75,8 +75,8 @@ pub fn load_summary(s: &LoadSummary) -> String {
     if let (Some(created @ 1..), Some(preparing)) = (s.created_course_databases, s.preparing_s) {
         let _ = writeln!(
             out,
-            "Created {}; preparing those the first lines name took {} before the first event \
-             was read.",
+            "Created {}; preparing those the first lines name took {}, while the first events \
+             were read.",
             counted(created, "course database", "course databases"),
             duration(preparing)
         );
@@ -369,8 +369,8 @@ mod tests {
         let text = load_summary(&summary);
         assert!(
             text.contains(
-                "Created 2 course databases; preparing those the first lines name took 0.40 s \
-                 before the first event was read."
+                "Created 2 course databases; preparing those the first lines name took 0.40 s, \
+                 while the first events were read."
             ),
             "{text}"
         );

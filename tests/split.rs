@@ -257,8 +257,8 @@ async fn each_course_database_holds_what_a_load_of_that_course_alone_gives() {
         ]
     );
     let summary: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
-    // The four course databases are new (the no-course one is the load's own), and were made
-    // ready before the first event.
+    // The four course databases are new (the no-course one is the load's own), and were
+    // prepared while the first events were read.
     assert_eq!(summary["created_course_databases"], 4, "{json}");
     assert!(summary["preparing_s"].as_f64() > Some(0.0), "{json}");
     let domain = summary["domain"].as_str();

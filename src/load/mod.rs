@@ -213,7 +213,7 @@ pub struct LoadSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_course_databases: Option<u64>,
     /// The seconds a split load took to create or migrate, and open, the course databases that
-    /// its first lines name, before it read its first event: a fixed cost of a site's first
+    /// its first lines name, while it read its first events: a fixed cost of a site's first
     /// load (about 35 `CREATE TABLE` per course; `BENCHMARKS.md`, "One database per course").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preparing_s: Option<f64>,
@@ -589,20 +589,25 @@ fn visit_first_events(
     }
 }
 
-/// The courses the first lines of the logs name (reading stops after `lines` lines), in the
-/// order they first come: a split load prepares their databases before it starts.
+/// The courses the first lines of the logs name (reading stops after `lines` lines), those with
+/// the most events first (in the order they first come among equals): a split load prepares
+/// their databases while it reads its first events, the busiest first.
 fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec<String> {
-    let mut courses: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut courses: Vec<(String, u32)> = Vec::new();
+    let mut place = std::collections::HashMap::new();
     visit_first_events(logs, max_line_bytes, lines, |event| {
-        if let Some(course) = event_course(&event)
-            && seen.insert(course.clone())
-        {
-            courses.push(course);
+        if let Some(course) = event_course(&event) {
+            let i = *place.entry(course.clone()).or_insert_with(|| {
+                courses.push((course, 0));
+                courses.len() - 1
+            });
+            courses[i].1 += 1;
         }
         ControlFlow::Continue(())
     });
-    courses
+    // A stable sort: equal counts keep their first-seen order.
+    courses.sort_by_key(|(_, events)| std::cmp::Reverse(*events));
+    courses.into_iter().map(|(course, _)| course).collect()
 }
 
 /// qpipe's DOMAIN when none is given: the scheme and host of the first page of the LMS that is

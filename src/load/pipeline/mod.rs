@@ -36,7 +36,7 @@ use commit::Uncommitted;
 use plan::Plan;
 use reading::{OneDatabase, Reading, ReadingThread};
 use rejects::{RejectBuffer, too_many_rejects};
-pub use split::{OpenLane, SplitTransform};
+pub use split::{CourseReady, OpenLane, SplitTransform};
 
 use super::seen_lines::SeenLines;
 use super::{LoadOptions, LoadSummary, normal_course_id};

@@ -1,7 +1,10 @@
 //! A split load's transform: each file read once, each event sent to its course's database.
 //!
 //! Every course database has a transform of its own ([`Transform`]: its row buffers, MOOCdb
-//! state, duplicate check and ledger), opened the first time its course is seen. The database of
+//! state, duplicate check and ledger), opened the first time its course is seen; while the
+//! database is still being created (a site's first load creates them as it reads), the course's
+//! events wait, in their order, and every one of a file's events reaches its database before
+//! the file ends, so that no commit sees the difference. The database of
 //! the events that name no course (the first, always open) also takes the lines that are not
 //! events, and its ledger decides what is read of each file. A course database's ledger records
 //! the files that gave it events, each when its own plan says to load it: a file it already
@@ -29,6 +32,10 @@ use crate::store::ledger::{FileCounts, Reject};
 /// its course is first seen; returns the database's name and the place of its server among
 /// the split's with it.
 pub type OpenLane = Box<dyn FnMut(&str) -> Result<(String, usize, Transform), LoadError> + Send>;
+
+/// Whether a course's database may be opened now (`false`: it is still being created while the
+/// first events are read); with `wait`, waits until it may.
+pub type CourseReady = Box<dyn FnMut(&str, bool) -> Result<bool, LoadError> + Send>;
 
 /// One course database of the split.
 pub struct Lane {
@@ -81,6 +88,17 @@ const RECENT_LINES: usize = 450_000;
 /// Course databases whose ledgers a commit records at once.
 const RECORDED_AT_ONCE: usize = 8;
 
+/// The most events held, parsed, for courses whose databases are still being created, before
+/// the load waits for the database of the course that holds the most. A site's first load
+/// creates a hundred course databases while it reads its first events (`CREATE TABLE`s wait
+/// on disk syncs more than on the loader). A parsed event holds about 2.4 KB (100 courses'
+/// chunks of 2,048 events took a load's peak from 171 to 652 MiB, [`BUFFER_CHECK_LINES`]), so
+/// the bound is about 77 MB, early in the load, while the learners' state is still small: the
+/// bench's 300,000-event log of 100 courses split in 17.6 s instead of 20.2–20.8 s and peaked at
+/// 182–200 MB instead of 160–164 MB; its 1M-event log in 48.3–52.2 s instead of 54.5–57.3 s,
+/// at 208–214 MB instead of 206 MB (`BENCHMARKS.md`, "One database per course").
+const PARKED_EVENTS: usize = 32_768;
+
 /// The transform of a split load.
 pub struct SplitTransform {
     options: LoadOptions,
@@ -100,6 +118,12 @@ pub struct SplitTransform {
     group_bytes: u64,
     /// Files whose commit is done.
     files_committed: u64,
+    /// Whether a course's database may be opened yet.
+    ready: CourseReady,
+    /// The events of courses whose databases are still being created, by course, in log order.
+    parked: HashMap<String, Vec<Pending>>,
+    /// The events in `parked`.
+    parked_events: usize,
 }
 
 impl SplitTransform {
@@ -110,6 +134,7 @@ impl SplitTransform {
         stop: Arc<AtomicBool>,
         no_course: (String, Transform),
         open_lane: OpenLane,
+        ready: CourseReady,
     ) -> SplitTransform {
         let (database, transform) = no_course;
         SplitTransform {
@@ -130,6 +155,9 @@ impl SplitTransform {
             reading_thread: None,
             group_bytes: 0,
             files_committed: 0,
+            ready,
+            parked: HashMap::new(),
+            parked_events: 0,
         }
     }
 
@@ -177,7 +205,10 @@ impl SplitTransform {
             log,
             content_hash: &content_hash,
         };
-        let read = reading.load_file(&mut taker, log, segment);
+        // The file's events are all taken before its end: those of courses whose databases
+        // were still being created too.
+        let read =
+            (reading.load_file(&mut taker, log, segment)).and_then(|()| taker.take_parked(true));
         self.reading_thread = thread;
         read?;
         let prefix_hash = log.prefix_hash(self.total.raw_end)?.unwrap_or_default();
@@ -366,18 +397,10 @@ struct SplitFile<'a> {
     content_hash: &'a Option<String>,
 }
 
-impl LineTaker for SplitFile<'_> {
-    fn counts(&mut self) -> &mut FileCounts {
-        &mut self.split.total
-    }
-
-    fn event(&mut self, pending: Pending) -> Result<(), LoadError> {
-        if self.split.total.lines.is_multiple_of(BUFFER_CHECK_LINES) {
-            self.split.process_pending()?;
-            self.split.bound_recent_lines()?;
-            self.split.bound_buffers()?;
-        }
-        let lane = self.split.lane_of(event_course(&pending.event))?;
+impl SplitFile<'_> {
+    /// Sends `pending` to the database of `course`, opened if it is the first of its events.
+    fn take_event(&mut self, course: Option<String>, pending: Pending) -> Result<(), LoadError> {
+        let lane = self.split.lane_of(course)?;
         let lane = &mut self.split.lanes[lane];
         if let LaneFile::Waiting = lane.file {
             lane.file = match (lane.transform).begin_file(self.log, self.content_hash.clone())? {
@@ -395,6 +418,78 @@ impl LineTaker for SplitFile<'_> {
             LaneFile::Skipped => Ok(()),
             LaneFile::Waiting => unreachable!("a lane's file is begun before its events"),
         }
+    }
+
+    /// Counts an event just parked; past [`PARKED_EVENTS`], waits for the database of the course
+    /// that holds the most and takes its events.
+    fn park_one_more(&mut self) -> Result<(), LoadError> {
+        self.split.parked_events += 1;
+        while self.split.parked_events > PARKED_EVENTS {
+            let Some(most) = (self.split.parked.iter())
+                .max_by_key(|(_, events)| events.len())
+                .map(|(course, _)| course.clone())
+            else {
+                break;
+            };
+            (self.split.ready)(&most, true)?;
+            self.take_parked_of(most)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the parked events of each course whose database is ready, or of every course,
+    /// waiting for their databases, with `wait`.
+    fn take_parked(&mut self, wait: bool) -> Result<(), LoadError> {
+        if self.split.parked.is_empty() {
+            return Ok(());
+        }
+        let courses: Vec<String> = self.split.parked.keys().cloned().collect();
+        for course in courses {
+            if (self.split.ready)(&course, wait)? {
+                self.take_parked_of(course)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the parked events of `course`, whose database is ready, in their order.
+    fn take_parked_of(&mut self, course: String) -> Result<(), LoadError> {
+        let events = self.split.parked.remove(&course).unwrap_or_default();
+        self.split.parked_events -= events.len();
+        for pending in events {
+            self.take_event(Some(course.clone()), pending)?;
+        }
+        Ok(())
+    }
+}
+
+impl LineTaker for SplitFile<'_> {
+    fn counts(&mut self) -> &mut FileCounts {
+        &mut self.split.total
+    }
+
+    fn event(&mut self, pending: Pending) -> Result<(), LoadError> {
+        if self.split.total.lines.is_multiple_of(BUFFER_CHECK_LINES) {
+            self.take_parked(false)?;
+            self.split.process_pending()?;
+            self.split.bound_recent_lines()?;
+            self.split.bound_buffers()?;
+        }
+        let course = event_course(&pending.event);
+        if let Some(course) = &course
+            && !self.split.by_course.contains_key(course)
+        {
+            // A course whose events wait keeps their order: its later events wait behind them.
+            if let Some(parked) = self.split.parked.get_mut(course) {
+                parked.push(pending);
+                return self.park_one_more();
+            }
+            if !(self.split.ready)(course, false)? {
+                self.split.parked.insert(course.clone(), vec![pending]);
+                return self.park_one_more();
+            }
+        }
+        self.take_event(course, pending)
     }
 
     fn reject(&mut self, reject: Reject) -> Result<(), LoadError> {
