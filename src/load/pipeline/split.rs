@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::crash::crash_point;
 use super::reading::{LineTaker, Reading, ReadingThread};
 use super::rejects::too_many_rejects;
 use super::{OpenFile, Pending, Transform};
@@ -485,6 +486,7 @@ impl LineTaker for SplitFile<'_> {
                 return self.park_one_more();
             }
             if !(self.split.ready)(course, false)? {
+                crash_point("event-parked");
                 self.split.parked.insert(course.clone(), vec![pending]);
                 return self.park_one_more();
             }
