@@ -97,7 +97,8 @@ const RECORDED_AT_ONCE: usize = 8;
 /// the bound is about 77 MB, early in the load, while the learners' state is still small: the
 /// bench's 300,000-event log of 100 courses split in 17.6 s instead of 20.2–20.8 s and peaked at
 /// 182–200 MB instead of 160–164 MB; its 1M-event log in 48.3–52.2 s instead of 54.5–57.3 s,
-/// at 208–214 MB instead of 206 MB (`BENCHMARKS.md`, "One database per course").
+/// peaking at 210–235 MB instead of 204–216 MB; the 5M-event log's peak, at its end, did not
+/// move (`BENCHMARKS.md`, "One database per course").
 const PARKED_EVENTS: usize = 32_768;
 
 /// The transform of a split load.
@@ -457,8 +458,14 @@ impl SplitFile<'_> {
     fn take_parked_of(&mut self, course: String) -> Result<(), LoadError> {
         let events = self.split.parked.remove(&course).unwrap_or_default();
         self.split.parked_events -= events.len();
-        for pending in events {
+        for (i, pending) in (1u64..).zip(events) {
             self.take_event(Some(course.clone()), pending)?;
+            // The course may have waited with many events: its rows stay within the bound as
+            // the lines read do.
+            if i.is_multiple_of(BUFFER_CHECK_LINES) {
+                self.split.process_pending()?;
+                self.split.bound_buffers()?;
+            }
         }
         Ok(())
     }
