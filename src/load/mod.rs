@@ -589,10 +589,10 @@ fn visit_first_events(
     }
 }
 
-/// The courses the first lines of the logs name (reading stops after `lines` lines), those with
-/// the most events first (in the order they first come among equals): a split load prepares
-/// their databases while it reads its first events, the busiest first.
-fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec<String> {
+/// The courses the first lines of the logs name (reading stops after `lines` lines), in the
+/// order they first come, each with its events there: a split load prepares their databases
+/// while it reads its first events, the busiest first.
+fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec<(String, u32)> {
     let mut courses: Vec<(String, u32)> = Vec::new();
     let mut place = std::collections::HashMap::new();
     visit_first_events(logs, max_line_bytes, lines, |event| {
@@ -605,9 +605,7 @@ fn first_courses(logs: &[TrackingLog], max_line_bytes: usize, lines: u32) -> Vec
         }
         ControlFlow::Continue(())
     });
-    // A stable sort: equal counts keep their first-seen order.
-    courses.sort_by_key(|(_, events)| std::cmp::Reverse(*events));
-    courses.into_iter().map(|(course, _)| course).collect()
+    courses
 }
 
 /// qpipe's DOMAIN when none is given: the scheme and host of the first page of the LMS that is

@@ -145,15 +145,20 @@ fn start_preparing(
 ) -> Result<(Arc<Preparation>, tokio::task::JoinHandle<()>), LoadError> {
     let courses = super::first_courses(logs, options.max_line_bytes, COURSE_SCAN_LINES);
     // Two courses may share a plain name (the second gets the hashed one when it is opened):
-    // each database is prepared once, for the first of them.
+    // each database is prepared once, for the first of them to come.
     let mut names = HashSet::new();
     let mut targets = Vec::new();
-    for course in courses {
+    for (course, events) in courses {
         let target = databases.target(Some(&course), false)?;
         if names.insert(target.database.clone()) {
-            targets.push((course, target));
+            targets.push((events, course, target));
         }
     }
+    // The busiest first; a stable sort keeps the order they came in among equals.
+    targets.sort_by_key(|(events, _, _)| std::cmp::Reverse(*events));
+    let targets: Vec<(String, Target)> = (targets.into_iter())
+        .map(|(_, course, target)| (course, target))
+        .collect();
     let preparation = Arc::new(Preparation::default());
     preparation.update(|state| {
         state.preparing = targets.iter().map(|(course, _)| course.clone()).collect();
