@@ -54,11 +54,9 @@ struct Preparation {
 struct PreparationState {
     /// Courses whose databases are still being created, migrated or opened.
     preparing: HashSet<String>,
-    /// Whether databases are still being prepared.
-    running: bool,
     /// The first error, for the transform to return.
     failed: Option<LoadError>,
-    /// The seconds the preparation took, once it is done.
+    /// The seconds the preparation took, once it is done (`None` while it runs).
     took_s: Option<f64>,
 }
 
@@ -90,7 +88,7 @@ impl Preparation {
     /// share a database name with one of them.
     fn settle(&self) -> Result<(), LoadError> {
         let mut state = self.state();
-        while state.running && state.failed.is_none() {
+        while state.took_s.is_none() && state.failed.is_none() {
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
         match state.failed.take() {
@@ -162,42 +160,44 @@ fn start_preparing(
     let preparation = Arc::new(Preparation::default());
     preparation.update(|state| {
         state.preparing = targets.iter().map(|(course, _)| course.clone()).collect();
-        state.running = true;
     });
     let (lanes, options, shared) = (lanes.clone(), options.clone(), preparation.clone());
     // On a thread of its own that runs the futures, which the compiler cannot prove `Send` for
     // a spawned task.
     let handle = lanes.handle.clone();
     let task = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
         let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle.block_on(prepare_all(lanes, options, targets, shared.clone()));
+            handle.block_on(prepare_all(lanes, options, targets, &shared));
         }));
-        // A transform waiting for a database must not wait for ever.
-        if prepared.is_err() {
-            shared.update(|state| {
+        // Done, however it ended: a transform waiting for a database must not wait for ever.
+        let took_s = started.elapsed().as_secs_f64();
+        shared.update(|state| {
+            if prepared.is_err() {
                 state.failed.get_or_insert(LoadError::Write {
                     table: "(course databases)".into(),
                     message: "preparing the course databases stopped on an internal error; \
                               run the same command again"
                         .into(),
                 });
-                state.preparing.clear();
-                state.running = false;
-            });
-        }
+            }
+            state.preparing.clear();
+            state.took_s = Some(took_s);
+        });
     });
     Ok((preparation, task))
 }
 
-/// Prepares `targets`' databases, [`PREPARED_AT_ONCE`] at a time, keeping `shared` up to date.
+/// Prepares `targets`' databases, [`PREPARED_AT_ONCE`] at a time, keeping `shared` up to date
+/// until one fails. The databases still being prepared then are left as they are: the load
+/// fails, and the next run prepares them again.
 async fn prepare_all(
     lanes: Lanes,
     options: LoadOptions,
     targets: Vec<(String, Target)>,
-    shared: Arc<Preparation>,
+    shared: &Preparation,
 ) {
     use futures_util::StreamExt;
-    let started = Instant::now();
     let mut preparing = futures_util::stream::iter(targets)
         .map(|(course, target)| prepare_and_open(&lanes, &options, target, course))
         .buffer_unordered(PREPARED_AT_ONCE);
@@ -222,15 +222,6 @@ async fn prepare_all(
             }
         }
     }
-    // The databases still being prepared when one failed are left as they are: the load fails,
-    // and the next run prepares them again.
-    drop(preparing);
-    let took_s = started.elapsed().as_secs_f64();
-    shared.update(|state| {
-        state.preparing.clear();
-        state.running = false;
-        state.took_s = Some(took_s);
-    });
 }
 
 /// Runs a split load.

@@ -330,6 +330,14 @@ impl SplitTransform {
         Ok(())
     }
 
+    /// Keeps what the course databases hold together within the load's bounds: their pending
+    /// events processed, their exact sets of recent lines and their row buffers bounded.
+    fn bound_held(&mut self) -> Result<(), LoadError> {
+        self.process_pending()?;
+        self.bound_recent_lines()?;
+        self.bound_buffers()
+    }
+
     /// Each course database's pending events through its stages.
     fn process_pending(&mut self) -> Result<(), LoadError> {
         for lane in &mut self.lanes {
@@ -460,11 +468,10 @@ impl SplitFile<'_> {
         self.split.parked_events -= events.len();
         for (i, pending) in (1u64..).zip(events) {
             self.take_event(Some(course.clone()), pending)?;
-            // The course may have waited with many events: its rows stay within the bound as
-            // the lines read do.
+            // The course may have waited with many events: they stay within the bounds as the
+            // lines read do.
             if i.is_multiple_of(BUFFER_CHECK_LINES) {
-                self.split.process_pending()?;
-                self.split.bound_buffers()?;
+                self.split.bound_held()?;
             }
         }
         Ok(())
@@ -479,9 +486,7 @@ impl LineTaker for SplitFile<'_> {
     fn event(&mut self, pending: Pending) -> Result<(), LoadError> {
         if self.split.total.lines.is_multiple_of(BUFFER_CHECK_LINES) {
             self.take_parked(false)?;
-            self.split.process_pending()?;
-            self.split.bound_recent_lines()?;
-            self.split.bound_buffers()?;
+            self.split.bound_held()?;
         }
         let course = event_course(&pending.event);
         if let Some(course) = &course
