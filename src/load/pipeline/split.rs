@@ -79,12 +79,18 @@ const BUFFERED_BYTES: usize = 32 << 20;
 const BUFFER_CHECK_LINES: u64 = 4096;
 
 /// The most line hashes the course databases' exact sets hold together before they move into the
-/// filter: half of a single database's bound. A hundred sets, each given back its room after a
-/// move, held 16,744 KB more at the 5M split's peak with the single database's 900,000 (figures
-/// above). A single database keeps its bound: there, 450,000 saved 7,396 KB (245,660 against
-/// 253,056 KB) and cost the server 10 s more of CPU (216.8 against 206.5 s on the 5M log), its
-/// lines table loaded in more statements, only the first of which is a bulk load.
-const RECENT_LINES: usize = 450_000;
+/// filter: a quarter of a single database's bound. A hundred sets, each given back its room after
+/// a move, held 16,744 KB more at the 5M split's peak with the single database's 900,000 (figures
+/// above). Against 450,000, in alternating runs (`moocdb load -q` of the bench's 100-course logs,
+/// databases dropped before each, `/usr/bin/time`): the 5M split peaked at 281,160 and 275,504
+/// KB against 323,272 and 286,116 KB in 163.0 and 193.6 s against 216.2 and 186.9 s, with as
+/// many `LOAD DATA` statements (64,699 against 64,754); the 1M split at 210,236–214,756 KB
+/// against 217,692–218,592 KB in 27.3–29.9 s against 27.2–32.8 s; the 300,000-event split in
+/// 11.18 and 11.50 s against 10.87 and 10.96 s. A single database keeps its bound: there, 450,000
+/// saved 7,396 KB (245,660 against 253,056 KB) and cost the server 10 s more of CPU (216.8
+/// against 206.5 s on the 5M log), its lines table loaded in more statements, only the first of
+/// which is a bulk load.
+const RECENT_LINES: usize = 225_000;
 
 /// Course databases whose ledgers a commit records at once.
 const RECORDED_AT_ONCE: usize = 8;
