@@ -381,14 +381,8 @@ impl SplitTransform {
         Ok(())
     }
 
-    /// The course database of `course`, opened if it is the first of its events.
-    fn lane_of(&mut self, course: Option<String>) -> Result<usize, LoadError> {
-        let Some(course) = course else {
-            return Ok(0);
-        };
-        if let Some(&lane) = self.by_course.get(&course) {
-            return Ok(lane);
-        }
+    /// Opens the database of `course`, whose first event this is; its lane.
+    fn open_course(&mut self, course: String) -> Result<usize, LoadError> {
         let (database, server, mut transform) = (self.open_lane)(&course)?;
         transform.read_line_keys()?;
         transform.share_run_caches(&self.lanes[0].transform);
@@ -414,9 +408,8 @@ struct SplitFile<'a> {
 }
 
 impl SplitFile<'_> {
-    /// Sends `pending` to the database of `course`, opened if it is the first of its events.
-    fn take_event(&mut self, course: Option<String>, pending: Pending) -> Result<(), LoadError> {
-        let lane = self.split.lane_of(course)?;
+    /// Sends `pending` to the course database of `lane`.
+    fn take_event(&mut self, lane: usize, pending: Pending) -> Result<(), LoadError> {
         let lane = &mut self.split.lanes[lane];
         if let LaneFile::Waiting = lane.file {
             lane.file = match (lane.transform).begin_file(self.log, self.content_hash.clone())? {
@@ -468,12 +461,16 @@ impl SplitFile<'_> {
         Ok(())
     }
 
-    /// Takes the parked events of `course`, whose database is ready, in their order.
+    /// Takes the parked events of `course`, whose database is ready, in their order. Its
+    /// database is not open yet: a course's events wait only until it is.
     fn take_parked_of(&mut self, course: String) -> Result<(), LoadError> {
-        let events = self.split.parked.remove(&course).unwrap_or_default();
+        let Some(events) = self.split.parked.remove(&course) else {
+            return Ok(());
+        };
         self.split.parked_events -= events.len();
+        let lane = self.split.open_course(course)?;
         for (i, pending) in (1u64..).zip(events) {
-            self.take_event(Some(course.clone()), pending)?;
+            self.take_event(lane, pending)?;
             // The course may have waited with many events: they stay within the bounds as the
             // lines read do.
             if i.is_multiple_of(BUFFER_CHECK_LINES) {
@@ -494,22 +491,27 @@ impl LineTaker for SplitFile<'_> {
             self.take_parked(false)?;
             self.split.bound_held()?;
         }
-        let course = event_course(&pending.event);
-        if let Some(course) = &course
-            && !self.split.by_course.contains_key(course)
-        {
-            // A course whose events wait keeps their order: its later events wait behind them.
-            if let Some(parked) = self.split.parked.get_mut(course) {
-                parked.push(pending);
-                return self.park_one_more();
-            }
-            if !(self.split.ready)(course, false)? {
-                crash_point("event-parked");
-                self.split.parked.insert(course.clone(), vec![pending]);
-                return self.park_one_more();
-            }
-        }
-        self.take_event(course, pending)
+        let lane = match event_course(&pending.event) {
+            None => 0,
+            Some(course) => match self.split.by_course.get(&course) {
+                Some(&lane) => lane,
+                None => {
+                    // A course whose events wait keeps their order: its later events wait
+                    // behind them.
+                    if let Some(parked) = self.split.parked.get_mut(&course) {
+                        parked.push(pending);
+                        return self.park_one_more();
+                    }
+                    if !(self.split.ready)(&course, false)? {
+                        crash_point("event-parked");
+                        self.split.parked.insert(course, vec![pending]);
+                        return self.park_one_more();
+                    }
+                    self.split.open_course(course)?
+                }
+            },
+        };
+        self.take_event(lane, pending)
     }
 
     fn reject(&mut self, reject: Reject) -> Result<(), LoadError> {
