@@ -98,7 +98,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(args.progress_mode());
     let options = args.into_options();
     if options.splits() {
-        memory::purge_freed_memory_promptly();
+        memory::split_loads_allocate_from_system();
     }
     let stop = Arc::new(AtomicBool::new(false));
     let stop_on_signal = stop.clone();
