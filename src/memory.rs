@@ -14,11 +14,11 @@ static FROM_SYSTEM: AtomicBool = AtomicBool::new(false);
 /// from others by address (`mi_is_in_heap_region`).
 ///
 /// The transform allocates and frees many small strings per event; with mimalloc a 1M-event dry
-/// run takes about 10% less CPU than with glibc's malloc (`BENCHMARKS.md`, "mimalloc"). A load split over a hundred course
-/// databases waits on the server, not on the transform, and there mimalloc's pages made the
-/// peak memory two-level: the bench's 5M-event, 100-course split peaked 30–45 MB higher in 4 of
-/// 16 runs (306–330 MB against 274–289 MB), with glibc's malloc in none of 15, in the same
-/// time (`BENCHMARKS.md`, "The 5M split's peak has two levels").
+/// run takes about 10% less CPU than with glibc's malloc (`BENCHMARKS.md`, "mimalloc"). A load
+/// split over a hundred course databases waits on the server, not on the transform, and there
+/// mimalloc's pages made the peak memory two-level: the bench's 5M-event, 100-course split
+/// peaked 30–45 MB higher in 4 of 16 runs (306–330 MB against 274–289 MB), with glibc's malloc
+/// in none of 15, in the same time (`BENCHMARKS.md`, "The 5M split's peak has two levels").
 pub struct LoadAllocator;
 
 #[global_allocator]
@@ -83,7 +83,7 @@ unsafe impl GlobalAlloc for LoadAllocator {
 }
 
 /// Whether mimalloc gave the block at `ptr`.
-fn from_mimalloc(ptr: *mut u8) -> bool {
+fn from_mimalloc(ptr: *const u8) -> bool {
     // SAFETY: only compares the address with the ranges mimalloc holds; nothing is read at it.
     unsafe { libmimalloc_sys::mi_is_in_heap_region(ptr.cast()) }
 }
@@ -118,14 +118,14 @@ mod tests {
         // glibc's malloc, as a split load's threads do.
         let before: Vec<u64> = (0..1000).collect();
         let small_before = Box::new(7_u8);
-        assert!(from_mimalloc(before.as_ptr().cast_mut().cast()));
+        assert!(from_mimalloc(before.as_ptr().cast()));
         split_loads_allocate_from_system();
         let after: Vec<u64> = (0..1000).collect();
-        assert!(!from_mimalloc(after.as_ptr().cast_mut().cast()));
-        assert!(from_mimalloc((&*small_before as *const u8).cast_mut()));
+        assert!(!from_mimalloc(after.as_ptr().cast()));
+        assert!(from_mimalloc(&*small_before));
         let mut grown = before;
         grown.extend(1000..100_000);
-        assert!(!from_mimalloc(grown.as_ptr().cast_mut().cast()));
+        assert!(!from_mimalloc(grown.as_ptr().cast()));
         assert!(grown.iter().copied().eq(0..100_000));
         drop((grown, after, small_before));
     }
