@@ -318,8 +318,8 @@ async fn a_split_load_killed_mid_way_completes_on_the_next_run() {
     for (_, database, _) in &courses {
         expected.push(snapshot(&course_url(&clean, database)).await);
     }
-    // While a course's first event waits for its database, still being created (which also
-    // shows that events do wait); mid-file; just before the first course database records the
+    // While a course's first event waits for its database (the crash hook has it wait however
+    // soon the database is ready); mid-file; just before the first course database records the
     // first file; after some course databases recorded the first file and before the others
     // (and the no-course one) did; in the second file.
     for point in [

@@ -6,14 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// SIGKILL: no cleanup, no flush) the n-th time (default first) it reaches `point`. Used by the
 /// crash tests; never set in normal use.
 pub(super) fn crash_point(point: &str) {
-    static SPEC: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
     static HITS: AtomicU64 = AtomicU64::new(0);
-    let spec = SPEC.get_or_init(|| {
-        let v = std::env::var("MOOCDB_CRASH_AT").ok()?;
-        let (p, n) = v.split_once(':').unwrap_or((v.as_str(), "1"));
-        Some((p.to_string(), n.parse().unwrap_or(1)))
-    });
-    if let Some((p, n)) = spec
+    if let Some((p, n)) = spec()
         && p == point
         && HITS.fetch_add(1, Ordering::Relaxed) + 1 == *n
     {
@@ -24,4 +18,21 @@ pub(super) fn crash_point(point: &str) {
         }
         std::process::abort();
     }
+}
+
+/// Whether `MOOCDB_CRASH_AT` names `point`: the load then takes the way to it even where timing
+/// would decide (an event waits for its course database however soon that is ready), so that a
+/// crash test does not depend on the machine's speed.
+pub(super) fn crash_armed(point: &str) -> bool {
+    spec().as_ref().is_some_and(|(p, _)| p == point)
+}
+
+/// The point and count `MOOCDB_CRASH_AT` names, if it is set.
+fn spec() -> &'static Option<(String, u64)> {
+    static SPEC: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| {
+        let v = std::env::var("MOOCDB_CRASH_AT").ok()?;
+        let (p, n) = v.split_once(':').unwrap_or((v.as_str(), "1"));
+        Some((p.to_string(), n.parse().unwrap_or(1)))
+    })
 }

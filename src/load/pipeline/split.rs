@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::crash::crash_point;
+use super::crash::{crash_armed, crash_point};
 use super::reading::{LineTaker, Reading, ReadingThread};
 use super::rejects::too_many_rejects;
 use super::{OpenFile, Pending, Transform};
@@ -502,7 +502,7 @@ impl LineTaker for SplitFile<'_> {
                         parked.push(pending);
                         return self.park_one_more();
                     }
-                    if !(self.split.ready)(&course, false)? {
+                    if crash_armed("event-parked") || !(self.split.ready)(&course, false)? {
                         crash_point("event-parked");
                         self.split.parked.insert(course, vec![pending]);
                         return self.park_one_more();
