@@ -110,10 +110,14 @@ async fn schema_of(pool: &sqlx::mysql::MySqlPool, db: &str) -> Vec<String> {
     schema
 }
 
-/// The migrations the database `db` records: version, whether applied, checksum.
-async fn recorded_migrations(pool: &sqlx::mysql::MySqlPool, db: &str) -> Vec<(i64, bool, Vec<u8>)> {
+/// The migrations the database `db` records: version, description, whether applied, checksum.
+async fn recorded_migrations(
+    pool: &sqlx::mysql::MySqlPool,
+    db: &str,
+) -> Vec<(i64, String, bool, Vec<u8>)> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT version, success, checksum FROM `{db}`._sqlx_migrations ORDER BY version"
+        "SELECT version, description, success, checksum FROM `{db}`._sqlx_migrations \
+         ORDER BY version"
     )))
     .fetch_all(pool)
     .await
@@ -121,13 +125,20 @@ async fn recorded_migrations(pool: &sqlx::mysql::MySqlPool, db: &str) -> Vec<(i6
 }
 
 /// Every migration of the database `db` (a private one by its name) as recorded once applied.
-fn all_migrations_applied(db: &str) -> Vec<(i64, bool, Vec<u8>)> {
+fn all_migrations_applied(db: &str) -> Vec<(i64, String, bool, Vec<u8>)> {
     let migrator = match db.ends_with("_private") {
         true => &moocdb_loader::schema::PRIVATE_MIGRATOR,
         false => &moocdb_loader::schema::MIGRATOR,
     };
     (migrator.iter())
-        .map(|m| (m.version, true, m.checksum.to_vec()))
+        .map(|m| {
+            (
+                m.version,
+                m.description.to_string(),
+                true,
+                m.checksum.to_vec(),
+            )
+        })
         .collect()
 }
 
@@ -187,6 +198,50 @@ async fn a_new_database_gets_the_schema_and_migrations_an_existing_one_gets() {
             "`{db}`: the migrations are recorded again"
         );
     }
+}
+
+#[tokio::test]
+async fn a_new_database_holds_what_the_loader_assumes_without_reading_it() {
+    // A load into a database it has just created reads nothing back: it takes the dictionaries
+    // and carried state of a new database as known. Reading them must give the same.
+    use moocdb_loader::sink::Target;
+    use moocdb_loader::store::{carried_state, known_entries, prepare_course_database};
+    let (url, db) = fresh_database("new_state").await;
+    let target = Target::parse(&url, None).unwrap();
+    let prepared = prepare_course_database(&target, true, 1).await.unwrap();
+    assert!(prepared.created && prepared.all_created);
+    let private = format!("{db}_private");
+    assert_eq!(
+        format!("{:?}", known_entries::read(&prepared.pool).await.unwrap()),
+        format!("{:?}", known_entries::of_a_new_database()),
+        "the dictionaries of a new database"
+    );
+    assert_eq!(
+        format!(
+            "{:?}",
+            carried_state::read(&prepared.pool, Some(&private))
+                .await
+                .unwrap()
+        ),
+        format!("{:?}", moocdb_loader::state::CarriedState::default()),
+        "the carried state of a new database"
+    );
+    prepared.pool.close().await;
+
+    let again = prepare_course_database(&target, true, 1).await.unwrap();
+    assert!(!again.created && !again.all_created, "it exists now");
+    again.pool.close().await;
+
+    // A course database created beside a private one that was already there: the private one
+    // may hold an earlier load's state, so the load reads it.
+    let admin = pool(&format!("{}/mysql", server_url())).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE `{db}`")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let beside = prepare_course_database(&target, true, 1).await.unwrap();
+    assert!(beside.created && !beside.all_created);
+    beside.pool.close().await;
 }
 
 async fn pool_for_private(url: &str) -> sqlx::mysql::MySqlPool {

@@ -440,10 +440,10 @@ async fn open_database(
     lock: &mut Option<LoadLock>,
     course: Option<&str>,
 ) -> Result<Option<OpenedDatabase>, LoadError> {
-    let pool = store::prepare(target, !options.no_pii, connections).await?;
-    take_lock(&pool, target, lock).await?;
+    let prepared = store::prepare_course_database(target, !options.no_pii, connections).await?;
+    take_lock(&prepared.pool, target, lock).await?;
     let private = (!options.no_pii).then_some(target.private_database.as_str());
-    open_locked(target, private, pool, course).await
+    open_locked(target, private, prepared, course).await
 }
 
 /// Takes `target`'s loader lock on `lock`'s connection, which the first lock of a load opens on
@@ -462,21 +462,36 @@ async fn take_lock(
     }
 }
 
-/// Opens the course database `target`, its loader lock held, on `pool`: claimed for `course`
-/// in a split (`None` when another course holds it), what an interrupted load left cleaned up,
-/// rejected lines' bytes and IP state an earlier version kept there moved to `private_database`,
-/// and what earlier loads left read.
+/// Opens the course database `target`, its loader lock held, on `prepared`'s pool: claimed for
+/// `course` in a split (`None` when another course holds it), what an interrupted load left
+/// cleaned up, rejected lines' bytes and IP state an earlier version kept there moved to
+/// `private_database`, and what earlier loads left read.
+///
+/// A database this load created (and its private one), whose ledger is still empty now that the
+/// lock is held, holds only what the migrations wrote: nothing to clean up or move, and nothing
+/// to read back but what [`known_entries::of_a_new_database`] and [`CarriedState::default`] say.
+/// That spares about 34 commands per database, prepared and run (`BENCHMARKS.md`, "One database
+/// per course"). Every load records a file in the ledger before it writes a row, so
+/// the check also covers another loader that got the lock first.
 async fn open_locked(
     target: &Target,
     private_database: Option<&str>,
-    pool: MySqlPool,
+    prepared: store::PreparedDatabase,
     course: Option<&str>,
 ) -> Result<Option<OpenedDatabase>, LoadError> {
+    let pool = prepared.pool;
     if let Some(course) = course
         && !carried_state::claim_course(&pool, course).await?
     {
         pool.close().await;
         return Ok(None);
+    }
+    if prepared.all_created && !ledger::any_file_recorded(&pool).await? {
+        return Ok(Some(OpenedDatabase {
+            pool,
+            known: known_entries::of_a_new_database(),
+            carried: CarriedState::default(),
+        }));
     }
     if let Some(private) = private_database {
         ledger::move_rejected_lines(&pool, private).await?;

@@ -26,7 +26,7 @@ use crate::progress::Progress;
 use crate::relations::GeoIp;
 use crate::sink::{Encoding, Target, WriterSender};
 use crate::source::TrackingLog;
-use crate::store::{self, LoadLock, status};
+use crate::store::{self, LoadLock, PreparedDatabase, status};
 
 /// Connections of a course database's own pool: its bookkeeping runs one statement at a time on
 /// the transform's thread.
@@ -111,12 +111,12 @@ async fn prepare_and_open(
     course: String,
 ) -> (String, String, Result<Option<OpenedDatabase>, LoadError>) {
     let opened = async {
-        let pool = lanes.prepare(&target, options).await?;
-        if store::ledger::any_file_recorded(&pool).await? {
-            pool.close().await;
+        let prepared = lanes.prepare(&target, options).await?;
+        if !prepared.created && store::ledger::any_file_recorded(&prepared.pool).await? {
+            prepared.pool.close().await;
             return Ok(None);
         }
-        lanes.open_on(&target, &course, pool).await
+        lanes.open_on(&target, &course, prepared).await
     }
     .await;
     (course, target.database, opened)
@@ -602,8 +602,8 @@ impl Lanes {
                 .flatten()
                 .map(|p| p.opened));
         }
-        let pool = self.prepare(target, options).await?;
-        self.open_on(target, course, pool).await
+        let prepared = self.prepare(target, options).await?;
+        self.open_on(target, course, prepared).await
     }
 
     /// Whether `database` was opened ahead and waits for its course's first event.
@@ -616,31 +616,31 @@ impl Lanes {
         &self,
         target: &Target,
         options: &LoadOptions,
-    ) -> Result<MySqlPool, LoadError> {
+    ) -> Result<PreparedDatabase, LoadError> {
         let prepared =
             store::prepare_course_database(target, !options.no_pii, COURSE_CONNECTIONS).await?;
         if prepared.created {
             self.created.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(prepared.pool)
+        Ok(prepared)
     }
 
-    /// Opens `course`'s database `target`, created and migrated, on `pool`.
+    /// Opens `course`'s database `target`, created and migrated, on `prepared`'s pool.
     async fn open_on(
         &self,
         target: &Target,
         course: &str,
-        pool: MySqlPool,
+        prepared: PreparedDatabase,
     ) -> Result<Option<OpenedDatabase>, LoadError> {
         {
             let mut servers = self.servers.lock().await;
             let i = server_of(&mut servers, target);
-            take_lock(&pool, target, &mut servers[i].lock).await?;
+            take_lock(&prepared.pool, target, &mut servers[i].lock).await?;
         }
         let private = self
             .with_private
             .then_some(target.private_database.as_str());
-        open_locked(target, private, pool, Some(course)).await
+        open_locked(target, private, prepared, Some(course)).await
     }
 
     /// The transform of a course database `opened` for the split, whose rows `feed`'s writers

@@ -26,6 +26,9 @@ pub struct PreparedDatabase {
     pub pool: MySqlPool,
     /// Whether this preparation created the course database.
     pub created: bool,
+    /// Whether it created the private database too, or there is none: nothing but what the
+    /// migrations wrote is in either.
+    pub all_created: bool,
 }
 
 /// [`prepare`], saying whether the course database was created.
@@ -60,7 +63,11 @@ pub async fn prepare_course_database(
     if !created {
         migrate(&MIGRATOR, &pool, &target.database).await?;
     }
-    Ok(PreparedDatabase { pool, created })
+    Ok(PreparedDatabase {
+        pool,
+        created,
+        all_created: created && private_created != Some(false),
+    })
 }
 
 /// Creates the database `db` if missing, with its tables; whether it was created (an existing
@@ -90,29 +97,23 @@ async fn create_database(
         ))))
         .await
         .map_err(|e| schema_error(&e))?;
-        migrator
-            .skip(&mut *conn, None)
-            .await
-            .map_err(|e| schema_error(&e))?;
-        // The migrator's statements stay prepared on the connection, and a prepared statement
-        // names the tables of the database current when it was prepared: the next database's
-        // migrations table would be read in this one.
-        sqlx::Connection::clear_cached_statements(conn)
-            .await
-            .map_err(|e| schema_error(&e))?;
     }
     Ok(created)
 }
 
-/// The script that creates the tables of the new database `db`: every migration's statements,
-/// run in one round trip, after which the migrations are recorded as applied. Through sqlx's
-/// migrator, each migration is a transaction of its own with five statements of bookkeeping
-/// around it: creating the 101 databases of a 100-course split took 5.0–5.2 s of the server's
-/// CPU that way, 4.0–4.2 s this way (`BENCHMARKS.md`, "One database per course"). A process
-/// killed before the migrations are recorded leaves tables that the next run's migrator finds:
-/// every migration only creates what is missing.
+/// The script that creates the tables of the new database `db`, run in one round trip: every
+/// migration's statements, then the migrations recorded as applied, as sqlx's migrator records
+/// a skipped migration. Through sqlx's migrator, each migration is a transaction of its own with
+/// five statements of bookkeeping around it: creating the 101 databases of a 100-course split
+/// took 5.0–5.2 s of the server's CPU that way, 4.0–4.2 s with the migrations in one script
+/// (`BENCHMARKS.md`, "One database per course"). Recording them here too, rather than with the
+/// migrator's `skip`, spares its lock, its reads, one `INSERT` per migration and the closing of
+/// its prepared statements: about 45 commands per course database and its private one, measured
+/// in the server's general log (same section). A process killed before the migrations are recorded leaves tables that the next run's
+/// migrator finds: every migration only creates what is missing.
 fn creation_script(migrator: &sqlx::migrate::Migrator, db: &str) -> String {
     let mut script = format!("USE `{db}`;\n{};\n", crate::sink::target::SESSION_SETUP);
+    let mut applied = Vec::new();
     for migration in migrator.iter() {
         if !migration.migration_type.is_down_migration() {
             let sql = migration.sql.as_str().trim_end();
@@ -120,10 +121,42 @@ fn creation_script(migrator: &sqlx::migrate::Migrator, db: &str) -> String {
             // Each migration's last statement may end with its `;` or not (the migrator runs
             // each alone); an empty statement between two is a syntax error.
             script.push_str(if sql.ends_with(';') { "\n" } else { ";\n" });
+            if !applied.is_empty() {
+                applied.push(b',');
+            }
+            applied.extend_from_slice(format!("({}, ", migration.version).as_bytes());
+            super::push_literal(&mut applied, &migration.description);
+            applied.extend_from_slice(b", TRUE, X'");
+            for byte in migration.checksum.iter() {
+                applied.extend_from_slice(format!("{byte:02X}").as_bytes());
+            }
+            // -1: the execution time sqlx's migrator records for a migration it skips.
+            applied.extend_from_slice(b"', -1)");
         }
+    }
+    script.push_str(MIGRATIONS_TABLE);
+    if !applied.is_empty() {
+        script.push_str(
+            "INSERT IGNORE INTO _sqlx_migrations \
+             (version, description, success, checksum, execution_time) VALUES ",
+        );
+        script.push_str(&String::from_utf8_lossy(&applied));
+        script.push_str(";\n");
     }
     script
 }
+
+/// sqlx's migrations table, as its MySQL migrator creates it (`ensure_migrations_table` of
+/// sqlx-mysql 0.9): a later load's migrator reads it and checks each migration's checksum.
+const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+);
+";
 
 /// Applies the migrations. A migration left unfinished by a killed process is applied again: every
 /// migration only creates what is missing (`CREATE TABLE IF NOT EXISTS`), so that is safe.

@@ -7,6 +7,15 @@ use super::{query_error, setting};
 use crate::error::LoadError;
 use crate::moocdb::KnownEntries;
 
+/// What [`read`] gives on a database the migrations have just created: nothing written yet, and
+/// `urls` numbered as resources (the `urls_numbering` setting that migration writes).
+pub fn of_a_new_database() -> KnownEntries {
+    KnownEntries {
+        urls_numbered_on_their_own: false,
+        ..KnownEntries::default()
+    }
+}
+
 /// Reads back the dictionaries and users earlier loads wrote.
 pub async fn read(pool: &MySqlPool) -> Result<KnownEntries, LoadError> {
     let err = query_error("reading existing dictionaries");
