@@ -244,6 +244,59 @@ async fn a_new_database_holds_what_the_loader_assumes_without_reading_it() {
     beside.pool.close().await;
 }
 
+#[tokio::test]
+async fn migrating_a_database_waits_for_its_creation_script_to_end() {
+    // The server runs a creation script to its end even when the loader that sent it was
+    // killed. The script holds a named lock while it runs; a loader that finds the database
+    // waits for that lock before it migrates, so that the two do not record the same migration.
+    use moocdb_loader::sink::Target;
+    use moocdb_loader::store::prepare_course_database;
+    let (url, db) = fresh_database("schema_lock").await;
+    let admin = pool(&format!("{}/mysql", server_url())).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let mut script = admin.acquire().await.unwrap();
+    let lock = format!("moocdb_loader_schema.{db}");
+    let got: i64 = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
+        .bind(&lock)
+        .fetch_one(&mut *script)
+        .await
+        .unwrap();
+    assert_eq!(got, 1);
+    let target = Target::parse(&url, None).unwrap();
+    let migrating = tokio::spawn(async move { prepare_course_database(&target, false, 1).await });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        !migrating.is_finished(),
+        "the migrations wait for the script"
+    );
+    let migrations: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables \
+         WHERE table_schema = ? AND table_name = '_sqlx_migrations'",
+    )
+    .bind(&db)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(migrations, 0, "nothing migrated while the script runs");
+    sqlx::query("DO RELEASE_LOCK(?)")
+        .bind(&lock)
+        .execute(&mut *script)
+        .await
+        .unwrap();
+    let prepared = migrating.await.unwrap().unwrap();
+    assert!(!prepared.created);
+    assert_eq!(
+        recorded_migrations(&admin, &db).await,
+        all_migrations_applied(&db)
+    );
+    prepared.pool.close().await;
+}
+
 async fn pool_for_private(url: &str) -> sqlx::mysql::MySqlPool {
     pool(&format!("{url}_private")).await
 }

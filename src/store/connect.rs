@@ -53,7 +53,23 @@ pub async fn prepare_course_database(
         .map(Some)?,
         false => None,
     };
-    drop(conn);
+    // A database that exists may still be being created: a loader killed while the server ran
+    // its creation script leaves the script running to its end. Its migrations wait for it.
+    let existing = [
+        (!created).then_some(&target.database),
+        (private_created == Some(false)).then_some(&target.private_database),
+    ];
+    for db in existing.into_iter().flatten() {
+        sqlx::query("DO GET_LOCK(?, ?)")
+            .bind(schema_lock(db))
+            .bind(SCHEMA_LOCK_WAIT_S)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| LoadError::Schema {
+                database: db.clone(),
+                message: scrub(&e, target.password().as_deref()),
+            })?;
+    }
     if private_created == Some(false) {
         let pool = target.pool(&target.private_database, 1).await?;
         migrate(&PRIVATE_MIGRATOR, &pool, &target.private_database).await?;
@@ -63,6 +79,8 @@ pub async fn prepare_course_database(
     if !created {
         migrate(&MIGRATOR, &pool, &target.database).await?;
     }
+    // Closing the connection releases the locks.
+    let _ = sqlx::Connection::close(conn).await;
     Ok(PreparedDatabase {
         pool,
         created,
@@ -109,10 +127,17 @@ async fn create_database(
 /// (`BENCHMARKS.md`, "One database per course"). Recording them here too, rather than with the
 /// migrator's `skip`, spares its lock, its reads, one `INSERT` per migration and the closing of
 /// its prepared statements: about 45 commands per course database and its private one, measured
-/// in the server's general log (same section). A process killed before the migrations are recorded leaves tables that the next run's
-/// migrator finds: every migration only creates what is missing.
+/// in the server's general log (same section). A process killed before the migrations are
+/// recorded leaves tables that the next run's migrator finds: every migration only creates what
+/// is missing.
 fn creation_script(migrator: &sqlx::migrate::Migrator, db: &str) -> String {
-    let mut script = format!("USE `{db}`;\n{};\n", crate::sink::target::SESSION_SETUP);
+    let mut lock = Vec::new();
+    super::push_literal(&mut lock, &schema_lock(db));
+    let lock = String::from_utf8_lossy(&lock);
+    let mut script = format!(
+        "USE `{db}`;\n{};\nDO GET_LOCK({lock}, {SCHEMA_LOCK_WAIT_S});\n",
+        crate::sink::target::SESSION_SETUP
+    );
     let mut applied = Vec::new();
     for migration in migrator.iter() {
         if !migration.migration_type.is_down_migration() {
@@ -143,8 +168,28 @@ fn creation_script(migrator: &sqlx::migrate::Migrator, db: &str) -> String {
         script.push_str(&String::from_utf8_lossy(&applied));
         script.push_str(";\n");
     }
+    script.push_str(&format!("DO RELEASE_LOCK({lock});\n"));
     script
 }
+
+/// The named lock a database's creation script holds while it runs, which a loader takes before
+/// it migrates a database that exists. The server runs a script to its end even when the loader
+/// that sent it is killed; the next run's migrator, running beside it, would record a migration
+/// the script records too and fail on the duplicate (seen in the split crash test, the load
+/// killed while its course databases were being created). Named locks are limited to 64
+/// characters: a longer name is cut, and two databases whose names are cut alike only wait for
+/// each other.
+fn schema_lock(db: &str) -> String {
+    format!("moocdb_loader_schema.{db}")
+        .chars()
+        .take(64)
+        .collect()
+}
+
+/// Seconds a creation script, or a loader about to migrate, waits for the other. A script takes
+/// well under a second; past this, each goes on, and the migrations only create what is
+/// missing.
+const SCHEMA_LOCK_WAIT_S: u32 = 60;
 
 /// sqlx's migrations table, as its MySQL migrator creates it (`ensure_migrations_table` of
 /// sqlx-mysql 0.9): a later load's migrator reads it and checks each migration's checksum.
@@ -268,6 +313,12 @@ mod tests {
             }
             let statements: Vec<&str> = script.split(';').map(str::trim).collect();
             // The last piece is what follows the last `;`: nothing.
+            let lock = format!("'{}', {SCHEMA_LOCK_WAIT_S})", schema_lock("course_db"));
+            assert!(script.contains(&format!("DO GET_LOCK({lock}")), "{script}");
+            assert!(script.ends_with(&format!(
+                "DO RELEASE_LOCK('{}');\n",
+                schema_lock("course_db")
+            )));
             let (last, rest) = statements.split_last().unwrap();
             assert!(last.is_empty(), "{last}");
             assert!(rest.iter().all(|s| !s.is_empty()), "an empty statement");
