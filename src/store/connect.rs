@@ -176,14 +176,16 @@ fn creation_script(migrator: &sqlx::migrate::Migrator, db: &str) -> String {
 /// it migrates a database that exists. The server runs a script to its end even when the loader
 /// that sent it is killed; the next run's migrator, running beside it, would record a migration
 /// the script records too and fail on the duplicate (seen in the split crash test, the load
-/// killed while its course databases were being created). Named locks are limited to 64
-/// characters: a longer name is cut, and two databases whose names are cut alike only wait for
-/// each other.
+/// killed while its course databases were being created).
 fn schema_lock(db: &str) -> String {
-    format!("moocdb_loader_schema.{db}")
-        .chars()
-        .take(64)
-        .collect()
+    lock_name("moocdb_loader_schema", db)
+}
+
+/// The name of a named lock on the database `database`: `prefix`, a dot and the database's
+/// name, cut to the 64 characters the server allows. Two databases whose names are cut alike
+/// only wait for each other.
+fn lock_name(prefix: &str, database: &str) -> String {
+    format!("{prefix}.{database}").chars().take(64).collect()
 }
 
 /// Seconds a creation script, or a loader about to migrate, waits for the other. A script takes
@@ -262,11 +264,7 @@ impl LoadLock {
     /// MariaDB 10.0 and later hold several named locks per connection), or says who holds it.
     pub async fn also(&mut self, database: &str) -> Result<(), LoadError> {
         let err = query_error("taking the loader lock");
-        // Lock names are limited to 64 characters.
-        let name: String = format!("moocdb_loader.{database}")
-            .chars()
-            .take(64)
-            .collect();
+        let name = lock_name("moocdb_loader", database);
         let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
             .bind(&name)
             .fetch_one(&mut self.conn)
@@ -311,14 +309,14 @@ mod tests {
             for migration in migrator.iter() {
                 assert!(script.contains(migration.sql.as_str().trim_end()));
             }
-            let statements: Vec<&str> = script.split(';').map(str::trim).collect();
-            // The last piece is what follows the last `;`: nothing.
             let lock = format!("'{}', {SCHEMA_LOCK_WAIT_S})", schema_lock("course_db"));
             assert!(script.contains(&format!("DO GET_LOCK({lock}")), "{script}");
             assert!(script.ends_with(&format!(
                 "DO RELEASE_LOCK('{}');\n",
                 schema_lock("course_db")
             )));
+            let statements: Vec<&str> = script.split(';').map(str::trim).collect();
+            // The last piece is what follows the last `;`: nothing.
             let (last, rest) = statements.split_last().unwrap();
             assert!(last.is_empty(), "{last}");
             assert!(rest.iter().all(|s| !s.is_empty()), "an empty statement");
