@@ -18,7 +18,8 @@ static FROM_SYSTEM: AtomicBool = AtomicBool::new(false);
 /// split over a hundred course databases waits on the server, not on the transform, and there
 /// mimalloc's pages made the peak memory two-level: the bench's 5M-event, 100-course split
 /// peaked 30–45 MB higher in 4 of 16 runs (306–330 MB against 274–289 MB), with glibc's malloc
-/// in none of 15, in the same time (`BENCHMARKS.md`, "The 5M split's peak has two levels").
+/// in none of 15, in the same time (`BENCHMARKS.md`, "A split load allocates from glibc's
+/// malloc").
 pub struct LoadAllocator;
 
 #[global_allocator]
