@@ -265,34 +265,47 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-/// The `moocdb status` report.
+/// The `moocdb status` report: the ledger's files, then the rows of each table, aligned as the
+/// load's summary aligns them.
 pub fn status(s: &DatabaseStatus) -> String {
     let mut out = String::new();
-    let loaded = s.files.iter().filter(|f| f.status == "loaded").count();
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let loaded = s.files.iter().filter(|f| f.status == "loaded").count() as u64;
     let _ = writeln!(
         out,
-        "Database {}: {} file(s) in the ledger, {} loaded; {} rejected line(s) stored",
+        "Database `{}`: {} in the ledger, {} loaded; {} stored",
         s.database,
-        s.files.len(),
-        loaded,
-        s.rejects
+        counted(s.files.len() as u64, "file", "files"),
+        thousands(loaded),
+        counted(count(s.rejects), "rejected line", "rejected lines"),
     );
     for f in &s.files {
         let _ = writeln!(
             out,
-            "  #{:<4} {:<8} {:>9} lines {:>9} events {:>7} rejected  {}  {}",
+            "  #{:<4} {:<8} {:>9} {:<5} {:>9} {:<6} {:>7} rejected  {}  {}",
             f.file_id,
             f.status,
-            f.lines,
-            f.events,
-            f.rejected,
+            thousands(count(f.lines)),
+            if f.lines == 1 { "line" } else { "lines" },
+            thousands(count(f.events)),
+            if f.events == 1 { "event" } else { "events" },
+            thousands(count(f.rejected)),
             f.finished_at.as_deref().unwrap_or("-"),
             f.path
         );
     }
+    let width = s.rows.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
+    let number_width = (s.rows.iter())
+        .map(|(_, n)| thousands(count(*n)).len())
+        .max()
+        .unwrap_or(0);
     let _ = writeln!(out, "  rows:");
     for (table, n) in &s.rows {
-        let _ = writeln!(out, "    {table:<16} {n:>10}");
+        let _ = writeln!(
+            out,
+            "    {table:<width$}  {:>number_width$}",
+            thousands(count(*n))
+        );
     }
     out
 }
@@ -512,5 +525,49 @@ mod tests {
         assert_eq!(duration(245.0), "4 min 05 s");
         assert_eq!(duration(3599.6), "1 h 00 min");
         assert_eq!(duration(7620.0), "2 h 07 min");
+    }
+
+    #[test]
+    fn status_counts_in_words_and_aligns_every_table() {
+        let file = |file_id, status: &str, lines, rejected| crate::store::status::FileStatus {
+            file_id,
+            path: format!("logs/tracking.log-{file_id}.gz"),
+            status: status.into(),
+            lines,
+            events: lines - rejected,
+            rejected,
+            finished_at: Some("2017-05-02 00:00:01.000000".into()),
+        };
+        let status = DatabaseStatus {
+            database: "moocdb_MITx_6_002x_2013_Spring".into(),
+            files: vec![file(1, "loaded", 1_204_551, 551), file(2, "loading", 1, 0)],
+            rows: [("EdxTrackEvent", 1_204_000), ("moocdb_loader_lines", 7)]
+                .into_iter()
+                .map(|(t, n)| (t.to_string(), n))
+                .collect(),
+            rejects: 1,
+        };
+        let text = super::status(&status);
+        assert!(
+            text.starts_with(
+                "Database `moocdb_MITx_6_002x_2013_Spring`: 2 files in the ledger, 1 loaded; \
+                 1 rejected line stored\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  #1    loaded   1,204,551 lines 1,204,000 events     551 rejected"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  #2    loading          1 line          1 event        0 rejected"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "  rows:\n    EdxTrackEvent        1,204,000\n    moocdb_loader_lines          7\n"
+            ),
+            "{text}"
+        );
     }
 }

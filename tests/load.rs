@@ -999,7 +999,9 @@ async fn a_percent_encoded_database_name_is_used_decoded() {
     let (code, stdout, stderr) = moocdb(&["status", "--database-url", &url]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.contains(&format!("Database {name}: 1 file")),
+        stdout.contains(&format!(
+            "Database `{name}`: 1 file in the ledger, 1 loaded"
+        )),
         "{stdout}"
     );
 }
