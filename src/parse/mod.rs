@@ -14,6 +14,7 @@ pub use time::{json_kind, parse_time, quarter};
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use chrono::NaiveDateTime;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -21,11 +22,26 @@ use serde_json::{Map, Value};
 use profile_paths::hide_usernames;
 use url_credentials::hide_credentials;
 
+/// The marks of both kinds of what a URL may hide, found in one pass in any case: a URL that
+/// holds none holds no username and no credential. Each kind's own check looks for its marks
+/// one at a time, up to ten passes over the URL; with this pass first, `public_url` took 63.7M
+/// instructions instead of 119.5M, and the whole run 1.150G instead of 1.205G, in a dry run of
+/// 30,000 events (`valgrind --tool=callgrind moocdb load --dry-run` of `moocdb generate --events
+/// 30000 --users 400 --days 60 --seed 7`), whose pages and referers hold none, as most do.
+static MARKS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    (AhoCorasick::builder().ascii_case_insensitive(true))
+        .build(profile_paths::marks().chain(url_credentials::MARKS_TEXTS))
+        .unwrap()
+});
+
 /// `url` as tables may hold it: each username in it replaced by the learner's anon screen name
 /// (`profile_paths`), each credential by a mark (`url_credentials`). An event's page, referer and
 /// path-style type are taken so as they are parsed; a URL in an event's payload that a table
 /// keeps is taken so where it is read.
 pub fn public_url(url: &str) -> Cow<'_, str> {
+    if !MARKS.is_match(url) {
+        return Cow::Borrowed(url);
+    }
     match hide_usernames(url) {
         Cow::Borrowed(url) => hide_credentials(url),
         Cow::Owned(url) => Cow::Owned(hide_credentials(&url).into_owned()),
@@ -949,6 +965,63 @@ mod tests {
             r#"{"event_type":"x","time":"2013"#,
         ] {
             assert!(TrackingEvent::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn public_url_hides_what_either_kind_hides() {
+        // The one pass over the marks only rules URLs out: each URL that either kind changes
+        // comes out as the two kinds make it.
+        let mut urls: Vec<String> = [
+            "/u/alice_w",
+            "https://apps.example.org/discussions/course-v1:O+C+R/learners/alice_w/posts",
+            "/api/user/v1/accounts/alice_w",
+            "/api/profile_images/v1/alice_w/upload",
+            "/api/mobile/v0.5/users/alice_w/course_enrollments/",
+            "/api/discussion/v1/threads/?author=alice_w",
+            "/api/enrollment/v1/enrollment?user=alice_w",
+            "/courses/O/C/R/instructor/api/x?unique_student_identifier=alice_w",
+            "/courses/course-v1:O+C+R/progress/42/",
+            "/certificates/user/42/course/x",
+            "/api/user/v1/accounts?email=alice%40example.org",
+            "mailto:alice@example.org",
+        ]
+        .map(String::from)
+        .into();
+        for path in url_credentials::SECRET_PATHS {
+            urls.push(format!("https://lms.example.org{path}k3y"));
+            urls.push(format!("/authn{}k3y", path.to_uppercase()));
+        }
+        for name in [
+            "code",
+            "STATE",
+            "Access_Token",
+            "client_secret",
+            "X-Amz-Signature",
+            "oauth_verifier",
+            "SAMLResponse",
+            "ticket",
+            "jwt",
+            "sig",
+            "password",
+            "api_key",
+            "Key-Pair-Id",
+            "policy",
+        ] {
+            urls.push(format!("/p?{name}=v"));
+            urls.push(format!("/login?next=%2Fp%3F{name}%3Dv"));
+        }
+        for url in &urls {
+            let both = hide_credentials(&hide_usernames(url)).into_owned();
+            assert_ne!(&both, url, "{url} holds what is hidden");
+            assert_eq!(public_url(url), both, "{url}");
+        }
+        for url in [
+            "https://courses.example.org/courses/course-v1:O+C+R/courseware/c1/s2/1",
+            "problem_check",
+            "",
+        ] {
+            assert!(matches!(public_url(url), Cow::Borrowed(_)), "{url}");
         }
     }
 }

@@ -53,16 +53,17 @@ static PROFILE_PATH: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
-// Every form holds one of these: most URLs are passed over without the regular expression.
-static MARKS: LazyLock<[Finder<'static>; 5]> = LazyLock::new(|| {
-    [
-        Finder::new("/u/"),
-        Finder::new("/learners/"),
-        Finder::new("/api/"),
-        Finder::new("user"),
-        Finder::new("unique_student_identifier="),
-    ]
-});
+/// Every form of a username holds one of these: most URLs are passed over without the regular
+/// expression.
+const USERNAME_MARKS: [&str; 5] = [
+    "/u/",
+    "/learners/",
+    "/api/",
+    "user",
+    "unique_student_identifier=",
+];
+
+static MARKS: LazyLock<[Finder<'static>; 5]> = LazyLock::new(|| USERNAME_MARKS.map(Finder::new));
 
 /// A learner's numeric user id in a path, with what stands before and after it.
 static USER_ID_PATH: LazyLock<Regex> = LazyLock::new(|| {
@@ -75,9 +76,19 @@ static USER_ID_PATH: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
-// Every path with a user id holds one of these.
+/// Every path with a user id holds one of these.
+const USER_ID_MARK_TEXTS: [&str; 2] = ["/progress/", "/user"];
+
 static USER_ID_MARKS: LazyLock<[Finder<'static>; 2]> =
-    LazyLock::new(|| [Finder::new("/progress/"), Finder::new("/user")]);
+    LazyLock::new(|| USER_ID_MARK_TEXTS.map(Finder::new));
+
+/// What a URL whose usernames, user ids or addresses [`hide_usernames`] hides holds, each in the
+/// case it is looked for: its forms' marks, an `@`, a percent-encoded `@`.
+pub(super) fn marks() -> impl Iterator<Item = &'static str> {
+    (USERNAME_MARKS.into_iter())
+        .chain(USER_ID_MARK_TEXTS)
+        .chain(["@", "%40"])
+}
 
 /// An e-mail address, its `@` as is or percent-encoded.
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {

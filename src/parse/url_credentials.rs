@@ -62,38 +62,39 @@ static SECRET_PARAMETER: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
-// Every form holds one of these (in any case): most URLs are passed over without the regular
-// expressions.
+/// Every form holds one of these (in any case): most URLs are passed over without the regular
+/// expressions. Each of [`SECRET_PATHS`] holds one of them too.
+pub(super) const MARKS_TEXTS: [&str; 20] = [
+    "activate",
+    "email_confirm",
+    "recovery_confirm",
+    "reset",
+    "unsubscribe",
+    "optout",
+    "token",
+    "code",
+    "state",
+    "secret",
+    "password",
+    "sig",
+    "oauth",
+    "ticket",
+    "saml",
+    "jwt",
+    "api_key",
+    "x-amz-",
+    "policy",
+    "key-pair-id",
+];
+
 static MARKS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build([
-            "activate",
-            "email_confirm",
-            "recovery_confirm",
-            "reset",
-            "unsubscribe",
-            "optout",
-            "token",
-            "code",
-            "state",
-            "secret",
-            "password",
-            "sig",
-            "oauth",
-            "ticket",
-            "saml",
-            "jwt",
-            "api_key",
-            "x-amz-",
-            "policy",
-            "key-pair-id",
-        ])
+    (AhoCorasick::builder().ascii_case_insensitive(true))
+        .build(MARKS_TEXTS)
         .unwrap()
 });
 
 /// The paths whose next segment is a credential, as [`SECRET_SEGMENT`] names them.
-const SECRET_PATHS: [&str; 8] = [
+pub(super) const SECRET_PATHS: [&str; 8] = [
     "/activate/",
     "/activate_secondary_email/",
     "/email_confirm/",
