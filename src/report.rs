@@ -232,7 +232,12 @@ pub fn load_summary(s: &LoadSummary) -> String {
 
 /// `n` with its noun, singular or plural, and thousands separators: "1 file", "1,204 files".
 fn counted(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+    format!("{} {}", thousands(n), noun(n, one, many))
+}
+
+/// The noun for `n` of a thing: `one` for 1, else `many`.
+fn noun<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }
 
 /// `n` with a comma between each group of three digits: "1,204,551".
@@ -280,15 +285,16 @@ pub fn status(s: &DatabaseStatus) -> String {
         counted(count(s.rejects), "rejected line", "rejected lines"),
     );
     for f in &s.files {
+        let (lines, events) = (count(f.lines), count(f.events));
         let _ = writeln!(
             out,
             "  #{:<4} {:<8} {:>9} {:<5} {:>9} {:<6} {:>7} rejected  {}  {}",
             f.file_id,
             f.status,
-            thousands(count(f.lines)),
-            if f.lines == 1 { "line" } else { "lines" },
-            thousands(count(f.events)),
-            if f.events == 1 { "event" } else { "events" },
+            thousands(lines),
+            noun(lines, "line", "lines"),
+            thousands(events),
+            noun(events, "event", "events"),
             thousands(count(f.rejected)),
             f.finished_at.as_deref().unwrap_or("-"),
             f.path
